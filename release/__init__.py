@@ -1,0 +1,1 @@
+"""release-train: the weekly release process as a Pulumi program."""
