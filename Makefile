@@ -1,0 +1,47 @@
+# release-train: the two commands of the README are `make demo` and `make test`.
+# Every target installs what it needs, so both work on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Binaries built or downloaded once per machine, outside the clone.
+export RELEASE_TRAIN_CACHE ?= $(HOME)/.cache/release-train
+PULUMI_BIN = $(shell scripts/install-pulumi.sh --print-bin-dir)
+
+.PHONY: venv pulumi openapi actionlint lint test e2e reliability bench demo clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+pulumi: venv
+	scripts/install-pulumi.sh
+
+openapi:
+	scripts/install-openapi.sh
+
+actionlint:
+	scripts/install-actionlint.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: venv pulumi openapi actionlint lint
+	PATH="$(PULUMI_BIN):$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+reliability: venv pulumi
+	PATH="$(PULUMI_BIN):$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+bench: venv pulumi
+	PATH="$(PULUMI_BIN):$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m release.bench
+
+demo: venv pulumi
+	PATH="$(PULUMI_BIN):$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m release demo
+
+clean:
+	rm -rf .state .demo .pytest_cache .ruff_cache
