@@ -1,0 +1,199 @@
+"""Notifications against a real HTTP receiver on 127.0.0.1: the body posted, the retry on a
+5xx, and that the webhook URL (a secret) never reaches the logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from release import notify as notify_module
+from release.notify import EVENTS, build_payload, format_message, notify
+
+SECRET_PATH = "/services/T0SECRET/B0SECRET/XXXXsecretXXXXtokenXXXX"
+
+
+class Receiver:
+    """An incoming-webhook stand-in: records each POST and answers from a script of statuses."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.statuses: list[int] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                with receiver.lock:
+                    receiver.requests.append(
+                        {
+                            "path": self.path,
+                            "content_type": self.headers.get("Content-Type"),
+                            "body": json.loads(raw),
+                        }
+                    )
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                reply = b"ok" if status == 200 else b"no_service"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, format, *args):  # keep the test output quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}{SECRET_PATH}"
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(notify_module, "BACKOFF", 0.01)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def test_posts_the_message_as_json(receiver):
+    fields = {"release": "release/2024-05-02", "environment": "staging", "pr": "#12"}
+    assert notify(receiver.url, "cut", "Release release/2024-05-02 cut", fields) is True
+    [request] = receiver.requests
+    assert request["path"] == SECRET_PATH
+    assert request["content_type"] == "application/json"
+    body = request["body"]
+    assert body["text"] == "Release release/2024-05-02 cut"
+    header, field_block, context = body["blocks"]
+    assert header == {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": ":scissors: Release release/2024-05-02 cut"},
+    }
+    assert [f["text"] for f in field_block["fields"]] == [
+        "*release*\nrelease/2024-05-02",
+        "*environment*\nstaging",
+        "*pr*\n#12",
+    ]
+    assert context["elements"][0]["text"].endswith("cut")
+
+
+def test_retries_after_a_500_and_then_delivers(receiver, caplog):
+    receiver.statuses = [500, 503]
+    with caplog.at_level(logging.WARNING, logger="release.notify"):
+        assert notify(receiver.url, "merged", "Release merged") is True
+    assert len(receiver.requests) == 3
+    assert all(r["body"]["text"] == "Release merged" for r in receiver.requests)
+    assert caplog.records == []
+
+
+def test_gives_up_after_three_500s_without_raising_or_logging_the_url(receiver, caplog):
+    receiver.statuses = [500, 500, 500, 500]
+    with caplog.at_level(logging.DEBUG):
+        assert notify(receiver.url, "blocked", "Release blocked") is False
+    assert len(receiver.requests) == 3
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    message = warning.getMessage()
+    assert "HTTP 500" in message and "'blocked'" in message
+    assert_no_secret(caplog.text, receiver.url)
+
+
+def test_a_4xx_is_not_retried(receiver, caplog):
+    receiver.statuses = [404]
+    with caplog.at_level(logging.WARNING):
+        assert notify(receiver.url, "rolled_back", "staging rolled back") is False
+    assert len(receiver.requests) == 1
+    assert "HTTP 404 (no_service)" in caplog.text
+    assert_no_secret(caplog.text, receiver.url)
+
+
+def test_unreachable_webhook_is_a_warning_not_an_exception(caplog):
+    # A port that was free a moment ago: nothing listens there, the connection is refused.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}{SECRET_PATH}"
+    with caplog.at_level(logging.DEBUG):
+        assert notify(url, "ppc_wave_failed", "wave 2 failed", timeout=1.0) is False
+    assert "connection failed" in caplog.text
+    assert "3 attempt(s)" in caplog.text
+    assert_no_secret(caplog.text, url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://hooks.invalid" + SECRET_PATH,
+        "hooks.invalid" + SECRET_PATH,
+        "http://[::1" + SECRET_PATH,
+        "http://127.0.0.1:notaport" + SECRET_PATH,
+    ],
+)
+def test_malformed_urls_never_leak_into_logs(url, caplog):
+    with caplog.at_level(logging.DEBUG):
+        assert notify(url, "merged", "Release merged") is False
+    assert "not" in caplog.text
+    assert_no_secret(caplog.text, url)
+
+
+def test_unknown_event_is_refused_quietly_by_notify_and_loudly_by_the_pure_functions(
+    receiver, caplog
+):
+    with caplog.at_level(logging.WARNING):
+        assert notify(receiver.url, "deployed", "x") is False
+    assert "unknown notification event 'deployed'" in caplog.text
+    assert receiver.requests == []
+    with pytest.raises(ValueError, match="expected one of cut, merged"):
+        format_message("deployed", "release/2024-05-02", "staging", "")
+
+
+def test_format_message_for_every_event():
+    for event in EVENTS:
+        message = format_message(event, "release/2024-05-02", "production", "wave 2: acme-eu")
+        assert "release/2024-05-02" in message["text"]
+        assert "production" in message["text"]
+        fields = message["blocks"][1]["fields"]
+        assert fields[-1]["text"] == "*detail*\nwave 2: acme-eu"
+    rolled = format_message("rolled_back", "release/2024-04-25", "production", "")
+    assert rolled["text"] == "production rolled back to release/2024-04-25"
+    assert [f["text"] for f in rolled["blocks"][1]["fields"]] == [
+        "*release*\nrelease/2024-04-25",
+        "*environment*\nproduction",
+    ]
+
+
+def test_payload_escapes_slack_control_characters_and_respects_limits():
+    fields = {f"k{i}": "v" * 3000 for i in range(12)}
+    payload = build_payload("blocked", "check <ci/test> & approval missing", fields)
+    assert payload["blocks"][0]["text"]["text"] == (
+        ":no_entry: check &lt;ci/test&gt; &amp; approval missing"
+    )
+    shown = payload["blocks"][1]["fields"]
+    assert len(shown) == 10
+    assert all(len(f["text"]) <= 2000 for f in shown)
+    assert shown[-1]["text"] == "*more*\nk9, k10, k11"
+
+
+def assert_no_secret(text: str, url: str) -> None:
+    assert url not in text
+    assert "XXXXsecretXXXXtokenXXXX" not in text
+    assert SECRET_PATH not in text
