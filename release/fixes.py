@@ -1,0 +1,96 @@
+"""The lost-fix check: no fix may exist only on the previous release branch.
+
+When a new release does not contain the previous release's head (fixes were cherry-picked
+into the previous release branch after its cut), merging the previous release in with the
+"ours" strategy would silently drop any fix that is not also in the new release. A commit
+on the previous release is safe when
+- it is a merge commit (it carries no change of its own here), or
+- its `(cherry picked from commit X)` trailer names a commit X that the new release has, or
+- the new release has a commit with the same patch (same changed lines, file by file).
+Everything else is a lost fix, and the promotion stops naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_TRAILER = re.compile(r"\(cherry picked from commit ([0-9a-f]{7,40})\)")
+
+
+def cherry_pick_origins(message: str) -> list[str]:
+    """The commits named by `git cherry-pick -x` trailers in a commit message."""
+    return _TRAILER.findall(message or "")
+
+
+def patch_fingerprint(files: Sequence[Mapping[str, Any]]) -> str:
+    """A stable id of a commit's change, like `git patch-id`: changed lines per file.
+
+    Line numbers and context are left out, so the same change applied on another base
+    (a cherry-pick) has the same fingerprint.
+    """
+    digest = hashlib.sha1()
+    for item in sorted(files, key=lambda f: str(f.get("filename", ""))):
+        digest.update(f"{item.get('filename')}\0{item.get('status')}\0".encode())
+        for line in str(item.get("patch") or "").splitlines():
+            if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
+                digest.update(line.rstrip().encode() + b"\n")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class LostFix:
+    sha: str
+    title: str
+    author: str
+
+    def describe(self) -> str:
+        return f"{self.sha[:12]} {self.title} ({self.author})"
+
+
+def lost_fixes(
+    previous_only: Iterable[Mapping[str, Any]],
+    new_has: Callable[[str], bool],
+    new_fingerprints: Callable[[], set[str]],
+    fingerprint_of: Callable[[str], str],
+) -> list[LostFix]:
+    """The commits of `previous_only` whose change the new release does not have.
+
+    `previous_only` are the commits on the previous release that the new release lacks,
+    as the compare API lists them (sha, commit.message, parents). The callables look up
+    whether the new release has a commit, the fingerprints of the new release's own
+    commits (asked for at most once, and only when a trailer does not settle it), and one
+    commit's fingerprint.
+    """
+    lost: list[LostFix] = []
+    known: set[str] | None = None
+    for commit in previous_only:
+        if len(commit.get("parents") or []) > 1:
+            continue
+        message = str((commit.get("commit") or {}).get("message", ""))
+        origins = cherry_pick_origins(message)
+        if origins and all(new_has(origin) for origin in origins):
+            continue
+        if known is None:
+            known = new_fingerprints()
+        if fingerprint_of(str(commit["sha"])) in known:
+            continue
+        author = (commit.get("commit") or {}).get("author") or {}
+        lost.append(LostFix(str(commit["sha"]), message.splitlines()[0], author.get("name", "")))
+    return lost
+
+
+class LostFixError(RuntimeError):
+    """The promotion would drop fixes that only the previous release has."""
+
+    def __init__(self, previous: str, new: str, fixes: Sequence[LostFix]) -> None:
+        self.fixes = list(fixes)
+        listing = "\n".join(f"  - {fix.describe()}" for fix in fixes)
+        super().__init__(
+            f"{len(fixes)} fix(es) exist only on {previous} and would be lost by promoting "
+            f"{new}:\n{listing}\nCherry-pick them onto master first (then cut again), or add "
+            f"them to this stack's release-train:picks, and run again."
+        )

@@ -1,0 +1,205 @@
+"""The forge client: PyGithub pointed at GitHub, GitHub Enterprise or the local sandbox.
+
+Everything that talks to the forge goes through here: the client with retries that honour
+`Retry-After`, the credentials of the dynamic providers (held by this module in the
+provider process, never on a provider object, so they are never serialized into state),
+read helpers the program and the providers share, and redaction of secrets from errors.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import requests
+from github import Auth, Github, GithubException, GithubRetry, UnknownObjectException
+from github.Repository import Repository
+
+from release.config import NAMESPACE, RELEASE_PREFIX, release_date_of, token_from
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_token: str | None = None
+_clients: dict[str, Github] = {}
+
+# POST is left out: a create that reached the server must not be sent twice blindly.
+# Creates go through `create_once`, which looks before it retries.
+_RETRY_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _retry() -> GithubRetry:
+    return GithubRetry(
+        total=6,
+        backoff_factor=0.3,
+        backoff_max=20,
+        status_forcelist=[429, 500, 502, 503, 504],
+        allowed_methods=_RETRY_METHODS,
+        respect_retry_after_header=True,
+    )
+
+
+def connect(api_url: str, token: str, timeout: float = 30) -> Github:
+    """A PyGithub client for `api_url` with retries and backoff."""
+    return Github(
+        base_url=api_url,
+        auth=Auth.Token(token),
+        timeout=int(timeout),
+        retry=_retry(),
+        per_page=100,
+    )
+
+
+def set_token(token: str | None) -> None:
+    """Remember the token for this process's providers (called from `configure`)."""
+    global _token
+    with _lock:
+        _token = token
+        _clients.clear()
+
+
+def configure_from(config: Any) -> None:
+    """Read the token from the stack config handed to a dynamic provider's `configure`."""
+    value = config.get(f"{NAMESPACE}:token")
+    set_token(value if isinstance(value, str) and value else None)
+
+
+def client(api_url: str) -> Github:
+    """The provider process's client for `api_url` (token from config, else GITHUB_TOKEN)."""
+    with _lock:
+        token = token_from(_token)
+        cached = _clients.get(api_url)
+        if cached is None:
+            cached = _clients[api_url] = connect(api_url, token, _timeout())
+        return cached
+
+
+def _timeout() -> float:
+    try:
+        return float(os.environ.get("RELEASE_TRAIN_HTTP_TIMEOUT", "30"))
+    except ValueError:
+        return 30.0
+
+
+def redact(text: str, secrets: list[str | None] | None = None) -> str:
+    """`text` with every known secret replaced by `[secret]`."""
+    candidates = [s for s in (secrets or []) if s] + [t for t in (_token,) if t]
+    env_token = os.environ.get("GITHUB_TOKEN")
+    if env_token:
+        candidates.append(env_token)
+    for secret in candidates:
+        text = text.replace(secret, "[secret]")
+    return text
+
+
+class ForgeError(RuntimeError):
+    """A forge call failed; the message says which call and why, without secrets."""
+
+
+def describe(err: Exception) -> str:
+    """A short, secret-free description of a forge error."""
+    if isinstance(err, GithubException):
+        data = err.data if isinstance(err.data, dict) else {}
+        message = data.get("message") or str(err.data)
+        errors = data.get("errors")
+        detail = f" ({errors})" if errors else ""
+        return redact(f"HTTP {err.status}: {message}{detail}")
+    return redact(f"{type(err).__name__}: {err}")
+
+
+_TRANSIENT = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+
+
+def is_transient(err: Exception) -> bool:
+    """A failure after which the write may or may not have happened."""
+    if isinstance(err, GithubException):
+        return err.status >= 500 or err.status == 429
+    return isinstance(err, _TRANSIENT)
+
+
+def create_once(
+    find: Callable[[], T | None], create: Callable[[], T], attempts: int = 5, wait: float = 0.5
+) -> T:
+    """Create something at most once: look first, and after a failed create look again.
+
+    A create that timed out or got a 5xx may have happened; retrying it blindly would open
+    a second pull request or add a second commit. So each retry starts by looking.
+    """
+    last: Exception | None = None
+    for attempt in range(attempts):
+        found = find()
+        if found is not None:
+            return found
+        try:
+            return create()
+        except Exception as err:  # noqa: BLE001 - classified just below
+            if not is_transient(err):
+                raise
+            last = err
+            time.sleep(wait * (2**attempt))
+    raise ForgeError(f"gave up after {attempts} attempts: {describe(last or Exception())}")
+
+
+# Read helpers shared by the program (at plan time) and the providers.
+
+
+def branch_head(repo: Repository, branch: str) -> str | None:
+    """The commit a branch points at, or None when it does not exist."""
+    try:
+        return repo.get_git_ref(f"heads/{branch}").object.sha
+    except UnknownObjectException:
+        return None
+
+
+def is_ancestor(repo: Repository, ancestor: str, descendant: str) -> bool:
+    """Whether `ancestor` is reachable from `descendant` (one compare call)."""
+    if ancestor == descendant:
+        return True
+    status = repo.compare(ancestor, descendant, comparison_commits_per_page=1).status
+    return status in ("ahead", "identical")
+
+
+def release_branches(repo: Repository) -> list[tuple[str, str]]:
+    """Every `release/YYYY-MM-DD` branch with its head, newest date first."""
+    refs = repo.get_git_matching_refs(f"heads/{RELEASE_PREFIX}")
+    found = []
+    for ref in refs:
+        name = ref.ref.removeprefix("refs/heads/")
+        if release_date_of(name) is not None:
+            found.append((name, ref.object.sha))
+    return sorted(found, key=lambda item: item[0], reverse=True)
+
+
+def current_release(
+    repo: Repository, env_head: str, exclude: str | None = None, limit: int = 8
+) -> tuple[str, str] | None:
+    """The newest release branch whose head the environment branch contains.
+
+    This is "look at the most recent merge to staging" of the process document, made exact.
+    """
+    for name, sha in release_branches(repo)[: limit + 1]:
+        if name == exclude:
+            continue
+        if is_ancestor(repo, sha, env_head):
+            return name, sha
+    return None
+
+
+def read_file(repo: Repository, path: str, ref: str) -> str | None:
+    """A file's text at `ref`, or None when it is not there."""
+    try:
+        content = repo.get_contents(path, ref=ref)
+    except UnknownObjectException:
+        return None
+    if isinstance(content, list):
+        return None
+    return content.decoded_content.decode("utf-8", errors="replace")
+
+
+def iter_commits(repo: Repository, branch: str) -> Iterator[str]:
+    """SHAs on `branch`, newest first, fetched a page at a time as the caller goes."""
+    for commit in repo.get_commits(sha=branch):
+        yield commit.sha

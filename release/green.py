@@ -1,0 +1,53 @@
+"""Which commit is "the most recent green build in testing".
+
+`newest_green` walks the source branch newest first and stops at the first commit whose
+required checks all passed, so it asks for the checks of 1 + k commits when the newest k
+are red or pending, whatever the length of the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from release.gates import checks_green, required_states
+
+
+@dataclass(frozen=True)
+class Skipped:
+    sha: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GreenResult:
+    sha: str | None
+    checks: Mapping[str, str] = field(default_factory=dict)
+    skipped: tuple[Skipped, ...] = ()
+
+    def describe(self) -> str:
+        lines = [f"skipped {s.sha[:12]}: {s.reason}" for s in self.skipped]
+        if self.sha:
+            lines.append(f"newest green commit: {self.sha}")
+        else:
+            lines.append("no green commit found")
+        return "\n".join(lines)
+
+
+def newest_green(
+    commits: Iterable[str],
+    checks_of: Callable[[str], Mapping[str, str]],
+    required: Sequence[str],
+    lookback: int = 30,
+) -> GreenResult:
+    """The newest commit of `commits` (newest first) whose required checks are all green."""
+    skipped: list[Skipped] = []
+    for index, sha in enumerate(commits):
+        if index >= lookback:
+            break
+        seen = checks_of(sha)
+        ok, reasons = checks_green(required, seen)
+        if ok:
+            return GreenResult(sha, required_states(required, seen), tuple(skipped))
+        skipped.append(Skipped(sha, "; ".join(reasons)))
+    return GreenResult(None, {}, tuple(skipped))

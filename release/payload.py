@@ -1,0 +1,137 @@
+"""What a release contains: "context on the staging payload".
+
+The commits and pull requests since the previous release, and the component pins (PPC
+revision, SDK version, ...) read from files of the repository at both ends. Pure functions
+over the compare API's commit dicts; `render_markdown` keeps within the forge's body limit
+and links to the full compare when it has to cut.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from release.config import Pin
+
+BODY_LIMIT = 65536
+_MERGE_PR = re.compile(r"^Merge pull request #(\d+)\b")
+_SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$")
+
+
+@dataclass(frozen=True)
+class PayloadCommit:
+    sha: str
+    title: str
+    author: str
+    pr: int | None = None
+
+
+@dataclass(frozen=True)
+class PinChange:
+    name: str
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class Payload:
+    previous: str | None
+    release: str
+    base_sha: str | None
+    head_sha: str
+    commits: tuple[PayloadCommit, ...] = ()
+    pins: tuple[PinChange, ...] = ()
+    compare_url: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def prs(self) -> list[int]:
+        return sorted({c.pr for c in self.commits if c.pr is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["prs"] = self.prs
+        data["pins"] = [{**asdict(p), "changed": p.changed} for p in self.pins]
+        data.pop("extra")
+        return data
+
+
+def pr_number(message: str) -> int | None:
+    """The pull request a commit came through, from its message, if it says."""
+    title = (message or "").splitlines()[0] if message else ""
+    match = _MERGE_PR.match(title) or _SQUASH_PR.search(title)
+    return int(match.group(1)) if match else None
+
+
+def payload_commits(compare_commits: Iterable[Mapping[str, Any]]) -> tuple[PayloadCommit, ...]:
+    """The compare API's commits (oldest first) as payload lines, newest first."""
+    rows = []
+    for raw in compare_commits:
+        commit = raw.get("commit") or {}
+        message = str(commit.get("message", ""))
+        login = (raw.get("author") or {}).get("login")
+        name = (commit.get("author") or {}).get("name", "")
+        rows.append(
+            PayloadCommit(
+                sha=str(raw["sha"]),
+                title=message.splitlines()[0] if message else "",
+                author=login or name,
+                pr=pr_number(message),
+            )
+        )
+    return tuple(reversed(rows))
+
+
+def read_pin(pin: Pin, text: str | None) -> str | None:
+    """The pinned version in a file's text, or None when the file or the match is missing."""
+    if text is None:
+        return None
+    match = re.search(pin.pattern, text, flags=re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def pin_changes(
+    pins: Sequence[Pin], before: Mapping[str, str | None], after: Mapping[str, str | None]
+) -> tuple[PinChange, ...]:
+    return tuple(PinChange(p.name, before.get(p.name), after.get(p.name)) for p in pins)
+
+
+def render_markdown(payload: Payload, limit: int = BODY_LIMIT) -> str:
+    """The payload as a pull request body, cut to `limit` characters with a compare link."""
+    head = [f"## Release `{payload.release}`", ""]
+    if payload.previous:
+        head.append(
+            f"Since `{payload.previous}`: {len(payload.commits)} commit(s), "
+            f"{len(payload.prs)} pull request(s)."
+        )
+    else:
+        head.append(f"{len(payload.commits)} commit(s); no earlier release found.")
+    if payload.pins:
+        head += ["", "| component | before | after |", "|---|---|---|"]
+        for pin in payload.pins:
+            mark = " **changed**" if pin.changed else ""
+            head.append(f"| {pin.name}{mark} | `{pin.before or '-'}` | `{pin.after or '-'}` |")
+    head += ["", "### Commits", ""]
+    tail = []
+    if payload.compare_url:
+        tail = ["", f"Full compare: {payload.compare_url}"]
+    lines = list(head)
+    budget = limit - len("\n".join(head + tail)) - 200
+    shown = 0
+    for commit in payload.commits:
+        pr = f" (#{commit.pr})" if commit.pr else ""
+        line = f"- `{commit.sha[:12]}` {commit.title}{pr} — {commit.author}"
+        if budget - len(line) - 1 < 0:
+            break
+        budget -= len(line) + 1
+        lines.append(line)
+        shown += 1
+    if shown < len(payload.commits):
+        lines.append(f"- … and {len(payload.commits) - shown} more (see the full compare)")
+    return "\n".join(lines + tail)[:limit]
