@@ -1,0 +1,56 @@
+"""What every release-train dynamic provider shares.
+
+- `configure` hands the token to `release.forge`, which keeps it in the provider process;
+  the provider object itself holds nothing but code, so nothing secret is serialized.
+- `diff` compares only the declared inputs, never the serialized provider, so editing
+  provider code does not update every resource.
+- `delete` forgets: branches, pull requests and merges stay on the forge when a resource
+  leaves the stack (the resources are also registered with `retain_on_delete`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from github import GithubException
+from github.Repository import Repository
+from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
+
+from release import forge
+
+T = TypeVar("T")
+
+
+class ForgeProvider(ResourceProvider):
+    """Base of the providers; subclasses list which inputs replace and which update."""
+
+    replace_on: Sequence[str] = ()
+    update_on: Sequence[str] = ()
+
+    def configure(self, req: ConfigureRequest) -> None:
+        forge.configure_from(req.config)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in self.replace_on if olds.get(k) != news.get(k)]
+        updates = [k for k in self.update_on if olds.get(k) != news.get(k)]
+        return DiffResult(
+            changes=bool(replaces or updates),
+            replaces=replaces,
+            delete_before_replace=False,
+        )
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Forget the resource; the forge object stays where it is."""
+
+    @staticmethod
+    def repo(props: dict[str, Any]) -> Repository:
+        return forge.client(props["api_url"]).get_repo(props["repository"], lazy=True)
+
+
+def call(what: str, fn: Callable[[], T]) -> T:
+    """Run one forge call; a failure becomes an error naming the call, free of secrets."""
+    try:
+        return fn()
+    except GithubException as err:
+        raise forge.ForgeError(f"{what} failed: {forge.describe(err)}") from None

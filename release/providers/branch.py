@@ -1,0 +1,92 @@
+"""A release branch `release/YYYY-MM-DD`, cut at one commit and never deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource
+
+from release import forge
+from release.config import RELEASE_PREFIX
+from release.providers.base import ForgeProvider, call
+
+
+class BranchExistsElsewhere(RuntimeError):
+    """The release branch exists at a commit that does not contain the requested cut."""
+
+
+class ReleaseBranchProvider(ForgeProvider):
+    replace_on = ("api_url", "repository", "branch", "commit")
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        if not str(news.get("branch", "")).startswith(RELEASE_PREFIX):
+            failures.append(CheckFailure("branch", f"must start with {RELEASE_PREFIX}"))
+        commit = str(news.get("commit", ""))
+        if len(commit) != 40:
+            failures.append(CheckFailure("commit", "must be a full 40-character SHA"))
+        return CheckResult(news, failures)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        repo = self.repo(props)
+        branch, commit = props["branch"], props["commit"]
+
+        def find() -> str | None:
+            return forge.branch_head(repo, branch)
+
+        def make() -> str:
+            call(f"create {branch}", lambda: repo.create_git_ref(f"refs/heads/{branch}", commit))
+            return commit
+
+        existing = find()
+        if existing is None:
+            head = forge.create_once(find, make)
+            created = True
+        else:
+            head, created = existing, False
+        if head != commit and not forge.is_ancestor(repo, commit, head):
+            raise BranchExistsElsewhere(
+                f"{branch} already exists at {head[:12]}, which does not contain {commit[:12]}; "
+                f"nothing was changed. Promote that commit (release-train:commit={head}) or "
+                "cut under another release-train:releaseDate."
+            )
+        return CreateResult(branch, self._outs(props, head, created))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        head = forge.branch_head(self.repo(props), props["branch"])
+        return ReadResult(id_, self._outs(props, head, bool(props.get("created"))))
+
+    @staticmethod
+    def _outs(props: dict[str, Any], head: str | None, created: bool) -> dict[str, Any]:
+        return {**props, "head": head, "created": created}
+
+
+class ReleaseBranch(Resource, module="git", name="ReleaseBranch"):
+    """The release branch. `head` is where it pointed when last created or refreshed."""
+
+    branch: pulumi.Output[str]
+    commit: pulumi.Output[str]
+    head: pulumi.Output[str]
+    created: pulumi.Output[bool]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_url: pulumi.Input[str],
+        repository: pulumi.Input[str],
+        branch: pulumi.Input[str],
+        commit: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
+        props = {
+            "api_url": api_url,
+            "repository": repository,
+            "branch": branch,
+            "commit": commit,
+            "head": None,
+            "created": None,
+        }
+        super().__init__(ReleaseBranchProvider(), name, props, opts)

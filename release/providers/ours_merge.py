@@ -1,0 +1,91 @@
+"""The "ours" merge of the previous release into the new one.
+
+The process document: merge the previous release branch into the new one with
+`--strategy-option ours`, so the pull request merges cleanly, and the merge commit has an
+empty diff. Made through the API without a clone: a commit whose tree is the new head's tree
+and whose parents are the new head and the previous release head, then a fast-forward (never
+forced) of the release branch to it. The lost-fix check runs before this resource is ever
+registered (see release.fixes), and again here as a guard against a moved branch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource
+
+from release import forge
+from release.providers.base import ForgeProvider, call
+
+
+class OursMergeProvider(ForgeProvider):
+    replace_on = ("api_url", "repository", "branch", "head", "previous", "previous_head")
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        repo = self.repo(props)
+        branch, head = props["branch"], props["head"]
+        previous, previous_head = props["previous"], props["previous_head"]
+        current = forge.branch_head(repo, branch)
+        if current is None:
+            raise forge.ForgeError(f"{branch} does not exist; run up again to cut it")
+        if forge.is_ancestor(repo, previous_head, current):
+            # Already merged (a run that stopped after the ref update): adopt it.
+            return CreateResult(f"{branch}<-{previous}", {**props, "merge_sha": current})
+        if current != head:
+            raise forge.ForgeError(
+                f"{branch} moved to {current[:12]} (expected {head[:12]}); nothing was merged. "
+                "Run `pulumi refresh` and up again."
+            )
+        tree = call("read the new head", lambda: repo.get_git_commit(head).tree)
+        parents = [repo.get_git_commit(head), repo.get_git_commit(previous_head)]
+        message = (
+            f"Merge branch '{previous}' into {branch}\n\n"
+            f"Marks {previous} as merged, keeping {branch}'s tree (strategy: ours), so that\n"
+            "the pull request into the environment merges cleanly. Empty diff by construction."
+        )
+        merge = call(
+            "create the ours-merge commit",
+            lambda: repo.create_git_commit(message, tree, parents),
+        )
+        ref = repo.get_git_ref(f"heads/{branch}")
+        call(f"fast-forward {branch}", lambda: ref.edit(merge.sha, force=False))
+        files = repo.compare(head, merge.sha).files
+        if files:
+            raise forge.ForgeError(
+                f"the ours-merge {merge.sha[:12]} changed {len(files)} file(s); expected none"
+            )
+        return CreateResult(f"{branch}<-{previous}", {**props, "merge_sha": merge.sha})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, props)
+
+
+class OursMerge(Resource, module="git", name="OursMerge"):
+    """Marks the previous release as merged into the new one, keeping the new tree."""
+
+    merge_sha: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_url: pulumi.Input[str],
+        repository: pulumi.Input[str],
+        branch: pulumi.Input[str],
+        head: pulumi.Input[str],
+        previous: pulumi.Input[str],
+        previous_head: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
+        props = {
+            "api_url": api_url,
+            "repository": repository,
+            "branch": branch,
+            "head": head,
+            "previous": previous,
+            "previous_head": previous_head,
+            "merge_sha": None,
+        }
+        super().__init__(OursMergeProvider(), name, props, opts)

@@ -1,0 +1,134 @@
+"""The pull request of a release branch into an environment branch.
+
+Creating is idempotent: an open pull request for the same head and base is adopted rather
+than duplicated, so a run that stopped after the create converges. Leaving the stack only
+forgets it; closing one is `release abandon`'s job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from github.PullRequest import PullRequest as GhPull
+from github.Repository import Repository
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from release import forge
+from release.providers.base import ForgeProvider, call
+
+BODY_LIMIT = 65536
+
+
+def find_pull(
+    repo: Repository, owner: str, head: str, base: str, head_sha: str | None = None
+) -> GhPull | None:
+    """The open pull request of `head` into `base`, else one already merged at `head_sha`."""
+    for pull in repo.get_pulls(state="open", head=f"{owner}:{head}", base=base):
+        return pull
+    if head_sha:
+        for pull in repo.get_pulls(state="closed", head=f"{owner}:{head}", base=base):
+            if pull.merged and pull.head.sha == head_sha:
+                return pull
+    return None
+
+
+class PullRequestProvider(ForgeProvider):
+    replace_on = ("api_url", "repository", "head", "base", "head_sha")
+    update_on = ("title", "body", "reviewers")
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        repo = self.repo(props)
+        head, base = props["head"], props["base"]
+
+        def make() -> GhPull:
+            return repo.create_pull(
+                base=base, head=head, title=props["title"], body=props["body"][:BODY_LIMIT]
+            )
+
+        pull = forge.create_once(
+            lambda: find_pull(
+                repo, props["repository"].split("/")[0], head, base, props["head_sha"]
+            ),
+            make,
+        )
+        if pull.state == "open":
+            self._request_reviews(pull, props)
+        return CreateResult(str(pull.number), self._outs(props, pull))
+
+    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        repo = self.repo(news)
+        pull = call("read the pull request", lambda: repo.get_pull(int(id_)))
+        if pull.state == "open":
+            call(
+                "edit the pull request",
+                lambda: pull.edit(title=news["title"], body=news["body"][:BODY_LIMIT]),
+            )
+            self._request_reviews(pull, news)
+        return UpdateResult(self._outs(news, pull))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        pull = self.repo(props).get_pull(int(id_))
+        return ReadResult(id_, self._outs(props, pull))
+
+    @staticmethod
+    def _request_reviews(pull: GhPull, props: dict[str, Any]) -> None:
+        reviewers = list(props.get("reviewers") or [])
+        if not reviewers:
+            return
+        asked, _teams = pull.get_review_requests()
+        missing = [r for r in reviewers if r not in {u.login for u in asked}]
+        reviewed = {r.user.login for r in pull.get_reviews() if r.user}
+        missing = [r for r in missing if r not in reviewed]
+        if missing:
+            call("request reviewers", lambda: pull.create_review_request(reviewers=missing))
+
+    @staticmethod
+    def _outs(props: dict[str, Any], pull: GhPull) -> dict[str, Any]:
+        return {
+            **props,
+            "number": pull.number,
+            "url": pull.html_url,
+            "state": "merged" if pull.merged else pull.state,
+            "pr_head_sha": pull.head.sha,
+        }
+
+
+class PullRequest(Resource, module="github", name="PullRequest"):
+    """An open pull request of `head` into `base` with the reviewers requested."""
+
+    number: pulumi.Output[int]
+    url: pulumi.Output[str]
+    state: pulumi.Output[str]
+    pr_head_sha: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_url: pulumi.Input[str],
+        repository: pulumi.Input[str],
+        head: pulumi.Input[str],
+        base: pulumi.Input[str],
+        head_sha: pulumi.Input[str],
+        title: pulumi.Input[str],
+        body: pulumi.Input[str],
+        reviewers: pulumi.Input[list[str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
+        props = {
+            "api_url": api_url,
+            "repository": repository,
+            "head": head,
+            "base": base,
+            "head_sha": head_sha,
+            "title": title,
+            "body": body,
+            "reviewers": reviewers,
+            "number": None,
+            "url": None,
+            "state": None,
+            "pr_head_sha": None,
+        }
+        super().__init__(PullRequestProvider(), name, props, opts)
