@@ -1,0 +1,101 @@
+"""Injected faults and per-route request counters (thread-safe, no I/O)."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULT_KINDS = ("500", "502", "secondary_rate_limit", "429", "delay", "drop")
+
+
+@dataclass
+class Fault:
+    method: str
+    path_pattern: str
+    kind: str
+    remaining: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, method: str, path: str, route: str) -> bool:
+        if self.method not in ("*", "") and self.method.upper() != method.upper():
+            return False
+        pattern = self.path_pattern
+        candidates = {path, route}
+        if path.startswith("/api/v3"):
+            candidates.add(path[len("/api/v3") :])
+        return any(c == pattern or fnmatch.fnmatchcase(c, pattern) for c in candidates)
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, method: str, path_pattern: str, kind: str, count: int = 1, **params: Any) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(
+                f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}"
+            )
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            self._faults.append(Fault(method or "*", path_pattern, kind, count, dict(params)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, method: str, path: str, route: str) -> Fault | None:
+        """The first fault matching this request, consuming one of its uses."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path, route):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {
+                    "method": f.method,
+                    "path_pattern": f.path_pattern,
+                    "kind": f.kind,
+                    "count": f.remaining,
+                    **f.params,
+                }
+                for f in self._faults
+            ]
+
+
+class Counters:
+    """Requests served per "METHOD /route/template", reads and writes apart."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, dict[str, int]] = {}
+
+    def record(self, key: str, write: bool) -> None:
+        with self._lock:
+            entry = self._counts.setdefault(key, {"reads": 0, "writes": 0})
+            entry["writes" if write else "reads"] += 1
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {k: dict(v) for k, v in sorted(self._counts.items())}
+
+    def reads(self) -> int:
+        with self._lock:
+            return sum(v["reads"] for v in self._counts.values())
+
+    def writes(self) -> int:
+        with self._lock:
+            return sum(v["writes"] for v in self._counts.values())
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
