@@ -18,6 +18,10 @@ from typing import Any
 NAMESPACE = "release-train"
 DEFAULT_API_URL = "https://api.github.com"
 RELEASE_PREFIX = "release/"
+# Per-run overrides of the pinned `commit` and `releaseDate` (`release plan` sets them, so a
+# dry run shows the next promotion without touching the stack's files).
+COMMIT_OVERRIDE = "RELEASE_TRAIN_COMMIT"
+DATE_OVERRIDE = "RELEASE_TRAIN_RELEASE_DATE"
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -198,8 +202,15 @@ def _pins(raw: Mapping[str, Any]) -> tuple[Pin, ...]:
 def parse_settings(
     stack: str, raw: Mapping[str, Any], env: Mapping[str, str] | None = None
 ) -> Settings:
-    """Validate the raw `release-train:*` config of `stack` (keys without the namespace)."""
-    del env  # the token is checked by token_from(); kept for call symmetry
+    """Validate the raw `release-train:*` config of `stack` (keys without the namespace).
+
+    `env` may carry the per-run overrides of `commit` and `releaseDate`.
+    """
+    env = env or {}
+    if env.get(COMMIT_OVERRIDE):
+        raw = {**raw, "commit": env[COMMIT_OVERRIDE]}
+    if env.get(DATE_OVERRIDE):
+        raw = {**raw, "releaseDate": env[DATE_OVERRIDE]}
     repository = _text(raw, "repository")
     if not repository or not _REPO_RE.match(repository):
         raise ConfigError("repository", repository, "give the repository as owner/name")

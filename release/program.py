@@ -11,6 +11,7 @@ payload) is computed here with reads only; the resources then do the writes.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -372,7 +373,7 @@ def main() -> None:
 
 def _main() -> None:
     config = pulumi.Config(NAMESPACE)
-    settings = parse_settings(pulumi.get_stack(), read_pulumi_config(config.get))
+    settings = parse_settings(pulumi.get_stack(), read_pulumi_config(config.get), os.environ)
     token = token_from(config.get("token"))
     repo = open_repo(settings, token)
     if settings.tracks_source:

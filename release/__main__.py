@@ -1,0 +1,5 @@
+"""`python -m release`: see release/cli.py."""
+
+from release.cli import main
+
+main()

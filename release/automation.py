@@ -1,0 +1,129 @@
+"""The Automation API driver: a LocalWorkspace on the project folder, one stack per environment.
+
+It lives apart from the Pulumi program (release/program.py): the `release` command line
+calls it to preview, pin and run `up`, and to read each stack's outputs and history.
+State goes to a file backend inside the project by default (no Pulumi Cloud login);
+secrets are encrypted with a passphrase (the sandbox default is documented in the README).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from release.config import NAMESPACE
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SANDBOX_PASSPHRASE = "release-train-sandbox"
+
+
+@dataclass
+class Project:
+    """Where the program, its stack files and its state live."""
+
+    directory: Path = PROJECT_DIR
+    backend_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def backend(self) -> str:
+        return (
+            self.backend_url
+            or os.environ.get("PULUMI_BACKEND_URL")
+            or f"file://{self.directory / '.state'}"
+        )
+
+    def env_vars(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        env = {"PULUMI_BACKEND_URL": self.backend(), "PULUMI_SKIP_UPDATE_CHECK": "true"}
+        if not (
+            os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+            or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+            or "PULUMI_CONFIG_PASSPHRASE" in self.env
+            or "PULUMI_CONFIG_PASSPHRASE_FILE" in self.env
+        ):
+            env["PULUMI_CONFIG_PASSPHRASE"] = SANDBOX_PASSPHRASE
+        env.update(self.env)
+        env.update(extra or {})
+        return env
+
+    def stack_names(self) -> list[str]:
+        """The stacks that have a `Pulumi.<stack>.yaml`, in promotion order."""
+        names = [
+            p.name[len("Pulumi.") : -len(".yaml")] for p in self.directory.glob("Pulumi.*.yaml")
+        ]
+        chain = {name: self.stack_file(name).get("promotesFrom") for name in names}
+        ordered: list[str] = []
+        while len(ordered) < len(names):
+            ready = sorted(
+                n for n in names if n not in ordered and (chain[n] in ordered or chain[n] is None)
+            )
+            if not ready:
+                ordered += sorted(set(names) - set(ordered))
+                break
+            ordered += ready
+        return ordered
+
+    def stack_file(self, stack: str) -> dict[str, Any]:
+        """The raw `release-train:*` config of a stack file, keys without the namespace."""
+        path = self.directory / f"Pulumi.{stack}.yaml"
+        if not path.exists():
+            return {}
+        data = yaml.safe_load(path.read_text()) or {}
+        config = data.get("config") or {}
+        prefix = f"{NAMESPACE}:"
+        return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+
+
+def pulumi_command() -> auto.PulumiCommand:
+    """The Pulumi CLI: RELEASE_TRAIN_PULUMI_ROOT/bin/pulumi, else `pulumi` on PATH."""
+    root = os.environ.get("RELEASE_TRAIN_PULUMI_ROOT")
+    if not root and not shutil.which("pulumi"):
+        raise RuntimeError(
+            "the Pulumi CLI was not found: run `make pulumi` (it builds it if needed) and put "
+            "its bin directory on PATH (`scripts/install-pulumi.sh --print-bin-dir`)"
+        )
+    return auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
+
+
+def stack(project: Project, name: str, extra_env: Mapping[str, str] | None = None) -> auto.Stack:
+    """Create or select stack `name` on the project folder."""
+    opts = auto.LocalWorkspaceOptions(
+        work_dir=str(project.directory),
+        env_vars=project.env_vars(extra_env),
+        pulumi_command=pulumi_command(),
+    )
+    return auto.create_or_select_stack(name, work_dir=str(project.directory), opts=opts)
+
+
+def outputs(project: Project, name: str) -> dict[str, Any]:
+    """A stack's outputs as plain values (secrets stay masked)."""
+    try:
+        values = stack(project, name).outputs()
+    except auto.CommandError:
+        return {}
+    return {k: ("[secret]" if v.secret else v.value) for k, v in values.items()}
+
+
+def pin(project: Project, name: str, values: Mapping[str, str]) -> None:
+    """Write `release-train:<key>` values into the stack's config file."""
+    target = stack(project, name)
+    for key, value in values.items():
+        target.set_config(f"{NAMESPACE}:{key}", auto.ConfigValue(value=value))
+
+
+def set_secret(project: Project, name: str, key: str, value: str) -> None:
+    """Store a secret (encrypted) in the stack's config file."""
+    stack(project, name).set_config(f"{NAMESPACE}:{key}", auto.ConfigValue(value, secret=True))
+
+
+def printer(prefix: str = "") -> Callable[[str], None]:
+    def emit(line: str) -> None:
+        print(prefix + line.rstrip("\n"), flush=True)
+
+    return emit

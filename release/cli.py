@@ -1,0 +1,239 @@
+"""`python -m release`: the release train's command line, on the Automation API.
+
+release plan ENV        dry run (pulumi preview): the commit, the ours-merge, the PR, gates
+release promote ENV     pin the commit and date in the stack's config, then pulumi up
+release status          each environment's release, commit, PR and gate state
+release payload ENV     what the environment's release contains
+release demo            a whole weekly release against the local sandbox forge
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pulumi import automation as auto
+from rich.console import Console
+from rich.table import Table
+
+from release import automation
+from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE, ConfigError, parse_settings
+from release.targets import Target, TargetError, resolve_target
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="The weekly release train: testing -> staging -> production, as Pulumi stacks.",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EnvArg = Annotated[
+    str, typer.Argument(help="The stack / environment: testing, staging, production.")
+]
+CommitOpt = Annotated[
+    str | None, typer.Option("--commit", help="Promote this full SHA instead of the source's.")
+]
+DateOpt = Annotated[
+    str | None, typer.Option("--date", help="Release date YYYY-MM-DD (default: today, UTC).")
+]
+
+
+def fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def project() -> automation.Project:
+    """The project folder: RELEASE_TRAIN_PROJECT_DIR, else this checkout."""
+    directory = os.environ.get("RELEASE_TRAIN_PROJECT_DIR")
+    return automation.Project(Path(directory)) if directory else automation.Project()
+
+
+def check_env(proj: automation.Project, env: str) -> dict[str, Any]:
+    """The stack file's raw config, validated, or an error naming the bad key (no writes)."""
+    names = proj.stack_names()
+    if env not in names:
+        fail(f"unknown environment {env!r}: choose one of {', '.join(names)} (Pulumi.<env>.yaml)")
+    raw = proj.stack_file(env)
+    try:
+        parse_settings(env, raw)
+    except ConfigError as err:
+        fail(f"Pulumi.{env}.yaml: {err}")
+    return raw
+
+
+def target_for(
+    proj: automation.Project, env: str, raw: dict[str, Any], commit: str | None, date: str | None
+) -> Target | None:
+    """What to promote on `env`, or None for the stack that tracks its source branch."""
+    source = raw.get("promotesFrom")
+    if not source:
+        if commit or date:
+            fail(f"{env} tracks its source branch: --commit and --date do not apply")
+        return None
+    try:
+        return resolve_target(env, source, automation.outputs(proj, source), commit, date, today())
+    except TargetError as err:
+        fail(str(err))
+    return None
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def run_engine(action: str, stack: auto.Stack) -> Any:
+    try:
+        if action == "preview":
+            return stack.preview(on_output=automation.printer(), diff=False)
+        return stack.up(on_output=automation.printer())
+    except auto.ConcurrentUpdateError:
+        fail(
+            f"another update of {stack.name} is running (the stack is locked); wait for it, "
+            "or run `pulumi cancel` if it crashed"
+        )
+    except auto.CommandError as err:
+        fail(f"{action} of {stack.name} failed:\n{_engine_error(err)}")
+
+
+def _engine_error(err: auto.CommandError) -> str:
+    text = str(err)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    wanted = [ln for ln in lines if "error:" in ln or "Exception:" in ln or "Error:" in ln]
+    return "\n".join(wanted[-8:] or lines[-8:])
+
+
+@app.command()
+def plan(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
+    """Dry run: what `promote` would do. Writes nothing to the forge."""
+    proj = project()
+    raw = check_env(proj, env)
+    target = target_for(proj, env, raw, commit, date)
+    extra = {}
+    if target:
+        console.print(f"[bold]{env}[/]: would promote {target.commit} as {target.branch}")
+        console.print(f"  chosen because: {target.reason}")
+        extra = {COMMIT_OVERRIDE: target.commit, DATE_OVERRIDE: target.release_date.isoformat()}
+    result = run_engine("preview", automation.stack(proj, env, extra))
+    console.print(f"changes: {dict(result.change_summary)}")
+
+
+@app.command()
+def promote(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
+    """Pin the commit and date in Pulumi.<env>.yaml, then run `pulumi up`."""
+    proj = project()
+    raw = check_env(proj, env)
+    target = target_for(proj, env, raw, commit, date)
+    if target:
+        console.print(f"[bold]{env}[/]: promoting {target.commit} as {target.branch}")
+        automation.pin(
+            proj, env, {"commit": target.commit, "releaseDate": target.release_date.isoformat()}
+        )
+    result = run_engine("up", automation.stack(proj, env))
+    summary = dict(result.summary.resource_changes or {})
+    console.print(f"[green]{env} is up to date[/] ({summary})")
+    _print_outputs(env, {k: v.value for k, v in result.outputs.items()})
+
+
+def _print_outputs(env: str, values: dict[str, Any]) -> None:
+    keys = ("greenCommit", "releaseBranch", "releaseHead", "prUrl", "state", "mergeCommit")
+    for key in keys:
+        if values.get(key) is not None:
+            console.print(f"  {key}: {values[key]}")
+
+
+def collect_status(proj: automation.Project) -> list[dict[str, Any]]:
+    rows = []
+    for name in proj.stack_names():
+        values = automation.outputs(proj, name)
+        rows.append(
+            {
+                "environment": name,
+                "branch": values.get("environment") or values.get("sourceBranch"),
+                "release": values.get("releaseBranch"),
+                "commit": values.get("releaseHead") or values.get("greenCommit"),
+                "pr": values.get("prNumber"),
+                "prUrl": values.get("prUrl"),
+                "state": values.get("state") or ("tracking" if values else "never run"),
+                "mergeCommit": values.get("mergeCommit"),
+            }
+        )
+    return rows
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each environment's release, commit, pull request and state."""
+    rows = collect_status(project())
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title="release train")
+    for column in ("environment", "release", "commit", "pr", "state", "mergeCommit"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["environment"],
+            row["release"] or "-",
+            (row["commit"] or "-")[:12],
+            f"#{row['pr']}" if row["pr"] else "-",
+            row["state"],
+            (row["mergeCommit"] or "-")[:12],
+        )
+    console.print(table)
+
+
+@app.command()
+def payload(
+    env: EnvArg,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown")] = False,
+) -> None:
+    """What the environment's release contains: commits, PRs and component pins."""
+    from release.payload import Payload, PayloadCommit, PinChange, render_markdown
+
+    proj = project()
+    check_env(proj, env)
+    data = automation.outputs(proj, env).get("payload")
+    if not data:
+        fail(f"{env} has no release payload yet; run `release promote {env}` first")
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    value = Payload(
+        previous=data.get("previous"),
+        release=data["release"],
+        base_sha=data.get("base_sha"),
+        head_sha=data["head_sha"],
+        commits=tuple(PayloadCommit(**c) for c in data.get("commits", [])),
+        pins=tuple(
+            PinChange(p["name"], p.get("before"), p.get("after")) for p in data.get("pins", [])
+        ),
+        compare_url=data.get("compare_url"),
+    )
+    text = render_markdown(value)
+    if markdown:
+        print(text)
+    else:
+        console.print(text, highlight=False)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the sandbox forge.")] = 8750,
+    workdir: Annotated[str, typer.Option(help="Where the demo keeps its files.")] = ".demo",
+) -> None:
+    """A whole weekly release against the local sandbox forge (no account needed)."""
+    from release.demo import run_demo
+
+    sys.exit(run_demo(port=port, workdir=workdir))
+
+
+def main() -> None:
+    app()
