@@ -9,10 +9,17 @@ cases of every operation it serves and validates each answer against the real de
 from __future__ import annotations
 
 import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
-from release.sandbox.openapi import OpenAPIDescription
+from release.sandbox import routes
+from release.sandbox.openapi import DescriptionNotFound, OpenAPIDescription, find_description
+from release.sandbox.seed import REPO
 
 # -- the validator on a tiny description --------------------------------------------------------
 
@@ -173,3 +180,378 @@ def test_no_content_statuses_must_have_an_empty_body(tiny):
     path = "/repos/acme/service/git/refs/heads/feature-x"
     assert tiny.validate_response("DELETE", path, 204, b"") == []
     assert tiny.validate_response("DELETE", path, 204, b'{"message": "gone"}') != []
+
+
+# -- the contract: the sandbox against GitHub's description --------------------------------------
+
+ZERO_SHA = "0" * 40
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request and the status GitHub would answer; its response must match the description."""
+
+    method: str
+    path: str  # under /repos/acme/service when it starts with "/", else from the API root
+    status: int | tuple[int, ...]
+    body: Any = None
+    token: str = "write"  # write | reviewer | read_only | missing | wrong
+    save: dict[str, str] = field(default_factory=dict)  # context key -> JSON key of the answer
+    # Legacy endpoints GitHub still serves but no longer documents are validated as the
+    # documented operation with the same answer (e.g. GET git/refs/{ref} as git/ref/{ref}).
+    validate_as: str | None = None
+
+
+def _fill(value: Any, ctx: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return value.format(**ctx)
+    if isinstance(value, list):
+        return [_fill(v, ctx) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ctx) for k, v in value.items()}
+    return value
+
+
+def _file_tree(branch: str, path: str, content: str, parent: str) -> list[Case]:
+    """Cases that build a branch with one commit through the git data API."""
+    return [
+        Case(
+            "POST",
+            "/git/trees",
+            201,
+            {
+                "base_tree": "{master_tree}",
+                "tree": [{"path": path, "mode": "100644", "type": "blob", "content": content}],
+            },
+            save={f"{branch}_tree": "sha"},
+        ),
+        Case(
+            "POST",
+            "/git/commits",
+            201,
+            {"message": f"{branch}: {path}", "tree": f"{{{branch}_tree}}", "parents": [parent]},
+            save={f"{branch}_sha": "sha"},
+        ),
+        Case(
+            "POST",
+            "/git/refs",
+            201,
+            {"ref": f"refs/heads/contract-{branch}", "sha": f"{{{branch}_sha}}"},
+        ),
+    ]
+
+
+CASES: list[Case] = [
+    # authentication and authorization
+    Case("GET", "", 401, token="missing"),
+    Case("GET", "", 401, token="wrong"),
+    Case("POST", "/git/refs", 403, {"ref": "refs/heads/ro", "sha": "{tip}"}, token="read_only"),
+    Case("POST", "/statuses/{tip}", 403, {"state": "success"}, token="read_only"),
+    Case(
+        "POST",
+        "/pulls",
+        403,
+        {"head": "feature-users", "base": "staging", "title": "x"},
+        token="read_only",
+    ),
+    # users, rate limit
+    Case("GET", "rate_limit", 200),
+    Case("GET", "user", 200),
+    Case("GET", "users/release-bot", 200),
+    Case("GET", "users/no-such-user-here", 404),
+    # repository, branches, contents
+    Case("GET", "", 200),
+    Case("GET", "", 200, token="read_only"),
+    Case("GET", "repos/acme/no-such-repo", 404),
+    Case("PATCH", "", 200, {"description": "The Acme service"}),
+    Case("PATCH", "", 422, {"allow_merge_commit": "yes"}),
+    Case("GET", "/branches?per_page=3&page=2", 200),
+    Case("GET", "/branches/master", 200),
+    Case("GET", "/branches/release/2026-11-12", 200),
+    Case("GET", "/branches/no-such-branch", 404),
+    Case("GET", "/contents/Gopkg.lock?ref=production", 200),
+    Case("GET", "/contents/app?ref=master", 200),
+    Case("GET", "/contents?ref=master", 200, validate_as="/contents/."),
+    Case("GET", "/contents/no-such-file?ref=master", 404),
+    Case("GET", "/contents/Gopkg.lock?ref=no-such-ref", 404),
+    # commits and compare
+    Case("GET", "/commits?sha=master&per_page=5", 200),
+    Case("GET", "/commits?sha=master&per_page=5&page=3", 200),
+    Case("GET", "/commits?sha=master&path=Gopkg.lock", 200),
+    Case("GET", "/commits?sha=master&since=2026-11-20T00:00:00Z&until=2026-11-25T00:00:00Z", 200),
+    Case("GET", "/commits?sha=no-such-branch", (404, 422)),
+    Case("GET", "/commits/{tip}", 200),
+    Case("GET", "/commits/release/2026-11-12", 200),
+    Case("GET", "/commits/{zero}", (404, 422)),
+    Case("GET", "/compare/production...master", 200),
+    Case("GET", "/compare/production...master?per_page=5&page=2", 200),
+    Case("GET", "/compare/{production}...{tip}", 200),
+    Case("GET", "/compare/master...no-such-branch", 404),
+    # git data: commits, trees, blobs
+    Case("GET", "/git/commits/{tip}", 200),
+    Case("GET", "/git/commits/{zero}", 404),
+    Case("GET", "/git/trees/{master_tree}", 200),
+    Case("GET", "/git/trees/master?recursive=1", 200),
+    Case("GET", "/git/trees/{zero}", 404),
+    Case(
+        "POST", "/git/blobs", 201, {"content": "hello\n", "encoding": "utf-8"}, save={"blob": "sha"}
+    ),
+    Case("GET", "/git/blobs/{blob}", 200),
+    Case("POST", "/git/blobs", 422, {"content": "%%%", "encoding": "base64"}),
+    Case(
+        "POST",
+        "/git/trees",
+        422,
+        {"tree": [{"path": "x", "mode": "100600", "type": "blob", "content": "x"}]},
+    ),
+    Case("POST", "/git/trees", 422, {"base_tree": "{zero}", "tree": []}),
+    Case("POST", "/git/commits", 422, {"message": "m", "tree": "{zero}", "parents": []}),
+    Case(
+        "POST",
+        "/git/commits",
+        422,
+        {"message": "m", "tree": "{master_tree}", "parents": ["{zero}"]},
+    ),
+    # git refs
+    Case("GET", "/git/ref/heads/master", 200),
+    Case("GET", "/git/ref/heads/release/2026-11-12", 200),
+    Case("GET", "/git/ref/heads/no-such-branch", 404),
+    Case("GET", "/git/matching-refs/heads/release/", 200),
+    Case("GET", "/git/matching-refs/heads/no-such-prefix", 200),
+    Case("GET", "/git/refs?per_page=5", 200, validate_as="/git/matching-refs/heads"),
+    Case("GET", "/git/refs/heads/master", 200, validate_as="/git/ref/heads/master"),
+    Case("GET", "/git/refs/heads/release", 200, validate_as="/git/matching-refs/heads/release"),
+    Case("POST", "/git/refs", 201, {"ref": "refs/heads/contract-x", "sha": "{tip_2}"}),
+    Case("POST", "/git/refs", 422, {"ref": "refs/heads/contract-x", "sha": "{tip_2}"}),
+    Case("POST", "/git/refs", 422, {"ref": "refs/heads/contract-y", "sha": "{zero}"}),
+    Case("POST", "/git/refs", 422, {"ref": "heads", "sha": "{tip}"}),
+    Case("POST", "/git/refs", 422, {"sha": "{tip}"}),
+    Case("PATCH", "/git/refs/heads/contract-x", 200, {"sha": "{tip}"}),
+    Case("PATCH", "/git/refs/heads/contract-x", 422, {"sha": "{tip_2}"}),
+    Case("PATCH", "/git/refs/heads/contract-x", 200, {"sha": "{tip_2}", "force": True}),
+    Case("PATCH", "/git/refs/heads/no-such-branch", 422, {"sha": "{tip}"}),
+    Case("DELETE", "/git/refs/heads/contract-x", 204),
+    Case("DELETE", "/git/refs/heads/contract-x", 422),
+    Case("GET", "/git/ref/heads/contract-x", 404),
+    # commit statuses and check runs
+    Case(
+        "POST",
+        "/statuses/{tip}",
+        201,
+        {"state": "success", "context": "contract", "description": "ok"},
+    ),
+    Case(
+        "POST", "/statuses/{tip}", 201, {"state": "failure", "target_url": "https://ci.example/1"}
+    ),
+    Case("POST", "/statuses/{tip}", 422, {"state": "green"}),
+    Case("POST", "/statuses/{zero}", 422, {"state": "success"}),
+    Case("GET", "/commits/{tip}/statuses", 200),
+    Case("GET", "/commits/master/statuses?per_page=1", 200),
+    Case("GET", "/commits/{tip}/status", 200),
+    Case("GET", "/commits/{tip_2}/status", 200),
+    Case("GET", "/commits/release/2026-11-12/status", 200),
+    Case("GET", "/commits/no-such-branch/status", (404, 422)),
+    Case(
+        "POST",
+        "/check-runs",
+        201,
+        {"name": "contract", "head_sha": "{tip}", "status": "completed", "conclusion": "success"},
+    ),
+    Case(
+        "POST",
+        "/check-runs",
+        201,
+        {"name": "contract-slow", "head_sha": "{tip}", "status": "in_progress"},
+    ),
+    Case(
+        "POST", "/check-runs", 422, {"name": "contract", "head_sha": "{tip}", "status": "completed"}
+    ),
+    Case("POST", "/check-runs", 422, {"name": "contract", "head_sha": "{zero}"}),
+    Case("GET", "/commits/{tip}/check-runs", 200),
+    Case("GET", "/commits/master/check-runs?check_name=test&per_page=1", 200),
+    # merges: three branches through the git data API; a and b conflict, c merges cleanly
+    *_file_tree("a", "app/auth.py", "A = 1\n", "{tip}"),
+    *_file_tree("b", "app/auth.py", "B = 2\n", "{tip}"),
+    *_file_tree("c", "CONTRACT.md", "contract\n", "{tip}"),
+    Case(
+        "POST",
+        "/merges",
+        201,
+        {"base": "contract-a", "head": "contract-c", "commit_message": "merge c"},
+    ),
+    Case("POST", "/merges", 204, {"base": "contract-a", "head": "contract-c"}),
+    Case("POST", "/merges", 409, {"base": "contract-a", "head": "contract-b"}),
+    Case("POST", "/merges", 404, {"base": "no-such-branch", "head": "contract-c"}),
+    Case("POST", "/merges", 422, {"base": "contract-a"}),
+    # pull requests, reviews, comments, merging
+    Case(
+        "POST",
+        "/pulls",
+        201,
+        {"head": "contract-c", "base": "master", "title": "Contract", "body": "b"},
+        save={"pr": "number"},
+    ),
+    Case("POST", "/pulls", 422, {"head": "contract-c", "base": "master", "title": "Again"}),
+    Case("POST", "/pulls", 422, {"head": "master", "base": "master", "title": "Nothing"}),
+    Case("POST", "/pulls", 422, {"head": "no-such-branch", "base": "master", "title": "Missing"}),
+    Case(
+        "POST",
+        "/pulls",
+        201,
+        {"head": "contract-b", "base": "contract-a", "title": "Conflict"},
+        save={"conflict": "number"},
+    ),
+    Case("GET", "/pulls/{pr}", 200),
+    Case("GET", "/pulls/{conflict}", 200),
+    Case("GET", "/pulls/99999", 404),
+    Case("GET", "/pulls?state=all&base=staging&per_page=2", 200),
+    Case("GET", "/pulls?state=open&head=acme:contract-c", 200),
+    Case("GET", "/pulls?state=closed", 200),
+    Case("GET", "/pulls?state=bogus", 422),
+    Case("PATCH", "/pulls/{pr}", 200, {"body": "Updated body", "title": "Contract PR"}),
+    Case("PATCH", "/pulls/{pr}", 422, {"state": "merged"}),
+    Case("POST", "/pulls/{pr}/requested_reviewers", 201, {"reviewers": ["oncall-partner"]}),
+    Case("POST", "/pulls/{pr}/requested_reviewers", 422, {"reviewers": ["no-such-user-here"]}),
+    Case("GET", "/pulls/{pr}/requested_reviewers", 200),
+    Case(
+        "POST", "/pulls/{pr}/reviews", 200, {"event": "APPROVE", "body": "LGTM"}, token="reviewer"
+    ),
+    Case("POST", "/pulls/{pr}/reviews", 422, {"event": "SHIP_IT"}, token="reviewer"),
+    Case("GET", "/pulls/{pr}/reviews", 200),
+    Case("POST", "/issues/{pr}/comments", 201, {"body": "Release payload"}),
+    Case("POST", "/issues/{pr}/comments", 422, {}),
+    Case("GET", "/issues/{pr}/comments", 200),
+    Case("PUT", "/pulls/{pr}/merge", 403, {"merge_method": "merge"}, token="read_only"),
+    Case("PUT", "/pulls/{pr}/merge", 409, {"merge_method": "merge", "sha": "{tip}"}),
+    Case("PUT", "/pulls/{pr}/merge", 422, {"merge_method": "octopus"}),
+    Case("PUT", "/pulls/{conflict}/merge", 405, {"merge_method": "merge"}),
+    Case("PUT", "/pulls/{pr}/merge", 200, {"merge_method": "merge", "sha": "{c_sha}"}),
+    Case("PUT", "/pulls/{pr}/merge", 405, {"merge_method": "merge"}),
+    Case("PUT", "/pulls/99999/merge", 404, {"merge_method": "merge"}),
+    Case("GET", "/pulls/{pr}", 200),
+    # dispatches
+    Case(
+        "POST", "/dispatches", 204, {"event_type": "promote", "client_payload": {"env": "staging"}}
+    ),
+    Case("POST", "/dispatches", 422, {"client_payload": {}}),
+    Case(
+        "POST",
+        "/actions/workflows/train.yml/dispatches",
+        204,
+        {"ref": "master", "inputs": {"env": "staging"}},
+    ),
+    Case("POST", "/actions/workflows/train.yml/dispatches", 422, {"inputs": {}}),
+]
+
+
+@pytest.fixture(scope="module")
+def description() -> OpenAPIDescription:
+    try:
+        path = find_description()
+    except (DescriptionNotFound, OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail(
+            f"GitHub's OpenAPI description is missing ({exc}); run `make openapi`", pytrace=False
+        )
+    return OpenAPIDescription.load(path)
+
+
+def _git(bare: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(bare), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _context(sandbox) -> dict[str, Any]:
+    bare = sandbox.data_dir / "repos" / f"{REPO}.git"
+    return {
+        "tip": _git(bare, "rev-parse", "master"),
+        "tip_2": _git(bare, "rev-parse", "master~2"),
+        "production": _git(bare, "rev-parse", "production"),
+        "master_tree": _git(bare, "rev-parse", "master^{tree}"),
+        "zero": ZERO_SHA,
+    }
+
+
+def _headers(sandbox, kind: str) -> dict[str, str]:
+    headers = {"Accept": "application/vnd.github+json", "User-Agent": "release-train-contract"}
+    token = {
+        "write": sandbox.token,
+        "reviewer": sandbox.reviewer_token,
+        "read_only": sandbox.read_only_token,
+        "wrong": "not-a-sandbox-token",
+    }.get(kind)
+    if token is not None:
+        headers["Authorization"] = f"token {token}"
+    return headers
+
+
+def _api_path(path: str) -> str:
+    return f"/repos/{REPO}{path}" if path == "" or path.startswith("/") else f"/{path}"
+
+
+def run_cases(sandbox, description: OpenAPIDescription, cases: list[Case]) -> list[str]:
+    """Send every case in order; every way an answer differs from GitHub's, in one list."""
+    ctx = _context(sandbox)
+    problems: list[str] = []
+    session = requests.Session()
+    for i, case in enumerate(cases):
+        try:
+            path, body = _api_path(_fill(case.path, ctx)), _fill(case.body, ctx)
+        except KeyError as exc:
+            problems.append(f"#{i} {case.method} {case.path}: no {exc} (an earlier case failed)")
+            continue
+        response = session.request(
+            case.method,
+            sandbox.base_url + path,
+            json=body,
+            headers=_headers(sandbox, case.token),
+            timeout=60,
+        )
+        label = f"#{i} {case.method} {path} [{case.token}]"
+        expected = case.status if isinstance(case.status, tuple) else (case.status,)
+        if response.status_code not in expected:
+            problems.append(
+                f"{label}: answered {response.status_code}, GitHub answers "
+                f"{' or '.join(map(str, expected))}: {response.text[:200]}"
+            )
+        checked = _api_path(_fill(case.validate_as, ctx)) if case.validate_as else path
+        problems += [
+            f"{label}: {error}"
+            for error in description.validate_response(
+                case.method,
+                checked,
+                response.status_code,
+                response.content,
+                response.headers.get("Content-Type"),
+            )
+        ]
+        if case.save and response.status_code == expected[0]:
+            answer = response.json()
+            ctx.update({key: answer[name] for key, name in case.save.items()})
+    return problems
+
+
+def test_every_served_operation_answers_like_github(seeded_sandbox, description):
+    seeded_sandbox.reset_counters()
+    problems = run_cases(seeded_sandbox, description, CASES)
+    served = set(seeded_sandbox.counters())
+    untested = sorted(r.key for r in routes.ROUTES if r.key not in served)
+    report = problems + [f"route never exercised by the contract table: {key}" for key in untested]
+    assert not report, f"{len(report)} contract mismatches:\n" + "\n".join(report)
+
+
+def test_the_table_only_uses_documented_operations(description):
+    undocumented = [
+        f"{c.method} {c.path}"
+        for c in CASES
+        if description.find_operation(
+            c.method, _api_path((c.validate_as or c.path).split("?")[0].format_map(_Any()))
+        )
+        is None
+    ]
+    assert undocumented == []
+
+
+class _Any(dict):
+    def __missing__(self, key: str) -> str:
+        return "x" * 40
