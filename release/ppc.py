@@ -1,0 +1,308 @@
+"""Customer PPC rollout: the update of every customer's private deployment, in waves.
+
+"After the Pulumi Service has been updated, and rolled out to production ... we then are
+able to update customer PPCs." Here each PPC's update job is a `pulumi_command` local
+Command: its create command is the stack's command template rendered for that PPC, its
+environment carries the release, the commit and the component pins, and its triggers are
+the commit and the pins, so a new release re-runs it and an unchanged one does not.
+
+Waves: every PPC of a wave depends on every PPC of the previous wave, the first wave on
+production's merge (and the optional verification command); PPCs within a wave have no
+dependencies on each other, so the engine runs them in parallel. A failing PPC fails its
+wave and the later waves never start; the next `up` creates only what is missing.
+
+The planning (`plan_waves`, `validate_template`, `render_command`, `ppc_environment`) is
+pure; `PpcRollout` and `verification` only register resources.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_command import local
+
+PLACEHOLDERS = ("ppc", "release", "commit", "wave")
+"""The names a command template may use, each written `{name}`."""
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RESERVED_PREFIXES = ("RELEASE_TRAIN_", "PIN_")
+
+
+class PpcConfigError(ValueError):
+    """A PPC list, a pin or a command template that cannot be rolled out as given."""
+
+
+@dataclass(frozen=True)
+class Ppc:
+    """One customer PPC: its name, the wave it is updated in, and extra job variables."""
+
+    name: str
+    wave: int
+    vars: dict[str, str] = field(default_factory=dict)
+
+
+def _validate_ppc(index: int, ppc: Ppc) -> None:
+    label = f"ppcs[{index}] ({ppc.name!r})"
+    if not isinstance(ppc.name, str) or not ppc.name:
+        raise PpcConfigError(f"ppcs[{index}].name is empty: give every PPC a name, e.g. 'acme-eu'")
+    if not _NAME.match(ppc.name):
+        raise PpcConfigError(
+            f"{label}.name {ppc.name!r} is not a valid PPC name: use lower-case letters, "
+            "digits and '-', starting with a letter or digit (pattern ^[a-z0-9][a-z0-9-]*$)"
+        )
+    if isinstance(ppc.wave, bool) or not isinstance(ppc.wave, int) or ppc.wave < 1:
+        raise PpcConfigError(
+            f"{label}.wave {ppc.wave!r} is not a wave number: waves are whole numbers "
+            "starting at 1 (wave 1 runs first, right after production's merge)"
+        )
+    for key, value in ppc.vars.items():
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise PpcConfigError(
+                f"{label}.vars key {key!r} is not an environment variable name: use letters, "
+                "digits and '_', not starting with a digit"
+            )
+        if key.upper().startswith(_RESERVED_PREFIXES):
+            raise PpcConfigError(
+                f"{label}.vars key {key!r} uses a reserved prefix "
+                f"({', '.join(_RESERVED_PREFIXES)}): the rollout sets those itself; rename it"
+            )
+        if not isinstance(value, str):
+            raise PpcConfigError(
+                f"{label}.vars[{key!r}] is {value!r}, not a string: quote it in the stack config"
+            )
+
+
+def plan_waves(ppcs: list[Ppc]) -> list[list[Ppc]]:
+    """Group PPCs into waves, in wave order, each wave sorted by name.
+
+    Raises PpcConfigError naming the bad PPC and field for an empty or malformed name, a
+    wave below 1, a duplicate name or a malformed variable. Wave numbers need not be
+    contiguous: waves 1 and 3 make two waves, 3 running after 1.
+    """
+    seen: dict[str, int] = {}
+    for index, ppc in enumerate(ppcs):
+        _validate_ppc(index, ppc)
+        if ppc.name in seen:
+            raise PpcConfigError(
+                f"ppcs[{index}].name {ppc.name!r} is a duplicate of ppcs[{seen[ppc.name]}]: "
+                "each PPC must be listed once"
+            )
+        seen[ppc.name] = index
+    waves: dict[int, list[Ppc]] = {}
+    for ppc in sorted(ppcs, key=lambda p: (p.wave, p.name)):
+        waves.setdefault(ppc.wave, []).append(ppc)
+    return [waves[number] for number in sorted(waves)]
+
+
+def validate_template(template: str) -> None:
+    """Check that a command template uses only the known placeholders.
+
+    Literal braces are written doubled (`{{` and `}}`), as in Python's str.format.
+    """
+    if not isinstance(template, str) or not template.strip():
+        raise PpcConfigError(
+            "ppcCommand is empty: give the command that updates one PPC, e.g. "
+            "'python -m release.ppc_deploy --state .state/ppcs --ppc {ppc} "
+            "--release {release} --commit {commit}'"
+        )
+    known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise PpcConfigError(
+            f"ppcCommand {template!r} is not a valid template ({exc}): placeholders are "
+            f"{known}; write a literal brace as '{{{{' or '}}}}'"
+        ) from None
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in PLACEHOLDERS:
+            shown = "{" + name + "}" if name else "{}"
+            raise PpcConfigError(
+                f"ppcCommand {template!r} uses unknown placeholder {shown}: the known "
+                f"placeholders are {known}; put per-PPC values in the PPC's vars, which "
+                "reach the command as environment variables"
+            )
+        if spec or conversion:
+            raise PpcConfigError(
+                f"ppcCommand {template!r} formats placeholder {{{name}}} with "
+                f"'{'!' + conversion if conversion else ''}{':' + spec if spec else ''}': "
+                f"write the bare placeholder {{{name}}}"
+            )
+
+
+def render_command(template: str, ppc: str, release: str, commit: str, wave: int) -> str:
+    """The command for one PPC: the template with each placeholder shell-quoted."""
+    validate_template(template)
+    values = {"ppc": ppc, "release": release, "commit": commit, "wave": str(wave)}
+    return template.format(**{key: shlex.quote(value) for key, value in values.items()})
+
+
+def pin_variable(name: str) -> str:
+    """The environment variable carrying a component pin: `PIN_` + the upper-cased name."""
+    if not isinstance(name, str) or not name:
+        raise PpcConfigError("a component pin has an empty name: name every pin, e.g. 'sdk'")
+    variable = "PIN_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+    if not _ENV_NAME.match(variable):
+        raise PpcConfigError(f"component pin name {name!r} cannot become an environment variable")
+    return variable
+
+
+def pin_variables(pins: Mapping[str, object]) -> dict[str, str]:
+    """Map each pin name to its variable; two pins mapping to one variable is an error."""
+    by_variable: dict[str, str] = {}
+    for name in sorted(pins):
+        variable = pin_variable(name)
+        if variable in by_variable:
+            raise PpcConfigError(
+                f"component pins {by_variable[variable]!r} and {name!r} both become "
+                f"{variable}: rename one of them"
+            )
+        by_variable[variable] = name
+    return {name: variable for variable, name in by_variable.items()}
+
+
+def ppc_environment(
+    ppc: Ppc,
+    release: pulumi.Input[str],
+    commit: pulumi.Input[str],
+    pins: Mapping[str, pulumi.Input[str]],
+    base: Mapping[str, pulumi.Input[str]] | None = None,
+) -> dict[str, pulumi.Input[str]]:
+    """The environment of one PPC's job: base, then the PPC's vars, then the train's own.
+
+    The train's variables (RELEASE_TRAIN_*, PIN_*) always win; the PPC's vars may not use
+    those prefixes (plan_waves refuses them).
+    """
+    env: dict[str, pulumi.Input[str]] = dict(base or {})
+    env.update(ppc.vars)
+    env["RELEASE_TRAIN_PPC"] = ppc.name
+    env["RELEASE_TRAIN_RELEASE"] = release
+    env["RELEASE_TRAIN_COMMIT"] = commit
+    env["RELEASE_TRAIN_WAVE"] = str(ppc.wave)
+    for name, variable in pin_variables(pins).items():
+        env[variable] = pins[name]
+    return env
+
+
+def verification(
+    name: str,
+    command: str,
+    after: Sequence[pulumi.Resource],
+    triggers: Sequence[pulumi.Input[str]] | None = None,
+    environment: Mapping[str, pulumi.Input[str]] | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> local.Command:
+    """The smoke test run after production's merge and before the PPC rollout.
+
+    Pass the release's commit in `triggers` so each release is verified once; the rollout
+    then lists the returned Command in its `after`.
+    """
+    if not isinstance(command, str) or not command.strip():
+        raise PpcConfigError(
+            "verifyCommand is empty: give the smoke test command, or leave the key out "
+            "to roll PPCs out right after production's merge"
+        )
+    return local.Command(
+        name,
+        create=command,
+        environment=dict(environment) if environment else None,
+        triggers=list(triggers) if triggers else None,
+        opts=pulumi.ResourceOptions.merge(
+            pulumi.ResourceOptions(depends_on=list(after)), opts or pulumi.ResourceOptions()
+        ),
+    )
+
+
+class PpcRollout(pulumi.ComponentResource):
+    """Every PPC's update job for one release, wave after wave.
+
+    Every PPC of wave N+1 waits for all of wave N through one gate Command per wave
+    (`wave-<N>-done`, which depends on every PPC of wave N and runs a no-op echo); the
+    first wave waits for `after`. PPCs of one wave do not depend on each other.
+
+    Attributes: `waves` (the plan), `commands` (PPC name -> its Command), `gates` (one per
+    wave but the last) and `results` (PPC name -> Output of {"release", "commit", "wave",
+    "stdout"} as run).
+    """
+
+    waves: list[list[Ppc]]
+    commands: dict[str, local.Command]
+    gates: list[local.Command]
+    results: dict[str, pulumi.Output[dict[str, object]]]
+
+    def __init__(
+        self,
+        name: str,
+        ppcs: list[Ppc],
+        command: str,
+        release: pulumi.Input[str],
+        commit: pulumi.Input[str],
+        pins: Mapping[str, pulumi.Input[str]] | None = None,
+        after: Sequence[pulumi.Resource] = (),
+        environment: Mapping[str, pulumi.Input[str]] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        # Validate everything before registering anything.
+        self.waves = plan_waves(list(ppcs))
+        validate_template(command)
+        pins = dict(pins or {})
+        pin_names = pin_variables(pins)
+        super().__init__("release-train:index:PpcRollout", name, None, opts)
+
+        release_out = pulumi.Output.from_input(release)
+        commit_out = pulumi.Output.from_input(commit)
+        pin_values = {key: pulumi.Output.from_input(value) for key, value in pins.items()}
+        base_env = {key: pulumi.Output.from_input(v) for key, v in (environment or {}).items()}
+        triggers: list[pulumi.Input[str]] = [commit_out]
+        triggers += [pulumi.Output.concat(key, "=", pin_values[key]) for key in sorted(pin_names)]
+
+        self.commands = {}
+        self.results = {}
+        self.gates = []
+        previous: list[pulumi.Resource] = list(after)
+        for wave in self.waves:
+            current: list[pulumi.Resource] = []
+            for ppc in wave:
+                create = pulumi.Output.all(release_out, commit_out).apply(
+                    lambda rc, p=ppc: render_command(command, p.name, rc[0], rc[1], p.wave)
+                )
+                env = ppc_environment(ppc, release_out, commit_out, pin_values, base_env)
+                cmd = local.Command(
+                    f"ppc-{ppc.name}",
+                    create=create,
+                    environment=env,
+                    triggers=triggers,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
+                )
+                self.commands[ppc.name] = cmd
+                self.results[ppc.name] = pulumi.Output.all(
+                    release_out, commit_out, cmd.stdout
+                ).apply(
+                    lambda rcs, p=ppc: {
+                        "release": rcs[0],
+                        "commit": rcs[1],
+                        "wave": p.wave,
+                        "stdout": rcs[2],
+                    }
+                )
+                current.append(cmd)
+            if wave is not self.waves[-1]:
+                # One gate per wave instead of wave x wave direct edges: the SDK checks each
+                # depends_on edge for cycles by walking everything reachable from it, which
+                # takes over a minute for 500 PPCs in 5 waves wired directly.
+                gate = local.Command(
+                    f"wave-{wave[0].wave}-done",
+                    create=f"echo 'PPC wave {wave[0].wave} complete'",
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=current),
+                )
+                self.gates.append(gate)
+                current = [gate]
+            previous = current
+        self.register_outputs({"ppcs": dict(self.results)})
