@@ -44,6 +44,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -526,7 +527,9 @@ def _build(work: Path) -> _Built:
                 path.write_text(text, encoding="utf-8")
             _git(work, "add", "--all")
             _git(work, "commit", "--quiet", "-m", step.title, env=_identity(step.who, step.when))
-            built.by_title[step.title] = _git(work, "rev-parse", "HEAD")
+            built.by_title[step.title] = (
+                (work / ".git/refs/heads" / step.branch).read_text().strip()
+            )
         elif isinstance(step, Branch):
             start = built.by_title.get(step.start, step.start)
             _git(work, "branch", step.name, start)
@@ -574,8 +577,11 @@ class _Api:
     def __init__(self, base_url: str, token: str) -> None:
         self.base = base_url.rstrip("/") + f"/repos/{REPO}"
         self.session = requests.Session()
+        # A fresh connection per request: short-lived local calls, no keep-alive stalls.
         self.session.headers.update(
-            Authorization=f"token {token}", Accept="application/vnd.github+json"
+            Authorization=f"token {token}",
+            Accept="application/vnd.github+json",
+            Connection="close",
         )
 
     def post(self, path: str, body: dict[str, object]) -> dict[str, object]:
@@ -635,13 +641,36 @@ def build_git_history(work: Path) -> dict[str, str]:
     return _branches(work)
 
 
-def seed(data_dir: Path) -> None:
-    """Create ``acme/service`` (history, pull requests, statuses, check runs) in ``data_dir``."""
-    from release.sandbox import Sandbox  # the server imports this module for its CLI
+def _fingerprint() -> str:
+    """Changes whenever this script (hence the seed it makes) changes."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
+
+def seed(data_dir: Path, *, cache_dir: Path | None = None) -> None:
+    """Create ``acme/service`` (history, pull requests, statuses, check runs) in ``data_dir``.
+
+    With ``cache_dir``, the seed is made there once (again when this script changes) and
+    copied into ``data_dir``: the same result, at the cost of a copy (test fixtures).
+    """
     data_dir = Path(data_dir)
     if (data_dir / "repos" / f"{REPO}.git").exists():
         raise FileExistsError(f"{REPO} already exists in {data_dir}; seed an empty data directory")
+    if cache_dir is None:
+        _seed(data_dir)
+        return
+    template = Path(cache_dir) / _fingerprint()[:16]
+    if not (template / ".seeded").exists():
+        shutil.rmtree(template, ignore_errors=True)
+        _seed(template)
+        (template / ".seeded").write_text(_fingerprint() + "\n", encoding="utf-8")
+    shutil.copytree(
+        template, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".seeded")
+    )
+
+
+def _seed(data_dir: Path) -> None:
+    from release.sandbox import Sandbox  # the server imports this module for its CLI
+
     with tempfile.TemporaryDirectory(prefix="release-train-seed-") as tmp:
         built = _build(Path(tmp))
         token = secrets.token_hex(20)
