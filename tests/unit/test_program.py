@@ -1,0 +1,166 @@
+"""The resource graph each stack config produces, under Pulumi mocks (no forge, no engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from release.config import parse_settings
+from release.payload import Payload, PayloadCommit, PinChange
+from release.program import PROMOTION_OUTPUTS, PromotionPlan, register_promotion
+from tests.support.mocks import EchoMocks, install
+
+ROOT = Path(__file__).resolve().parents[2]
+CUT = "1" * 40
+PREVIOUS_HEAD = "2" * 40
+ENV_HEAD = "3" * 40
+SECRET_TOKEN = "tok-never-in-inputs-0123456789"
+
+OUTS = {
+    "pulumi-python:dynamic/git:ReleaseBranch": {"head": CUT, "created": True},
+    "pulumi-python:dynamic/git:OursMerge": {"merge_sha": "4" * 40},
+    "pulumi-python:dynamic/github:PullRequest": {
+        "number": 7,
+        "url": "http://forge/acme/service/pull/7",
+        "state": "open",
+        "pr_head_sha": "4" * 40,
+    },
+    "pulumi-python:dynamic/github:Merge": {
+        "merged": True,
+        "merge_commit": "5" * 40,
+        "merged_by": "release-bot",
+    },
+}
+
+
+def stack_settings(stack: str):
+    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return parse_settings(stack, {k.split(":", 1)[1]: v for k, v in raw.items()})
+
+
+def plan(environment: str, needs_ours_merge: bool) -> PromotionPlan:
+    return PromotionPlan(
+        release="release/2026-11-26",
+        commit=CUT,
+        environment=environment,
+        env_head=ENV_HEAD,
+        previous="release/2026-11-19" if needs_ours_merge else None,
+        previous_head=PREVIOUS_HEAD if needs_ours_merge else None,
+        needs_ours_merge=needs_ours_merge,
+        already_contained=False,
+        payload=Payload(
+            previous="release/2026-11-19",
+            release="release/2026-11-26",
+            base_sha=PREVIOUS_HEAD,
+            head_sha=CUT,
+            commits=(PayloadCommit("a" * 40, "Fix the login page", "dana", 41),),
+            pins=(PinChange("sdk", "v3.1.0", "v3.2.0"),),
+        ),
+    )
+
+
+def run_promotion(stack: str, needs_ours_merge: bool, preview: bool = False):
+    monitor = install(EchoMocks(OUTS), stack, preview=preview)
+    result: dict = {}
+
+    @pulumi.runtime.test
+    def program():
+        outputs = register_promotion(
+            stack_settings(stack), plan(stack, needs_ours_merge), {"stack": "x"}
+        )
+        result.update(outputs)
+        return pulumi.Output.all(
+            outputs["prNumber"], outputs["releaseHead"], outputs["state"]
+        ).apply(lambda values: result.update(resolved=values))
+
+    program()
+    return monitor, result
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_promotion_registers_branch_pr_and_merge_in_order(stack):
+    monitor, _ = run_promotion(stack, needs_ours_merge=False)
+    assert monitor.order == ["release-branch", "pull-request", "merge"]
+    branch = monitor.registered["release-branch"].inputs
+    assert branch["branch"] == "release/2026-11-26"
+    assert branch["commit"] == CUT
+    pull = monitor.registered["pull-request"]
+    assert pull.inputs["base"] == stack
+    assert pull.inputs["head"] == "release/2026-11-26"
+    assert pull.inputs["reviewers"] == ["oncall-partner"]
+    assert "Fix the login page" in pull.inputs["body"] and "(#41)" in pull.inputs["body"]
+    merge = monitor.registered["merge"]
+    assert merge.inputs["merge_method"] == "merge"
+    assert merge.inputs["required_checks"] == ["ci/travis", "test"]
+    assert merge.inputs["required_approvals"] == 1
+    # The merge waits for the pull request, which waits for the branch's commit.
+    assert pull.urn in merge.dependencies
+    assert monitor.registered["release-branch"].urn in pull.dependencies
+
+
+def test_ours_merge_sits_between_branch_and_pull_request():
+    monitor, result = run_promotion("staging", needs_ours_merge=True)
+    assert monitor.order == ["release-branch", "ours-merge", "pull-request", "merge"]
+    ours = monitor.registered["ours-merge"]
+    assert ours.inputs["previous"] == "release/2026-11-19"
+    assert ours.inputs["previous_head"] == PREVIOUS_HEAD
+    assert monitor.registered["release-branch"].urn in ours.dependencies
+    assert ours.urn in monitor.registered["pull-request"].dependencies
+    # The PR and the merge are pinned to the ours-merge commit, not to the cut.
+    number, head, state = result["resolved"]
+    assert (number, head, state) == (7, "4" * 40, "merged")
+
+
+def test_no_ours_merge_head_is_the_cut():
+    _, result = run_promotion("staging", needs_ours_merge=False)
+    assert result["resolved"][1] == CUT
+
+
+@pytest.mark.parametrize("needs_ours_merge", [False, True])
+def test_forge_objects_are_retained_never_protected(needs_ours_merge):
+    monitor, _ = run_promotion("staging", needs_ours_merge)
+    for name, registered in monitor.registered.items():
+        assert registered.retain_on_delete, f"{name} would be deleted when it leaves the stack"
+        assert not registered.protect, f"{name} is protected: next week's up would fail"
+
+
+def test_no_token_among_plain_inputs(monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", SECRET_TOKEN)
+    monitor, _ = run_promotion("staging", needs_ours_merge=True)
+    for registered in monitor.registered.values():
+        plain = {k: v for k, v in registered.inputs.items() if k != "__provider"}
+        assert SECRET_TOKEN not in repr(plain)
+        assert "token" not in plain
+
+
+def test_serialized_provider_carries_no_token(monkeypatch):
+    from release import forge
+
+    monkeypatch.setenv("GITHUB_TOKEN", SECRET_TOKEN)
+    forge.set_token(SECRET_TOKEN)
+    try:
+        monitor, _ = run_promotion("staging", needs_ours_merge=True)
+    finally:
+        forge.set_token(None)
+    import base64
+
+    for registered in monitor.registered.values():
+        provider = registered.inputs["__provider"]
+        text = provider.get("value", provider) if isinstance(provider, dict) else provider
+        assert SECRET_TOKEN.encode() not in base64.b64decode(text)
+
+
+def test_exports_every_promotion_output():
+    _, result = run_promotion("production", needs_ours_merge=False)
+    assert set(PROMOTION_OUTPUTS) <= set(result)
+    assert result["releaseBranch"] == "release/2026-11-26"
+    assert result["environment"] == "production"
+    assert result["payload"]["prs"] == [41]
+
+
+def test_preview_registers_the_same_graph():
+    monitor, _ = run_promotion("staging", needs_ours_merge=True, preview=True)
+    assert monitor.order == ["release-branch", "ours-merge", "pull-request", "merge"]
