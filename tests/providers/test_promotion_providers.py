@@ -1,0 +1,239 @@
+"""The promotion's dynamic providers against the sandbox forge, as the engine calls them."""
+
+from __future__ import annotations
+
+import pytest
+from github import Auth, Github
+
+from release import forge
+from release.config import parse_settings
+from release.providers.branch import BranchExistsElsewhere, ReleaseBranchProvider
+from release.providers.merge import GateClosed, MergeProvider
+from release.providers.ours_merge import OursMergeProvider
+from release.providers.pull_request import PullRequestProvider
+from release.sandbox.seed import REPO
+from tests.support.providers import engine_copy
+
+RELEASE = "release/2026-11-26"
+CHECKS = ["ci/travis", "test"]
+
+
+@pytest.fixture
+def ctx(seeded_sandbox):
+    sb = seeded_sandbox
+    gh = Github(base_url=sb.base_url, auth=Auth.Token(sb.token), retry=None)
+    repo = gh.get_repo(REPO)
+    from release.program import find_green
+
+    settings = parse_settings(
+        "testing",
+        {
+            "repository": REPO,
+            "apiUrl": sb.base_url,
+            "environment": "master",
+            "requiredChecks": CHECKS,
+        },
+    )
+    green = find_green(settings, repo).sha
+    assert green
+    yield sb, repo, green
+    forge.set_token(None)
+
+
+def props(sb, **extra):
+    return {"api_url": sb.base_url, "repository": REPO, **extra}
+
+
+def test_release_branch_created_adopted_and_never_deleted(ctx):
+    sb, repo, green = ctx
+    provider = engine_copy(ReleaseBranchProvider(), sb.token)
+    inputs = props(sb, branch=RELEASE, commit=green)
+    created = provider.create(inputs)
+    assert created.id_ == RELEASE
+    assert created.outs["head"] == green and created.outs["created"] is True
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == green
+
+    sb.reset_counters()
+    again = provider.create(inputs)
+    assert again.outs["created"] is False
+    assert sb.writes() == 0
+
+    provider.delete(RELEASE, created.outs)
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == green
+
+
+def test_release_branch_existing_elsewhere_is_refused_without_writes(ctx):
+    sb, repo, green = ctx
+    other = repo.get_branch("release/2026-11-19").commit.sha
+    repo.create_git_ref(f"refs/heads/{RELEASE}", other)
+    provider = engine_copy(ReleaseBranchProvider(), sb.token)
+    sb.reset_counters()
+    with pytest.raises(BranchExistsElsewhere, match="already exists at"):
+        provider.create(props(sb, branch=RELEASE, commit=green))
+    assert sb.writes() == 0
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == other
+
+
+def test_diff_ignores_the_serialized_provider(ctx):
+    sb, _, green = ctx
+    provider = ReleaseBranchProvider()
+    olds = props(sb, branch=RELEASE, commit=green, __provider="old-code")
+    news = props(sb, branch=RELEASE, commit=green, __provider="new-code")
+    assert provider.diff(RELEASE, olds, news).changes is False
+    moved = provider.diff(RELEASE, olds, {**news, "commit": "f" * 40})
+    assert moved.changes and moved.replaces == ["commit"]
+
+
+def test_provider_configured_without_token_uses_github_token(ctx, monkeypatch):
+    sb, repo, green = ctx
+    monkeypatch.setenv("GITHUB_TOKEN", sb.token)
+    provider = engine_copy(ReleaseBranchProvider(), None)
+    provider.create(props(sb, branch=RELEASE, commit=green))
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == green
+    assert not any(sb.token in repr(v) for v in vars(provider).values())
+
+
+def cut_with_ours_merge(sb, repo, green):
+    engine_copy(ReleaseBranchProvider(), sb.token).create(props(sb, branch=RELEASE, commit=green))
+    staging_head = repo.get_branch("staging").commit.sha
+    previous, previous_head = forge.current_release(repo, staging_head, exclude=RELEASE)
+    provider = engine_copy(OursMergeProvider(), sb.token)
+    inputs = props(sb, branch=RELEASE, head=green, previous=previous, previous_head=previous_head)
+    return provider, inputs, previous_head
+
+
+def test_ours_merge_has_the_new_tree_and_both_parents(ctx):
+    sb, repo, green = ctx
+    provider, inputs, previous_head = cut_with_ours_merge(sb, repo, green)
+    assert not forge.is_ancestor(repo, previous_head, green)
+    result = provider.create(inputs)
+    merge = repo.get_git_commit(result.outs["merge_sha"])
+    assert [p.sha for p in merge.parents] == [green, previous_head]
+    assert merge.tree.sha == repo.get_git_commit(green).tree.sha
+    assert repo.compare(green, merge.sha).files == []
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == merge.sha
+    assert sb.forced_updates(REPO) == []
+
+    sb.reset_counters()
+    again = provider.create(inputs)
+    assert again.outs["merge_sha"] == merge.sha
+    assert sb.writes() == 0
+
+
+def test_ours_merge_refuses_a_moved_branch(ctx, commit_files):
+    sb, repo, green = ctx
+    provider, inputs, _ = cut_with_ours_merge(sb, repo, green)
+    moved = commit_files(repo, RELEASE, {"NOTES.md": "moved\n"}, "someone pushed")
+    with pytest.raises(forge.ForgeError, match="moved"):
+        provider.create(inputs)
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == moved
+
+
+def open_pull(sb, repo, green):
+    engine_copy(ReleaseBranchProvider(), sb.token).create(props(sb, branch=RELEASE, commit=green))
+    provider = engine_copy(PullRequestProvider(), sb.token)
+    inputs = props(
+        sb,
+        head=RELEASE,
+        base="staging",
+        head_sha=green,
+        title=f"Promote {RELEASE} to staging",
+        body="payload",
+        reviewers=["oncall-partner"],
+    )
+    return provider, inputs, provider.create(inputs)
+
+
+def test_pull_request_is_opened_once_with_reviewers(ctx):
+    sb, repo, green = ctx
+    provider, inputs, created = open_pull(sb, repo, green)
+    number = created.outs["number"]
+    pull = repo.get_pull(number)
+    assert pull.base.ref == "staging" and pull.head.ref == RELEASE
+    assert [u.login for u in pull.get_review_requests()[0]] == ["oncall-partner"]
+
+    again = provider.create(inputs)
+    assert again.outs["number"] == number
+    assert (
+        len([p for p in repo.get_pulls(state="all", base="staging") if p.head.ref == RELEASE]) == 1
+    )
+
+    updated = provider.update(str(number), created.outs, {**inputs, "body": "new payload"})
+    assert updated.outs["number"] == number
+    assert repo.get_pull(number).body == "new payload"
+
+
+def merge_inputs(sb, number, head):
+    return props(
+        sb,
+        number=number,
+        head_sha=head,
+        required_checks=CHECKS,
+        reviewers=["oncall-partner"],
+        required_approvals=1,
+        merge_method="merge",
+    )
+
+
+def test_merge_waits_for_approval_then_merges_with_a_merge_commit(ctx):
+    sb, repo, green = ctx
+    _, _, created = open_pull(sb, repo, green)
+    number = created.outs["number"]
+    provider = engine_copy(MergeProvider(), sb.token)
+
+    sb.reset_counters()
+    with pytest.raises(GateClosed, match="oncall-partner") as refused:
+        provider.create(merge_inputs(sb, number, green))
+    assert sb.writes() == 0
+    assert "approval" in str(refused.value)
+    assert not repo.get_pull(number).merged
+
+    partner = Github(base_url=sb.base_url, auth=Auth.Token(sb.reviewer_token), retry=None)
+    partner_pull = partner.get_repo(REPO).get_pull(number)
+    partner_pull.create_review(commit=partner.get_repo(REPO).get_commit(green), event="APPROVE")
+
+    staging_before = repo.get_branch("staging").commit.sha
+    result = provider.create(merge_inputs(sb, number, green))
+    assert result.outs["merged"] is True
+    merged = repo.get_git_commit(result.outs["merge_commit"])
+    assert [p.sha for p in merged.parents] == [staging_before, green]
+    assert repo.get_branch("staging").commit.sha == merged.sha
+
+    sb.reset_counters()
+    assert provider.create(merge_inputs(sb, number, green)).outs["merged"] is True
+    assert sb.writes() == 0
+
+
+def test_merge_refuses_red_checks_and_names_them(ctx, commit_files):
+    sb, repo, green = ctx
+    red = commit_files(repo, RELEASE, {"app/fix.py": "x = 1\n"}, "a fix without CI yet")
+    _, _, created = open_pull(sb, repo, green)
+    number = created.outs["number"]
+    repo.get_commit(red).create_status("failure", context="ci/travis")
+    partner = Github(base_url=sb.base_url, auth=Auth.Token(sb.reviewer_token), retry=None)
+    partner.get_repo(REPO).get_pull(number).create_review(
+        commit=partner.get_repo(REPO).get_commit(red), event="APPROVE"
+    )
+    provider = engine_copy(MergeProvider(), sb.token)
+    with pytest.raises(GateClosed) as refused:
+        provider.create(merge_inputs(sb, number, red))
+    assert "ci/travis is failure" in str(refused.value)
+    assert "test is missing" in str(refused.value)
+    assert not repo.get_pull(number).merged
+
+
+def test_merge_refuses_when_the_head_moved(ctx, commit_files):
+    sb, repo, green = ctx
+    _, _, created = open_pull(sb, repo, green)
+    number = created.outs["number"]
+    commit_files(repo, RELEASE, {"app/late.py": "y = 2\n"}, "pushed after review")
+    provider = engine_copy(MergeProvider(), sb.token)
+    with pytest.raises(GateClosed, match="head moved"):
+        provider.create(merge_inputs(sb, number, green))
+    assert not repo.get_pull(number).merged
+
+
+def test_merge_check_refuses_squash(ctx):
+    sb, _, green = ctx
+    result = MergeProvider().check({}, {**merge_inputs(sb, 1, green), "merge_method": "squash"})
+    assert [f.property for f in result.failures] == ["merge_method"]
