@@ -1,0 +1,245 @@
+"""The sandbox PPC update job, run as a real process, and the `release ppc status` readers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from release.ppc import Ppc
+from release.ppc_deploy import (
+    PpcRecord,
+    PpcStateError,
+    deploy,
+    failing_ppcs,
+    parse_state,
+    ppc_status,
+    read_ppc_state,
+    render_state,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHA = "0123456789abcdef0123456789abcdef01234567"
+OTHER = "fedcba9876543210fedcba9876543210fedcba98"
+
+
+def job(state: Path, ppc: str, release: str = "release/2026-11-26", commit: str = SHA, *extra):
+    return [
+        sys.executable,
+        "-m",
+        "release.ppc_deploy",
+        "--state",
+        str(state),
+        "--ppc",
+        ppc,
+        "--release",
+        release,
+        "--commit",
+        commit,
+        *extra,
+    ]
+
+
+def run_job(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        job(*args, **kwargs), cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_job_records_release_commit_and_time(tmp_path):
+    before = datetime.now(UTC).replace(microsecond=0)
+    done = run_job(tmp_path, "acme")
+    after = datetime.now(UTC)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("PPC acme now runs release/2026-11-26 (0123456789ab) since ")
+    state = read_ppc_state(tmp_path)
+    assert list(state) == ["acme"]
+    rec = state["acme"]
+    assert (rec.release, rec.commit) == ("release/2026-11-26", SHA)
+    assert before <= rec.deployed_at <= after
+
+
+def test_a_second_release_replaces_the_record_and_keeps_the_others(tmp_path):
+    assert run_job(tmp_path, "acme").returncode == 0
+    assert run_job(tmp_path, "globex").returncode == 0
+    assert run_job(tmp_path, "acme", "release/2026-12-03", OTHER).returncode == 0
+    state = read_ppc_state(tmp_path)
+    assert state["acme"].release == "release/2026-12-03"
+    assert state["acme"].commit == OTHER
+    assert state["globex"].release == "release/2026-11-26"
+
+
+def test_fail_file_fails_the_named_ppc_and_records_nothing(tmp_path):
+    (tmp_path / "fail").write_text("# PPCs whose update must fail\n\n  initech  \numbrella\n")
+    assert run_job(tmp_path, "acme").returncode == 0
+    failed = run_job(tmp_path, "initech")
+    assert failed.returncode == 1
+    assert "PPC initech: update to release/2026-11-26 failed" in failed.stderr
+    assert "lists this PPC" in failed.stderr
+    assert failed.stdout == ""
+    assert set(read_ppc_state(tmp_path)) == {"acme"}
+    # A name that only contains a listed one is not listed.
+    assert run_job(tmp_path, "initech-eu").returncode == 0
+    # Removing the line lets the PPC deploy.
+    (tmp_path / "fail").write_text("umbrella\n")
+    assert run_job(tmp_path, "initech").returncode == 0
+    assert set(read_ppc_state(tmp_path)) == {"acme", "initech", "initech-eu"}
+
+
+def test_fail_file_does_not_touch_an_existing_record(tmp_path):
+    assert run_job(tmp_path, "acme").returncode == 0
+    before = (tmp_path / "ppcs.json").read_text()
+    (tmp_path / "fail").write_text("acme\n")
+    assert run_job(tmp_path, "acme", "release/2026-12-03", OTHER).returncode == 1
+    assert (tmp_path / "ppcs.json").read_text() == before
+
+
+def test_parallel_jobs_lose_no_record(tmp_path):
+    names = [f"customer-{i:02d}" for i in range(24)]
+    procs = [
+        subprocess.Popen(
+            job(tmp_path, name), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for name in names
+    ]
+    seen_files = []
+    while any(p.poll() is None for p in procs):
+        # A reader during the writes sees a whole file or none, never half of one.
+        seen_files.append(len(read_ppc_state(tmp_path)))
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    state = read_ppc_state(tmp_path)
+    assert sorted(state) == names
+    assert all(rec.commit == SHA for rec in state.values())
+    assert seen_files == sorted(seen_files)
+
+
+def test_parallel_writers_in_process_threads(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"ppc-{i:03d}" for i in range(100)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda n: deploy(tmp_path, n, "release/2026-11-26", SHA), names))
+    assert sorted(read_ppc_state(tmp_path)) == names
+
+
+def test_seconds_simulates_a_job(tmp_path):
+    start = time.monotonic()
+    done = run_job(tmp_path, "acme", "release/2026-11-26", SHA, "--seconds", "0.6")
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - start >= 0.6
+
+
+@pytest.mark.parametrize(
+    ("ppc", "release", "message"),
+    [
+        ("Acme", "release/x", "PPC name 'Acme' is not valid"),
+        ("acme", "", "--release and --commit must not be empty"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(tmp_path, ppc, release, message):
+    done = run_job(tmp_path, ppc, release)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert not (tmp_path / "ppcs.json").exists()
+
+
+def test_missing_argument_is_a_usage_error(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "release.ppc_deploy", "--state", str(tmp_path), "--ppc", "a"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--release" in done.stderr
+
+
+def test_corrupt_state_is_reported_and_not_overwritten(tmp_path):
+    (tmp_path / "ppcs.json").write_text("{not json")
+    done = run_job(tmp_path, "acme")
+    assert done.returncode == 1
+    assert "is not a PPC state file" in done.stderr
+    assert (tmp_path / "ppcs.json").read_text() == "{not json"
+    with pytest.raises(PpcStateError, match="move it aside"):
+        read_ppc_state(tmp_path)
+
+
+def test_state_round_trip_and_version():
+    when = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+    records = {"b": PpcRecord("release/x", SHA, when), "a": PpcRecord("release/y", OTHER, when)}
+    text = render_state(records)
+    assert text.index('"a"') < text.index('"b"')
+    assert '"deployedAt": "2026-11-26T09:30:00Z"' in text
+    assert parse_state(text) == records
+    assert parse_state("") == {}
+    with pytest.raises(PpcStateError, match="format version 7"):
+        parse_state('{"version": 7, "ppcs": {}}')
+
+
+def test_read_missing_state_is_empty(tmp_path):
+    assert read_ppc_state(tmp_path / "nowhere") == {}
+
+
+def test_failing_ppcs_parsing():
+    assert failing_ppcs("a\n # c\n\nb # why\n") == {"a", "b"}
+
+
+# --- lag -------------------------------------------------------------------------------------
+
+WHEN = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+PPCS = [Ppc("globex", 2, {}), Ppc("acme", 1, {}), Ppc("initech", 2, {}), Ppc("hooli", 3, {})]
+STATE = {
+    "acme": PpcRecord("release/2026-11-19", SHA, WHEN),
+    "globex": PpcRecord("release/2026-11-12", OTHER, WHEN),
+    "initech": PpcRecord("release/2026-11-19", OTHER, WHEN),
+    "retired": PpcRecord("release/2026-10-01", OTHER, WHEN),
+}
+
+
+def test_status_rows_in_wave_order_with_lag():
+    rows = ppc_status(PPCS, STATE, "release/2026-11-19")
+    assert [(r.name, r.wave, r.status, r.lags) for r in rows] == [
+        ("acme", 1, "current", False),
+        ("globex", 2, "lags", True),
+        ("initech", 2, "current", False),
+        ("hooli", 3, "never deployed", True),
+        ("retired", None, "not configured", False),
+    ]
+    assert rows[1].detail == "runs release/2026-11-12, production runs release/2026-11-19"
+    assert rows[1].deployed_at == WHEN
+    assert rows[3].release is None and rows[3].deployed_at is None
+    assert rows[1].as_dict()["deployedAt"] == "2026-11-24T15:00:00Z"
+
+
+def test_status_same_release_older_commit_lags_when_commit_given():
+    rows = {r.name: r for r in ppc_status(PPCS, STATE, "release/2026-11-19", SHA)}
+    assert not rows["acme"].lags
+    assert rows["initech"].lags
+    assert "production runs it at 0123456789ab" in rows["initech"].detail
+
+
+def test_status_without_a_production_release_nothing_lags():
+    rows = ppc_status(PPCS, STATE, None)
+    assert not any(r.lags for r in rows)
+    assert {r.name: r.status for r in rows}["hooli"] == "never deployed"
+
+
+def test_status_after_a_real_rollout(tmp_path):
+    for name in ("acme", "globex"):
+        assert run_job(tmp_path, name, "release/2026-11-26", SHA).returncode == 0
+    (tmp_path / "fail").write_text("initech\n")
+    assert run_job(tmp_path, "initech", "release/2026-11-26", SHA).returncode == 1
+    rows = ppc_status(PPCS, read_ppc_state(tmp_path), "release/2026-11-26", SHA)
+    assert [(r.name, r.lags) for r in rows] == [
+        ("acme", False),
+        ("globex", False),
+        ("initech", True),
+        ("hooli", True),
+    ]
