@@ -69,6 +69,10 @@ def github_client(request: pytest.FixtureRequest) -> Callable[..., github.Github
 
     def make(token: str | None = None, **kwargs: object) -> github.Github:
         kwargs.setdefault("retry", None)
+        # PyGithub spaces requests out (0.25 s, 1 s per write) to be gentle with GitHub;
+        # the local sandbox needs no such courtesy.
+        kwargs.setdefault("seconds_between_requests", None)
+        kwargs.setdefault("seconds_between_writes", None)
         client = github.Github(
             base_url=sb.base_url, auth=github.Auth.Token(token or sb.token), **kwargs
         )
@@ -78,3 +82,63 @@ def github_client(request: pytest.FixtureRequest) -> Callable[..., github.Github
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def commit_files() -> Callable[..., str]:
+    """Factory: commit_files(repo, branch, {path: text|None}, message) -> new commit SHA.
+
+    Builds the commit with the git data API (blobs, trees, commits, refs) through
+    PyGithub and moves (or creates) `branch` to it; None as text deletes the file.
+    """
+
+    def make(
+        repo: object,
+        branch: str,
+        files: dict[str, str | None],
+        message: str,
+        parents: list[str] | None = None,
+    ) -> str:
+        try:
+            tip = repo.get_git_ref(f"heads/{branch}").object.sha
+        except github.GithubException as exc:
+            if exc.status != 404:
+                raise
+            tip = None
+        if parents is None:
+            parents = [tip] if tip else []
+        base_tree = repo.get_git_commit(parents[0]).tree if parents else None
+        elements = [
+            github.InputGitTreeElement(path, "100644", "blob", content=text)
+            if text is not None
+            else github.InputGitTreeElement(path, "100644", "blob", sha=None)
+            for path, text in files.items()
+        ]
+        tree = (
+            repo.create_git_tree(elements, base_tree)
+            if base_tree
+            else repo.create_git_tree(elements)
+        )
+        parent_objs = [repo.get_git_commit(p) for p in parents]
+        commit = repo.create_git_commit(message, tree, parent_objs)
+        if tip is None:
+            repo.create_git_ref(f"refs/heads/{branch}", commit.sha)
+        else:
+            repo.get_git_ref(f"heads/{branch}").edit(commit.sha, force=True)
+        return commit.sha
+
+    return make
+
+
+@pytest.fixture
+def acme(sandbox: Sandbox, github_client: Callable[..., github.Github]) -> object:
+    """acme/service in the empty sandbox, with README.md on master; a PyGithub Repository."""
+    sandbox.create_repo("acme/service")
+    repo = github_client().get_repo("acme/service")
+    blob = repo.create_git_blob("# service\n", "utf-8")
+    tree = repo.create_git_tree(
+        [github.InputGitTreeElement("README.md", "100644", "blob", sha=blob.sha)]
+    )
+    commit = repo.create_git_commit("Initial commit", tree, [])
+    repo.create_git_ref("refs/heads/master", commit.sha)
+    return repo

@@ -52,13 +52,18 @@ def route(method: str, template: str) -> Callable[[Endpoint], Endpoint]:
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     """The route serving `method path` and its unquoted parameters."""
-    for r in ROUTES:
+    for r in _ordered():
         if r.method != method:
             continue
         m = r.pattern.match(path)
         if m:
             return r, {k: unquote(v) for k, v in m.groupdict().items()}
     return None
+
+
+def _ordered() -> list[Route]:
+    """Exact routes first, then greedy ones, longest template first (…/{ref+}/status before …/{ref+})."""
+    return sorted(ROUTES, key=lambda r: ("+}" in r.template, -len(r.template)))
 
 
 def known_path(path: str) -> bool:

@@ -41,15 +41,16 @@ than hard-code SHAs; only the names exported here are stable.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -455,6 +456,7 @@ class _PullRequest:
     title: str
     base_sha: str = ""  # the base branch when the pull request was opened
     head_sha: str = ""
+    merge_sha: str = ""  # the merge commit that landed it
 
 
 @dataclass
@@ -550,6 +552,8 @@ def _build(work: Path) -> _Built:
             _git(
                 work, "merge", "--quiet", "--no-ff", *strategy, "-m", message, step.source, env=env
             )
+            if step.pr is not None:
+                prs[step.pr].merge_sha = _git(work, "rev-parse", "HEAD")
         elif isinstance(step, CherryPick):
             checkout(step.onto)
             env = _identity(step.who, step.when)
@@ -584,43 +588,84 @@ class _Api:
             Connection="close",
         )
 
-    def post(self, path: str, body: dict[str, object]) -> dict[str, object]:
-        response = self.session.post(self.base + path, json=body, timeout=60)
-        if response.status_code != 201:
+    def call(self, method: str, path: str, body: object = None, expect: int = 200) -> Any:
+        response = self.session.request(method, self.base + path, json=body, timeout=60)
+        if response.status_code != expect:
             raise RuntimeError(
-                f"seed: POST {path} answered {response.status_code}: {response.text[:300]}"
+                f"seed: {method} {path} answered {response.status_code}: {response.text[:300]}"
             )
         return response.json()
 
 
-def _push(work: Path, bare: Path, refspecs: Iterator[str] | list[str]) -> None:
-    specs = list(refspecs)
-    if specs:
-        _git(work, "push", "--quiet", str(bare), *specs)
+class _Pusher:
+    """Pushes over the sandbox's git smart HTTP, as a user would (the token in a header)."""
 
-
-def _publish(built: _Built, bare: Path, api: _Api) -> None:
-    work = built.work
-    for pr in built.prs:
-        # The branches as they were when the pull request was opened (only ever forward).
-        _push(
-            work,
-            bare,
-            [f"{pr.base_sha}:refs/heads/{pr.base}", f"{pr.head_sha}:refs/heads/{pr.head}"],
+    def __init__(self, work: Path, url: str, token: str) -> None:
+        self.work, self.url = work, url
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        self.env = _git_env()
+        # Passed through the environment, so that neither argv nor git's errors show it.
+        self.env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="http.extraHeader",
+            GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
         )
-        created = api.post(
+
+    def push(self, refs: dict[str, str]) -> None:
+        specs = [f"{sha}:refs/heads/{name}" for name, sha in sorted(refs.items())]
+        _git(self.work, "push", "--quiet", self.url, *specs, env=self.env)
+
+
+def _settle(api: _Api, prs: list[_PullRequest], pushed: dict[str, str], work: Path) -> None:
+    """Pull requests whose merge commit was pushed and that are still open get closed.
+
+    GitHub marks such a pull request merged by itself; when the forge has not, closing it is
+    the nearest the API allows (it cannot mark a pull request merged without merging).
+    """
+    for pr in prs:
+        tip = pushed.get(pr.base)
+        if not pr.merge_sha or tip is None:
+            continue
+        landed = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", pr.merge_sha, tip],
+            cwd=work,
+            env=_git_env(),
+            capture_output=True,
+        )
+        if landed.returncode != 0:
+            continue
+        current = api.call("GET", f"/pulls/{pr.number}")
+        if current["state"] == "open":
+            api.call("PATCH", f"/pulls/{pr.number}", {"state": "closed"})
+
+
+def _publish(built: _Built, pusher: _Pusher, api: _Api) -> None:
+    work = built.work
+    pushed: dict[str, str] = {}
+    for i, pr in enumerate(built.prs):
+        # The branches as they were when the pull request was opened (only ever forward).
+        moves = {pr.base: pr.base_sha, pr.head: pr.head_sha}
+        pusher.push(moves)
+        pushed.update(moves)
+        _settle(api, built.prs[:i], pushed, work)
+        created = api.call(
+            "POST",
             "/pulls",
             {"title": pr.title, "head": pr.head, "base": pr.base, "body": f"{pr.title}."},
+            expect=201,
         )
         if created.get("number") != pr.number:
             raise RuntimeError(
                 f"seed: expected pull request #{pr.number}, the sandbox created #{created.get('number')}"
             )
-    _push(work, bare, [f"{sha}:refs/heads/{name}" for name, sha in sorted(_branches(work).items())])
+    final = _branches(work)
+    pusher.push(final)
+    _settle(api, built.prs, final, work)
     titles = {sha: title for title, sha in built.by_title.items()}
     for sha in _all_commits(work):
         state, (check_status, conclusion) = _NOT_GREEN.get(titles.get(sha, ""), _GREEN)
-        api.post(
+        api.call(
+            "POST",
             f"/statuses/{sha}",
             {
                 "state": state,
@@ -628,11 +673,12 @@ def _publish(built: _Built, bare: Path, api: _Api) -> None:
                 "description": f"The Travis CI build {'passed' if state == 'success' else state}",
                 "target_url": f"https://travis-ci.example/acme/service/builds/{sha[:8]}",
             },
+            expect=201,
         )
         run: dict[str, object] = {"name": CHECK_NAME, "head_sha": sha, "status": check_status}
         if conclusion is not None:
             run["conclusion"] = conclusion
-        api.post("/check-runs", run)
+        api.call("POST", "/check-runs", run, expect=201)
 
 
 def build_git_history(work: Path) -> dict[str, str]:
@@ -677,7 +723,8 @@ def _seed(data_dir: Path) -> None:
         sandbox = Sandbox(data_dir, tokens={token: "release-bot"})
         sandbox.start(port=0)
         try:
-            bare = sandbox.create_repo(REPO, default_branch=DEFAULT_BRANCH)
-            _publish(built, Path(bare), _Api(sandbox.base_url, token))
+            sandbox.create_repo(REPO, default_branch=DEFAULT_BRANCH)
+            pusher = _Pusher(Path(tmp), sandbox.git_url(REPO), token)
+            _publish(built, pusher, _Api(sandbox.base_url, token))
         finally:
             sandbox.stop()

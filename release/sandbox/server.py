@@ -224,6 +224,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "SandboxForge/1.0"
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return  # quiet: tests start many servers
 
@@ -268,9 +272,11 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+        # headers and body leave in one write: no Nagle/delayed-ACK stall on keep-alive
+        self._headers_buffer.append(b"\r\n")
         if body and self.command != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
         self.wfile.flush()
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
