@@ -215,7 +215,7 @@ def parse_settings(
     if not repository or not _REPO_RE.match(repository):
         raise ConfigError("repository", repository, "give the repository as owner/name")
     api_url = _text(raw, "apiUrl", DEFAULT_API_URL) or DEFAULT_API_URL
-    if not re.match(r"^https?://[^\s/]+", api_url):
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", api_url):
         raise ConfigError("apiUrl", api_url, "give an http(s) URL such as https://api.github.com")
     api_url = api_url.rstrip("/")
     environment = check_branch_name("environment", _text(raw, "environment"))
