@@ -28,6 +28,7 @@ _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _BRANCH_BAD = re.compile(r"(\.\.|[\s~^:?*\[\\]|@\{|//|^/|/$|\.lock$|^-)")
 _LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _PIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class ConfigError(ValueError):
@@ -162,10 +163,16 @@ def check_sha(key: str, value: str) -> str:
 
 def check_date(key: str, value: object) -> dt.date:
     """A YYYY-MM-DD date, or a ConfigError naming `key`."""
+    if isinstance(value, dt.datetime):
+        return value.date()
     if isinstance(value, dt.date):
         return value
+    text = str(value).strip()
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        # fromisoformat alone also takes 20261126 and week dates (2026-W48-4).
+        if not _DATE_RE.match(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
     except ValueError:
         raise ConfigError(key, value, "give a date as YYYY-MM-DD, e.g. 2026-11-26") from None
 
