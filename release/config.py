@@ -125,6 +125,16 @@ def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
+def _names(raw: Mapping[str, Any], key: str, fix: str) -> list[str]:
+    """A list of names; an item that is not text (null, a mapping, a list) is refused."""
+    names = []
+    for index, item in enumerate(_list(raw, key)):
+        if isinstance(item, bool) or not isinstance(item, str | int):
+            raise ConfigError(f"{key}[{index}]", item, fix)
+        names.append(str(item).strip())
+    return names
+
+
 def _int(raw: Mapping[str, Any], key: str, default: int, minimum: int) -> int:
     value = raw.get(key, default)
     try:
@@ -237,16 +247,19 @@ def parse_settings(
         raise ConfigError("promotesFrom", promotes_from, "a stack cannot promote from itself")
     source_branch = check_branch_name("sourceBranch", _text(raw, "sourceBranch", "master"))
 
-    checks = [str(c).strip() for c in _list(raw, "requiredChecks")]
+    checks = _names(raw, "requiredChecks", "give each check name as text, e.g. ci/travis")
     if any(not c for c in checks):
         raise ConfigError("requiredChecks", checks, "remove the empty check name")
     if len(set(checks)) != len(checks):
         raise ConfigError("requiredChecks", checks, "list each check once")
 
-    reviewers = [str(r).strip().lstrip("@") for r in _list(raw, "reviewers")]
+    logins = _names(raw, "reviewers", "give GitHub logins, e.g. [oncall-partner]")
+    reviewers = [login.lstrip("@") for login in logins]
     for login in reviewers:
         if not _LOGIN_RE.match(login):
             raise ConfigError("reviewers", login, "give GitHub logins, e.g. [oncall-partner]")
+    if len({login.lower() for login in reviewers}) != len(reviewers):
+        raise ConfigError("reviewers", reviewers, "list each reviewer once (logins ignore case)")
     approvals = _int(raw, "requiredApprovals", 1, 0)
     if not tracks(promotes_from) and approvals > 0 and not reviewers:
         raise ConfigError(
