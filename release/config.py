@@ -246,6 +246,13 @@ def parse_settings(
     if promotes_from == stack:
         raise ConfigError("promotesFrom", promotes_from, "a stack cannot promote from itself")
     source_branch = check_branch_name("sourceBranch", _text(raw, "sourceBranch", "master"))
+    if promotes_from is not None and environment == source_branch:
+        raise ConfigError(
+            "environment",
+            environment,
+            f"it is also the sourceBranch, so promoting from {promotes_from} would merge "
+            "releases back into it; name the environment branch (staging, production)",
+        )
 
     checks = _names(raw, "requiredChecks", "give each check name as text, e.g. ci/travis")
     if any(not c for c in checks):
@@ -290,6 +297,13 @@ def parse_settings(
         check_sha(f"picks[{index}]", pick)
     if len(set(picks)) != len(picks):
         raise ConfigError("picks", picks, "list each commit once")
+    if picks and tracks(promotes_from):
+        raise ConfigError(
+            "picks",
+            picks,
+            "only a stack with promotesFrom has a release branch to pick into; "
+            "move the picks to that stack (staging or production)",
+        )
 
     known = {
         "repository",
