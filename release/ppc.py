@@ -100,6 +100,45 @@ def plan_waves(ppcs: list[Ppc]) -> list[list[Ppc]]:
     return [waves[number] for number in sorted(waves)]
 
 
+def parse_ppcs(config: object) -> list[Ppc]:
+    """The production stack's `ppcs` setting: a list of {name, wave, vars?} mappings.
+
+    The wave may be written as a number or a string of digits (as config files give it);
+    the result is checked by plan_waves, so errors name the PPC and the field.
+    """
+    if config is None:
+        return []
+    if not isinstance(config, list):
+        raise PpcConfigError(
+            f"ppcs = {config!r}: give a list of {{name, wave, vars}} entries, e.g. "
+            "[{name: acme, wave: 1}]"
+        )
+    ppcs: list[Ppc] = []
+    for index, entry in enumerate(config):
+        if not isinstance(entry, Mapping):
+            raise PpcConfigError(
+                f"ppcs[{index}] = {entry!r}: give a mapping {{name, wave, vars}}, "
+                "e.g. {name: acme, wave: 1}"
+            )
+        unknown = sorted(set(entry) - {"name", "wave", "vars"})
+        if unknown:
+            raise PpcConfigError(
+                f"ppcs[{index}] has unknown key(s) {', '.join(map(str, unknown))}: "
+                "a PPC has name, wave and vars"
+            )
+        wave = entry.get("wave", 1)
+        if isinstance(wave, str) and wave.strip().isdigit():
+            wave = int(wave)
+        variables = entry.get("vars") or {}
+        if not isinstance(variables, Mapping):
+            raise PpcConfigError(
+                f"ppcs[{index}].vars = {variables!r}: give a mapping of variable names to values"
+            )
+        ppcs.append(Ppc(name=entry.get("name") or "", wave=wave, vars=dict(variables)))
+    plan_waves(ppcs)
+    return ppcs
+
+
 def validate_template(template: str) -> None:
     """Check that a command template uses only the known placeholders.
 
@@ -227,6 +266,9 @@ class PpcRollout(pulumi.ComponentResource):
     (`wave-<N>-done`, which depends on every PPC of wave N and runs a no-op echo); the
     first wave waits for `after`. PPCs of one wave do not depend on each other.
 
+    `environment` is added to every job's environment (the train's own variables win);
+    `dir` is the folder the jobs run in (default: the program's).
+
     Attributes: `waves` (the plan), `commands` (PPC name -> its Command), `gates` (one per
     wave but the last) and `results` (PPC name -> Output of {"release", "commit", "wave",
     "stdout"} as run).
@@ -247,6 +289,7 @@ class PpcRollout(pulumi.ComponentResource):
         pins: Mapping[str, pulumi.Input[str]] | None = None,
         after: Sequence[pulumi.Resource] = (),
         environment: Mapping[str, pulumi.Input[str]] | None = None,
+        dir: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # Validate everything before registering anything.
@@ -279,6 +322,7 @@ class PpcRollout(pulumi.ComponentResource):
                     create=create,
                     environment=env,
                     triggers=triggers,
+                    dir=dir,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
                 )
                 self.commands[ppc.name] = cmd

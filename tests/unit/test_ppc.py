@@ -16,6 +16,7 @@ from release.ppc import (
     Ppc,
     PpcConfigError,
     PpcRollout,
+    parse_ppcs,
     pin_variables,
     plan_waves,
     ppc_environment,
@@ -71,6 +72,36 @@ def test_plan_waves_names_the_bad_ppc_and_field(ppcs, fragment):
 def test_plan_waves_rejects_boolean_wave():
     with pytest.raises(PpcConfigError, match=r"\.wave True"):
         plan_waves([Ppc("a", True, {})])
+
+
+def test_parse_ppcs_from_stack_config():
+    ppcs = parse_ppcs(
+        [
+            {"name": "acme", "wave": 2, "vars": {"REGION": "eu"}},
+            {"name": "globex", "wave": "1"},
+            {"name": "initech"},
+        ]
+    )
+    assert ppcs == [Ppc("acme", 2, {"REGION": "eu"}), Ppc("globex", 1, {}), Ppc("initech", 1, {})]
+    assert parse_ppcs(None) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "fragment"),
+    [
+        ("acme", "ppcs = 'acme': give a list"),
+        (["acme"], "ppcs[0] = 'acme': give a mapping"),
+        ([{"name": "a", "region": "eu"}], "ppcs[0] has unknown key(s) region"),
+        ([{"name": "a", "vars": ["X"]}], "ppcs[0].vars = ['X']"),
+        ([{"wave": 1}], "ppcs[0].name is empty"),
+        ([{"name": "a", "wave": "first"}], "ppcs[0] ('a').wave 'first'"),
+        ([{"name": "a", "vars": {"PORT": 80}}], "ppcs[0] ('a').vars['PORT'] is 80, not a string"),
+    ],
+)
+def test_parse_ppcs_errors_name_the_entry_and_field(config, fragment):
+    with pytest.raises(PpcConfigError) as info:
+        parse_ppcs(config)
+    assert fragment in str(info.value)
 
 
 def test_render_command_fills_every_placeholder():
@@ -227,7 +258,7 @@ PPCS = [
 PINS = {"service": SHA, "ppc": "fedcba98", "sdk": "3.272.0"}
 
 
-def build_rollout(after=(), environment=None, ppcs=PPCS):
+def build_rollout(after=(), environment=None, ppcs=PPCS, dir=None):
     return PpcRollout(
         "ppc-rollout",
         ppcs=ppcs,
@@ -237,13 +268,14 @@ def build_rollout(after=(), environment=None, ppcs=PPCS):
         pins=PINS,
         after=list(after),
         environment=environment,
+        dir=dir,
     )
 
 
 def test_one_command_per_ppc_with_rendered_create_and_environment(monitor):
     results = run_program(
         lambda: pulumi.Output.all(
-            **{k: v for k, v in build_rollout(environment={"PATH": "/x"}).results.items()}
+            **build_rollout(environment={"PATH": "/x"}, dir="/srv/train").results
         )
     )
     cmds = commands(monitor)
@@ -252,6 +284,7 @@ def test_one_command_per_ppc_with_rendered_create_and_environment(monitor):
     assert rollout.type == "release-train:index:PpcRollout"
     acme = cmds["acme"]
     assert acme.parent == rollout.urn
+    assert acme.inputs["dir"] == "/srv/train"
     assert acme.inputs["create"] == render_command(TEMPLATE, "acme", "release/2026-11-26", SHA, 1)
     assert acme.inputs["environment"] == {
         "PATH": "/x",
