@@ -55,7 +55,7 @@ def staging(**over: Any) -> dict[str, Any]:
     return raw
 
 
-def testing(**over: Any) -> dict[str, Any]:
+def source_stack(**over: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "repository": "acme/service",
         "environment": "master",
@@ -152,9 +152,9 @@ def test_pulumi_config_strings_parse_like_yaml_values() -> None:
 
 
 def test_a_single_check_given_as_plain_text_is_one_item() -> None:
-    assert parse_settings("testing", testing(requiredChecks="ci/travis"), {}).required_checks == (
-        "ci/travis",
-    )
+    assert parse_settings(
+        "testing", source_stack(requiredChecks="ci/travis"), {}
+    ).required_checks == ("ci/travis",)
 
 
 def test_yaml_date_and_normalised_values() -> None:
@@ -191,7 +191,7 @@ def test_unknown_keys_are_kept_apart() -> None:
         ("staging", staging(repository="   "), "repository", "owner/name"),
         ("staging", staging(environment=None), "environment", "branch name"),
         ("staging", staging(environment=""), "environment", "branch name"),
-        ("testing", testing(environment=None), "environment", "branch name"),
+        ("testing", source_stack(environment=None), "environment", "branch name"),
     ],
 )
 def test_missing_required_value(stack: str, raw: dict, key: str, fix: str) -> None:
@@ -214,7 +214,7 @@ def test_missing_optional_values_take_their_defaults() -> None:
     assert settings.allow_off_master is False
     assert settings.required_checks == () and settings.reviewers == () and settings.picks == ()
     assert settings.pins == () and settings.commit is None and settings.release_date is None
-    assert parse_settings("testing", testing(), {}).required_approvals == 1
+    assert parse_settings("testing", source_stack(), {}).required_approvals == 1
 
 
 def test_missing_token_says_how_to_give_one() -> None:
@@ -418,7 +418,7 @@ CONFLICTING = [
         "trunk",
         "sourceBranch",
     ),
-    ("testing", testing(picks=[SHA]), "picks", [SHA], "promotesFrom"),
+    ("testing", source_stack(picks=[SHA]), "picks", [SHA], "promotesFrom"),
 ]
 
 
@@ -434,7 +434,7 @@ def test_conflicting_values_are_refused(
 
 
 def test_the_source_stack_needs_no_reviewers() -> None:
-    settings = parse_settings("testing", testing(), {})
+    settings = parse_settings("testing", source_stack(), {})
     assert settings.reviewers == () and settings.tracks_source
 
 
