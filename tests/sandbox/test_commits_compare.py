@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import subprocess
+from datetime import UTC, datetime
 
 import github
 import pytest
