@@ -157,9 +157,12 @@ def test_cli_serve(tmp_path):
         line = proc.stdout.readline()
         assert f"127.0.0.1:{port}/api/v3" in line
         base = f"http://127.0.0.1:{port}/api/v3"
-        who = lambda tok: requests.get(
-            f"{base}/user", headers={"Authorization": f"token {tok}"}, timeout=5
-        )  # noqa: E731
+
+        def who(tok: str) -> requests.Response:
+            return requests.get(
+                f"{base}/user", headers={"Authorization": f"token {tok}"}, timeout=5
+            )
+
         assert who("plain").json()["login"] == "release-bot"
         assert who("partner").json()["login"] == "oncall-partner"
         assert who("ro").json()["login"] == "auditor"
