@@ -39,6 +39,12 @@ def _order_key(item: Mapping[str, Any]) -> tuple[str, int]:
     return (str(stamp), int(item.get("id") or 0))
 
 
+def _run_order_key(run: Mapping[str, Any]) -> tuple[int, str]:
+    # The newest check run is the one created last (ids only grow). Its completion time says
+    # nothing: a re-run still in progress replaces an earlier run that finished after it began.
+    return (int(run.get("id") or 0), str(run.get("started_at") or ""))
+
+
 def check_states(
     statuses: Iterable[Mapping[str, Any]], check_runs: Iterable[Mapping[str, Any]]
 ) -> dict[str, str]:
@@ -54,7 +60,7 @@ def check_states(
     latest_run: dict[str, Mapping[str, Any]] = {}
     for run in check_runs:
         name = str(run.get("name", ""))
-        if name not in latest_run or _order_key(run) > _order_key(latest_run[name]):
+        if name not in latest_run or _run_order_key(run) > _run_order_key(latest_run[name]):
             latest_run[name] = run
     states: dict[str, str] = {}
     for name, status in latest_status.items():
