@@ -581,11 +581,8 @@ class _Api:
     def __init__(self, base_url: str, token: str) -> None:
         self.base = base_url.rstrip("/") + f"/repos/{REPO}"
         self.session = requests.Session()
-        # A fresh connection per request: short-lived local calls, no keep-alive stalls.
         self.session.headers.update(
-            Authorization=f"token {token}",
-            Accept="application/vnd.github+json",
-            Connection="close",
+            Authorization=f"token {token}", Accept="application/vnd.github+json"
         )
 
     def call(self, method: str, path: str, body: object = None, expect: int = 200) -> Any:
@@ -616,7 +613,9 @@ class _Pusher:
         _git(self.work, "push", "--quiet", self.url, *specs, env=self.env)
 
 
-def _settle(api: _Api, prs: list[_PullRequest], pushed: dict[str, str], work: Path) -> None:
+def _settle(
+    api: _Api, prs: list[_PullRequest], pushed: dict[str, str], work: Path, done: set[int]
+) -> None:
     """Pull requests whose merge commit was pushed and that are still open get closed.
 
     GitHub marks such a pull request merged by itself; when the forge has not, closing it is
@@ -624,7 +623,7 @@ def _settle(api: _Api, prs: list[_PullRequest], pushed: dict[str, str], work: Pa
     """
     for pr in prs:
         tip = pushed.get(pr.base)
-        if not pr.merge_sha or tip is None:
+        if not pr.merge_sha or tip is None or pr.number in done:
             continue
         landed = subprocess.run(
             ["git", "merge-base", "--is-ancestor", pr.merge_sha, tip],
@@ -637,17 +636,19 @@ def _settle(api: _Api, prs: list[_PullRequest], pushed: dict[str, str], work: Pa
         current = api.call("GET", f"/pulls/{pr.number}")
         if current["state"] == "open":
             api.call("PATCH", f"/pulls/{pr.number}", {"state": "closed"})
+        done.add(pr.number)
 
 
 def _publish(built: _Built, pusher: _Pusher, api: _Api) -> None:
     work = built.work
     pushed: dict[str, str] = {}
+    settled: set[int] = set()
     for i, pr in enumerate(built.prs):
         # The branches as they were when the pull request was opened (only ever forward).
         moves = {pr.base: pr.base_sha, pr.head: pr.head_sha}
         pusher.push(moves)
         pushed.update(moves)
-        _settle(api, built.prs[:i], pushed, work)
+        _settle(api, built.prs[:i], pushed, work, settled)
         created = api.call(
             "POST",
             "/pulls",
@@ -660,7 +661,7 @@ def _publish(built: _Built, pusher: _Pusher, api: _Api) -> None:
             )
     final = _branches(work)
     pusher.push(final)
-    _settle(api, built.prs, final, work)
+    _settle(api, built.prs, final, work, settled)
     titles = {sha: title for title, sha in built.by_title.items()}
     for sha in _all_commits(work):
         state, (check_status, conclusion) = _NOT_GREEN.get(titles.get(sha, ""), _GREEN)
