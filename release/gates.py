@@ -165,7 +165,10 @@ def merge_gate(
             f"the head moved from {expected_head[:12]} to {head_sha[:12]}; run up again to "
             "review the new head"
         )
-    seen = check_states(statuses, check_runs)
+    # Check runs carry the commit they ran on; a run of another (older) head says nothing
+    # about this one. Statuses are read per commit and carry no SHA.
+    runs = [run for run in check_runs if run.get("head_sha") in (None, head_sha)]
+    seen = check_states(statuses, runs)
     _, check_reasons = checks_green(required_checks, seen)
     reasons.extend(f"check {reason} on {head_sha[:12]}" for reason in check_reasons)
     approval = approvals(reviews, reviewers, required_approvals, head_sha)
