@@ -310,7 +310,7 @@ def create_blob(forge: Forge, req: Request, owner: str, repo: str) -> Response:
         data = content.encode()
     elif encoding == "base64":
         try:
-            data = base64.b64decode(content, validate=False)
+            data = base64.b64decode("".join(content.split()), validate=True)
         except binascii.Error as exc:
             raise invalid("content is not valid base64", "Blob", "content") from exc
     else:

@@ -19,6 +19,13 @@ MERGE_METHODS = {
     "squash": ("allow_squash_merge", "Squash merges are not allowed on this repository."),
     "rebase": ("allow_rebase_merge", "Rebase merges are not allowed on this repository."),
 }
+
+
+def review_error(message: str) -> ApiError:
+    """422 as GitHub answers it for reviews: `errors` is a list of plain sentences."""
+    return ApiError(422, "Unprocessable Entity", [message])
+
+
 REVIEW_EVENTS = {
     "APPROVE": "APPROVED",
     "REQUEST_CHANGES": "CHANGES_REQUESTED",
@@ -457,26 +464,18 @@ def create_review(forge: Forge, req: Request, owner: str, repo: str, number: str
     event = req.string("event", "PullRequestReview")
     text = req.string("body", "PullRequestReview")
     if event is not None and event not in REVIEW_EVENTS:
-        raise invalid(
-            "event must be APPROVE, REQUEST_CHANGES or COMMENT", "PullRequestReview", "event"
-        )
+        raise review_error("event must be APPROVE, REQUEST_CHANGES or COMMENT")
     if event in ("REQUEST_CHANGES", "COMMENT") and not text:
-        raise unprocessable(f"Review body is required for {event}", "PullRequestReview", "body")
+        raise review_error(f"Review body is required for {event}")
     if req.login == pr["user"] and event == "APPROVE":
-        raise unprocessable(
-            "Review Can not approve your own pull request", "PullRequestReview", "event"
-        )
+        raise review_error("Can not approve your own pull request")
     if req.login == pr["user"] and event == "REQUEST_CHANGES":
-        raise unprocessable(
-            "Review Can not request changes on your own pull request", "PullRequestReview", "event"
-        )
+        raise review_error("Can not request changes on your own pull request")
     head, _ = _tips(handle, pr)
     commit_id = req.string("commit_id", "PullRequestReview") or head
     full = handle.git.resolve(commit_id)
     if full is None:
-        raise unprocessable(
-            f"No commit found for SHA: {commit_id}", "PullRequestReview", "commit_id"
-        )
+        raise review_error(f"No commit found for SHA: {commit_id}")
     state = REVIEW_EVENTS[event] if event else "PENDING"
     record = {
         "id": forge.store.new_id(),
@@ -527,13 +526,9 @@ def dismiss_review(
     record = _review(handle, pr["number"], review_id)
     message = req.string("message", "PullRequestReview", required=True)
     if record["state"] == "PENDING":
-        raise unprocessable(
-            "Can not dismiss a pending pull request review", "PullRequestReview", "state"
-        )
+        raise review_error("Can not dismiss a pending pull request review")
     if record["state"] == "COMMENTED":
-        raise unprocessable(
-            "Can not dismiss a commented pull request review", "PullRequestReview", "state"
-        )
+        raise review_error("Can not dismiss a commented pull request review")
     record["state"] = "DISMISSED"
     record["dismissed_by"] = req.login
     record["dismissal_message"] = message

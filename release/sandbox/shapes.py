@@ -229,7 +229,6 @@ def full_repo(
             "merge_commit_message": "PR_TITLE",
             "allow_forking": True,
             "web_commit_signoff_required": False,
-            "temp_clone_token": None,
             "license": None,
             "network_count": 0,
             "subscribers_count": 0,
