@@ -7,7 +7,8 @@ response against it:
 
 - the status code is documented for that operation;
 - a JSON body validates against the operation's schema for that status, after converting the
-  OpenAPI 3.0 dialect to JSON Schema (``nullable``, ``$ref`` into ``components``);
+  OpenAPI 3.0 dialect to JSON Schema (``nullable``, ``$ref`` into ``components``; ``oneOf``
+  read as ``anyOf``, because GitHub's unions overlap, see ``_oa_to_json_schema``);
 - a status documented without content (204, 304) comes with an empty body.
 
 GitHub answers a few error statuses on every endpoint whether or not an operation lists them
@@ -129,8 +130,14 @@ def _oa_to_json_schema(node: Any) -> Any:
             out[key] = {name: _oa_to_json_schema(sub) for name, sub in value.items()}
         elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
             out[key] = _oa_to_json_schema(value)
-        elif key in ("allOf", "anyOf", "oneOf") and isinstance(value, list):
+        elif key in ("allOf", "anyOf") and isinstance(value, list):
             out[key] = [_oa_to_json_schema(sub) for sub in value]
+        elif key == "oneOf" and isinstance(value, list):
+            # GitHub's description writes unions whose branches overlap as oneOf (a 422 body
+            # is both a validation-error and a repository-rule-violation-error; the nullable
+            # alternatives of an error's `value` all accept null): no answer GitHub gives
+            # could match exactly one, so they are checked as "at least one".
+            out["anyOf"] = [_oa_to_json_schema(sub) for sub in value]
         else:
             out[key] = value
     if not nullable:

@@ -15,6 +15,8 @@ The shape of the seed (six weeks, 2026-10-15 .. 2026-11-26, four authors):
 - ``Gopkg.lock`` pins the PPC in a ``[[projects]]`` entry ``name = "github.com/acme/ppc"``
   with ``revision = "<40 hex>"`` (a second project follows it, so a pattern must anchor on the
   PPC's name). The revision changes four times over the history (:data:`PPC_REVISIONS`).
+- ``.github/workflows/update-ppc.yml`` (since 2026-11-02) is a workflow with a
+  ``workflow_dispatch`` trigger (inputs ``ppc`` and ``release``), to dispatch PPC updates.
 - ``.travis.yml`` names the SDK on a line ``PULUMI_SDK_VERSION: vX.Y.Z`` under ``env:
   global:``; it changes four times (:data:`SDK_VERSIONS`).
 - Weekly release branches :data:`RELEASE_BRANCHES`, each cut on its Thursday from the
@@ -66,6 +68,7 @@ CHECK_NAME = "test"
 PPC_PROJECT = "github.com/acme/ppc"
 PPC_PATH = "Gopkg.lock"
 SDK_PATH = ".travis.yml"
+WORKFLOW_PATH = ".github/workflows/update-ppc.yml"  # has a workflow_dispatch trigger
 
 
 def _revision(n: int) -> str:
@@ -124,6 +127,27 @@ def _travis(sdk_version: str) -> str:
         "  on:\n"
         "    all_branches: true\n"
         "    condition: $TRAVIS_BRANCH =~ ^(master|staging|production)$\n"
+    )
+
+
+def _workflow() -> str:
+    return (
+        "name: update-ppc\n"
+        "on:\n"
+        "  workflow_dispatch:\n"
+        "    inputs:\n"
+        "      ppc:\n"
+        "        description: The customer PPC to update\n"
+        "        required: true\n"
+        "      release:\n"
+        "        description: The release to deploy\n"
+        "        required: true\n"
+        "jobs:\n"
+        "  update:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        "      - run: make update-ppc PPC=${{ inputs.ppc }} RELEASE=${{ inputs.release }}\n"
     )
 
 
@@ -315,6 +339,12 @@ def _history() -> list[object]:
         ),
         _direct("11-02 10:15", "alice", "Return 404 for unknown stacks", "stacks"),
         _direct("11-02 16:00", "chen", "Add metrics endpoint", "metrics"),
+        Commit(
+            "11-02 17:30",
+            "dana",
+            "Run PPC updates as a dispatchable workflow",
+            {WORKFLOW_PATH: _workflow()},
+        ),
         *_open(4, "11-03 09:30", "chen", "webhooks", "Webhooks", "Add webhook delivery worker"),
         _more("11-04 09:50", "chen", "webhooks", "Retry failed webhook deliveries"),
         _land(4, "11-04 11:00", "dana", "webhooks"),

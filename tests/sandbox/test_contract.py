@@ -297,7 +297,8 @@ CASES: list[Case] = [
         "POST", "/git/blobs", 201, {"content": "hello\n", "encoding": "utf-8"}, save={"blob": "sha"}
     ),
     Case("GET", "/git/blobs/{blob}", 200),
-    Case("POST", "/git/blobs", 422, {"content": "%%%", "encoding": "base64"}),
+    Case("POST", "/git/blobs", 422, {"content": "hello", "encoding": "utf-16"}),
+    Case("POST", "/git/blobs", 422, {"encoding": "utf-8"}),
     Case(
         "POST",
         "/git/trees",
@@ -318,6 +319,7 @@ CASES: list[Case] = [
     Case("GET", "/git/ref/heads/no-such-branch", 404),
     Case("GET", "/git/matching-refs/heads/release/", 200),
     Case("GET", "/git/matching-refs/heads/no-such-prefix", 200),
+    Case("GET", "/git/matching-refs", 200, validate_as="/git/matching-refs/heads"),
     Case("GET", "/git/refs?per_page=5", 200, validate_as="/git/matching-refs/heads"),
     Case("GET", "/git/refs/heads/master", 200, validate_as="/git/ref/heads/master"),
     Case("GET", "/git/refs/heads/release", 200, validate_as="/git/matching-refs/heads/release"),
@@ -347,6 +349,7 @@ CASES: list[Case] = [
     Case("POST", "/statuses/{zero}", 422, {"state": "success"}),
     Case("GET", "/commits/{tip}/statuses", 200),
     Case("GET", "/commits/master/statuses?per_page=1", 200),
+    Case("GET", "/statuses/{tip}", 200, validate_as="/commits/{tip}/statuses"),
     Case("GET", "/commits/{tip}/status", 200),
     Case("GET", "/commits/{tip_2}/status", 200),
     Case("GET", "/commits/release/2026-11-12/status", 200),
@@ -362,11 +365,16 @@ CASES: list[Case] = [
         "/check-runs",
         201,
         {"name": "contract-slow", "head_sha": "{tip}", "status": "in_progress"},
+        save={"run": "id"},
     ),
     Case(
         "POST", "/check-runs", 422, {"name": "contract", "head_sha": "{tip}", "status": "completed"}
     ),
     Case("POST", "/check-runs", 422, {"name": "contract", "head_sha": "{zero}"}),
+    Case("GET", "/check-runs/{run}", 200),
+    Case("GET", "/check-runs/999999999", 404),
+    Case("PATCH", "/check-runs/{run}", 200, {"status": "completed", "conclusion": "failure"}),
+    Case("PATCH", "/check-runs/{run}", 422, {"conclusion": "sideways"}),
     Case("GET", "/commits/{tip}/check-runs", 200),
     Case("GET", "/commits/master/check-runs?check_name=test&per_page=1", 200),
     # merges: three branches through the git data API; a and b conflict, c merges cleanly
@@ -410,17 +418,38 @@ CASES: list[Case] = [
     Case("GET", "/pulls?state=bogus", 422),
     Case("PATCH", "/pulls/{pr}", 200, {"body": "Updated body", "title": "Contract PR"}),
     Case("PATCH", "/pulls/{pr}", 422, {"state": "merged"}),
+    Case("GET", "/pulls/{pr}/commits", 200),
+    Case("GET", "/pulls/{pr}/files", 200),
+    Case("GET", "/pulls/{pr}/merge", 404),
     Case("POST", "/pulls/{pr}/requested_reviewers", 201, {"reviewers": ["oncall-partner"]}),
     Case("POST", "/pulls/{pr}/requested_reviewers", 422, {"reviewers": ["no-such-user-here"]}),
     Case("GET", "/pulls/{pr}/requested_reviewers", 200),
+    Case("DELETE", "/pulls/{pr}/requested_reviewers", 200, {"reviewers": ["oncall-partner"]}),
+    Case("POST", "/pulls/{pr}/requested_reviewers", 201, {"reviewers": ["oncall-partner"]}),
+    Case(
+        "POST",
+        "/pulls/{pr}/reviews",
+        200,
+        {"event": "APPROVE", "body": "First look"},
+        token="reviewer",
+        save={"review": "id"},
+    ),
+    Case("GET", "/pulls/{pr}/reviews/{review}", 200),
+    Case("GET", "/pulls/{pr}/reviews/999999999", 404),
+    Case("PUT", "/pulls/{pr}/reviews/{review}/dismissals", 200, {"message": "Superseded"}),
+    Case("PUT", "/pulls/{pr}/reviews/{review}/dismissals", 422, {}),
     Case(
         "POST", "/pulls/{pr}/reviews", 200, {"event": "APPROVE", "body": "LGTM"}, token="reviewer"
     ),
     Case("POST", "/pulls/{pr}/reviews", 422, {"event": "SHIP_IT"}, token="reviewer"),
     Case("GET", "/pulls/{pr}/reviews", 200),
-    Case("POST", "/issues/{pr}/comments", 201, {"body": "Release payload"}),
+    Case("POST", "/issues/{pr}/comments", 201, {"body": "Release payload"}, save={"comment": "id"}),
     Case("POST", "/issues/{pr}/comments", 422, {}),
     Case("GET", "/issues/{pr}/comments", 200),
+    Case("GET", "/issues/comments/{comment}", 200),
+    Case("GET", "/issues/comments/999999999", 404),
+    Case("PATCH", "/issues/comments/{comment}", 200, {"body": "Release payload, edited"}),
+    Case("PATCH", "/issues/comments/{comment}", 422, {"body": 7}),
     Case("PUT", "/pulls/{pr}/merge", 403, {"merge_method": "merge"}, token="read_only"),
     Case("PUT", "/pulls/{pr}/merge", 409, {"merge_method": "merge", "sha": "{tip}"}),
     Case("PUT", "/pulls/{pr}/merge", 422, {"merge_method": "octopus"}),
@@ -429,18 +458,24 @@ CASES: list[Case] = [
     Case("PUT", "/pulls/{pr}/merge", 405, {"merge_method": "merge"}),
     Case("PUT", "/pulls/99999/merge", 404, {"merge_method": "merge"}),
     Case("GET", "/pulls/{pr}", 200),
-    # dispatches
+    Case("GET", "/pulls/{pr}/merge", 204),
+    # workflows and dispatches
+    Case("GET", "/actions/workflows", 200),
+    Case("GET", "/actions/workflows/update-ppc.yml", 200),
+    Case("GET", "/actions/workflows/no-such-workflow.yml", 404),
     Case(
         "POST", "/dispatches", 204, {"event_type": "promote", "client_payload": {"env": "staging"}}
     ),
     Case("POST", "/dispatches", 422, {"client_payload": {}}),
     Case(
         "POST",
-        "/actions/workflows/train.yml/dispatches",
+        "/actions/workflows/update-ppc.yml/dispatches",
         204,
-        {"ref": "master", "inputs": {"env": "staging"}},
+        {"ref": "master", "inputs": {"ppc": "acme-eu", "release": "release/2026-11-19"}},
     ),
-    Case("POST", "/actions/workflows/train.yml/dispatches", 422, {"inputs": {}}),
+    Case("POST", "/actions/workflows/update-ppc.yml/dispatches", 422, {"inputs": {}}),
+    Case("POST", "/actions/workflows/update-ppc.yml/dispatches", 422, {"ref": "no-such-branch"}),
+    Case("POST", "/actions/workflows/no-such-workflow.yml/dispatches", 404, {"ref": "master"}),
 ]
 
 
