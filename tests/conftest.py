@@ -38,8 +38,14 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         sb.stop()
 
 
+@pytest.fixture(scope="session")
+def seed_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the seed is built once per test session and copied from."""
+    return tmp_path_factory.mktemp("seed-cache")
+
+
 @pytest.fixture
-def seeded_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+def seeded_sandbox(tmp_path: Path, seed_cache: Path) -> Iterator[Sandbox]:
     """Like `sandbox`, after seed(data_dir) created acme/service."""
     try:
         from release.sandbox.seed import seed
@@ -47,7 +53,7 @@ def seeded_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         pytest.skip(f"release/sandbox/seed.py is not there yet: {exc}")
     data_dir = tmp_path / "forge"
     data_dir.mkdir(parents=True)
-    seed(data_dir)
+    seed(data_dir, cache_dir=seed_cache)
     sb = _start(data_dir)
     try:
         yield sb

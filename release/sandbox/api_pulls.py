@@ -6,7 +6,6 @@ from typing import Any
 
 from . import shapes
 from .api_checks import combined_for, runs_for
-from .api_commits import commit_with_files
 from .api_repos import paginate, repo_body
 from .combined_state import checks_green
 from .forge import ApiError, Forge, RepoHandle, Request, Response, invalid, not_found, unprocessable
@@ -656,7 +655,3 @@ def update_comment(forge: Forge, req: Request, owner: str, repo: str, comment_id
     record["updated_at"] = now_iso()
     forge.save(handle)
     return Response(200, shapes.issue_comment(forge.links, handle.full_name, record))
-
-
-def merged_commit(forge: Forge, handle: RepoHandle, sha: str) -> dict[str, Any]:
-    return commit_with_files(forge, handle, sha)
