@@ -35,9 +35,11 @@ from release.gates import check_states
 from release.green import GreenResult, newest_green
 from release.payload import Payload, payload_commits, pin_changes, read_pin, render_markdown
 from release.providers.branch import ReleaseBranch
+from release.providers.cherry_pick import register_release_changes
 from release.providers.merge import Merge
 from release.providers.ours_merge import OursMerge
 from release.providers.pull_request import PullRequest
+from release.providers.rollback import register_rollback
 
 
 def checks_of(repo: Repository, sha: str) -> dict[str, str]:
@@ -267,6 +269,8 @@ def register_promotion(
             **common,
         )
         head = ours.merge_sha
+    head, day_two = register_release_changes(settings, plan, head)  # picks, reverts
+    day_two.update(register_rollback(settings, plan))
     title = f"Promote {release} to {settings.environment}"
     body = render_markdown(plan.payload)
     pull = PullRequest(
@@ -302,6 +306,7 @@ def register_promotion(
         "mergeCommit": merge.merge_commit,
         "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
         "payload": plan.payload.to_dict(),
+        "dayTwo": day_two,
         "source": source,
     }
 
@@ -358,6 +363,7 @@ PROMOTION_OUTPUTS = (
     "state",
     "payload",
     "source",
+    "dayTwo",
 )
 _SOURCE_KEYS = ("greenCommit", "releaseBranch", "releaseHead", "releaseCommit")
 _USER_ERRORS = (ConfigError, LostFixError)
