@@ -84,6 +84,12 @@ _TINY = {
                         "allOf": [{"$ref": "#/components/schemas/simple-user"}],
                     },
                     "owner": {"$ref": "#/components/schemas/simple-user", "nullable": True},
+                    "value": {
+                        "oneOf": [
+                            {"type": "string", "nullable": True},
+                            {"type": "integer", "nullable": True},
+                        ]
+                    },
                     "object": {
                         "type": "object",
                         "required": ["sha", "url"],
@@ -144,6 +150,7 @@ def test_a_conforming_response_has_no_errors(tiny):
         ({"state": "merged"}, "body['state']"),
         ({"user": {"name": "no login"}}, "body['user']"),
         ({"owner": 7}, "body['owner']"),
+        ({"value": [1]}, "body['value']"),
         ({"updated_at": "26/11/2026"}, "is not a 'date-time'"),
         ({"object": {"sha": "abc", "url": "http://x/y"}}, "body['object']['sha']"),
         ({"object": {"sha": "a" * 40, "url": "not a url"}}, "is not a 'uri'"),
@@ -156,6 +163,13 @@ def test_each_kind_of_schema_violation_is_reported(tiny, change, expected):
     )
     assert len(errors) == 1 and expected in errors[0], errors
     assert errors[0].startswith("GET /repos/acme/service/git/ref/heads/master -> 200 (git/get-ref)")
+
+
+def test_overlapping_one_of_alternatives_accept_what_both_match(tiny):
+    # null matches both nullable alternatives: GitHub's unions are read as "any of".
+    for value in (None, "x", 3):
+        body = json.dumps({**_GOOD_REF, "value": value})
+        assert tiny.validate_response("GET", "/repos/a/b/git/ref/heads/x", 200, body) == []
 
 
 def test_missing_required_property_and_status_rules(tiny):
