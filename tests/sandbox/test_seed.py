@@ -211,3 +211,21 @@ def test_the_script_never_goes_back_in_time():
     whens = [s.when for s in seed_module._history() if hasattr(s, "when")]
     assert whens == sorted(whens)
     assert whens[-1].startswith("11-26")
+
+
+def test_historic_pull_requests_are_merged(api, bare):
+    # On GitHub a pull request whose head reaches its base by a push is marked merged, with
+    # the commit that merged it; the seed's history arrives that way.
+    messages = git(bare, "log", "--merges", "--format=%H %s", "--branches")
+    merge_commits = {
+        int(m.group(2)): m.group(1)
+        for m in re.finditer(r"^([0-9a-f]{40}) Merge pull request #(\d+) ", messages, re.M)
+    }
+    wrong = []
+    for number, sha in sorted(merge_commits.items()):
+        pr = api.get_pull(number)
+        if not (pr.merged and pr.state == "closed" and pr.merge_commit_sha == sha):
+            wrong.append(
+                f"#{number}: state={pr.state} merged={pr.merged} merge_commit_sha={pr.merge_commit_sha}"
+            )
+    assert wrong == [], "\n".join(wrong)
