@@ -3,9 +3,11 @@
 ``seed(data_dir)`` builds the history with the git CLI in a temporary work clone, using fixed
 authors, committers and dates, so the same seed gives the same SHAs on every machine. It then
 starts an in-process sandbox on ``data_dir``, replays the history into the bare repository
-``DATA/repos/acme/service.git`` (pushes by file path) while opening the pull requests through
-the sandbox's REST API at the moment they were opened, and finally records commit statuses
-and check runs through the same API. No other sandbox may serve ``data_dir`` meanwhile.
+``DATA/repos/acme/service.git`` (pushes over the sandbox's git smart HTTP, in time order)
+while opening the pull requests through the sandbox's REST API at the moment they were opened,
+and finally records commit statuses and check runs through the same API. No other sandbox may
+serve ``data_dir`` meanwhile. Only the git history is deterministic: ids and timestamps of
+the forge's records (pull requests, statuses) and its test-merge refs are the forge's own.
 
 The shape of the seed (six weeks, 2026-10-15 .. 2026-11-26, four authors):
 

@@ -497,10 +497,10 @@ CASES: list[Case] = [
 def description() -> OpenAPIDescription:
     try:
         path = find_description()
-    except (DescriptionNotFound, OSError, subprocess.CalledProcessError) as exc:
-        pytest.fail(
-            f"GitHub's OpenAPI description is missing ({exc}); run `make openapi`", pytrace=False
-        )
+    except DescriptionNotFound as exc:
+        pytest.fail(str(exc), pytrace=False)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"cannot locate GitHub's OpenAPI description ({exc}); run `make openapi`")
     return OpenAPIDescription.load(path)
 
 
