@@ -215,3 +215,64 @@ def merge_picks(existing: Sequence[str], new: Sequence[str]) -> list[str]:
         if sha not in out:
             out.append(sha)
     return out
+
+
+@dataclass(frozen=True)
+class DayTwo:
+    """The day-two keys of a stack's config, validated (picks themselves are in Settings)."""
+
+    reverts: tuple[str, ...] = ()
+    rollback_to: str | None = None
+    rollback_date: str | None = None
+    rolled_back: tuple[str, ...] = ()
+    rollback_approvals: int | None = None
+
+
+def _structured(value: Any) -> Any:
+    if isinstance(value, str):
+        import json
+
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def day_two_settings(raw: Mapping[str, Any]) -> DayTwo:
+    """Validate `reverts`, `rollback` {to, date}, `rolledBack` and `rollbackApprovals`."""
+    from release.config import check_date, check_sha, release_date_of
+
+    reverts_raw = _structured(raw.get("reverts")) or []
+    if isinstance(reverts_raw, str):
+        reverts_raw = [reverts_raw]
+    if not isinstance(reverts_raw, list):
+        raise ConfigError("reverts", reverts_raw, "give a list of full commit SHAs")
+    reverts = tuple(check_sha(f"reverts[{i}]", str(s).strip()) for i, s in enumerate(reverts_raw))
+    if len(set(reverts)) != len(reverts):
+        raise ConfigError("reverts", list(reverts), "list each commit once")
+    rollback = _structured(raw.get("rollback"))
+    to = day = None
+    if rollback not in (None, "", {}):
+        if not isinstance(rollback, Mapping):
+            raise ConfigError("rollback", rollback, "give a mapping {to: release/..., date: ...}")
+        to = str(rollback.get("to") or "").strip()
+        if release_date_of(to) is None:
+            raise ConfigError("rollback.to", to, "name a release branch, e.g. release/2026-11-12")
+        day = check_date("rollback.date", rollback.get("date")).isoformat()
+    rolled_raw = _structured(raw.get("rolledBack")) or []
+    if isinstance(rolled_raw, str):
+        rolled_raw = [rolled_raw]
+    if not isinstance(rolled_raw, list) or any(release_date_of(str(r)) is None for r in rolled_raw):
+        raise ConfigError("rolledBack", rolled_raw, "give a list of release branch names")
+    approvals_raw = raw.get("rollbackApprovals")
+    approvals = None
+    if approvals_raw not in (None, ""):
+        if str(approvals_raw).strip() not in ("0", "1") or isinstance(approvals_raw, bool):
+            raise ConfigError(
+                "rollbackApprovals",
+                approvals_raw,
+                "give 0 or 1 (unset: rollbacks need the same approvals as a promotion)",
+            )
+        approvals = int(str(approvals_raw).strip())
+    return DayTwo(reverts, to, day, tuple(str(r) for r in rolled_raw), approvals)

@@ -29,7 +29,7 @@ branch is refused. Removing a pick from the config only forgets it: the branch k
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from github import GithubException, InputGitAuthor
@@ -45,6 +45,7 @@ from pulumi.dynamic import (
 )
 
 from release import forge
+from release.config import NAMESPACE, ConfigError, Settings, token_from
 from release.fixes import patch_fingerprint
 from release.picks import (
     PickConflict,
@@ -56,6 +57,9 @@ from release.picks import (
     temp_branch,
 )
 from release.providers.base import ForgeProvider, call
+
+if TYPE_CHECKING:
+    from release.program import PromotionPlan
 
 TEMP_MESSAGE = "release-train temporary commit (removed right after use)"
 
@@ -303,3 +307,104 @@ class CherryPick(Resource, module="git", name="CherryPick"):
             "applied": None,
         }
         super().__init__(CherryPickProvider(), name, props, opts)
+
+
+# The program's side: plan-time checks (reads only, so `preview` shows them) and the chain
+# of resources between the ours-merge and the pull request.
+
+
+def _program_repo(settings: Settings) -> Repository:
+    token = token_from(pulumi.Config(NAMESPACE).get("token"))
+    return forge.connect(settings.api_url, token).get_repo(settings.repository)
+
+
+def plan_pick(
+    repo: Repository, settings: Settings, index: int, sha: str, branch_head: str
+) -> str | None:
+    """What a listed pick will do: the commit that already has it, or None (it will be
+    applied). Raises PickRefused for a merge commit or an off-source commit."""
+    found = find_applied(repo, sha, branch_head)
+    if found:
+        return found
+    try:
+        commit = repo.get_git_commit(sha)
+    except GithubException:
+        raise ConfigError(
+            f"picks[{index}]", sha, f"no such commit in {settings.repository}"
+        ) from None
+    parents = [p.sha for p in commit.parents]
+    on_source = settings.allow_off_master or (
+        len(parents) == 1 and forge.is_ancestor(repo, sha, settings.source_branch)
+    )
+    refused = refusal(
+        sha,
+        parents,
+        on_source,
+        settings.allow_off_master,
+        settings.source_branch,
+        key=f"picks[{index}]",
+    )
+    if refused:
+        raise refused
+    return None
+
+
+def register_release_changes(
+    settings: Settings, plan: PromotionPlan, head: pulumi.Output[str]
+) -> tuple[pulumi.Output[str], dict[str, Any]]:
+    """The listed picks, then the listed reverts, chained on the release branch's head.
+
+    Returns the head after them (for the pull request) and what to export.
+    """
+    from release.picks import day_two_settings, revert_refusal
+    from release.providers.revert import Revert
+
+    day_two = day_two_settings(settings.extra)
+    if not settings.picks and not day_two.reverts:
+        return head, {"picks": [], "reverts": []}
+    repo = _program_repo(settings)
+    current = forge.branch_head(repo, plan.release) or plan.commit
+    common = {"api_url": settings.api_url, "repository": settings.repository}
+    picks: list[dict[str, Any]] = []
+    for index, sha in enumerate(settings.picks):
+        found = plan_pick(repo, settings, index, sha, current)
+        pulumi.log.info(
+            f"pick {sha[:12]}: already on {plan.release} as {found[:12]} (no-op)"
+            if found
+            else f"pick {sha[:12]}: will be cherry-picked onto {plan.release}"
+        )
+        pick = CherryPick(
+            f"pick-{sha[:12]}",
+            branch=plan.release,
+            pick=sha,
+            expected_head=head,
+            source_branch=settings.source_branch,
+            allow_off_master=settings.allow_off_master,
+            **common,
+        )
+        head = pick.head
+        picks.append({"sha": sha, "commit": pick.picked_sha, "applied": pick.applied})
+    reverts: list[dict[str, Any]] = []
+    for index, sha in enumerate(day_two.reverts):
+        try:
+            commit = repo.get_git_commit(sha)
+        except GithubException:
+            raise ConfigError(
+                f"reverts[{index}]", sha, f"no such commit in {settings.repository}"
+            ) from None
+        refused = revert_refusal(
+            sha,
+            [p.sha for p in commit.parents],
+            forge.is_ancestor(repo, sha, current),
+            plan.release,
+            key=f"reverts[{index}]",
+        )
+        if refused:
+            raise refused
+        pulumi.log.info(f"revert {sha[:12]}: reverted on {plan.release} unless it already is")
+        revert = Revert(
+            f"revert-{sha[:12]}", branch=plan.release, revert=sha, expected_head=head, **common
+        )
+        head = revert.head
+        reverts.append({"sha": sha, "commit": revert.revert_sha, "applied": revert.applied})
+    return head, {"picks": picks, "reverts": reverts}

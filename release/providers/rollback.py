@@ -10,14 +10,18 @@ never deleted. Made through the git data API (no clone needed: it changes no fil
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource
 
 from release import forge
+from release.config import NAMESPACE, ConfigError, Settings, token_from
 from release.providers.base import ForgeProvider, call
 from release.providers.cherry_pick import BranchMoved, full_sha_ok
+
+if TYPE_CHECKING:
+    from release.program import PromotionPlan
 
 ROLLBACK_PREFIX = "rollback/"
 
@@ -133,3 +137,84 @@ class RollbackCommit(Resource, module="git", name="RollbackCommit"):
             "tree": None,
         }
         super().__init__(RollbackCommitProvider(), name, props, opts)
+
+
+def register_rollback(settings: Settings, plan: PromotionPlan) -> dict[str, Any]:
+    """The rollback the stack's config asks for (`rollback: {to, date}`), or nothing.
+
+    A rollback commit on `rollback/ENV-DATE`, its pull request into the environment, and its
+    merge through the same gates as a promotion, except that `rollbackApprovals` (0 or 1),
+    when set, replaces the number of approvals.
+    """
+    from release.picks import day_two_settings
+    from release.providers.merge import Merge
+    from release.providers.pull_request import PullRequest
+
+    day_two = day_two_settings(settings.extra)
+    if not day_two.rollback_to or not day_two.rollback_date:
+        return {}
+    token = token_from(pulumi.Config(NAMESPACE).get("token"))
+    repo = forge.connect(settings.api_url, token).get_repo(settings.repository)
+    target, env = day_two.rollback_to, settings.environment
+    to_sha = forge.branch_head(repo, target)
+    if to_sha is None:
+        raise ConfigError("rollback.to", target, f"no such branch in {settings.repository}")
+    env_head = forge.branch_head(repo, env)
+    if env_head is None:
+        raise ConfigError("environment", env, f"no such branch in {settings.repository}")
+    branch = rollback_branch(env, day_two.rollback_date)
+    pulumi.log.info(f"rollback of {env} to {target} ({to_sha[:12]}) on {branch}")
+    common = {"api_url": settings.api_url, "repository": settings.repository}
+    commit = RollbackCommit(
+        "rollback-commit",
+        environment=env,
+        branch=branch,
+        to_release=target,
+        to_sha=to_sha,
+        env_head=env_head,
+        from_release=plan.release,
+        **common,
+    )
+    approvals = (
+        settings.required_approvals
+        if day_two.rollback_approvals is None
+        else day_two.rollback_approvals
+    )
+    body = (
+        f"Rolls {env} back to **{target}** (`{to_sha}`), replacing {plan.release}.\n\n"
+        f"The commit on `{branch}` has {target}'s tree and {env}'s head as its parent: "
+        "merging it restores the earlier release exactly. Nothing is rewritten.\n\n"
+        f"Gates: the required checks, and {approvals} approval(s) from "
+        f"{', '.join(settings.reviewers) or 'nobody'}."
+    )
+    pull = PullRequest(
+        "rollback-pull-request",
+        head=branch,
+        base=env,
+        head_sha=commit.head,
+        title=f"Roll back {env} to {target}",
+        body=body,
+        reviewers=list(settings.reviewers),
+        **common,
+    )
+    merge = Merge(
+        "rollback-merge",
+        number=pull.number,
+        head_sha=commit.head,
+        required_checks=list(settings.required_checks),
+        reviewers=list(settings.reviewers),
+        required_approvals=approvals,
+        **common,
+    )
+    return {
+        "rollback": {
+            "to": target,
+            "from": plan.release,
+            "branch": branch,
+            "commit": commit.head,
+            "prNumber": pull.number,
+            "prUrl": pull.url,
+            "mergeCommit": merge.merge_commit,
+            "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
+        }
+    }
