@@ -369,6 +369,7 @@ def read_pulumi_config(getter: Callable[[str], Any]) -> dict[str, Any]:
         "repository apiUrl environment promotesFrom sourceBranch requiredChecks reviewers "
         "requiredApprovals releaseDate commit mergeMethod picks allowOffMaster pins "
         "greenLookback"
+        " reverts rollback rolledBack rollbackApprovals"  # day two: release.picks.day_two_settings
     ).split()
     raw: dict[str, Any] = {}
     for key in keys:
