@@ -205,9 +205,7 @@ def test_with_no_required_checks_every_check_seen_must_pass() -> None:
 
 
 def test_every_failing_required_check_has_its_reason() -> None:
-    ok, reasons = checks_green(
-        ["a", "b", "c", "d"], {"a": SUCCESS, "b": FAILURE, "c": PENDING}
-    )
+    ok, reasons = checks_green(["a", "b", "c", "d"], {"a": SUCCESS, "b": FAILURE, "c": PENDING})
     assert not ok
     assert reasons == ["b is failure", "c is pending", "d is missing"]
 
@@ -387,7 +385,9 @@ def test_no_pinned_head_means_no_move() -> None:
 
 def test_closed_or_conflicting_pull_request() -> None:
     assert gate(state="closed").reasons == ("the pull request is closed",)
-    assert gate(mergeable=False).reasons == ("the pull request cannot be merged cleanly (conflict)",)
+    assert gate(mergeable=False).reasons == (
+        "the pull request cannot be merged cleanly (conflict)",
+    )
     assert gate(mergeable=None).ok  # the forge has not computed it yet; the merge call decides
 
 
