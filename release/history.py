@@ -1,0 +1,175 @@
+"""`release history ENV`: the stack's update history as release events.
+
+Pure: turns the entries of `stack.history()` (as plain dicts: version, kind, start_time,
+message, environment, config, result) into rows saying who, when, what kind (promotion,
+pick, revert, rollback, abandon), which release and commit, and which pull request.
+
+The command line stamps each update's message (`release-train:KIND summary | key=value ...`),
+so an entry says what it was; an update run some other way (plain `pulumi up`) is classified
+from how its config differs from the update before it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from release.config import NAMESPACE, release_name
+
+KINDS = ("promotion", "pick", "revert", "rollback", "abandon")
+_STAMP = re.compile(r"^release-train:([a-z][a-z-]*) (.*?)(?: \| (.*))?$", re.S)
+_FIELD = re.compile(r"([a-z]+)=(\S+)")
+
+
+def stamp(kind: str, summary: str, **fields: object) -> str:
+    """The update message the command line gives `up` (one line, parsed back by `parse`)."""
+    pairs = " ".join(f"{k}={v}" for k, v in fields.items() if v not in (None, ""))
+    text = f"release-train:{kind} {' '.join(summary.split())}"
+    return f"{text} | {pairs}" if pairs else text
+
+
+def parse_stamp(message: str | None) -> tuple[str | None, str, dict[str, str]]:
+    """(kind, summary, fields) of a stamped message; (None, message, {}) otherwise."""
+    match = _STAMP.match((message or "").strip())
+    if not match:
+        return None, (message or "").strip(), {}
+    return match.group(1), match.group(2), dict(_FIELD.findall(match.group(3) or ""))
+
+
+@dataclass(frozen=True)
+class Row:
+    version: int | None
+    when: str
+    who: str
+    kind: str
+    release: str | None
+    commit: str | None
+    pr: int | None
+    summary: str
+    result: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _value(config: Mapping[str, Any], key: str) -> Any:
+    raw = config.get(f"{NAMESPACE}:{key}")
+    if isinstance(raw, Mapping):  # {"value": ..., "secret": ...} as the CLI prints it
+        raw = raw.get("value")
+    if hasattr(raw, "value"):  # an automation ConfigValue
+        raw = raw.value
+    if isinstance(raw, str) and raw[:1] in "[{":
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def classify(config: Mapping[str, Any], before: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(kind, summary) of an unstamped update, from its config against the one before."""
+    before = before or {}
+    new_picks = [
+        p for p in _list(_value(config, "picks")) if p not in _list(_value(before, "picks"))
+    ]
+    new_reverts = [
+        r for r in _list(_value(config, "reverts")) if r not in _list(_value(before, "reverts"))
+    ]
+    rollback = _value(config, "rollback")
+    if rollback and rollback != _value(before, "rollback"):
+        to = rollback.get("to") if isinstance(rollback, Mapping) else rollback
+        return "rollback", f"rollback to {to}"
+    if new_reverts:
+        return "revert", "revert " + ", ".join(r[:12] for r in new_reverts)
+    if new_picks:
+        return "pick", "cherry-pick " + ", ".join(p[:12] for p in new_picks)
+    commit, date = _value(config, "commit"), _value(config, "releaseDate")
+    if commit and (commit, date) != (_value(before, "commit"), _value(before, "releaseDate")):
+        return "promotion", f"promote {commit[:12]}"
+    return "update", "update"
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value or "")
+
+
+def _who(fields: Mapping[str, str], environment: Mapping[str, Any]) -> str:
+    return (
+        fields.get("by")
+        or str(environment.get("git.author") or environment.get("git.committer") or "")
+        or "unknown"
+    )
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).lstrip("#"))
+    except (TypeError, ValueError):
+        return None
+
+
+def rows(entries: Sequence[Mapping[str, Any]], everything: bool = False) -> list[Row]:
+    """History rows, newest first. Plain updates and refreshes are left out unless asked."""
+    ordered = sorted(entries, key=lambda e: (e.get("version") or 0, _when(e.get("start_time"))))
+    out: list[Row] = []
+    before: Mapping[str, Any] | None = None
+    for entry in ordered:
+        config = entry.get("config") or {}
+        kind, summary, fields = parse_stamp(entry.get("message"))
+        if entry.get("kind", "update") != "update":
+            kind, summary = str(entry.get("kind")), summary or str(entry.get("kind"))
+        elif kind is None:
+            kind, summary = classify(config, before)
+        date = _value(config, "releaseDate")
+        release = fields.get("release") or (release_name(_date(date)) if date else None)
+        row = Row(
+            version=entry.get("version"),
+            when=_when(entry.get("start_time")),
+            who=_who(fields, entry.get("environment") or {}),
+            kind=kind,
+            release=release,
+            commit=fields.get("commit") or _value(config, "commit"),
+            pr=_int(fields.get("pr")),
+            summary=summary,
+            result=str(entry.get("result") or ""),
+        )
+        if everything or row.kind in KINDS:
+            out.append(row)
+        if entry.get("result") in (None, "succeeded"):
+            before = config
+    return list(reversed(out))
+
+
+def _date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def with_pr(history: Iterable[Row], outputs: Mapping[str, Any]) -> list[Row]:
+    """Fill the PR of the newest successful row from the stack's current outputs (an update's
+    message is written before its pull request exists)."""
+    out, filled = [], False
+    for row in history:
+        if not filled and row.result == "succeeded":
+            filled = True
+            pr = row.pr
+            if row.kind == "rollback":
+                pr = pr or _int((outputs.get("dayTwo") or {}).get("rollback", {}).get("prNumber"))
+            elif row.kind != "abandon":
+                pr = pr or _int(outputs.get("prNumber"))
+            row = Row(**{**row.to_dict(), "pr": pr})
+        out.append(row)
+    return out

@@ -1,0 +1,96 @@
+"""release.history: stack update history as release events (plain data, no engine)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from release.history import Row, classify, parse_stamp, rows, stamp, with_pr
+
+C1, C2 = "1" * 40, "2" * 40
+P1, R1 = "a" * 40, "b" * 40
+
+
+def entry(version, message="", config=None, result="succeeded", kind="update", env=None):
+    return {
+        "version": version,
+        "kind": kind,
+        "start_time": dt.datetime(2026, 11, 20 + version, 9, 0, tzinfo=dt.UTC),
+        "message": message,
+        "environment": env or {"git.author": "Git Person"},
+        "config": {
+            f"release-train:{k}": {"value": v, "secret": False} for k, v in (config or {}).items()
+        },
+        "result": result,
+    }
+
+
+def test_stamp_round_trips():
+    text = stamp("pick", "cherry-pick  2 commits\n onto staging", commit=P1, by="alice", pr=None)
+    assert "\n" not in text
+    assert parse_stamp(text) == (
+        "pick",
+        "cherry-pick 2 commits onto staging",
+        {"commit": P1, "by": "alice"},
+    )
+    assert parse_stamp("plain message") == (None, "plain message", {})
+
+
+def test_rows_use_stamps_and_classify_the_rest():
+    base = {"commit": C1, "releaseDate": "2026-11-19"}
+    history = [
+        entry(1, "", base),
+        entry(
+            2,
+            stamp(
+                "pick", "cherry-pick 1 commit", commit=P1, by="bilal", release="release/2026-11-19"
+            ),
+            {**base, "picks": f'["{P1}"]'},
+        ),
+        entry(3, "", {**base, "picks": f'["{P1}"]', "reverts": f'["{R1}"]'}),
+        entry(4, "", {**base, "picks": f'["{P1}"]', "reverts": f'["{R1}"]'}, kind="refresh"),
+        entry(5, "", {"commit": C2, "releaseDate": "2026-11-26"}, result="failed"),
+        entry(
+            6,
+            stamp("rollback", "roll staging back", to="release/2026-11-12", by="dana", pr=12),
+            {
+                "commit": C1,
+                "releaseDate": "2026-11-19",
+                "rollback": '{"to": "release/2026-11-12", "date": "2026-11-27"}',
+            },
+        ),
+    ]
+    got = rows(history)
+    assert [(r.version, r.kind) for r in got] == [
+        (6, "rollback"),
+        (5, "promotion"),
+        (3, "revert"),
+        (2, "pick"),
+        (1, "promotion"),
+    ]
+    newest, failed, revert, pick, first = got
+    assert (newest.who, newest.pr, newest.release) == ("dana", 12, "release/2026-11-19")
+    assert (failed.result, failed.commit, failed.release) == ("failed", C2, "release/2026-11-26")
+    assert revert.summary == f"revert {R1[:12]}" and revert.who == "Git Person"
+    assert (pick.who, pick.commit) == ("bilal", P1)
+    assert first.when.startswith("2026-11-21T09:00")
+    assert [r.version for r in rows(history, everything=True)] == [6, 5, 4, 3, 2, 1]
+
+
+def test_classify_needs_a_change():
+    same = {"release-train:commit": C1, "release-train:releaseDate": "2026-11-19"}
+    assert classify(same, same) == ("update", "update")
+    assert classify(same, None) == ("promotion", f"promote {C1[:12]}")
+
+
+def test_with_pr_fills_only_the_newest_success():
+    history = [
+        Row(3, "t3", "a", "promotion", "release/x", C2, None, "s", "failed"),
+        Row(2, "t2", "a", "promotion", "release/x", C2, None, "s", "succeeded"),
+        Row(1, "t1", "a", "promotion", "release/w", C1, None, "s", "succeeded"),
+    ]
+    filled = with_pr(history, {"prNumber": 41})
+    assert [r.pr for r in filled] == [None, 41, None]
+    rollback = Row(4, "t4", "a", "rollback", None, None, None, "s", "succeeded")
+    assert (
+        with_pr([rollback], {"prNumber": 41, "dayTwo": {"rollback": {"prNumber": 43}}})[0].pr == 43
+    )
