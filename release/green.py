@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 
 from release.gates import checks_green, required_states
 
@@ -42,9 +43,9 @@ def newest_green(
 ) -> GreenResult:
     """The newest commit of `commits` (newest first) whose required checks are all green."""
     skipped: list[Skipped] = []
-    for index, sha in enumerate(commits):
-        if index >= lookback:
-            break
+    # islice stops before pulling commit lookback + 1: with the forge's 30 commits a page and
+    # the default lookback of 30, pulling it would cost a request for a page never used.
+    for sha in islice(commits, max(lookback, 0)):
         seen = checks_of(sha)
         ok, reasons = checks_green(required, seen)
         if ok:
