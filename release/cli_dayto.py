@@ -1,0 +1,146 @@
+"""The day-two commands of `python -m release` (registered on release.cli.app).
+
+release cherry-pick ENV SHA... [--allow-off-master]   pick fixes into the release, re-PR it
+release revert ENV SHA                                 revert one commit of the release
+release rollback ENV [--to RELEASE] [--force]          restore an earlier release, via a PR
+release abandon ENV [--reason TEXT]                    close the PR, go back to the last release
+release history ENV [--json] [--all]                   promotions, picks, reverts, rollbacks
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+from pulumi import automation as auto
+from rich.table import Table
+
+from release import dayto
+from release.cli import EnvArg, _engine_error, app, console, err_console, fail, project
+from release.config import ConfigError
+from release.dayto import DayTwoError, FlowResult
+
+T = TypeVar("T")
+
+
+def _run(what: str, env: str, flow: Callable[[], T]) -> T:
+    try:
+        return flow()
+    except (DayTwoError, ConfigError) as err:
+        fail(str(err))
+    except auto.ConcurrentUpdateError:
+        fail(
+            f"another update of {env} is running (the stack is locked); wait for it, "
+            "or run `pulumi cancel` if it crashed"
+        )
+    except auto.CommandError as err:
+        fail(f"{what} on {env} failed:\n{_engine_error(err)}")
+    raise AssertionError("unreachable")
+
+
+def _report(env: str, result: FlowResult) -> None:
+    for note in result.notes:
+        console.print(f"  note: {note}", highlight=False)
+    values = result.outputs
+    if values:
+        for key in ("releaseBranch", "releaseHead", "prUrl", "state"):
+            if values.get(key) is not None:
+                console.print(f"  {key}: {values[key]}", highlight=False)
+        for line in dayto.day_two_summary(values):
+            console.print(f"  {line}", highlight=False)
+    console.print(f"[green]{env}: done[/]")
+
+
+@app.command("cherry-pick")
+def cherry_pick(
+    env: EnvArg,
+    shas: Annotated[list[str], typer.Argument(help="Full SHAs of master commits, in order.")],
+    allow_off_master: Annotated[
+        bool,
+        typer.Option(
+            "--allow-off-master", help="Pick commits that are not on master (upstream first)."
+        ),
+    ] = False,
+) -> None:
+    """Cherry-pick commits (with -x) into the release branch, then PR it into ENV."""
+    result = _run(
+        "cherry-pick",
+        env,
+        lambda: dayto.cherry_pick(project(), env, shas, allow_off_master=allow_off_master),
+    )
+    _report(env, result)
+
+
+@app.command()
+def revert(
+    env: EnvArg,
+    sha: Annotated[str, typer.Argument(help="Full SHA of a commit of the release branch.")],
+) -> None:
+    """Revert one commit of the release branch, then PR it into ENV."""
+    _report(env, _run("revert", env, lambda: dayto.revert(project(), env, sha)))
+
+
+@app.command()
+def rollback(
+    env: EnvArg,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Release to go back to (default: the one before)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a rollback in progress.")] = False,
+) -> None:
+    """Restore an earlier release's tree on ENV through a PR and the same gates."""
+    _report(env, _run("rollback", env, lambda: dayto.rollback(project(), env, to, force)))
+
+
+@app.command()
+def abandon(
+    env: EnvArg,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why; posted on the pull request.")
+    ] = "abandoned by oncall",
+) -> None:
+    """Close ENV's open release PR and return the stack to the release it ran before."""
+    _report(env, _run("abandon", env, lambda: dayto.abandon(project(), env, reason)))
+
+
+@app.command()
+def history(
+    env: EnvArg,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Also plain updates and refreshes.")
+    ] = False,
+) -> None:
+    """Every promotion, pick, revert, rollback and abandon of ENV: who, when, what, which PR."""
+    found = _run("history", env, lambda: dayto.history(project(), env, everything))
+    if as_json:
+        print(json.dumps([row.to_dict() for row in found], indent=2))
+        return
+    if not found:
+        err_console.print(f"{env} has no release events in its history yet")
+        return
+    table = Table(title=f"{env} history")
+    for column in ("when", "who", "kind", "release", "commit", "pr", "result", "summary"):
+        table.add_column(column)
+    for row in found:
+        table.add_row(
+            row.when[:19],
+            row.who,
+            row.kind,
+            row.release or "-",
+            (row.commit or "-")[:12],
+            f"#{row.pr}" if row.pr else "-",
+            row.result,
+            row.summary,
+        )
+    console.print(table)
+
+
+def check_promote(env: str, release: str, force: bool) -> None:
+    """Called by `release promote` before it pins anything."""
+    notes = _run("promote", env, lambda: dayto.check_promote(project(), env, release, force))
+    for note in notes:
+        console.print(f"  note: {note}", highlight=False)

@@ -1,0 +1,419 @@
+"""Day-two flows on the Automation API: cherry-pick, revert, rollback, abandon, history.
+
+What oncall does when a week does not go well, each as a change of the stack's config and
+one `up` of the same program (so preview, gates, state and history work as for a
+promotion). Every flow takes an `automation.Project`, so the command line and the
+end-to-end tests call the same functions. Each `up` is stamped with a message
+(`release.history.stamp`) that `release history` reads back.
+
+- cherry_pick: append SHAs to `picks`, up (each pick a resource; a new PR of the release
+  branch into the environment goes through the same gates and merge).
+- revert: append a SHA of the release branch to `reverts`, up.
+- rollback: set `rollback: {to, date}` and add the current release to `rolledBack`, up
+  (a commit restoring the earlier tree on rollback/ENV-DATE, PR'd and merged through the
+  gates, or `rollbackApprovals`).
+- abandon: close the open PR with a comment, set the stack's pins back to the release it ran
+  before (from the stack's update history), up. Nothing is deleted.
+- check_promote: `release promote` refuses a rolled-back release unless forced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi import automation as auto
+
+from release import automation, forge
+from release.config import NAMESPACE, ConfigError, check_sha, parse_settings, release_date_of
+from release.history import Row, rows, stamp, with_pr
+from release.picks import day_two_settings, merge_picks, removed
+
+Printer = Callable[[str], None]
+
+
+class DayTwoError(RuntimeError):
+    """A day-two command cannot go ahead; the message says why and what to do."""
+
+
+@dataclass
+class FlowResult:
+    """What a flow did: the engine's result (None when no `up` ran), notes for the user."""
+
+    up: auto.UpResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        if self.up is None:
+            return {}
+        return {k: v.value for k, v in self.up.outputs.items()}
+
+
+def actor() -> str:
+    """Who runs the command: RELEASE_TRAIN_ACTOR, else GITHUB_ACTOR (CI), else USER."""
+    for key in ("RELEASE_TRAIN_ACTOR", "GITHUB_ACTOR", "USER", "USERNAME"):
+        value = os.environ.get(key, "").strip()
+        if value:
+            return "".join(c for c in value if c.isalnum() or c in "-_.@") or "unknown"
+    return "unknown"
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _key(name: str) -> str:
+    return f"{NAMESPACE}:{name}"
+
+
+def _promotion_raw(project: automation.Project, env: str) -> dict[str, Any]:
+    if env not in project.stack_names():
+        raise DayTwoError(f"unknown environment {env!r}: no Pulumi.{env}.yaml")
+    raw = project.stack_file(env)
+    try:
+        parse_settings(env, raw)
+    except ConfigError as err:
+        raise DayTwoError(f"Pulumi.{env}.yaml: {err}") from None
+    if not raw.get("promotesFrom"):
+        raise DayTwoError(f"{env} tracks its source branch; it has no release to change")
+    return raw
+
+
+def _set_list(stack: auto.Stack, name: str, values: Sequence[str]) -> None:
+    try:
+        stack.remove_config(_key(name))
+    except auto.CommandError:
+        pass  # not set yet
+    for index, value in enumerate(values):
+        stack.set_config(f"{_key(name)}[{index}]", auto.ConfigValue(value=value), path=True)
+
+
+def _remove(stack: auto.Stack, name: str) -> None:
+    try:
+        stack.remove_config(_key(name))
+    except auto.CommandError:
+        pass
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _up(
+    project: automation.Project, env: str, message: str, on_output: Printer | None
+) -> auto.UpResult:
+    stack = automation.stack(project, env)
+    return stack.up(message=message, on_output=on_output or automation.printer())
+
+
+def removed_report(project: automation.Project, env: str) -> list[str]:
+    """Picks and reverts of the last run that are no longer listed: applied, not reverted."""
+    raw = project.stack_file(env)
+    day_two = automation.outputs(project, env).get("dayTwo") or {}
+    picks = removed("pick", day_two.get("picks") or [], _as_list(raw.get("picks")))
+    reverts = removed("revert", day_two.get("reverts") or [], _as_list(raw.get("reverts")))
+    return [item.describe() for item in picks + reverts]
+
+
+def cherry_pick(
+    project: automation.Project,
+    env: str,
+    shas: Sequence[str],
+    allow_off_master: bool = False,
+    on_output: Printer | None = None,
+) -> FlowResult:
+    """List `shas` in the stack's picks (in order) and run up."""
+    raw = _promotion_raw(project, env)
+    wanted = [check_sha("picks", s.strip().lower()) for s in shas]
+    if not wanted:
+        raise DayTwoError("name at least one commit to cherry-pick")
+    before = _as_list(raw.get("picks"))
+    picks = merge_picks(before, wanted)
+    result = FlowResult(notes=removed_report(project, env))
+    release = automation.outputs(project, env).get("releaseBranch")
+    stack = automation.stack(project, env)
+    _set_list(stack, "picks", picks)
+    flipped = allow_off_master and str(raw.get("allowOffMaster", "false")).lower() != "true"
+    if flipped:
+        stack.set_config(_key("allowOffMaster"), auto.ConfigValue(value="true"))
+    message = stamp(
+        "pick",
+        f"cherry-pick {len(wanted)} commit(s) into {release or env}",
+        commit=",".join(s[:12] for s in wanted),
+        release=release,
+        env=env,
+        by=actor(),
+    )
+    try:
+        result.up = _up(project, env, message, on_output)
+    except auto.CommandError:
+        # Do not leave a pick that failed (a conflict, a refusal) listed: every later up
+        # would stop on it. Picks applied before the failure stay on the branch.
+        _set_list(stack, "picks", before)
+        raise
+    finally:
+        if flipped:
+            _remove(stack, "allowOffMaster")
+    return result
+
+
+def revert(
+    project: automation.Project, env: str, sha: str, on_output: Printer | None = None
+) -> FlowResult:
+    """List `sha` (a commit of the release branch) in the stack's reverts and run up."""
+    raw = _promotion_raw(project, env)
+    wanted = check_sha("reverts", sha.strip().lower())
+    before = list(day_two_settings(raw).reverts)
+    result = FlowResult(notes=removed_report(project, env))
+    release = automation.outputs(project, env).get("releaseBranch")
+    stack = automation.stack(project, env)
+    _set_list(stack, "reverts", merge_picks(before, [wanted]))
+    message = stamp(
+        "revert",
+        f"revert {wanted[:12]} on {release or env}",
+        commit=wanted[:12],
+        release=release,
+        env=env,
+        by=actor(),
+    )
+    try:
+        result.up = _up(project, env, message, on_output)
+    except auto.CommandError:
+        _set_list(stack, "reverts", before)
+        raise
+    return result
+
+
+def rollback(
+    project: automation.Project,
+    env: str,
+    to: str | None = None,
+    force: bool = False,
+    day: dt.date | None = None,
+    on_output: Printer | None = None,
+) -> FlowResult:
+    """Roll `env` back to `to` (default: the release before the current one) and run up.
+
+    Running it again for the same target (say, once the PR is approved) continues it.
+    """
+    raw = _promotion_raw(project, env)
+    outputs = automation.outputs(project, env)
+    current = outputs.get("releaseBranch")
+    if not current:
+        raise DayTwoError(f"{env} runs no release yet; there is nothing to roll back")
+    target = to or outputs.get("previousRelease")
+    if not target:
+        raise DayTwoError(f"the release {env} ran before {current} is not known; name it with --to")
+    if release_date_of(str(target)) is None:
+        raise DayTwoError(f"--to {target!r}: name a release branch, e.g. release/2026-11-12")
+    if target == current:
+        raise DayTwoError(f"{env} already runs {target}")
+    day_two = day_two_settings(raw)
+    ongoing = day_two.rollback_to
+    if ongoing and ongoing != target and not force:
+        raise DayTwoError(
+            f"{env} already has a rollback to {ongoing} in its config; run `release rollback "
+            f"{env} --to {ongoing}` to continue it, or --force to replace it"
+        )
+    if target in day_two.rolled_back and not force:
+        raise DayTwoError(f"{target} was itself rolled back out of {env}; use --force to go to it")
+    when = (day or today()).isoformat()
+    if ongoing == target and day_two.rollback_date and day is None:
+        when = day_two.rollback_date
+    stack = automation.stack(project, env)
+    stack.set_config(f"{_key('rollback')}.to", auto.ConfigValue(value=str(target)), path=True)
+    stack.set_config(f"{_key('rollback')}.date", auto.ConfigValue(value=when), path=True)
+    rolled = list(day_two.rolled_back)
+    if current not in rolled and current != target:
+        _set_list(stack, "rolledBack", [*rolled, str(current)])
+    message = stamp(
+        "rollback",
+        f"roll {env} back from {current} to {target}",
+        release=target,
+        env=env,
+        by=actor(),
+    )
+    result = FlowResult(
+        notes=[f"{current} is marked rolled back: promote refuses it without --force"]
+    )
+    result.up = _up(project, env, message, on_output)
+    return result
+
+
+def check_promote(
+    project: automation.Project, env: str, release: str, force: bool = False
+) -> list[str]:
+    """Before `release promote`: refuse a rolled-back release unless forced; clear a finished
+    rollback from the config (its branch and PR stay). Returns notes for the user."""
+    raw = project.stack_file(env)
+    if not raw.get("promotesFrom"):
+        return []
+    day_two = day_two_settings(raw)
+    notes: list[str] = []
+    stack: auto.Stack | None = None
+    if release in day_two.rolled_back:
+        if not force:
+            raise DayTwoError(
+                f"{release} was rolled back out of {env} (listed in release-train:rolledBack); "
+                "promote it again only once the cause is fixed, with --force"
+            )
+        stack = automation.stack(project, env)
+        _set_list(stack, "rolledBack", [r for r in day_two.rolled_back if r != release])
+        notes.append(f"--force: promoting {release} again although it was rolled back")
+    if day_two.rollback_to:
+        stack = stack or automation.stack(project, env)
+        _remove(stack, "rollback")
+        notes.append(
+            f"the rollback to {day_two.rollback_to} leaves the stack (its branch and PR stay)"
+        )
+    notes.extend(removed_report(project, env))
+    return notes
+
+
+def _previous_pins(
+    history: Sequence[auto.UpdateSummary], current_commit: str | None
+) -> dict[str, Any] | None:
+    """The config of the newest successful update that ran another release than the current."""
+    for entry in sorted(history, key=lambda h: h.version or 0, reverse=True):
+        if entry.result != "succeeded" or entry.kind != "update":
+            continue
+        commit = entry.config.get(_key("commit"))
+        if commit is None or commit.value in (None, "", current_commit):
+            continue
+        return {
+            name: entry.config[_key(name)].value
+            for name in ("commit", "releaseDate", "picks", "reverts")
+            if _key(name) in entry.config
+        }
+    return None
+
+
+def abandon(
+    project: automation.Project,
+    env: str,
+    reason: str = "abandoned by oncall",
+    on_output: Printer | None = None,
+) -> FlowResult:
+    """Close the open release PR with a comment, and return the stack to its previous release."""
+    raw = _promotion_raw(project, env)
+    outputs = automation.outputs(project, env)
+    release, number = outputs.get("releaseBranch"), outputs.get("prNumber")
+    if not release or not number:
+        raise DayTwoError(f"{env} has no release pull request to abandon")
+    if outputs.get("state") == "merged":
+        raise DayTwoError(
+            f"{release} is already merged into {env}; roll it back instead (release rollback {env})"
+        )
+    stack = automation.stack(project, env)
+    settings = parse_settings(env, raw)
+    token = _token(stack)
+    repo = forge.connect(settings.api_url, token).get_repo(settings.repository)
+    pull = repo.get_pull(int(number))
+    who = actor()
+    result = FlowResult()
+    if pull.state == "open":
+        pull.create_issue_comment(
+            f"Release abandoned by {who}: {reason}\n\n"
+            f"The branch `{release}` stays in the repository; {env} goes back to the release "
+            "it ran before, so next week's cut starts clean. Nothing was deleted."
+        )
+        pull.edit(state="closed")
+        result.notes.append(f"closed PR #{number} with a comment; {release} stays")
+    else:
+        result.notes.append(f"PR #{number} was already {pull.state}; {release} stays")
+    pins = _previous_pins(stack.history(), str(raw.get("commit") or outputs.get("releaseCommit")))
+    if pins is None:
+        for name in ("commit", "releaseDate"):
+            _remove(stack, name)
+        result.notes.append(
+            f"{env} ran no earlier release in its history: its pins are removed, and its "
+            f"state keeps {release} until the next `release promote {env}`"
+        )
+        return result
+    for name in ("commit", "releaseDate"):
+        stack.set_config(_key(name), auto.ConfigValue(value=str(pins[name])))
+    for name in ("picks", "reverts"):
+        values = pins.get(name)
+        _set_list(stack, name, _as_list(_parse_json(values)) if values else [])
+    previous = f"release/{pins['releaseDate']}" if pins.get("releaseDate") else pins["commit"]
+    message = stamp(
+        "abandon",
+        f"abandon {release} on {env}: {reason}",
+        release=release,
+        pr=number,
+        env=env,
+        by=who,
+    )
+    result.notes.append(f"{env} pinned back to {previous} ({str(pins['commit'])[:12]})")
+    result.up = _up(project, env, message, on_output)
+    return result
+
+
+def _parse_json(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] == "[":
+        import json
+
+        return json.loads(value)
+    return value
+
+
+def _token(stack: auto.Stack) -> str:
+    env_token = os.environ.get("GITHUB_TOKEN", "").strip()
+    if env_token:
+        return env_token
+    try:
+        value = stack.get_config(_key("token")).value
+    except auto.CommandError:
+        value = ""
+    if not value:
+        raise DayTwoError(
+            "no token: set release-train:token (pulumi config set --secret) or GITHUB_TOKEN"
+        )
+    return value
+
+
+def _summary(entry: auto.UpdateSummary) -> dict[str, Any]:
+    return {
+        "version": entry.version,
+        "kind": entry.kind,
+        "start_time": entry.start_time,
+        "message": entry.message,
+        "environment": dict(entry.environment or {}),
+        "config": {k: v.value for k, v in entry.config.items() if not v.secret},
+        "result": entry.result,
+    }
+
+
+def history(project: automation.Project, env: str, everything: bool = False) -> list[Row]:
+    """Every promotion, pick, revert, rollback and abandon of `env`, newest first."""
+    if env not in project.stack_names():
+        raise DayTwoError(f"unknown environment {env!r}: no Pulumi.{env}.yaml")
+    stack = automation.stack(project, env)
+    entries = [_summary(e) for e in stack.history(show_secrets=False)]
+    return with_pr(rows(entries, everything), automation.outputs(project, env))
+
+
+def day_two_summary(outputs: Mapping[str, Any]) -> list[str]:
+    """One line per pick, revert and rollback of a stack's outputs (for `release status`)."""
+    day_two = outputs.get("dayTwo") or {}
+    lines = []
+    for pick in day_two.get("picks") or []:
+        done = (pick.get("commit") or "")[:12] or "-"
+        lines.append(f"pick {pick.get('sha', '')[:12]} -> {done}")
+    for item in day_two.get("reverts") or []:
+        done = (item.get("commit") or "")[:12] or "-"
+        lines.append(f"revert {item.get('sha', '')[:12]} -> {done}")
+    back = day_two.get("rollback")
+    if back:
+        lines.append(
+            f"rollback to {back.get('to')} via PR #{back.get('prNumber')} ({back.get('state')})"
+        )
+    return lines
