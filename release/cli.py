@@ -125,12 +125,18 @@ def plan(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
 
 
 @app.command()
-def promote(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
+def promote(
+    env: EnvArg,
+    commit: CommitOpt = None,
+    date: DateOpt = None,
+    force: Annotated[bool, typer.Option(help="Promote a release that was rolled back.")] = False,
+) -> None:
     """Pin the commit and date in Pulumi.<env>.yaml, then run `pulumi up`."""
     proj = project()
     raw = check_env(proj, env)
     target = target_for(proj, env, raw, commit, date)
     if target:
+        cli_dayto.check_promote(env, target.branch, force)  # refuses a rolled-back release
         console.print(f"[bold]{env}[/]: promoting {target.commit} as {target.branch}")
         automation.pin(
             proj, env, {"commit": target.commit, "releaseDate": target.release_date.isoformat()}
@@ -237,3 +243,6 @@ def demo(
 
 def main() -> None:
     app()
+
+
+from release import cli_dayto  # noqa: E402 - registers the day-two commands
