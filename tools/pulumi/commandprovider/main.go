@@ -22,8 +22,6 @@ var version = "0.0.0-dev"
 
 func main() {
 	flag.String("tracing", "", "tracing endpoint (ignored)")
-	flag.Bool("logtostderr", false, "(ignored)")
-	flag.Int("v", 0, "(ignored)")
 	flag.Parse()
 
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{

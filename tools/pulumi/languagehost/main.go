@@ -22,11 +22,10 @@ import (
 var version = "0.0.0-dev"
 
 func main() {
-	// The engine may pass flags of its own before the engine address; accept and ignore them.
+	// The engine may pass flags of its own before the engine address; accept and ignore them
+	// (the logging flags are registered by the SDK's logging package).
 	flag.String("tracing", "", "tracing endpoint (ignored)")
 	flag.String("root", "", "project root (ignored)")
-	flag.Bool("logtostderr", false, "(ignored)")
-	flag.Int("v", 0, "(ignored)")
 	flag.Parse()
 	if flag.NArg() < 1 {
 		fmt.Fprintln(os.Stderr, "usage: pulumi-language-python [flags] ENGINE_ADDRESS")
