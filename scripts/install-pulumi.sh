@@ -137,7 +137,7 @@ export GOPROXY="${RELEASE_TRAIN_GOPROXY:-https://proxy.golang.org}"
 # go.sum is committed and every download is checked against it (-mod=readonly fails on anything
 # go.sum does not list); the checksum database itself is out of reach here.
 export GOSUMDB=off
-export GOFLAGS="-mod=readonly -trimpath"
+export GOFLAGS="-mod=readonly"
 
 STAGE="$(mktemp -d "$CACHE/.pulumi-build.XXXXXX" 2>/dev/null || { mkdir -p "$CACHE" && mktemp -d "$CACHE/.pulumi-build.XXXXXX"; })"
 trap 'rm -rf "$STAGE"' EXIT
