@@ -79,7 +79,8 @@ def lost_fixes(
         if fingerprint_of(str(commit["sha"])) in known:
             continue
         author = (commit.get("commit") or {}).get("author") or {}
-        lost.append(LostFix(str(commit["sha"]), message.splitlines()[0], author.get("name", "")))
+        title = message.splitlines()[0] if message.strip() else ""
+        lost.append(LostFix(str(commit["sha"]), title, author.get("name", "")))
     return lost
 
 
