@@ -267,12 +267,12 @@ def day_two_settings(raw: Mapping[str, Any]) -> DayTwo:
         raise ConfigError("rolledBack", rolled_raw, "give a list of release branch names")
     approvals_raw = raw.get("rollbackApprovals")
     approvals = None
-    if approvals_raw not in (None, ""):
+    if approvals_raw not in (None, "", -1, "-1"):  # -1: Pulumi.yaml's default, "unset"
         if str(approvals_raw).strip() not in ("0", "1") or isinstance(approvals_raw, bool):
             raise ConfigError(
                 "rollbackApprovals",
                 approvals_raw,
-                "give 0 or 1 (unset: rollbacks need the same approvals as a promotion)",
+                "give 0 or 1 (or -1: rollbacks need the same approvals as a promotion)",
             )
         approvals = int(str(approvals_raw).strip())
     return DayTwo(reverts, to, day, tuple(str(r) for r in rolled_raw), approvals)
