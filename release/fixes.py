@@ -35,8 +35,20 @@ def patch_fingerprint(files: Sequence[Mapping[str, Any]]) -> str:
     digest = hashlib.sha1()
     for item in sorted(files, key=lambda f: str(f.get("filename", ""))):
         digest.update(f"{item.get('filename')}\0{item.get('status')}\0".encode())
-        for line in str(item.get("patch") or "").splitlines():
-            if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
+        patch = item.get("patch")
+        if patch is None:
+            # The forge leaves the patch out for binary files and very large diffs: tell
+            # such changes apart by the file's new content (its blob), not by name alone.
+            digest.update(f"blob {item.get('sha')}\n".encode())
+            continue
+        # The forge's per-file patch starts at the first hunk; a full `git diff` has
+        # ---/+++ file headers before it. Inside hunks every +/- line is a change, even one
+        # that reads "--- comment" or "+++i".
+        in_hunk = False
+        for line in str(patch).splitlines():
+            if line.startswith("@@"):
+                in_hunk = True
+            elif in_hunk and line.startswith(("+", "-")):
                 digest.update(line.rstrip().encode() + b"\n")
     return digest.hexdigest()
 
