@@ -488,7 +488,6 @@ class _PullRequest:
     title: str
     base_sha: str = ""  # the base branch when the pull request was opened
     head_sha: str = ""
-    merge_sha: str = ""  # the merge commit that landed it
 
 
 @dataclass
@@ -584,8 +583,6 @@ def _build(work: Path) -> _Built:
             _git(
                 work, "merge", "--quiet", "--no-ff", *strategy, "-m", message, step.source, env=env
             )
-            if step.pr is not None:
-                prs[step.pr].merge_sha = _git(work, "rev-parse", "HEAD")
         elif isinstance(step, CherryPick):
             checkout(step.onto)
             env = _identity(step.who, step.when)
@@ -645,42 +642,16 @@ class _Pusher:
         _git(self.work, "push", "--quiet", self.url, *specs, env=self.env)
 
 
-def _settle(
-    api: _Api, prs: list[_PullRequest], pushed: dict[str, str], work: Path, done: set[int]
-) -> None:
-    """Pull requests whose merge commit was pushed and that are still open get closed.
-
-    GitHub marks such a pull request merged by itself; when the forge has not, closing it is
-    the nearest the API allows (it cannot mark a pull request merged without merging).
-    """
-    for pr in prs:
-        tip = pushed.get(pr.base)
-        if not pr.merge_sha or tip is None or pr.number in done:
-            continue
-        landed = subprocess.run(
-            ["git", "merge-base", "--is-ancestor", pr.merge_sha, tip],
-            cwd=work,
-            env=_git_env(),
-            capture_output=True,
-        )
-        if landed.returncode != 0:
-            continue
-        current = api.call("GET", f"/pulls/{pr.number}")
-        if current["state"] == "open":
-            api.call("PATCH", f"/pulls/{pr.number}", {"state": "closed"})
-        done.add(pr.number)
-
-
 def _publish(built: _Built, pusher: _Pusher, api: _Api) -> None:
-    work = built.work
-    pushed: dict[str, str] = {}
-    settled: set[int] = set()
-    for i, pr in enumerate(built.prs):
-        # The branches as they were when the pull request was opened (only ever forward).
-        moves = {pr.base: pr.base_sha, pr.head: pr.head_sha}
-        pusher.push(moves)
-        pushed.update(moves)
-        _settle(api, built.prs[:i], pushed, work, settled)
+    """Replay the history: branches move forward in time order, pull requests open on time.
+
+    Before each pull request opens, its base is pushed as it then was (which lands the
+    earlier pull requests merged into it: the forge marks them merged, as GitHub does), and
+    only then its head.
+    """
+    for pr in built.prs:
+        pusher.push({pr.base: pr.base_sha})
+        pusher.push({pr.head: pr.head_sha})
         created = api.call(
             "POST",
             "/pulls",
@@ -691,9 +662,12 @@ def _publish(built: _Built, pusher: _Pusher, api: _Api) -> None:
             raise RuntimeError(
                 f"seed: expected pull request #{pr.number}, the sandbox created #{created.get('number')}"
             )
+    work = built.work
     final = _branches(work)
-    pusher.push(final)
-    _settle(api, built.prs, final, work, settled)
+    # Bases first, so that no pull request sees its head move before its merge lands.
+    bases = {pr.base for pr in built.prs}
+    pusher.push({name: sha for name, sha in final.items() if name in bases})
+    pusher.push({name: sha for name, sha in final.items() if name not in bases})
     titles = {sha: title for title, sha in built.by_title.items()}
     for sha in _all_commits(work):
         state, (check_status, conclusion) = _NOT_GREEN.get(titles.get(sha, ""), _GREEN)
