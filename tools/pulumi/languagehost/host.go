@@ -140,3 +140,33 @@ func runnerArguments(req *pulumirpc.RunRequest, engineAddress string) []string {
 	args = append(args, entry)
 	return append(args, req.GetArgs()...)
 }
+
+// GetProgramDependencies lists the packages installed in the program's interpreter.
+func (h *pythonHost) GetProgramDependencies(
+	_ context.Context, req *pulumirpc.GetProgramDependenciesRequest,
+) (*pulumirpc.GetProgramDependenciesResponse, error) {
+	py, err := resolvePython(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-m", "pip", "list", "--format=json", "--disable-pip-version-check"}
+	if !req.GetTransitiveDependencies() {
+		args = append(args, "--not-required")
+	}
+	out, err := py.command(args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing the packages of %s: %w", py.executable, err)
+	}
+	var packages []struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal(out, &packages); err != nil {
+		return nil, fmt.Errorf("reading pip's package list: %w", err)
+	}
+	deps := make([]*pulumirpc.DependencyInfo, 0, len(packages))
+	for _, p := range packages {
+		deps = append(deps, &pulumirpc.DependencyInfo{Name: p.Name, Version: p.Version})
+	}
+	return &pulumirpc.GetProgramDependenciesResponse{Dependencies: deps}, nil
+}
