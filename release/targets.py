@@ -64,9 +64,16 @@ def resolve_target(
         )
     green = source_outputs.get("greenCommit")
     if not green and not chosen_commit:
+        # A stack that never ran has no outputs at all; only the source stack records a
+        # green commit, so say which is missing only when the outputs tell.
+        missing = (
+            "has no green commit recorded"
+            if "greenCommit" in source_outputs
+            else "has recorded nothing to promote yet"
+        )
         raise TargetError(
-            f"{promotes_from} has no green commit recorded; run `release promote "
-            f"{promotes_from}` first, or pass --commit SHA"
+            f"{promotes_from} {missing}; run `release promote {promotes_from}` first, "
+            "or pass --commit SHA"
         )
     reason = "--commit" if chosen_commit else f"{promotes_from}'s newest green commit"
     return Target(chosen_commit or str(green), chosen_date or today, reason)
