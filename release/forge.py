@@ -42,14 +42,19 @@ def _retry() -> GithubRetry:
     )
 
 
-def connect(api_url: str, token: str, timeout: float = 30) -> Github:
-    """A PyGithub client for `api_url` with retries and backoff."""
+def connect(api_url: str, token: str, timeout: float = 30, lazy: bool = False) -> Github:
+    """A PyGithub client for `api_url` with retries and backoff.
+
+    A lazy client builds objects such as a repository without reading them first, which
+    saves a request per call in the providers.
+    """
     return Github(
         base_url=api_url,
         auth=Auth.Token(token),
         timeout=int(timeout),
         retry=_retry(),
         per_page=100,
+        lazy=lazy,
     )
 
 

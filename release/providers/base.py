@@ -45,7 +45,7 @@ class ForgeProvider(ResourceProvider):
 
     @staticmethod
     def repo(props: dict[str, Any]) -> Repository:
-        return forge.client(props["api_url"]).get_repo(props["repository"], lazy=True)
+        return forge.client(props["api_url"]).get_repo(props["repository"])
 
 
 def call(what: str, fn: Callable[[], T]) -> T:

@@ -49,7 +49,7 @@ def test_release_branch_created_adopted_and_never_deleted(ctx):
     provider = engine_copy(ReleaseBranchProvider(), sb.token)
     inputs = props(sb, branch=RELEASE, commit=green)
     created = provider.create(inputs)
-    assert created.id_ == RELEASE
+    assert created.id == RELEASE
     assert created.outs["head"] == green and created.outs["created"] is True
     assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == green
 
@@ -206,6 +206,7 @@ def test_merge_waits_for_approval_then_merges_with_a_merge_commit(ctx):
 
 def test_merge_refuses_red_checks_and_names_them(ctx, commit_files):
     sb, repo, green = ctx
+    engine_copy(ReleaseBranchProvider(), sb.token).create(props(sb, branch=RELEASE, commit=green))
     red = commit_files(repo, RELEASE, {"app/fix.py": "x = 1\n"}, "a fix without CI yet")
     _, _, created = open_pull(sb, repo, green)
     number = created.outs["number"]
