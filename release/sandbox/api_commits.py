@@ -153,7 +153,15 @@ def merge(forge: Forge, req: Request, owner: str, repo: str) -> Response:
         raise ApiError(409, "Base branch moved during the merge; try again") from exc
     handle.meta["pushed_at"] = now_iso()
     forge.save(handle)
+    sync_pulls(forge, handle)
     body = shapes.commit(
         forge.links, handle.full_name, handle.git.commit_info(sha), forge.login_for
     )
     return Response(201, body, {"Location": body["url"]})
+
+
+def sync_pulls(forge: Forge, handle: RepoHandle) -> None:
+    """Let the pull requests notice a ref change (a pushed-in head reads as merged)."""
+    from .api_pulls import sync_pulls as sync
+
+    sync(forge, handle)

@@ -119,6 +119,7 @@ def create_ref(forge: Forge, req: Request, owner: str, repo: str) -> Response:
         raise unprocessable("Reference already exists", "Reference", "ref") from exc
     handle.meta["pushed_at"] = now_iso()
     forge.save(handle)
+    sync_pulls(forge, handle)
     body = _ref_body(forge, handle, ref, *obj)
     return Response(201, body, {"Location": body["url"]})
 
@@ -151,6 +152,7 @@ def update_ref(forge: Forge, req: Request, owner: str, repo: str, ref: str) -> R
         )
     handle.meta["pushed_at"] = now_iso()
     forge.save(handle)
+    sync_pulls(forge, handle)
     return Response(200, _ref_body(forge, handle, full, *obj))
 
 
@@ -164,6 +166,7 @@ def delete_ref(forge: Forge, req: Request, owner: str, repo: str, ref: str) -> R
     handle.git.delete_ref(full, current[0])
     handle.meta["pushed_at"] = now_iso()
     forge.save(handle)
+    sync_pulls(forge, handle)
     return Response(204)
 
 
@@ -329,3 +332,10 @@ def get_blob(forge: Forge, req: Request, owner: str, repo: str, sha: str) -> Res
     return Response(
         200, shapes.blob(forge.links, handle.full_name, obj[0], handle.git.read_blob(obj[0]))
     )
+
+
+def sync_pulls(forge: Forge, handle: RepoHandle) -> None:
+    """Let the pull requests notice a ref change (a pushed-in head reads as merged)."""
+    from .api_pulls import sync_pulls as sync
+
+    sync(forge, handle)

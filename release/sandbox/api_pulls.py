@@ -46,10 +46,55 @@ def _tips(handle: RepoHandle, pr: dict[str, Any]) -> tuple[str, str]:
         head = handle.git.ref_sha(f"refs/heads/{pr['head_ref']}") or pr["head_sha"]
         base = handle.git.ref_sha(f"refs/heads/{pr['base_ref']}") or pr["base_sha"]
         if head != pr["head_sha"] or base != pr["base_sha"]:
+            if base != pr["base_sha"] and handle.git.is_ancestor(head, base):
+                _merged_by_push(handle, pr, head, base)
+                return pr["head_sha"], pr["base_sha"]
             pr["head_sha"], pr["base_sha"] = head, base
             handle.git.run("update-ref", f"refs/pull/{pr['number']}/head", head, check=False)
         return head, base
     return pr["head_sha"], pr["base_sha"]
+
+
+def _merged_by_push(handle: RepoHandle, pr: dict[str, Any], head: str, base: str) -> None:
+    """GitHub marks an open pull request merged once a push makes its head reachable from
+    its base; the merge commit is the first commit on base's first-parent line holding it."""
+    merge_sha = head
+    rows = handle.git.out(
+        "rev-list", "--topo-order", "--ancestry-path", "--parents", f"{head}..{base}"
+    )
+    for row in rows.splitlines():
+        sha, *parents = row.split()
+        if head in parents:
+            merge_sha = sha  # keep the oldest commit that has the head as a parent
+    shas = handle.git.rev_list("--reverse", "--topo-order", f"{pr['base_sha']}..{head}")
+    now = now_iso()
+    pr.update(
+        {
+            "state": "closed",
+            "closed_at": now,
+            "merged_at": now,
+            "updated_at": now,
+            "merged_by": None,
+            "merge_commit_sha": merge_sha,
+            "merge_method": "push",
+            "head_sha": head,
+            "base_sha": base,
+            "commit_count": len(shas),
+            "commit_shas": shas,
+        }
+    )
+
+
+def sync_pulls(forge: Forge, handle: RepoHandle) -> None:
+    """After a push or ref update: mark open pull requests whose head reached their base merged."""
+    changed = False
+    for pr in handle.meta["pulls"].values():
+        if pr["state"] == "open":
+            before = (pr["head_sha"], pr["base_sha"], pr["state"])
+            _tips(handle, pr)
+            changed = changed or before != (pr["head_sha"], pr["base_sha"], pr["state"])
+    if changed:
+        forge.save(handle)
 
 
 def test_merge(handle: RepoHandle, pr: dict[str, Any], head: str, base: str) -> str | None:
@@ -523,7 +568,9 @@ def dismiss_review(
     handle = forge.open(owner, repo)
     pr = _pull(handle, number)
     record = _review(handle, pr["number"], review_id)
-    message = req.string("message", "PullRequestReview", required=True)
+    message = req.json_object().get("message")
+    if not isinstance(message, str) or not message:
+        raise review_error("message is missing")
     if record["state"] == "PENDING":
         raise review_error("Can not dismiss a pending pull request review")
     if record["state"] == "COMMENTED":

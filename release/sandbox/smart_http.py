@@ -67,10 +67,13 @@ def serve(
         env["GIT_PROTOCOL"] = lower["git-protocol"]
     lock = forge.lock(owner, name)
     if rest == "/git-receive-pack":
+        from .api_pulls import sync_pulls
+
         with lock:
             proc = subprocess.run(
                 ["git", "http-backend"], input=body, capture_output=True, env=env, check=False
             )
+            sync_pulls(forge, forge.open(owner, name))
     else:
         proc = subprocess.run(
             ["git", "http-backend"], input=body, capture_output=True, env=env, check=False

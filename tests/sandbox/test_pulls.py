@@ -156,3 +156,13 @@ def test_issue_comments_on_pull(acme, feature, github_client, sandbox):
     ]
     comments[0].edit("payload: def")
     assert acme.get_pull(pr.number).get_issue_comments()[0].body == "payload: def"
+
+
+def test_pull_merged_by_a_push_reads_as_merged(acme, feature, commit_files):
+    pr = acme.create_pull(title="Feature", body="", head="feature", base="master")
+    master = acme.get_branch("master").commit.sha
+    merged = acme.merge("master", "feature", "Merge feature by hand")
+    assert acme.get_branch("master").commit.sha == merged.sha != master
+    done = acme.get_pull(pr.number)
+    assert (done.state, done.merged, done.merge_commit_sha) == ("closed", True, merged.sha)
+    assert done.is_merged() is True
