@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import threading
 import time
 from dataclasses import dataclass, field
@@ -426,22 +428,43 @@ def test_five_hundred_ppcs_in_five_waves(monitor, capsys):
     assert all(cmds[f"customer-{i:03d}"].dependencies == [] for i in range(0, 500, 5))
 
 
+class PpcJobFailed(RuntimeError):
+    pass
+
+
 class FailingMocks(CommandMocks):
     def __init__(self, failing: str) -> None:
         self.failing = failing
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         if args.name == f"ppc-{self.failing}":
-            raise RuntimeError(f"update job for {self.failing} failed")
+            raise PpcJobFailed(f"update job for {self.failing} failed")
         return super().new_resource(args)
 
 
-def test_a_failing_ppc_stops_the_later_waves_but_not_its_own_wave():
+@pytest.fixture
+def quiet_failed_futures():
+    """The failed registration leaves futures holding the job's error that nobody awaits
+    (the mocks keep the resources alive); asyncio would log each one at exit. Reading a
+    future's exception() marks it as seen."""
+    yield
+    futures = [f for f in gc.get_objects() if isinstance(f, asyncio.Future)]
+    for future in futures:
+        if future.done() and not future.cancelled():
+            future.exception()
+
+
+def test_a_failing_ppc_stops_the_later_waves_but_not_its_own_wave(quiet_failed_futures):
     mocks = FailingMocks("acme")
     mon = CapturingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, monitor=mon)
-    with pytest.raises(Exception, match="update job for acme failed"):
+    try:
         run_program(lambda: build_rollout().urn)
+    except Exception as exc:  # noqa: BLE001 the program's failure is the subject here
+        message = str(exc)
+    else:
+        pytest.fail("the rollout did not fail")
+    assert "update job for acme failed" in message
     assert "ppc-globex" in mon.registered  # same wave: runs in parallel, unaffected
     assert "ppc-acme" not in mon.registered
     assert not {"wave-1-done", "ppc-initech", "ppc-umbrella", "ppc-hooli"} & set(mon.registered)
