@@ -25,7 +25,7 @@ from release.dayto import DayTwoError, FlowResult
 T = TypeVar("T")
 
 
-def _run(what: str, env: str, flow: Callable[[], T]) -> T:
+def _run(what: str, env: str, flow: Callable[[], T], hint: str = "") -> T:
     try:
         return flow()
     except (DayTwoError, ConfigError) as err:
@@ -36,7 +36,7 @@ def _run(what: str, env: str, flow: Callable[[], T]) -> T:
             "or run `pulumi cancel` if it crashed"
         )
     except auto.CommandError as err:
-        fail(f"{what} on {env} failed:\n{_engine_error(err)}")
+        fail(f"{what} on {env} failed:\n{_engine_error(err)}{hint}")
     raise AssertionError("unreachable")
 
 
@@ -69,6 +69,9 @@ def cherry_pick(
         "cherry-pick",
         env,
         lambda: dayto.cherry_pick(project(), env, shas, allow_off_master=allow_off_master),
+        hint=f"\nA closed gate: run `release promote {env}` again once checks and approvals "
+        f"are there. A pick that cannot apply: take it out of release-train:picks in "
+        f"Pulumi.{env}.yaml.",
     )
     _report(env, result)
 

@@ -88,6 +88,8 @@ def _set_list(stack: auto.Stack, name: str, values: Sequence[str]) -> None:
         stack.remove_config(_key(name))
     except auto.CommandError:
         pass  # not set yet
+    if not values:  # an empty list, not an unset key (Pulumi.yaml may require the key)
+        stack.set_config(_key(name), auto.ConfigValue(value="[]"))
     for index, value in enumerate(values):
         stack.set_config(f"{_key(name)}[{index}]", auto.ConfigValue(value=value), path=True)
 
@@ -152,13 +154,11 @@ def cherry_pick(
         env=env,
         by=actor(),
     )
+    # A failed up keeps the picks listed: the usual failure is the merge gate (the PR waits
+    # for checks and approval; run up again). A pick that cannot apply (a conflict, a
+    # refusal) must be taken out of release-train:picks by hand, as the error says.
     try:
         result.up = _up(project, env, message, on_output)
-    except auto.CommandError:
-        # Do not leave a pick that failed (a conflict, a refusal) listed: every later up
-        # would stop on it. Picks applied before the failure stay on the branch.
-        _set_list(stack, "picks", before)
-        raise
     finally:
         if flipped:
             _remove(stack, "allowOffMaster")
@@ -184,11 +184,7 @@ def revert(
         env=env,
         by=actor(),
     )
-    try:
-        result.up = _up(project, env, message, on_output)
-    except auto.CommandError:
-        _set_list(stack, "reverts", before)
-        raise
+    result.up = _up(project, env, message, on_output)  # a gate failure keeps it listed
     return result
 
 
@@ -252,7 +248,9 @@ def check_promote(
     project: automation.Project, env: str, release: str, force: bool = False
 ) -> list[str]:
     """Before `release promote`: refuse a rolled-back release unless forced; clear a finished
-    rollback from the config (its branch and PR stay). Returns notes for the user."""
+    rollback, and the reverts of another release, from the config (their commits, branches
+    and PRs stay). Picks stay listed: one already in the new release is a no-op, one that is
+    not is picked onto it. Returns notes for the user."""
     raw = project.stack_file(env)
     if not raw.get("promotesFrom"):
         return []
@@ -268,6 +266,14 @@ def check_promote(
         stack = automation.stack(project, env)
         _set_list(stack, "rolledBack", [r for r in day_two.rolled_back if r != release])
         notes.append(f"--force: promoting {release} again although it was rolled back")
+    current = automation.outputs(project, env).get("releaseBranch")
+    if day_two.reverts and current and current != release:
+        stack = stack or automation.stack(project, env)
+        _set_list(stack, "reverts", [])
+        notes.append(
+            f"the reverts on {current} stay there; they are not listed for {release} "
+            "(a revert names a commit of its own release branch)"
+        )
     if day_two.rollback_to:
         stack = stack or automation.stack(project, env)
         _remove(stack, "rollback")
