@@ -33,11 +33,15 @@ class Project:
     env: dict[str, str] = field(default_factory=dict)
 
     def backend(self) -> str:
-        return (
+        """The state backend URL; a local `file://` folder is created when missing."""
+        url = (
             self.backend_url
             or os.environ.get("PULUMI_BACKEND_URL")
             or f"file://{self.directory / '.state'}"
         )
+        if url.startswith("file://"):
+            Path(url.removeprefix("file://")).expanduser().mkdir(parents=True, exist_ok=True)
+        return url
 
     def env_vars(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = {"PULUMI_BACKEND_URL": self.backend(), "PULUMI_SKIP_UPDATE_CHECK": "true"}

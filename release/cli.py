@@ -28,6 +28,7 @@ from release.targets import Target, TargetError, resolve_target
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     help="The weekly release train: testing -> staging -> production, as Pulumi stacks.",
 )
 console = Console()
