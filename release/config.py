@@ -92,8 +92,11 @@ def release_date_of(branch: str) -> dt.date | None:
     """The date in a `release/YYYY-MM-DD` branch name, or None for any other name."""
     if not branch.startswith(RELEASE_PREFIX):
         return None
+    text = branch[len(RELEASE_PREFIX) :]
+    if not _DATE_RE.match(text):
+        return None
     try:
-        return dt.date.fromisoformat(branch[len(RELEASE_PREFIX) :])
+        return dt.date.fromisoformat(text)
     except ValueError:
         return None
 
