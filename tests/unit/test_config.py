@@ -499,6 +499,10 @@ def test_release_names_round_trip() -> None:
     assert release_date_of("release/2026-13-01") is None
     assert release_date_of("staging") is None
     assert release_date_of("release/next") is None
+    # Only the canonical name: a date fromisoformat also reads is another branch's name.
+    assert release_date_of("release/20261126") is None
+    assert release_date_of("release/2026-W48-4") is None
+    assert release_date_of("release/2026-11-26-hotfix") is None
 
 
 def test_checkers_name_the_key_they_were_given() -> None:
