@@ -88,8 +88,7 @@ def _set_list(stack: auto.Stack, name: str, values: Sequence[str]) -> None:
         stack.remove_config(_key(name))
     except auto.CommandError:
         pass  # not set yet
-    if not values:  # an empty list, not an unset key (Pulumi.yaml may require the key)
-        stack.set_config(_key(name), auto.ConfigValue(value="[]"))
+    # An empty list is the unset key: Pulumi.yaml gives each list key the default [].
     for index, value in enumerate(values):
         stack.set_config(f"{_key(name)}[{index}]", auto.ConfigValue(value=value), path=True)
 
@@ -310,15 +309,17 @@ def abandon(
 ) -> FlowResult:
     """Close the open release PR with a comment, and return the stack to its previous release."""
     raw = _promotion_raw(project, env)
-    outputs = automation.outputs(project, env)
-    release, number = outputs.get("releaseBranch"), outputs.get("prNumber")
+    stack = automation.stack(project, env)
+    # The stack's state, not its outputs: an up stopped by the merge gate (the usual reason
+    # to abandon) leaves the outputs of the run before, but records the pull request.
+    pull_state = release_pull(stack)
+    release, number = pull_state.get("head"), pull_state.get("number")
     if not release or not number:
         raise DayTwoError(f"{env} has no release pull request to abandon")
-    if outputs.get("state") == "merged":
+    if pull_state.get("state") == "merged":
         raise DayTwoError(
             f"{release} is already merged into {env}; roll it back instead (release rollback {env})"
         )
-    stack = automation.stack(project, env)
     settings = parse_settings(env, raw)
     token = _token(stack)
     repo = forge.connect(settings.api_url, token).get_repo(settings.repository)
@@ -335,7 +336,7 @@ def abandon(
         result.notes.append(f"closed PR #{number} with a comment; {release} stays")
     else:
         result.notes.append(f"PR #{number} was already {pull.state}; {release} stays")
-    pins = _previous_pins(stack.history(), str(raw.get("commit") or outputs.get("releaseCommit")))
+    pins = _previous_pins(stack.history(), str(raw.get("commit") or ""))
     if pins is None:
         for name in ("commit", "releaseDate"):
             _remove(stack, name)
@@ -347,8 +348,9 @@ def abandon(
     for name in ("commit", "releaseDate"):
         stack.set_config(_key(name), auto.ConfigValue(value=str(pins[name])))
     for name in ("picks", "reverts"):
-        values = pins.get(name)
-        _set_list(stack, name, _as_list(_parse_json(values)) if values else [])
+        values = _as_list(_parse_json(pins.get(name)))
+        if values != _as_list(_parse_json(raw.get(name))):
+            _set_list(stack, name, values)
     previous = f"release/{pins['releaseDate']}" if pins.get("releaseDate") else pins["commit"]
     message = stamp(
         "abandon",
@@ -361,6 +363,16 @@ def abandon(
     result.notes.append(f"{env} pinned back to {previous} ({str(pins['commit'])[:12]})")
     result.up = _up(project, env, message, on_output)
     return result
+
+
+def release_pull(stack: auto.Stack) -> dict[str, Any]:
+    """The outputs of the stack's release pull request resource, from its state."""
+    deployment = stack.export_stack().deployment or {}
+    for resource in deployment.get("resources") or []:
+        urn = str(resource.get("urn", ""))
+        if urn.endswith("::pull-request") and "PullRequest" in urn:
+            return dict(resource.get("outputs") or {})
+    return {}
 
 
 def _parse_json(value: Any) -> Any:
