@@ -159,17 +159,23 @@ def _date(value: Any) -> dt.date:
 
 
 def with_pr(history: Iterable[Row], outputs: Mapping[str, Any]) -> list[Row]:
-    """Fill the PR of the newest successful row from the stack's current outputs (an update's
-    message is written before its pull request exists)."""
-    out, filled = [], False
+    """Fill in PRs from the stack's current outputs (an update's message is written before
+    its pull request exists): the release PR on the newest successful promotion, pick or
+    revert of the release the stack runs, the rollback PR on the newest successful rollback."""
+    release_pr = _int(outputs.get("prNumber"))
+    rollback_pr = _int(((outputs.get("dayTwo") or {}).get("rollback") or {}).get("prNumber"))
+    out, release_done, rollback_done = [], False, False
     for row in history:
-        if not filled and row.result == "succeeded":
-            filled = True
-            pr = row.pr
-            if row.kind == "rollback":
-                pr = pr or _int((outputs.get("dayTwo") or {}).get("rollback", {}).get("prNumber"))
-            elif row.kind != "abandon":
-                pr = pr or _int(outputs.get("prNumber"))
-            row = Row(**{**row.to_dict(), "pr": pr})
+        if row.result == "succeeded" and row.pr is None:
+            if row.kind == "rollback" and not rollback_done:
+                rollback_done = True
+                row = Row(**{**row.to_dict(), "pr": rollback_pr})
+            elif (
+                row.kind in ("promotion", "pick", "revert")
+                and not release_done
+                and row.release == outputs.get("releaseBranch")
+            ):
+                release_done = True
+                row = Row(**{**row.to_dict(), "pr": release_pr})
         out.append(row)
     return out

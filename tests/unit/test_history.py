@@ -82,15 +82,16 @@ def test_classify_needs_a_change():
     assert classify(same, None) == ("promotion", f"promote {C1[:12]}")
 
 
-def test_with_pr_fills_only_the_newest_success():
+def test_with_pr_fills_the_newest_success_of_the_running_release():
     history = [
-        Row(3, "t3", "a", "promotion", "release/x", C2, None, "s", "failed"),
-        Row(2, "t2", "a", "promotion", "release/x", C2, None, "s", "succeeded"),
-        Row(1, "t1", "a", "promotion", "release/w", C1, None, "s", "succeeded"),
+        Row(4, "t4", "a", "abandon", "release/y", C1, 7, "s", "succeeded"),
+        Row(3, "t3", "a", "promotion", "release/y", C2, None, "s", "failed"),
+        Row(2, "t2", "a", "pick", "release/x", C1, None, "s", "succeeded"),
+        Row(1, "t1", "a", "promotion", "release/x", C1, None, "s", "succeeded"),
     ]
-    filled = with_pr(history, {"prNumber": 41})
-    assert [r.pr for r in filled] == [None, 41, None]
-    rollback = Row(4, "t4", "a", "rollback", None, None, None, "s", "succeeded")
-    assert (
-        with_pr([rollback], {"prNumber": 41, "dayTwo": {"rollback": {"prNumber": 43}}})[0].pr == 43
-    )
+    filled = with_pr(history, {"prNumber": 41, "releaseBranch": "release/x"})
+    assert [r.pr for r in filled] == [7, None, 41, None]
+    assert with_pr(history, {"prNumber": 41, "releaseBranch": "release/z"})[2].pr is None
+    rollback = Row(5, "t5", "a", "rollback", None, None, None, "s", "succeeded")
+    outputs = {"prNumber": 41, "dayTwo": {"rollback": {"prNumber": 43}}}
+    assert with_pr([rollback], outputs)[0].pr == 43
