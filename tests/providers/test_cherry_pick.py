@@ -162,3 +162,44 @@ def test_delete_forgets(world):
     result = provider.create(pick_props(sandbox, shas.c3, head(repo)))
     provider.delete(result.id, result.outs)
     assert head(repo) == result.outs["head"]
+
+
+def test_fast_forward_is_never_forced(world):
+    _sandbox, _shas, repo, _provider = world
+    from release.providers.cherry_pick import fast_forward
+
+    start = repo.get_git_commit(head(repo))
+    ours = repo.create_git_commit("ours", start.tree, [start])
+    theirs = repo.create_git_commit("theirs", start.tree, [start])
+    repo.get_git_ref(f"heads/{RELEASE}").edit(theirs.sha)
+    with pytest.raises(BranchMoved, match="nothing was forced"):
+        fast_forward(repo, RELEASE, theirs.sha, ours.sha)  # not a fast-forward of theirs
+    with pytest.raises(BranchMoved, match="nothing was pushed"):
+        fast_forward(repo, RELEASE, start.sha, ours.sha)  # moved since it was read
+    assert head(repo) == theirs.sha
+
+
+def test_plan_time_checks_read_only(world):
+    sandbox, shas, repo, _provider = world
+    from release.config import Settings
+    from release.providers.cherry_pick import plan_pick
+
+    settings = Settings(
+        stack="staging",
+        repository="acme/service",
+        environment="staging",
+        api_url=sandbox.base_url,
+        promotes_from="testing",
+    )
+    current = head(repo)
+    sandbox.reset_counters()
+    assert plan_pick(repo, settings, 0, shas.c3, current) is None
+    assert plan_pick(repo, settings, 0, shas.c2, current) == shas.c2  # already in the cut
+    with pytest.raises(PickRefused, match="merge commit") as merge:
+        plan_pick(repo, settings, 1, shas.m5, current)
+    assert merge.value.key == "picks[1]"
+    with pytest.raises(PickRefused, match="upstream first"):
+        plan_pick(repo, settings, 2, shas.x1, current)
+    allowed = Settings(**{**settings.__dict__, "allow_off_master": True})
+    assert plan_pick(repo, allowed, 2, shas.x1, current) is None
+    assert not any(v["writes"] for v in sandbox.counters().values())
