@@ -70,22 +70,55 @@ def pr_number(message: str) -> int | None:
 
 
 def payload_commits(compare_commits: Iterable[Mapping[str, Any]]) -> tuple[PayloadCommit, ...]:
-    """The compare API's commits (oldest first) as payload lines, newest first."""
+    """The compare API's commits (oldest first) as payload lines, newest first.
+
+    A commit that came in through a pull request is credited to it: the merge commit names
+    its number, and so does every commit reached from the merge's other parents that the
+    first-parent line of the release does not hold.
+    """
+    raws = list(compare_commits)
+    through = pr_of_branch_commits(raws)
     rows = []
-    for raw in compare_commits:
+    for raw in raws:
         commit = raw.get("commit") or {}
         message = str(commit.get("message", ""))
         login = (raw.get("author") or {}).get("login")
         name = (commit.get("author") or {}).get("name", "")
+        sha = str(raw["sha"])
         rows.append(
             PayloadCommit(
-                sha=str(raw["sha"]),
+                sha=sha,
                 title=message.splitlines()[0] if message else "",
                 author=login or name,
-                pr=pr_number(message),
+                pr=pr_number(message) or through.get(sha),
             )
         )
     return tuple(reversed(rows))
+
+
+def pr_of_branch_commits(raws: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """For each commit brought in by a "Merge pull request #N" merge, that N."""
+    parents = {str(r["sha"]): [str(p["sha"]) for p in r.get("parents") or []] for r in raws}
+    messages = {str(r["sha"]): str((r.get("commit") or {}).get("message", "")) for r in raws}
+    mainline: list[str] = []
+    current = str(raws[-1]["sha"]) if raws else None
+    while current in parents and current not in mainline:
+        mainline.append(current)
+        current = parents[current][0] if parents[current] else None
+    on_mainline = set(mainline)
+    credited: dict[str, int] = {}
+    for merge in reversed(mainline):  # oldest merge first
+        number = pr_number(messages[merge])
+        if number is None:
+            continue
+        todo = [p for p in parents[merge][1:] if p in parents]
+        while todo:
+            sha = todo.pop()
+            if sha in on_mainline or sha in credited:
+                continue
+            credited[sha] = number
+            todo.extend(p for p in parents[sha] if p in parents)
+    return credited
 
 
 def read_pin(pin: Pin, text: str | None) -> str | None:

@@ -280,3 +280,23 @@ def test_first_release_without_previous_or_compare() -> None:
     body = render_markdown(payload_of(2, previous=None, compare_url=None, pins=()))
     assert "2 commit(s); no earlier release found." in body
     assert "Full compare" not in body and "| component |" not in body
+
+
+def test_commits_of_a_merged_branch_are_credited_to_its_pull_request():
+    def raw(sha, message, *parents):
+        return {
+            "sha": sha,
+            "commit": {"message": message, "author": {"name": "dana"}},
+            "parents": [{"sha": p} for p in parents],
+        }
+
+    # base -> f1 -> f2 (feature) merged as m (#14) on the mainline after a; then b on top.
+    oldest_first = [
+        raw("a", "Direct commit", "base"),
+        raw("f1", "Add the search index", "base"),
+        raw("f2", "Add the search endpoint", "f1"),
+        raw("m", "Merge pull request #14 from acme/feature-search", "a", "f2"),
+        raw("b", "Tune the cache (#15)", "m"),
+    ]
+    rows = {row.sha: row.pr for row in payload_commits(oldest_first)}
+    assert rows == {"b": 15, "m": 14, "f2": 14, "f1": 14, "a": None}
