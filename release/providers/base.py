@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from github import GithubException
 from github.Repository import Repository
-from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
+from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider, UpdateResult
 
 from release import forge
 
@@ -39,6 +39,10 @@ class ForgeProvider(ResourceProvider):
             replaces=replaces,
             delete_before_replace=False,
         )
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """An input that only updates (no forge call): keep the outputs, take the new inputs."""
+        return UpdateResult({**olds, **news})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Forget the resource; the forge object stays where it is."""

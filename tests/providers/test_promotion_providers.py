@@ -238,3 +238,17 @@ def test_merge_check_refuses_squash(ctx):
     sb, _, green = ctx
     result = MergeProvider().check({}, {**merge_inputs(sb, 1, green), "merge_method": "squash"})
     assert [f.property for f in result.failures] == ["merge_method"]
+
+
+def test_merge_update_of_gate_settings_keeps_the_merge_outputs(ctx):
+    sb, _, green = ctx
+    provider = engine_copy(MergeProvider(), sb.token)
+    olds = {**merge_inputs(sb, 5, green), "merged": True, "merge_commit": "c" * 40}
+    news = {**merge_inputs(sb, 5, green), "reviewers": ["oncall-partner", "second"]}
+    diff = provider.diff("5", olds, news)
+    assert diff.changes and not diff.replaces
+    sb.reset_counters()
+    result = provider.update("5", olds, news)
+    assert result.outs["merge_commit"] == "c" * 40 and result.outs["merged"] is True
+    assert result.outs["reviewers"] == ["oncall-partner", "second"]
+    assert sb.reads() + sb.writes() == 0
