@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from release import automation
-from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE, ConfigError, parse_settings
+from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE, ConfigError, Settings, parse_settings
 from release.targets import Target, TargetError, resolve_target
 
 app = typer.Typer(
@@ -110,6 +110,16 @@ def _engine_error(err: auto.CommandError) -> str:
     return "\n".join(wanted[-8:] or lines[-8:])
 
 
+def describe_gate(settings: Settings) -> str:
+    """The merge gate of a stack's pull requests, in words."""
+    checks = ", ".join(settings.required_checks) or "every reported check"
+    who = ", ".join(settings.reviewers) or "anyone"
+    return (
+        f"{checks} green on the PR head; {settings.required_approvals} approval(s) of that "
+        f"head from {who}; merged with a merge commit"
+    )
+
+
 @app.command()
 def plan(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
     """Dry run: what `promote` would do. Writes nothing to the forge."""
@@ -120,6 +130,10 @@ def plan(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
     if target:
         console.print(f"[bold]{env}[/]: would promote {target.commit} as {target.branch}")
         console.print(f"  chosen because: {target.reason}")
+        source = automation.outputs(proj, str(raw["promotesFrom"]))
+        for skipped in source.get("skipped") or []:
+            console.print(f"  skipped {skipped['sha'][:12]}: {skipped['reason']}")
+        console.print(f"  merge gate: {describe_gate(parse_settings(env, raw))}")
         extra = {COMMIT_OVERRIDE: target.commit, DATE_OVERRIDE: target.release_date.isoformat()}
     result = run_engine("preview", automation.stack(proj, env, extra))
     console.print(f"changes: {dict(result.change_summary)}")
