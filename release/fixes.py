@@ -14,16 +14,22 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 _TRAILER = re.compile(r"\(cherry picked from commit ([0-9a-f]{7,40})\)")
+_REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})\.")
 
 
 def cherry_pick_origins(message: str) -> list[str]:
     """The commits named by `git cherry-pick -x` trailers in a commit message."""
     return _TRAILER.findall(message or "")
+
+
+def revert_origins(message: str) -> list[str]:
+    """The commits a message says it reverts (`git revert`'s "This reverts commit X.")."""
+    return _REVERTS.findall(message or "")
 
 
 def patch_fingerprint(files: Sequence[Mapping[str, Any]]) -> str:
@@ -68,6 +74,7 @@ def lost_fixes(
     new_has: Callable[[str], bool],
     new_fingerprints: Callable[[], set[str]],
     fingerprint_of: Callable[[str], str],
+    carried: Collection[str] = (),
 ) -> list[LostFix]:
     """The commits of `previous_only` whose change the new release does not have.
 
@@ -75,25 +82,49 @@ def lost_fixes(
     as the compare API lists them (sha, commit.message, parents). The callables look up
     whether the new release has a commit, the fingerprints of the new release's own
     commits (asked for at most once, and only when a trailer does not settle it), and one
-    commit's fingerprint.
+    commit's fingerprint. `carried` are commits the promotion will cherry-pick onto the new
+    release (the stack's picks): neither they nor picks of them are lost. A commit reverted
+    on the previous release, and its revert, cancel out.
     """
+    commits = list(previous_only)
+    shas = [str(c["sha"]) for c in commits]
+    cancelled: set[str] = set()
+    for commit in commits:
+        message = str((commit.get("commit") or {}).get("message", ""))
+        for origin in revert_origins(message):
+            undone = [sha for sha in shas if len(origin) >= 7 and sha.startswith(origin)]
+            if undone:
+                cancelled.update(undone)
+                cancelled.add(str(commit["sha"]))
     lost: list[LostFix] = []
     known: set[str] | None = None
-    for commit in previous_only:
-        if len(commit.get("parents") or []) > 1:
+    for commit in commits:
+        sha = str(commit["sha"])
+        if len(commit.get("parents") or []) > 1 or sha in cancelled:
             continue
         message = str((commit.get("commit") or {}).get("message", ""))
         origins = cherry_pick_origins(message)
+        if _carried(sha, origins, carried):
+            continue
         if origins and all(new_has(origin) for origin in origins):
             continue
         if known is None:
             known = new_fingerprints()
-        if fingerprint_of(str(commit["sha"])) in known:
+        if fingerprint_of(sha) in known:
             continue
         author = (commit.get("commit") or {}).get("author") or {}
         title = message.splitlines()[0] if message.strip() else ""
-        lost.append(LostFix(str(commit["sha"]), title, author.get("name", "")))
+        lost.append(LostFix(sha, title, author.get("name", "")))
     return lost
+
+
+def _carried(sha: str, origins: Sequence[str], carried: Collection[str]) -> bool:
+    return any(
+        pick.startswith(name) or name.startswith(pick)
+        for pick in carried
+        for name in (sha, *origins)
+        if len(name) >= 7 and len(pick) >= 7
+    )
 
 
 class LostFixError(RuntimeError):

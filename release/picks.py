@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from release.config import ConfigError
-from release.fixes import cherry_pick_origins
+from release.fixes import cherry_pick_origins, revert_origins
 
 TEMP_PREFIX = "release-train/tmp/"
 TEMP_REF_PREFIX = f"refs/heads/{TEMP_PREFIX}"
-_REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})\.")
 _SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -59,11 +58,6 @@ def revert_message(message: str, sha: str) -> str:
     """The message of a revert, as `git revert` writes it."""
     title = (message or "").splitlines()[0] if message else ""
     return f'Revert "{title}"\n\nThis reverts commit {sha}.'
-
-
-def revert_origins(message: str) -> list[str]:
-    """The commits a message says it reverts."""
-    return _REVERTS.findall(message or "")
 
 
 def names(origin: str, sha: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,7 +149,7 @@ def plan_promotion(
     needs_ours = bool(previous_head) and not forge.is_ancestor(repo, previous_head, commit)
     if needs_ours:
         assert previous and previous_head
-        check_lost_fixes(repo, previous, previous_head, release, commit)
+        check_lost_fixes(repo, previous, previous_head, release, commit, settings.picks)
     base = previous_head or env_head
     return PromotionPlan(
         release=release,
@@ -164,7 +165,12 @@ def plan_promotion(
 
 
 def check_lost_fixes(
-    repo: Repository, previous: str, previous_head: str, release: str, commit: str
+    repo: Repository,
+    previous: str,
+    previous_head: str,
+    release: str,
+    commit: str,
+    picks: Sequence[str] = (),
 ) -> None:
     """Stop with LostFixError when `previous` has a fix that `commit` does not."""
     only_previous = repo.compare(commit, previous_head)
@@ -180,6 +186,7 @@ def check_lost_fixes(
         new_has=lambda sha: forge.is_ancestor(repo, sha, commit),
         new_fingerprints=new_fingerprints,
         fingerprint_of=lambda sha: patch_fingerprint(_files(repo, sha)),
+        carried=picks,
     )
     if lost:
         raise LostFixError(previous, release, lost)

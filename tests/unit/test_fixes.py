@@ -267,3 +267,42 @@ def test_lost_fix_error_lists_the_fixes_and_says_what_to_do() -> None:
 
 def test_lost_fix_describe() -> None:
     assert LostFix(sha(6), "Fix", "Bilal").describe() == f"{sha(6)[:12]} Fix (Bilal)"
+
+
+def test_a_fix_reverted_on_the_previous_release_cancels_out():
+    def raw(sha, message):
+        return {
+            "sha": sha,
+            "commit": {"message": message, "author": {"name": "e"}},
+            "parents": [{}],
+        }
+
+    fix = "a" * 40
+    revert = raw("b" * 40, f'Revert "Risky change"\n\nThis reverts commit {fix}.')
+    lost = lost_fixes(
+        [raw(fix, "Risky change"), revert],
+        new_has=lambda sha: False,
+        new_fingerprints=set,
+        fingerprint_of=lambda sha: sha,
+    )
+    assert lost == []
+
+
+def test_a_fix_listed_in_picks_is_carried_not_lost():
+    fix, origin = "c" * 40, "d" * 40
+    commits = [
+        {
+            "sha": fix,
+            "commit": {"message": f"Fix\n\n(cherry picked from commit {origin})", "author": {}},
+            "parents": [{}],
+        },
+        {
+            "sha": "e" * 40,
+            "commit": {"message": "Other fix", "author": {"name": "x"}},
+            "parents": [{}],
+        },
+    ]
+    kwargs = dict(new_has=lambda sha: False, new_fingerprints=set, fingerprint_of=lambda s: s)
+    assert [f.sha for f in lost_fixes(commits, **kwargs)] == [fix, "e" * 40]
+    assert [f.sha for f in lost_fixes(commits, carried=[origin], **kwargs)] == ["e" * 40]
+    assert lost_fixes(commits, carried=[fix[:12], "e" * 40], **kwargs) == []
