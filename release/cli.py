@@ -23,6 +23,8 @@ from rich.table import Table
 
 from release import automation
 from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE, ConfigError, Settings, parse_settings
+from release.dayto import actor, day_two_summary
+from release.history import stamp
 from release.targets import Target, TargetError, resolve_target
 
 app = typer.Typer(
@@ -89,11 +91,11 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def run_engine(action: str, stack: auto.Stack) -> Any:
+def run_engine(action: str, stack: auto.Stack, message: str | None = None) -> Any:
     try:
         if action == "preview":
             return stack.preview(on_output=automation.printer(), diff=False)
-        return stack.up(on_output=automation.printer())
+        return stack.up(on_output=automation.printer(), message=message)
     except auto.ConcurrentUpdateError:
         fail(
             f"another update of {stack.name} is running (the stack is locked); wait for it, "
@@ -156,7 +158,14 @@ def promote(
         automation.pin(
             proj, env, {"commit": target.commit, "releaseDate": target.release_date.isoformat()}
         )
-    result = run_engine("up", automation.stack(proj, env))
+    message = stamp(
+        "promotion",
+        f"{target.branch} -> {env}" if target else f"track {env}",
+        release=target.branch if target else None,
+        commit=target.commit if target else None,
+        by=actor(),
+    )
+    result = run_engine("up", automation.stack(proj, env), message)
     summary = dict(result.summary.resource_changes or {})
     console.print(f"[green]{env} is up to date[/] ({summary})")
     _print_outputs(env, {k: v.value for k, v in result.outputs.items()})
@@ -169,23 +178,59 @@ def _print_outputs(env: str, values: dict[str, Any]) -> None:
             console.print(f"  {key}: {values[key]}")
 
 
-def collect_status(proj: automation.Project) -> list[dict[str, Any]]:
+def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str, Any]]:
+    """Each stack's release from its outputs; with `live`, the gate of a waiting promotion."""
     rows = []
     for name in proj.stack_names():
         values = automation.outputs(proj, name)
-        rows.append(
-            {
-                "environment": name,
-                "branch": values.get("environment") or values.get("sourceBranch"),
-                "release": values.get("releaseBranch"),
-                "commit": values.get("releaseHead") or values.get("greenCommit"),
-                "pr": values.get("prNumber"),
-                "prUrl": values.get("prUrl"),
-                "state": values.get("state") or ("tracking" if values else "never run"),
-                "mergeCommit": values.get("mergeCommit"),
-            }
-        )
+        row = {
+            "environment": name,
+            "branch": values.get("environment") or values.get("sourceBranch"),
+            "release": values.get("releaseBranch"),
+            "commit": values.get("releaseHead") or values.get("greenCommit"),
+            "pr": values.get("prNumber"),
+            "prUrl": values.get("prUrl"),
+            "state": values.get("state") or ("tracking" if values else "never run"),
+            "mergeCommit": values.get("mergeCommit"),
+            "dayTwo": day_two_summary(values),
+            "waiting": None,
+        }
+        pinned = proj.stack_file(name).get("releaseDate")
+        if live and (pinned and f"release/{pinned}" != row["release"] or row["state"] == "open"):
+            row["waiting"] = waiting_gate(proj, name, f"release/{pinned}" if pinned else None)
+        rows.append(row)
     return rows
+
+
+def waiting_gate(proj: automation.Project, env: str, branch: str | None) -> str | None:
+    """Why the open release pull request into `env` is not merged yet (reads only)."""
+    from release import forge
+    from release.config import token_from
+    from release.providers.merge import evaluate
+    from release.providers.pull_request import find_pull
+
+    raw = proj.stack_file(env)
+    try:
+        settings = parse_settings(env, raw)
+        secret = automation.stack(proj, env).get_config("release-train:token").value
+        repo = forge.connect(settings.api_url, token_from(secret)).get_repo(settings.repository)
+        pull = branch and find_pull(repo, settings.owner, branch, settings.environment)
+        if not pull:
+            return None
+        gate = evaluate(
+            repo,
+            pull,
+            {
+                "required_checks": list(settings.required_checks),
+                "reviewers": list(settings.reviewers),
+                "required_approvals": settings.required_approvals,
+            },
+        )
+    except Exception as err:  # noqa: BLE001 - status reports, it does not fail
+        return f"gate unknown: {forge.redact(str(err))}"
+    if gate.ok:
+        return f"#{pull.number} ready to merge: run `release promote {env}`"
+    return f"#{pull.number} waits: " + "; ".join(gate.reasons)
 
 
 @app.command()
@@ -208,6 +253,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             (row["mergeCommit"] or "-")[:12],
         )
     console.print(table)
+    for row in rows:
+        for line in ([row["waiting"]] if row["waiting"] else []) + row["dayTwo"]:
+            console.print(f"  {row['environment']}: {line}", highlight=False)
 
 
 @app.command()
