@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pulumi import automation as auto
 
+from release.cli import collect_status
 from tests.e2e.harness import changes
 from tests.e2e.train import RELEASE_DATE, Train, newest_green_by_hand
 
@@ -45,6 +46,9 @@ def test_weekly_release_through_the_gates(train):
     pulls = [p for p in repo.get_pulls(state="open", base="staging") if p.head.ref == RELEASE]
     assert len(pulls) == 1
     release_head = repo.get_branch(RELEASE).commit.sha
+    waiting = {row["environment"]: row for row in collect_status(train.project)}["staging"]
+    assert f"#{pulls[0].number} waits" in waiting["waiting"]
+    assert "oncall-partner" in waiting["waiting"]
     ours = repo.get_git_commit(release_head)
     assert ours.parents[0].sha == green and len(ours.parents) == 2
     assert ours.tree.sha == repo.get_git_commit(green).tree.sha
@@ -58,6 +62,8 @@ def test_weekly_release_through_the_gates(train):
     merge = repo.get_git_commit(out["mergeCommit"])
     assert [p.sha for p in merge.parents] == [staging_before, release_head]
     assert repo.get_branch("staging").commit.sha == merge.sha
+    status = {row["environment"]: row for row in collect_status(train.project)}["staging"]
+    assert (status["release"], status["state"], status["waiting"]) == (RELEASE, "merged", None)
 
     # Nothing to do: no change, no forge write.
     sb.reset_counters()
