@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_command import local
 
-PLACEHOLDERS = ("ppc", "release", "commit", "wave")
-"""The names a command template may use, each written `{name}`."""
+PLACEHOLDERS = ("ppc", "release", "commit", "wave", "state")
+"""The names a command template may use, each written `{name}`; `{state}` is the folder
+where a job keeps its records (the stack's `ppcStateDir`), used by the sandbox's job."""
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -176,10 +177,12 @@ def validate_template(template: str) -> None:
             )
 
 
-def render_command(template: str, ppc: str, release: str, commit: str, wave: int) -> str:
+def render_command(
+    template: str, ppc: str, release: str, commit: str, wave: int, state: str = ""
+) -> str:
     """The command for one PPC: the template with each placeholder shell-quoted."""
     validate_template(template)
-    values = {"ppc": ppc, "release": release, "commit": commit, "wave": str(wave)}
+    values = {"ppc": ppc, "release": release, "commit": commit, "wave": str(wave), "state": state}
     return template.format(**{key: shlex.quote(value) for key, value in values.items()})
 
 
@@ -267,7 +270,8 @@ class PpcRollout(pulumi.ComponentResource):
     first wave waits for `after`. PPCs of one wave do not depend on each other.
 
     `environment` is added to every job's environment (the train's own variables win);
-    `dir` is the folder the jobs run in (default: the program's).
+    `dir` is the folder the jobs run in (default: the program's); `state` fills the
+    template's `{state}` placeholder.
 
     Attributes: `waves` (the plan), `commands` (PPC name -> its Command), `gates` (one per
     wave but the last) and `results` (PPC name -> Output of {"release", "commit", "wave",
@@ -290,6 +294,7 @@ class PpcRollout(pulumi.ComponentResource):
         after: Sequence[pulumi.Resource] = (),
         environment: Mapping[str, pulumi.Input[str]] | None = None,
         dir: str | None = None,
+        state: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # Validate everything before registering anything.
@@ -314,7 +319,7 @@ class PpcRollout(pulumi.ComponentResource):
             current: list[pulumi.Resource] = []
             for ppc in wave:
                 create = pulumi.Output.all(release_out, commit_out).apply(
-                    lambda rc, p=ppc: render_command(command, p.name, rc[0], rc[1], p.wave)
+                    lambda rc, p=ppc: render_command(command, p.name, rc[0], rc[1], p.wave, state)
                 )
                 env = ppc_environment(ppc, release_out, commit_out, pin_values, base_env)
                 cmd = local.Command(
