@@ -21,7 +21,7 @@ from pulumi import automation as auto
 from rich.console import Console
 from rich.table import Table
 
-from release import automation
+from release import automation, recovery
 from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE, ConfigError, Settings, parse_settings
 from release.dayto import actor, day_two_summary
 from release.history import stamp
@@ -95,6 +95,8 @@ def run_engine(action: str, stack: auto.Stack, message: str | None = None) -> An
     try:
         if action == "preview":
             return stack.preview(on_output=automation.printer(), diff=False)
+        for note in recovery.recover(stack, automation.printer()):  # after a crashed run
+            console.print(f"recovered: {note}", highlight=False)
         return stack.up(on_output=automation.printer(), message=message)
     except auto.ConcurrentUpdateError:
         fail(
