@@ -41,6 +41,7 @@ from release.providers.merge import Merge
 from release.providers.ours_merge import OursMerge
 from release.providers.pull_request import PullRequest
 from release.providers.rollback import register_rollback
+from release.rollout import promote_with_rollout
 
 
 def checks_of(repo: Repository, sha: str) -> dict[str, str]:
@@ -253,7 +254,7 @@ def build_promotion(
     plan = plan_promotion(settings, repo, release, commit)
     for line in plan.describe().splitlines():
         pulumi.log.info(line)
-    return register_promotion(settings, plan, source)
+    return promote_with_rollout(settings, plan, source, register_promotion)  # PPCs etc.
 
 
 def register_promotion(

@@ -1,0 +1,302 @@
+"""What follows production's merge, under Pulumi mocks: the smoke test, the PPC waves, the
+guardrails; and the validation of the keys around the train (no forge, no engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from release.config import ConfigError, parse_settings
+from release.program import register_promotion
+from release.rollout import ROLLOUT_KEYS, parse_rollout, promote_with_rollout, register_rollout
+from tests.support.mocks import EchoMocks, install
+from tests.unit.test_program import OUTS, plan
+
+ROOT = Path(__file__).resolve().parents[2]
+WEBHOOK = "https://hooks.example.invalid/services/T000/B000/never-shown-0123456789"
+COMMAND = "command:local:Command"
+
+
+def stack_raw(stack: str) -> dict:
+    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k.split(":", 1)[1]: v for k, v in raw.items()}
+
+
+def settings_of(stack: str, **changes):
+    raw = {**stack_raw(stack), **changes}
+    return parse_settings(stack, raw), raw
+
+
+class RolloutMocks(EchoMocks):
+    """Echo mocks that also answer pulumi-github's team and user look-ups."""
+
+    def __init__(self) -> None:
+        super().__init__({**OUTS, COMMAND: {"stdout": "ok", "stderr": ""}})
+        self.invokes: list[str] = []
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        self.invokes.append(args.token)
+        if args.token == "github:index/getTeam:getTeam":
+            return {"id": "4242", "slug": args.args.get("slug")}
+        if args.token == "github:index/getUser:getUser":
+            return {"id": "77", "username": args.args.get("username")}
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+class FakeConfig:
+    """Stands for pulumi.Config: get() returns the stack file's raw values."""
+
+    def __init__(self, raw: dict) -> None:
+        self.raw = raw
+
+    def get(self, key: str):
+        value = self.raw.get(key)
+        if isinstance(value, list | dict):
+            import json
+
+            return json.dumps(value)
+        return None if value is None else str(value).lower() if isinstance(value, bool) else value
+
+    def get_secret(self, key: str):
+        value = self.get(key)
+        return None if value is None else pulumi.Output.secret(value)
+
+
+def run(stack: str, raw_changes: dict | None = None, mocks: RolloutMocks | None = None):
+    """promote_with_rollout over register_promotion for `stack`; returns (monitor, outputs)."""
+    mocks = mocks or RolloutMocks()
+    monitor = install(mocks, stack)
+    settings, raw = settings_of(stack, **(raw_changes or {}))
+    result: dict = {}
+
+    @pulumi.runtime.test
+    def program():
+        outputs = promote_with_rollout(
+            settings, plan(stack, False), {"stack": "x"}, register_promotion, FakeConfig(raw)
+        )
+        result.update(outputs)
+        return pulumi.Output.from_input(outputs["rollout"]).apply(
+            lambda value: result.update(resolved=value)
+        )
+
+    program()
+    return monitor, result
+
+
+def urn_of(monitor, name: str) -> str:
+    return monitor.registered[name].urn
+
+
+def test_production_registers_smoke_test_then_waves_after_the_merge():
+    monitor, result = run("production")
+    reg = monitor.registered
+    merge = urn_of(monitor, "merge")
+    # The smoke test waits for the merge (through its merge commit), once per release.
+    verify = reg["verify"]
+    assert verify.type == COMMAND
+    assert merge in verify.dependencies
+    assert verify.inputs["environment"]["RELEASE_TRAIN_MERGE_COMMIT"] == "5" * 40
+    assert verify.inputs["environment"]["RELEASE_TRAIN_RELEASE"] == "release/2026-11-26"
+    assert verify.inputs["triggers"] == [OUTS["pulumi-python:dynamic/git:ReleaseBranch"]["head"]]
+    # Wave 1 after the smoke test and the merge; wave 2 after wave 1's gate; and so on.
+    assert reg["ppc-rollout"].type == "release-train:index:PpcRollout"
+    first = reg["ppc-acme-internal"]
+    assert {urn_of(monitor, "verify"), merge} <= set(first.dependencies)
+    for name in ("globex", "initech"):
+        assert urn_of(monitor, "wave-1-done") in reg[f"ppc-{name}"].dependencies
+        assert urn_of(monitor, "ppc-acme-internal") not in reg[f"ppc-{name}"].dependencies
+    for name in ("hooli", "soylent", "umbrella"):
+        assert urn_of(monitor, "wave-2-done") in reg[f"ppc-{name}"].dependencies
+    assert set(reg["wave-2-done"].dependencies) >= {
+        urn_of(monitor, "ppc-globex"),
+        urn_of(monitor, "ppc-initech"),
+    }
+    # Registered after the merge, in wave order; no guardrails in the sandbox example.
+    order = monitor.order
+    assert order.index("merge") < order.index("verify") < order.index("ppc-acme-internal")
+    assert order.index("ppc-acme-internal") < order.index("ppc-globex") < order.index("ppc-hooli")
+    assert not [r for r in reg.values() if r.type.startswith("github:")]
+    assert "guardrails" not in reg
+
+
+def test_each_ppc_job_gets_release_commit_pins_and_state_folder():
+    monitor, result = run("production")
+    job = monitor.registered["ppc-globex"]
+    head = OUTS["pulumi-python:dynamic/git:ReleaseBranch"]["head"]
+    assert job.inputs["create"] == (
+        "python -m release.ppc_deploy --state .state/ppcs --ppc globex "
+        f"--release release/2026-11-26 --commit {head}"
+    )
+    env = job.inputs["environment"]
+    assert env["REGION"] == "eu-west-1" and env["RELEASE_TRAIN_WAVE"] == "2"
+    assert env["RELEASE_TRAIN_COMMIT"] == head and env["PIN_SDK"] == "v3.2.0"
+    assert env["RELEASE_TRAIN_ENVIRONMENT"] == "production"
+    assert job.inputs["triggers"] == [head, "sdk=v3.2.0"]
+    assert result["resolved"]["ppcs"]["waves"] == [
+        ["acme-internal"],
+        ["globex", "initech"],
+        ["hooli", "soylent", "umbrella"],
+    ]
+
+
+def test_staging_without_ppcs_registers_nothing_after_the_merge():
+    monitor, result = run("staging")
+    assert monitor.order[-1] == "merge"
+    assert result["resolved"] == {}
+
+
+def test_without_verify_command_wave_one_still_waits_for_the_merge():
+    monitor, _ = run("production", {"verifyCommand": ""})
+    assert "verify" not in monitor.registered
+    first = monitor.registered["ppc-acme-internal"]
+    assert urn_of(monitor, "merge") in first.dependencies
+
+
+def test_guardrails_only_with_manage_protection():
+    mocks = RolloutMocks()
+    monitor, result = run("production", {"manageProtection": True, "reviewerTeam": "oncall"}, mocks)
+    reg = monitor.registered
+    protections = {
+        r.inputs["pattern"]: r
+        for r in reg.values()
+        if r.type == "github:index/branchProtection:BranchProtection"
+    }
+    assert set(protections) == {"staging", "production", "release/*"}
+    assert all(p.retain_on_delete for p in protections.values())
+    production = protections["production"]
+    assert production.inputs["allowsForcePushes"] is False
+    assert production.inputs["allowsDeletions"] is False
+    assert production.inputs["requiredStatusChecks"][0]["contexts"] == ["ci/travis", "test"]
+    environments = [r for r in reg.values() if r.type.endswith("RepositoryEnvironment")]
+    assert sorted(e.inputs["environment"] for e in environments) == ["production", "staging"]
+    assert "github:index/getTeam:getTeam" in mocks.invokes
+    assert result["resolved"]["guardrails"] == ["staging", "production", "release/*"]
+    # Off (the sandbox default): none of it.
+    monitor, _ = run("production")
+    assert not [r for r in monitor.registered.values() if r.type.startswith("github:")]
+
+
+def test_bad_rollout_config_stops_before_any_resource():
+    mocks = RolloutMocks()
+    monitor = install(mocks, "production")
+    settings, raw = settings_of("production", ppcs=[{"name": "Bad Name", "wave": 1}])
+
+    @pulumi.runtime.test
+    def program():
+        promote_with_rollout(
+            settings, plan("production", False), {}, register_promotion, FakeConfig(raw)
+        )
+
+    with pytest.raises(ConfigError, match="release-train:ppcs"):
+        program()
+    assert monitor.registered == {}
+
+
+def test_register_rollout_with_nothing_configured_adds_nothing():
+    install(RolloutMocks(), "production")
+    settings, _ = settings_of("production")
+    rollout = parse_rollout(settings, {})
+
+    @pulumi.runtime.test
+    def program():
+        added = register_rollout(
+            settings,
+            rollout,
+            "release/2026-11-26",
+            {},
+            {"releaseHead": "1" * 40, "mergeCommit": "2" * 40},
+        )
+        assert added == {}
+
+    program()
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+def parsed(stack: str = "production", **changes):
+    settings, raw = settings_of(stack, **changes)
+    return parse_rollout(settings, {k: v for k, v in raw.items() if k in ROLLOUT_KEYS})
+
+
+def test_the_production_example_is_valid():
+    rollout = parsed()
+    assert [p.name for p in rollout.ppcs][:2] == ["acme-internal", "globex"]
+    assert rollout.wave_of("umbrella") == 3 and rollout.wave_of("nobody") is None
+    assert rollout.cadence.min_soak_days == 4
+    assert rollout.oncall and rollout.oncall.primary == "dana"
+    assert rollout.freezes == () and rollout.manage_protection is False
+    assert rollout.ppc_state_dir == ".state/ppcs" and rollout.has_webhook is False
+
+
+def test_structured_values_arrive_as_json_text_from_the_engine():
+    settings, raw = settings_of("production")
+    config = FakeConfig(raw)
+    text = {k: config.get(k) for k in ROLLOUT_KEYS if config.get(k) is not None}
+    assert isinstance(text["ppcs"], str) and isinstance(text["cadence"], str)
+    assert parse_rollout(settings, text) == parsed()
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "fragment"),
+    [
+        ({"ppcs": "acme"}, "ppcs", "give a list"),
+        ({"ppcs": [{"name": "acme", "wave": 0}]}, "ppcs", "not a wave number"),
+        ({"ppcs": [{"name": "a", "wave": 1}, {"name": "a", "wave": 2}]}, "ppcs", "duplicate"),
+        ({"ppcCommand": ""}, "ppcCommand", "the stack lists ppcs"),
+        ({"ppcCommand": "deploy {customer}"}, "ppcCommand", "unknown placeholder {customer}"),
+        ({"ppcStateDir": "a\nb"}, "ppcStateDir", "give a folder path"),
+        ({"cadence": {"stagingWeekday": "thursdays"}}, "cadence.stagingWeekday", "weekday"),
+        ({"cadence": {"minSoakDays": -1}}, "cadence.minSoakDays", "whole number of days"),
+        ({"cadence": {"soak": 4}}, "cadence.soak", "unknown setting"),
+        ({"cadence": "weekly"}, "cadence", "give a mapping"),
+        ({"oncall": {"primary": "dana"}}, "oncall.secondary", "name who holds this role"),
+        ({"freezes": [{"date": "2026-12-24"}]}, "freezes[0].reason", "say why"),
+        ({"freezes": [{"date": "24.12.2026", "reason": "x"}]}, "freezes[0].date", "YYYY-MM-DD"),
+        ({"freezes": {"date": "2026-12-24"}}, "freezes", "give a list"),
+        ({"manageProtection": "yes"}, "manageProtection", "true or false"),
+        ({"reviewerTeam": "acme/oncall"}, "reviewerTeam", "slug"),
+        (
+            {"manageProtection": True, "reviewers": [f"user{i}" for i in range(7)]},
+            "manageProtection",
+            "at most 6",
+        ),
+    ],
+)
+def test_bad_values_name_the_key_the_value_and_the_fix(changes, key, fragment):
+    with pytest.raises(ConfigError) as err:
+        parsed(**changes)
+    assert err.value.key == key
+    assert fragment in str(err.value)
+    assert f"release-train:{key} = " in str(err.value)
+
+
+def test_the_testing_stack_refuses_rollout_keys():
+    settings, _ = settings_of("testing")
+    for key, value in (
+        ("ppcs", [{"name": "acme", "wave": 1}]),
+        ("verifyCommand", "true"),
+        ("manageProtection", True),
+    ):
+        raw = {key: value, "ppcCommand": "echo {ppc}"} if key == "ppcs" else {key: value}
+        with pytest.raises(ConfigError, match="promotion stack"):
+            parse_rollout(settings, raw)
+
+
+def test_a_bad_webhook_never_shows_its_url():
+    settings, _ = settings_of("production")
+    for value, secret, fragment in (
+        (WEBHOOK, False, "plain text"),
+        ("ftp://hooks.example.invalid/never-shown-0123456789", True, "http(s) URL"),
+        ({"plain": "never-shown-0123456789"}, None, "--secret"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            parse_rollout(settings, {"notifyWebhook": value}, secret)
+        assert fragment in str(err.value)
+        assert "never-shown" not in str(err.value) and "never-shown" not in repr(err.value)
+    assert parse_rollout(settings, {"notifyWebhook": WEBHOOK}, True).has_webhook
+    assert parse_rollout(settings, {"notifyWebhook": {"secure": "v1:abc"}}).has_webhook
+    assert not parse_rollout(settings, {"notifyWebhook": ""}).has_webhook
