@@ -28,6 +28,7 @@ from release.config import (
     release_name,
     token_from,
 )
+from release.rollout import ROLLOUT_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -111,7 +112,7 @@ def test_committed_stack_files_parse() -> None:
         assert settings.api_url == "http://127.0.0.1:8750/api/v3"
         assert settings.required_checks == ("ci/travis", "test")
         assert settings.merge_method == "merge"
-        assert settings.extra == {}
+        assert set(settings.extra) <= set(ROLLOUT_KEYS)  # validated by release/rollout.py
     for settings in (stage, prod):
         assert settings.reviewers == ("oncall-partner",)
         assert settings.required_approvals == 1
