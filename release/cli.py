@@ -148,12 +148,16 @@ def promote(
     env: EnvArg,
     commit: CommitOpt = None,
     date: DateOpt = None,
-    force: Annotated[bool, typer.Option(help="Promote a release that was rolled back.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(help="Promote anyway: a rolled-back release, a freeze date, a short soak."),
+    ] = False,
 ) -> None:
     """Pin the commit and date in Pulumi.<env>.yaml, then run `pulumi up`."""
     proj = project()
     raw = check_env(proj, env)
     target = target_for(proj, env, raw, commit, date)
+    cli_ops.check_promote(proj, env, raw, target, force)  # freeze dates, minimum soak
     if target:
         cli_dayto.check_promote(env, target.branch, force)  # refuses a rolled-back release
         console.print(f"[bold]{env}[/]: promoting {target.commit} as {target.branch}")
@@ -167,7 +171,7 @@ def promote(
         commit=target.commit if target else None,
         by=actor(),
     )
-    result = run_engine("up", automation.stack(proj, env), message)
+    result = run_engine("up", cli_ops.notifying(proj, env, target), message)  # webhook
     summary = dict(result.summary.resource_changes or {})
     console.print(f"[green]{env} is up to date[/] ({summary})")
     _print_outputs(env, {k: v.value for k, v in result.outputs.items()})
@@ -258,6 +262,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for row in rows:
         for line in ([row["waiting"]] if row["waiting"] else []) + row["dayTwo"]:
             console.print(f"  {row['environment']}: {line}", highlight=False)
+    cli_ops.print_schedule(project())  # due today, late, soak, PPCs
 
 
 @app.command()
@@ -310,4 +315,8 @@ def main() -> None:
     app()
 
 
-from release import cli_dayto  # noqa: E402 - registers the day-two commands
+# Registered last: they add commands and hooks to `app`.
+from release import (  # noqa: E402
+    cli_dayto,  # the day-two commands
+    cli_ops,  # ppc status; calendar and notification hooks
+)

@@ -1,0 +1,492 @@
+"""The operations side of `python -m release` (registered on release.cli.app).
+
+release ppc status [--env ENV] [--json]   each PPC, the release it runs, since when, lagging?
+
+and the hooks `release status` and `release promote` call:
+
+- `print_schedule`: what is due today and for whom, what is late, whether staging's release
+  has soaked long enough for production, and a line on the PPCs;
+- `check_promote`: refuse on a freeze date, and refuse production before the minimum soak,
+  unless --force, with the reason shown (and a `blocked` notification);
+- `notifying`: the stack `promote` runs `up` on, watched through the engine's events, so that
+  the webhook gets `cut`, `merged`, `blocked` (a gate refused), `rolled_back` and
+  `ppc_wave_failed`.
+
+The webhook URL (`release-train:notifyWebhook`, a secret) is read here, from the stack's
+encrypted config, and only here: the Pulumi program never sends anything, so the URL is in
+no resource's inputs or outputs and in no state file, and it is never printed.
+
+The weekly calendar (`cadence`), the oncall pair (`oncall`) and the `freezes` come from the
+stack files: cadence and oncall from the last stack in promotion order that sets them (the
+examples keep them in Pulumi.production.yaml), freezes from every stack file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pulumi import automation as auto
+from rich.table import Table
+
+from release import automation, notify
+from release.cadence import (
+    WEEKDAYS,
+    Cadence,
+    CadenceConfigError,
+    Freeze,
+    Oncall,
+    due_today,
+    freeze_check,
+    freeze_message,
+    late,
+    parse_cadence,
+    parse_freezes,
+    parse_oncall,
+    soak_check,
+)
+from release.cli import app, console, err_console, fail, project
+from release.config import NAMESPACE, ConfigError, parse_settings, release_date_of
+from release.ppc_deploy import PpcStateError, ppc_status, read_ppc_state
+from release.rollout import RolloutSettings, check_webhook, parse_rollout, structured
+from release.targets import Target
+
+ppc_app = typer.Typer(
+    no_args_is_help=True, help="Customer PPCs: which release each one runs, and what lags."
+)
+app.add_typer(ppc_app, name="ppc")
+
+CREATED = frozenset({"create", "replace", "create-replacement"})
+
+
+def today() -> dt.date:
+    """The day the calendar rules are checked against (UTC)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+# --- reading the project ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Team:
+    """The calendar, the oncall pair and the freezes, from the stack files."""
+
+    cadence: Cadence = Cadence()
+    oncall: Oncall | None = None
+    freezes: tuple[Freeze, ...] = ()
+
+
+def team(proj: automation.Project) -> Team:
+    """Cadence and oncall from the last stack that sets them; freezes from all stacks."""
+    cadence: Cadence | None = None
+    oncall: Oncall | None = None
+    freezes: dict[dt.date, Freeze] = {}
+    for env in reversed(proj.stack_names()):
+        raw = proj.stack_file(env)
+        try:
+            if cadence is None and structured(raw.get("cadence")):
+                cadence = parse_cadence(structured(raw["cadence"]))
+            if oncall is None and structured(raw.get("oncall")):
+                oncall = parse_oncall(structured(raw["oncall"]))
+            for freeze in parse_freezes(structured(raw.get("freezes")) or []):
+                freezes.setdefault(freeze.date, freeze)
+        except (CadenceConfigError, TypeError) as err:
+            key, value, fix = (
+                (err.key, err.value, err.fix)
+                if isinstance(err, CadenceConfigError)
+                else ("cadence", None, str(err))
+            )
+            fail(f"Pulumi.{env}.yaml: {ConfigError(key, value, fix)}")
+    return Team(cadence or Cadence(), oncall, tuple(sorted(freezes.values(), key=lambda f: f.date)))
+
+
+def roles(proj: automation.Project) -> tuple[str | None, str | None]:
+    """(the stack that cuts releases from the tracking stack, the one promoting its releases):
+    staging and production in the examples."""
+    names = proj.stack_names()
+    source = {name: proj.stack_file(name).get("promotesFrom") for name in names}
+    cutting = next((n for n in names if source[n] and not source.get(source[n])), None)
+    promoting = next((n for n in names if cutting and source[n] == cutting), None)
+    return cutting, promoting
+
+
+def rollout_of(proj: automation.Project, env: str) -> RolloutSettings:
+    """The validated rollout keys of a stack file, or an error naming the bad key."""
+    raw = proj.stack_file(env)
+    try:
+        return parse_rollout(parse_settings(env, raw), raw)
+    except ConfigError as err:
+        fail(f"Pulumi.{env}.yaml: {err}")
+    raise AssertionError("unreachable")
+
+
+def running_release(proj: automation.Project, env: str) -> tuple[str | None, str | None]:
+    """The release `env` runs and its head commit, from the stack's state: the merged Merge
+    resource and its pull request. A later failure in the same `up` (a PPC) keeps the stack's
+    outputs as they were, but the merge is in the state, so this sees it."""
+    try:
+        deployment = automation.stack(proj, env).export_stack().deployment or {}
+    except auto.CommandError:
+        return None, None
+    pulls: dict[Any, str] = {}
+    merged: list[dict[str, Any]] = []
+    for resource in deployment.get("resources") or []:
+        if resource.get("delete"):
+            continue
+        name = str(resource.get("urn", "")).rsplit("::", 1)[-1]
+        outputs = resource.get("outputs") or {}
+        if name == "pull-request" and outputs.get("head"):
+            pulls[outputs.get("number")] = str(outputs["head"])
+        elif name == "merge" and outputs.get("merged"):
+            merged.append(outputs)
+    for outputs in reversed(merged):
+        branch = pulls.get(outputs.get("number"))
+        if branch:
+            return branch, outputs.get("head_sha")
+    values = automation.outputs(proj, env)
+    if values.get("state") == "merged":
+        return values.get("releaseBranch"), values.get("releaseHead")
+    return None, None
+
+
+# --- release ppc status ----------------------------------------------------------------------
+
+
+def ppc_report(proj: automation.Project, env: str) -> dict[str, Any]:
+    """What `release ppc status --json` prints for `env`."""
+    rollout = rollout_of(proj, env)
+    state_dir = Path(rollout.ppc_state_dir)
+    if not state_dir.is_absolute():
+        state_dir = proj.directory / state_dir
+    try:
+        state = read_ppc_state(state_dir)
+    except PpcStateError as err:
+        fail(str(err))
+    release, commit = running_release(proj, env)
+    rows = ppc_status(list(rollout.ppcs), state, release, commit)
+    return {
+        "environment": env,
+        "release": release,
+        "commit": commit,
+        "stateDir": str(state_dir),
+        "ppcs": [row.as_dict() for row in rows],
+    }
+
+
+def _ppc_env(proj: automation.Project, env: str | None) -> str:
+    names = proj.stack_names()
+    if env:
+        if env not in names:
+            fail(f"unknown environment {env!r}: choose one of {', '.join(names)}")
+        return env
+    listing = [name for name in names if structured(proj.stack_file(name).get("ppcs"))]
+    if not listing:
+        fail("no stack lists ppcs (release-train:ppcs in Pulumi.<env>.yaml)")
+    return listing[-1]
+
+
+@ppc_app.command("status")
+def ppc_status_command(
+    env: Annotated[
+        str | None, typer.Option("--env", help="The stack (default: the one listing ppcs).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Each PPC: the release it runs, since when, and whether it lags production."""
+    proj = project()
+    report = ppc_report(proj, _ppc_env(proj, env))
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    runs = report["release"] or "no release yet"
+    table = Table(title=f"PPCs ({report['environment']} runs {runs})")
+    for column in ("ppc", "wave", "release", "commit", "deployed", "status", "detail"):
+        table.add_column(column)
+    for row in report["ppcs"]:
+        style = "red" if row["lags"] else ""
+        table.add_row(
+            row["name"],
+            str(row["wave"] or "-"),
+            row["release"] or "-",
+            (row["commit"] or "-")[:12],
+            row["deployedAt"] or "-",
+            f"[{style}]{row['status']}[/]" if style else row["status"],
+            row["detail"],
+        )
+    console.print(table)
+
+
+# --- release status --------------------------------------------------------------------------
+
+
+def schedule_lines(proj: automation.Project, day: dt.date | None = None) -> list[str]:
+    """What `release status` adds: due today, late, the soak, and the PPCs."""
+    day = day or today()
+    info = team(proj)
+    cutting, promoting = roles(proj)
+    staging = automation.outputs(proj, cutting) if cutting else {}
+    staging_date = release_date_of(str(staging.get("releaseBranch") or ""))
+    production = running_release(proj, promoting) if promoting else (None, None)
+    production_date = release_date_of(production[0] or "")
+    lines = [f"today: {WEEKDAYS[day.weekday()].capitalize()} {day.isoformat()}"]
+    freeze = freeze_check(day, info.freezes)
+    if freeze:
+        lines.append(f"freeze: {freeze_message(freeze)}")
+    if info.oncall is None:
+        lines.append("oncall: not named (release-train:oncall {primary, secondary})")
+    else:
+        lines.append(
+            f"oncall: primary {info.oncall.primary} (production, "
+            f"{info.cadence.production_weekday.capitalize()}), secondary "
+            f"{info.oncall.secondary} (staging, {info.cadence.staging_weekday.capitalize()})"
+        )
+        due = due_today(day, info.cadence, info.oncall, staging_date, production_date)
+        lines += [f"due today: {duty.message}" for duty in due] or ["due today: nothing"]
+        lines += [
+            f"late: {duty.message}"
+            for duty in late(day, info.cadence, info.oncall, staging_date, production_date)
+        ]
+    if cutting and promoting:
+        if staging_date and staging_date == production_date:
+            lines.append(f"soak: {promoting} already runs {cutting}'s release")
+        else:
+            soak = soak_check(staging_date, day, info.cadence.min_soak_days)
+            verdict = "ready for" if soak.ok else "not ready for"
+            lines.append(f"soak: {soak.message} ({verdict} {promoting})")
+    for env in proj.stack_names():
+        if structured(proj.stack_file(env).get("ppcs")):
+            lines.append(_ppc_line(proj, env))
+    return lines
+
+
+def _ppc_line(proj: automation.Project, env: str) -> str:
+    report = ppc_report(proj, env)
+    rows = report["ppcs"]
+    lagging = [row["name"] for row in rows if row["lags"]]
+    counts = f"{len(rows) - len(lagging)} of {len(rows)} on {report['release'] or 'no release'}"
+    if lagging:
+        return f"PPCs ({env}): {counts}; lagging: {', '.join(lagging)} (release ppc status)"
+    return f"PPCs ({env}): {counts}"
+
+
+def print_schedule(proj: automation.Project) -> None:
+    """The `release status` hook."""
+    for line in schedule_lines(proj):
+        console.print(line, highlight=False)
+
+
+# --- release promote -------------------------------------------------------------------------
+
+
+def promote_refusal(
+    env: str,
+    target: Target | None,
+    info: Team,
+    day: dt.date,
+    soak_applies: bool,
+) -> str | None:
+    """Why `promote` must not go ahead today (pure), or None: a freeze, or, for the stack
+    that promotes staging's release, a soak shorter than the minimum."""
+    freeze = freeze_check(day, info.freezes)
+    if freeze:
+        return freeze_message(freeze)
+    if soak_applies and target is not None:
+        soak = soak_check(target.release_date, day, info.cadence.min_soak_days)
+        if not soak.ok:
+            return f"{env}: {soak.message}"
+    return None
+
+
+def check_promote(
+    proj: automation.Project,
+    env: str,
+    raw: dict[str, Any],
+    target: Target | None,
+    force: bool,
+) -> None:
+    """Before `release promote` pins anything: refuse on a freeze date, and refuse production
+    before the minimum soak, unless forced. A refusal notifies `blocked`."""
+    cutting, promoting = roles(proj)
+    reason = promote_refusal(env, target, team(proj), today(), env == promoting)
+    if reason is None:
+        return
+    if force:
+        console.print(f"  note: --force: {reason}", highlight=False)
+        return
+    if target is not None:
+        send(proj, env, "blocked", target.branch, reason)
+    fail(f"{reason}\n(use --force to promote anyway)")
+
+
+def webhook(proj: automation.Project, env: str) -> str | None:
+    """The stack's webhook URL, decrypted, or None. Never printed."""
+    raw = proj.stack_file(env)
+    if not raw.get("notifyWebhook"):
+        return None
+    try:
+        value = automation.stack(proj, env).get_config(f"{NAMESPACE}:notifyWebhook")
+    except auto.CommandError:
+        return None
+    try:
+        check_webhook(value.value, value.secret)
+    except ConfigError as err:
+        fail(f"Pulumi.{env}.yaml: {err}")
+    return value.value or None
+
+
+def send(proj: automation.Project, env: str, event: str, release: str, detail: str = "") -> None:
+    """Post one event to the stack's webhook, if it has one (best effort)."""
+    url = webhook(proj, env)
+    if url:
+        deliver(url, event, release, env, detail)
+
+
+def deliver(url: str, event: str, release: str, env: str, detail: str) -> None:
+    delivered = notify.post_message(
+        url, notify.format_message(event, release, env, detail), event=event
+    )
+    word = "sent" if delivered else "not delivered"
+    console.print(f"  notification {event}: {word}", highlight=False)
+
+
+@dataclass
+class Watch:
+    """The engine events of one `up`, turned into notifications when it ends."""
+
+    env: str
+    release: str | None
+    cuts: bool  # the stack cuts releases (staging): a new release branch is a `cut`
+    rollout: RolloutSettings
+    rollback_to: str | None
+    post: Callable[[str, str, str], None]  # (event, release, detail)
+    done: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def on_event(self, event: auto.EngineEvent) -> None:
+        if event.res_outputs_event is not None:
+            meta = event.res_outputs_event.metadata
+            outputs = dict(meta.new.outputs or {}) if meta.new else {}
+            self.done[_name(meta.urn)] = (str(getattr(meta.op, "value", meta.op)), outputs)
+        diagnostic = event.diagnostic_event
+        if diagnostic is not None and diagnostic.severity == "error":
+            self.errors.append((diagnostic.urn or "", diagnostic.message.strip()))
+
+    def finish(self, ok: bool) -> None:
+        """Send what this `up` did; never raises (a chat outage does not fail a release)."""
+        try:
+            for event, release, detail in self.events(ok):
+                self.post(event, release, detail)
+        except Exception as err:  # noqa: BLE001 - notifications are best effort
+            err_console.print(f"notifications not sent: {type(err).__name__}", highlight=False)
+
+    def events(self, ok: bool) -> list[tuple[str, str, str]]:
+        """(event, release, detail) for each notification this `up` calls for (pure)."""
+        release = self.release or "the release"
+        found: list[tuple[str, str, str]] = []
+        branch = self.done.get("release-branch")
+        if self.cuts and branch and branch[0] in CREATED:
+            found.append(("cut", release, f"branch {branch[1].get('branch') or release}"))
+        merge = self.done.get("merge")
+        if merge and merge[0] in CREATED and merge[1].get("merged"):
+            sha = str(merge[1].get("merge_commit") or "")
+            found.append(("merged", release, f"merge commit {sha[:12]}" if sha else ""))
+        rollback = self.done.get("rollback-merge")
+        if rollback and rollback[0] in CREATED and rollback[1].get("merged"):
+            found.append(("rolled_back", self.rollback_to or "an earlier release", release))
+        if ok:
+            return found
+        failed_ppcs: dict[str, str] = {}
+        blocked: list[str] = []
+        for urn, message in self.errors:
+            name, kind = _name(urn), _type(urn)
+            if kind == "command:local:Command" and name.startswith("ppc-"):
+                failed_ppcs.setdefault(name[len("ppc-") :], _short(message))
+            elif kind == "command:local:Command" and name == "verify":
+                blocked.append(f"the smoke test (verifyCommand) failed: {_short(message)}")
+            elif kind.endswith(":Merge"):
+                blocked.append(_short(message))
+            elif "would be lost" in message:
+                blocked.append(_short(message))
+        if failed_ppcs:
+            waves = sorted({self.rollout.wave_of(n) or 0 for n in failed_ppcs})
+            detail = (
+                f"wave {', '.join(str(w) for w in waves)}: "
+                + "; ".join(f"{n}: {m}" for n, m in sorted(failed_ppcs.items()))
+                + ". Later waves did not start; fix it and run `release promote` again."
+            )
+            found.append(("ppc_wave_failed", release, detail))
+        if blocked:
+            found.append(("blocked", release, blocked[0]))
+        return found
+
+
+def _name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1] if "::" in urn else ""
+
+
+def _type(urn: str) -> str:
+    parts = urn.split("::")
+    return parts[-2].rsplit("$", 1)[-1] if len(parts) >= 2 else ""
+
+
+def _short(message: str, limit: int = 600) -> str:
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    wanted = [line for line in lines if "error" in line.lower() or "not merged" in line] or lines
+    text = " ".join(wanted[-3:]).removeprefix("error: ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class NotifyingStack:
+    """A stack whose `up` reports its events to a Watch (what `release promote` runs)."""
+
+    def __init__(self, stack: auto.Stack, watch: Watch) -> None:
+        self._stack = stack
+        self.watch = watch
+
+    @property
+    def name(self) -> str:
+        return self._stack.name
+
+    def up(self, **kwargs: Any) -> auto.UpResult:
+        kwargs["on_event"] = self.watch.on_event
+        try:
+            result = self._stack.up(**kwargs)
+        except auto.ConcurrentUpdateError:
+            raise
+        except auto.CommandError:
+            self.watch.finish(ok=False)
+            raise
+        self.watch.finish(ok=True)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stack, name)
+
+
+def notifying(proj: automation.Project, env: str, target: Target | None) -> Any:
+    """The stack `release promote` runs `up` on: watched when the stack has a webhook."""
+    stack = automation.stack(proj, env)
+    raw = proj.stack_file(env)
+    source = raw.get("promotesFrom")
+    if not source:
+        return stack
+    url = webhook(proj, env)
+    if not url:
+        return stack
+    rollback = structured(raw.get("rollback")) or {}
+    watch = Watch(
+        env=env,
+        release=target.branch
+        if target
+        else raw.get("releaseDate") and f"release/{raw['releaseDate']}",
+        cuts=not proj.stack_file(str(source)).get("promotesFrom"),
+        rollout=rollout_of(proj, env),
+        rollback_to=rollback.get("to") if isinstance(rollback, dict) else None,
+        post=lambda event, release, detail: deliver(url, event, release, env, detail),
+    )
+    return NotifyingStack(stack, watch)
