@@ -32,7 +32,6 @@ from typing import Annotated, Any
 
 import typer
 from pulumi import automation as auto
-from rich.table import Table
 
 from release import automation, notify
 from release.cadence import (
@@ -203,22 +202,35 @@ def ppc_status_command(
     if as_json:
         print(json.dumps(report, indent=2))
         return
+    print("\n".join(ppc_lines(report)))
+
+
+def ppc_lines(report: dict[str, Any]) -> list[str]:
+    """`release ppc status` as aligned plain lines (no wrapping in a narrow terminal)."""
     runs = report["release"] or "no release yet"
-    table = Table(title=f"PPCs ({report['environment']} runs {runs})")
-    for column in ("ppc", "wave", "release", "commit", "deployed", "status", "detail"):
-        table.add_column(column)
-    for row in report["ppcs"]:
-        style = "red" if row["lags"] else ""
-        table.add_row(
+    if report["commit"]:
+        runs += f" at {report['commit'][:12]}"
+    lines = [f"PPCs of {report['environment']} (it runs {runs}):"]
+    cells = [
+        (
+            f"wave {row['wave']}" if row["wave"] else "-",
             row["name"],
-            str(row["wave"] or "-"),
             row["release"] or "-",
             (row["commit"] or "-")[:12],
-            row["deployedAt"] or "-",
-            f"[{style}]{row['status']}[/]" if style else row["status"],
-            row["detail"],
+            f"since {row['deployedAt']}" if row["deployedAt"] else "-",
+            ("LAGS: " if row["lags"] else "") + row["status"],
         )
-    console.print(table)
+        for row in report["ppcs"]
+    ]
+    widths = [max((len(cell[i]) for cell in cells), default=0) for i in range(5)]
+    for cell, row in zip(cells, report["ppcs"], strict=True):
+        text = "  ".join(value.ljust(width) for value, width in zip(cell, widths, strict=False))
+        lines.append(f"  {text}  {cell[5]}")
+        if row["lags"] or row["status"] == "not configured":
+            lines.append(f"      {row['detail']}")
+    if not cells:
+        lines.append("  (no PPC configured)")
+    return lines
 
 
 # --- release status --------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 It seeds the sandbox with `acme/service`, copies the project's stack files into a work
 folder (so the pins `promote` writes do not touch the checkout), and runs the commands an
 oncall would, printing each one: testing finds the green commit; staging is planned, cut and
-refused until the oncall partner approves; production likewise; then `release status`.
+refused until the oncall partner approves; production likewise (with --force, as staging's
+release has not soaked for days), its PPCs updated in waves in the same `up`; then
+`release status` and `release ppc status`.
 Where the process has a person act (CI reporting, the partner approving), the demo plays
 them through the sandbox's API, with the partner's own token.
 """
@@ -121,17 +123,26 @@ def run_demo(port: int = 8750, workdir: str = ".demo") -> int:
             if release_cmd(project_dir, *step, env=env) != 0:
                 return 1
         for environment in ("staging", "production"):
+            force: tuple[str, ...] = ()
             if environment == "production":
                 if release_cmd(project_dir, "plan", environment, env=env) != 0:
                     return 1
-            code = release_cmd(project_dir, "promote", environment, env=env)
+                if release_cmd(project_dir, "promote", environment, env=env) != 0:
+                    print(
+                        "\n(The demo runs a week in minutes: staging's release has not soaked "
+                        "the minimum days yet, so production is promoted with --force.)"
+                    )
+                    force = ("--force",)
+            code = release_cmd(project_dir, "promote", environment, *force, env=env)
             if code == 0:
                 continue
             print(f"\n(The merge into {environment} waits for its gates, as it should.)")
             act_as_ci_and_partner(sandbox, partner_token, environment, checks)
-            if release_cmd(project_dir, "promote", environment, env=env) != 0:
+            if release_cmd(project_dir, "promote", environment, *force, env=env) != 0:
                 return 1
+        # After production's merge the same `up` ran the smoke test and the PPC waves.
         release_cmd(project_dir, "status", env=env)
+        release_cmd(project_dir, "ppc", "status", env=env)
         print(f"\nDone. State: {work / 'state'}; stack files: {project_dir}")
         return 0
     finally:

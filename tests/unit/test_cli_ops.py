@@ -1,0 +1,242 @@
+"""The decisions behind `release promote`'s refusals, `release status`'s calendar and the
+notifications of an `up`, on plain data (no engine, no forge)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import typer
+import yaml
+from pulumi import automation as auto
+from pulumi.automation import events
+
+from release import automation, cli_ops
+from release.cadence import Cadence, Freeze, Oncall
+from release.ppc import Ppc
+from release.rollout import RolloutSettings
+from release.targets import Target
+
+ROOT = Path(__file__).resolve().parents[2]
+TUESDAY = dt.date(2026, 12, 1)
+RELEASE = "release/2026-11-26"  # cut on a Thursday
+
+
+def team(freezes=(), min_soak=4) -> cli_ops.Team:
+    return cli_ops.Team(
+        Cadence(min_soak_days=min_soak), Oncall("dana", "oncall-partner"), tuple(freezes)
+    )
+
+
+def target(day: str = "2026-11-26") -> Target:
+    return Target(commit="1" * 40, release_date=dt.date.fromisoformat(day), reason="test")
+
+
+# --- promote: freeze and soak ---------------------------------------------------------------
+
+
+def test_a_freeze_date_refuses_every_environment_with_its_reason():
+    frozen = team([Freeze(TUESDAY, "year-end change freeze")])
+    for env, soak_applies in (("testing", False), ("staging", False), ("production", True)):
+        reason = cli_ops.promote_refusal(env, target(), frozen, TUESDAY, soak_applies)
+        assert reason and "year-end change freeze" in reason and "2026-12-01" in reason
+    assert cli_ops.promote_refusal("testing", None, frozen, TUESDAY, False)
+    assert (
+        cli_ops.promote_refusal("staging", target(), frozen, TUESDAY + dt.timedelta(1), False)
+        is None
+    )
+
+
+def test_production_waits_for_the_minimum_soak():
+    short = cli_ops.promote_refusal("production", target(), team(), dt.date(2026, 11, 29), True)
+    assert short and "only 3 days" in short and "minimum is 4" in short and "2026-11-30" in short
+    assert (
+        cli_ops.promote_refusal("production", target(), team(), dt.date(2026, 11, 30), True) is None
+    )
+    assert cli_ops.promote_refusal("production", target(), team(), TUESDAY, True) is None
+    # staging is not held by the soak, and a soak of 0 days never holds production
+    assert (
+        cli_ops.promote_refusal("staging", target(), team(), dt.date(2026, 11, 26), False) is None
+    )
+    assert (
+        cli_ops.promote_refusal(
+            "production", target(), team(min_soak=0), dt.date(2026, 11, 26), True
+        )
+        is None
+    )
+
+
+# --- the stack files: team settings and roles ----------------------------------------------------
+
+
+def project_with(tmp_path: Path, changes: dict[str, dict]) -> automation.Project:
+    for path in ROOT.glob("Pulumi.*.yaml"):
+        data = yaml.safe_load(path.read_text())
+        stack = path.name[len("Pulumi.") : -len(".yaml")]
+        for key, value in changes.get(stack, {}).items():
+            data["config"][f"release-train:{key}"] = value
+        (tmp_path / path.name).write_text(yaml.safe_dump(data))
+    return automation.Project(directory=tmp_path)
+
+
+def test_team_settings_from_the_example_stack_files(tmp_path):
+    proj = project_with(tmp_path, {})
+    info = cli_ops.team(proj)
+    assert info.oncall == Oncall("dana", "oncall-partner")
+    assert info.cadence == Cadence("thursday", "tuesday", 4)
+    assert info.freezes == ()
+    assert cli_ops.roles(proj) == ("staging", "production")
+
+
+def test_freezes_from_every_stack_file_cadence_from_the_last(tmp_path):
+    proj = project_with(
+        tmp_path,
+        {
+            "staging": {
+                "freezes": [{"date": "2026-12-24", "reason": "holiday"}],
+                "cadence": {"minSoakDays": 1},
+            },
+            "production": {"freezes": [{"date": "2026-12-01", "reason": "incident 42"}]},
+        },
+    )
+    info = cli_ops.team(proj)
+    assert [(f.date.isoformat(), f.reason) for f in info.freezes] == [
+        ("2026-12-01", "incident 42"),
+        ("2026-12-24", "holiday"),
+    ]
+    assert info.cadence.min_soak_days == 4  # production's, the last stack that sets it
+
+
+def test_a_bad_calendar_value_names_the_stack_file_and_key(tmp_path, capsys):
+    proj = project_with(tmp_path, {"production": {"cadence": {"productionWeekday": "tues"}}})
+    with pytest.raises(typer.Exit):
+        cli_ops.team(proj)
+    err = capsys.readouterr().err
+    assert "Pulumi.production.yaml" in err and "release-train:cadence.productionWeekday" in err
+
+
+# --- notifications from the engine's events -------------------------------------------------
+
+
+def urn(name: str, kind: str, parent: str = "") -> str:
+    prefix = f"{parent}$" if parent else ""
+    return f"urn:pulumi:production::release-train::{prefix}{kind}::{name}"
+
+
+BRANCH = "pulumi-python:dynamic/git:ReleaseBranch"
+MERGE = "pulumi-python:dynamic/github:Merge"
+COMMAND = "command:local:Command"
+ROLLOUT = "release-train:index:PpcRollout"
+
+
+def outputs_event(
+    name: str, kind: str, op: str, outputs: dict, parent: str = ""
+) -> auto.EngineEvent:
+    the_urn = urn(name, kind, parent)
+    state = events.StepEventStateMetadata(
+        type=kind, urn=the_urn, id="x", parent="", provider="", outputs=outputs
+    )
+    meta = events.StepEventMetadata(
+        op=events.OpType(op), urn=the_urn, type=kind, new=state, provider=""
+    )
+    return auto.EngineEvent(sequence=1, timestamp=0, res_outputs_event=events.ResOutputsEvent(meta))
+
+
+def error_event(the_urn: str, message: str) -> auto.EngineEvent:
+    diag = events.DiagnosticEvent(message=message, color="never", severity="error", urn=the_urn)
+    return auto.EngineEvent(sequence=2, timestamp=0, diagnostic_event=diag)
+
+
+def watch(cuts: bool, posted: list) -> cli_ops.Watch:
+    rollout = RolloutSettings(
+        ppcs=(Ppc("acme-internal", 1), Ppc("globex", 2), Ppc("initech", 2), Ppc("hooli", 3))
+    )
+    return cli_ops.Watch(
+        env="production",
+        release=RELEASE,
+        cuts=cuts,
+        rollout=rollout,
+        rollback_to=None,
+        post=lambda *args: posted.append(args),
+    )
+
+
+def test_a_merge_then_a_failed_ppc_wave():
+    posted: list = []
+    w = watch(cuts=False, posted=posted)
+    w.on_event(outputs_event("release-branch", BRANCH, "create", {"branch": RELEASE}))
+    w.on_event(outputs_event("merge", MERGE, "create", {"merged": True, "merge_commit": "ab" * 20}))
+    w.on_event(outputs_event("ppc-acme-internal", COMMAND, "create", {}, ROLLOUT))
+    w.on_event(
+        error_event(
+            urn("ppc-globex", COMMAND, ROLLOUT),
+            'error: exit status 1: running "python -m release.ppc_deploy ...":\n'
+            "error: PPC globex: update to release/2026-11-26 failed: fail lists this PPC",
+        )
+    )
+    w.on_event(error_event(urn("production", "pulumi:pulumi:Stack"), "update failed"))
+    w.finish(ok=False)
+    assert [p[0] for p in posted] == ["merged", "ppc_wave_failed"]  # production cuts nothing
+    assert posted[0][2] == "merge commit " + ("ab" * 20)[:12]
+    detail = posted[1][2]
+    assert detail.startswith("wave 2: globex: ") and "fail lists this PPC" in detail
+    assert "Later waves did not start" in detail
+
+
+def test_a_cut_refused_at_the_gate_is_cut_and_blocked():
+    posted: list = []
+    w = watch(cuts=True, posted=posted)
+    w.on_event(outputs_event("release-branch", BRANCH, "create", {"branch": RELEASE}))
+    w.on_event(
+        error_event(
+            urn("merge", MERGE),
+            "error: Exception: pull request #3 was not merged: needs 1 more approval of "
+            "the head from oncall-partner. Nothing was changed; run up again once this is resolved.",
+        )
+    )
+    w.finish(ok=False)
+    assert [p[0] for p in posted] == ["cut", "blocked"]
+    assert "needs 1 more approval" in posted[1][2]
+
+
+def test_an_idle_up_sends_nothing_and_a_rerun_merge_does_not_repeat_the_cut():
+    posted: list = []
+    w = watch(cuts=True, posted=posted)
+    w.on_event(outputs_event("release-branch", BRANCH, "same", {"branch": RELEASE}))
+    w.on_event(outputs_event("merge", MERGE, "same", {"merged": True}))
+    w.finish(ok=True)
+    assert posted == []
+    w = watch(cuts=True, posted=posted)
+    w.on_event(outputs_event("release-branch", BRANCH, "same", {"branch": RELEASE}))
+    w.on_event(outputs_event("merge", MERGE, "create", {"merged": True, "merge_commit": "c" * 40}))
+    w.finish(ok=True)
+    assert [p[0] for p in posted] == ["merged"]
+
+
+def test_lost_fix_and_smoke_test_failures_are_blocks():
+    posted: list = []
+    w = watch(cuts=True, posted=posted)
+    w.on_event(
+        error_event(
+            urn("production", "pulumi:pulumi:Stack"),
+            "error: 1 fix on release/2026-11-19 would be lost by promoting release/2026-11-26",
+        )
+    )
+    w.finish(ok=False)
+    w = watch(cuts=False, posted=posted)
+    w.on_event(error_event(urn("verify", COMMAND), "error: exit status 1"))
+    w.finish(ok=False)
+    assert [p[0] for p in posted] == ["blocked", "blocked"]
+    assert "would be lost" in posted[0][2] and "smoke test" in posted[1][2]
+
+
+def test_a_broken_receiver_never_fails_the_promotion(capsys):
+    def post(*_args):
+        raise ConnectionError("receiver down")
+
+    w = watch(cuts=True, posted=[])
+    w.post = post
+    w.on_event(outputs_event("merge", MERGE, "create", {"merged": True}))
+    w.finish(ok=True)
+    assert "notifications not sent" in capsys.readouterr().err
