@@ -114,7 +114,21 @@ def redact(text: str, secrets: list[str | None] | None = None) -> str:
 
 
 class ForgeError(RuntimeError):
-    """A forge call failed; the message says which call and why, without secrets."""
+    """A forge call failed; the message says which call and why, without secrets.
+
+    `transient` and `wait` keep what the failed call's error said (see `from_error`), so a
+    caller such as `create_once` still knows a 5xx or a rate limit from a refusal.
+    """
+
+    def __init__(self, message: str, transient: bool = False, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.wait = wait
+
+    @classmethod
+    def from_error(cls, what: str, err: Exception) -> ForgeError:
+        """`what failed: <reason>`, remembering whether `err` was transient."""
+        return cls(f"{what} failed: {describe(err)}", is_transient(err), retry_after(err))
 
 
 def describe(err: Exception) -> str:
@@ -129,24 +143,54 @@ def describe(err: Exception) -> str:
 
 
 _TRANSIENT = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+_RATE_LIMIT_WAIT = 60.0  # a rate limit without Retry-After: GitHub asks for at least a minute
+
+
+def retry_after(err: Exception) -> float | None:
+    """Seconds a rate-limited request asks to wait (429, or 403 secondary rate limit)."""
+    if isinstance(err, ForgeError):
+        return err.wait
+    if not isinstance(err, GithubException) or err.status not in (403, 429):
+        return None
+    headers = {str(k).lower(): v for k, v in (err.headers or {}).items()}
+    value = headers.get("retry-after")
+    if value is not None:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return _RATE_LIMIT_WAIT
+    data = err.data if isinstance(err.data, dict) else {}
+    if err.status == 429 or "rate limit" in str(data.get("message", "")).lower():
+        return _RATE_LIMIT_WAIT
+    return None
 
 
 def is_transient(err: Exception) -> bool:
-    """A failure after which the write may or may not have happened."""
+    """A failure after which the write may or may not have happened, or may be sent again."""
+    if isinstance(err, ForgeError):
+        return err.transient
     if isinstance(err, GithubException):
-        return err.status >= 500 or err.status == 429
+        return err.status >= 500 or err.status == 429 or retry_after(err) is not None
     return isinstance(err, _TRANSIENT)
 
 
 def create_once(
-    find: Callable[[], T | None], create: Callable[[], T], attempts: int = 5, wait: float = 0.5
+    find: Callable[[], T | None],
+    create: Callable[[], T],
+    attempts: int = 5,
+    wait: float = 0.5,
+    what: str = "create",
 ) -> T:
     """Create something at most once: look first, and after a failed create look again.
 
     A create that timed out or got a 5xx may have happened; retrying it blindly would open
-    a second pull request or add a second commit. So each retry starts by looking.
+    a second pull request or add a second commit. So each retry starts by looking. A rate
+    limit (429, or 403 with Retry-After) waits as long as the forge asks. A create refused
+    after an uncertain attempt (say, 422 "already exists" because the slow first attempt
+    went through meanwhile) looks once more before giving up.
     """
     last: Exception | None = None
+    uncertain = False
     for attempt in range(attempts):
         found = find()
         if found is not None:
@@ -155,10 +199,19 @@ def create_once(
             return create()
         except Exception as err:  # noqa: BLE001 - classified just below
             if not is_transient(err):
+                if uncertain:
+                    time.sleep(wait)
+                    found = find()
+                    if found is not None:
+                        return found
                 raise
+            uncertain = True
             last = err
-            time.sleep(wait * (2**attempt))
-    raise ForgeError(f"gave up after {attempts} attempts: {describe(last or Exception())}")
+            time.sleep(max(wait * (2**attempt), min(retry_after(err) or 0.0, 300.0)))
+    found = find()
+    if found is not None:
+        return found
+    raise ForgeError(f"{what}: gave up after {attempts} attempts: {describe(last or Exception())}")
 
 
 # Read helpers shared by the program (at plan time) and the providers.

@@ -57,4 +57,4 @@ def call(what: str, fn: Callable[[], T]) -> T:
     try:
         return fn()
     except GithubException as err:
-        raise forge.ForgeError(f"{what} failed: {forge.describe(err)}") from None
+        raise forge.ForgeError.from_error(what, err) from None
