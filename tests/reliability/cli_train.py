@@ -1,0 +1,204 @@
+"""The `release` command line run as a user runs it, in its own process group, so that a
+test can SIGKILL it (engine, language host and providers with it) at a chosen forge write.
+
+`CliTrain.release(...)` runs `python -m release ARGS` against a copy of the project pointed at
+a sandbox; with `kill_after_writes=k` the sandbox pauses right after the k-th successful
+write and the whole process group is killed there. `run_to_merge` plays the oncall pair
+(CI green, partner approval) whenever the merge gate asks, until the promotion is merged.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from github import Auth, Github
+
+from release import automation
+from release.demo import act_as_ci_and_partner, point_at, prepare_project
+from release.sandbox.seed import REPO
+from tests.e2e.harness import ROOT, Harness
+
+RELEASE_DATE = "2026-11-26"
+RELEASE = f"release/{RELEASE_DATE}"
+CHECKS = ["ci/travis", "test"]
+GATE_WAITS = "needs 1 more approval"
+
+
+@dataclass
+class Outcome:
+    """One `release` command: its exit code (None when killed) and its whole output."""
+
+    args: tuple[str, ...]
+    code: int | None
+    output: str
+    writes: int
+    killed: bool = False
+
+    def describe(self) -> str:
+        state = "killed" if self.killed else f"exit {self.code}"
+        return f"$ release {' '.join(self.args)} -> {state}, {self.writes} write(s)\n{self.output}"
+
+
+def ok_writes(sandbox: Any) -> int:
+    """Successful writes the sandbox served so far (the count its pause works on)."""
+    return int(sandbox._ok_writes)
+
+
+@dataclass
+class CliTrain:
+    harness: Harness
+    sandbox: Any
+    project: automation.Project
+    env: dict[str, str]
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, harness: Harness, sandbox: Any, workdir: Path) -> CliTrain:
+        """A fresh copy of the project, every stack pointed at `sandbox`."""
+        directory = prepare_project(automation.PROJECT_DIR, workdir / "release-train")
+        train = cls.attach(harness, sandbox, directory)
+        point_at(train.project, sandbox.base_url, sandbox.token)
+        return train
+
+    @classmethod
+    def attach(cls, harness: Harness, sandbox: Any, directory: Path) -> CliTrain:
+        """The project copy in `directory`, as it is (already pointed at the sandbox's URL)."""
+        env = harness.env()
+        project = automation.Project(directory, backend_url=env["PULUMI_BACKEND_URL"], env=env)
+        cli_env = {
+            **os.environ,
+            **env,
+            "RELEASE_TRAIN_PROJECT_DIR": str(directory),
+            "RELEASE_TRAIN_PULUMI_ROOT": str(harness.engine.bin_dir.parent),
+            "COLUMNS": "200",
+        }
+        return cls(harness, sandbox, project, cli_env)
+
+    def release(
+        self,
+        *args: str,
+        kill_after_writes: int | None = None,
+        timeout: float = 300,
+        extra_env: dict[str, str] | None = None,
+    ) -> Outcome:
+        """Run `python -m release ARGS`; killed (SIGKILL, whole group) at the given write."""
+        sb = self.sandbox
+        log = self.harness.workdir / f"release-{len(self.outcomes)}.log"
+        before = ok_writes(sb)
+        paused = sb.pause_after_writes(kill_after_writes) if kill_after_writes else None
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "release", *args],
+                cwd=ROOT,
+                env={**self.env, **(extra_env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            killed = False
+            deadline = time.monotonic() + timeout
+            try:
+                while proc.poll() is None:
+                    if paused is not None and paused.is_set():
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        killed = True
+                        break
+                    if time.monotonic() > deadline:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        raise AssertionError(f"release {' '.join(args)} ran past {timeout} s")
+                    time.sleep(0.05)
+                proc.wait()
+                if killed:
+                    _reap_group(proc.pid)
+            finally:
+                if paused is not None:
+                    sb.resume()
+        outcome = Outcome(
+            args, None if killed else proc.returncode, log.read_text(), ok_writes(sb) - before
+        )
+        outcome.killed = killed
+        self.outcomes.append(outcome)
+        return outcome
+
+    def promote(self, env: str, kill_after_writes: int | None = None) -> Outcome:
+        extra = ("--date", RELEASE_DATE) if env == "staging" else ()
+        return self.release("promote", env, *extra, kill_after_writes=kill_after_writes)
+
+    def approve(self, env: str) -> int:
+        return act_as_ci_and_partner(self.sandbox, self.sandbox.reviewer_token, env, CHECKS)
+
+    def run_to_merge(self, env: str, kill_at: int | None = None) -> list[Outcome]:
+        """Promote `env` until merged, approving when asked; killed once at engine write `kill_at`.
+
+        `kill_at` counts the writes of the promotion's own runs (not the approvals).
+        """
+        runs: list[Outcome] = []
+        left = kill_at
+        for _ in range(6):
+            outcome = self.promote(env, kill_after_writes=left)
+            runs.append(outcome)
+            if outcome.killed:
+                left = None
+                continue
+            if left is not None:
+                left -= outcome.writes
+                assert left > 0, "the pause should have fired"
+            if outcome.code == 0:
+                return runs
+            if GATE_WAITS in outcome.output:
+                self.approve(env)
+                continue
+            raise AssertionError("\n\n".join(o.describe() for o in runs))
+        raise AssertionError("no convergence:\n\n" + "\n\n".join(o.describe() for o in runs))
+
+    def outputs(self, env: str) -> dict[str, Any]:
+        return {k: v.value for k, v in automation.stack(self.project, env).outputs().items()}
+
+    def deployment(self, env: str) -> dict[str, Any]:
+        return automation.stack(self.project, env).export_stack().deployment or {}
+
+    def repo(self, token: str | None = None) -> Any:
+        gh = Github(
+            base_url=self.sandbox.base_url,
+            auth=Auth.Token(token or self.sandbox.token),
+            retry=None,
+            seconds_between_requests=0,
+            seconds_between_writes=0,
+        )
+        return gh.get_repo(REPO)
+
+    def transcript(self) -> str:
+        return "\n".join(o.describe() for o in self.outcomes)
+
+
+def _reap_group(pgid: int) -> None:
+    """Wait until no process of the killed group is left (the engine's children too)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def git_refs(sandbox: Any) -> dict[str, str]:
+    """Every ref of the bare repository, as git itself lists them."""
+    bare = Path(sandbox.data_dir) / "repos" / f"{REPO}.git"
+    out = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname) %(objectname)"],
+        cwd=bare,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pairs = (line.split(" ", 1) for line in out.splitlines() if line)
+    return {name: sha for name, sha in pairs}
