@@ -19,9 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from github import Auth, Github
-
-from release import automation
+from release import automation, forge
 from release.sandbox import Sandbox
 from release.sandbox.seed import REPO, seed
 
@@ -62,31 +60,33 @@ def release_cmd(project_dir: Path, *args: str, env: dict[str, str]) -> int:
 def act_as_ci_and_partner(
     sandbox: Sandbox, partner_token: str, base: str, checks: list[str]
 ) -> int:
-    """Report the required checks green on the open release PR's head and approve it."""
-    gh = Github(base_url=sandbox.base_url, auth=Auth.Token(partner_token))
-    repo = gh.get_repo(REPO)
+    """Report the required checks green on each open release or rollback PR into `base`,
+    and approve it as the oncall partner; returns the newest PR's number (0: none open)."""
+    repo = forge.connect(sandbox.base_url, partner_token).get_repo(REPO)
     pulls = [
-        p for p in repo.get_pulls(state="open", base=base) if p.head.ref.startswith("release/")
+        p
+        for p in repo.get_pulls(state="open", base=base)
+        if p.head.ref.startswith(("release/", "rollback/"))
     ]
     if not pulls:
         print(f"(no open release pull request into {base})")
         return 0
-    pull = pulls[0]
-    head = pull.head.sha
-    commit = repo.get_commit(head)
-    seen = {s.context: s.state for s in commit.get_combined_status().statuses}
-    for context in checks:
-        if seen.get(context) != "success":
-            print(f"[CI] reports {context}=success on {head[:12]}")
-            commit.create_status("success", context=context, description="demo CI")
-    runs = {r.name: r.conclusion for r in commit.get_check_runs()}
-    for name in checks:
-        if name in runs and runs[name] != "success":
-            print(f"[CI] check run {name} completed: success on {head[:12]}")
-            repo.create_check_run(name, head, status="completed", conclusion="success")
-    print(f"[{PARTNER}] approves pull request #{pull.number} at {head[:12]}")
-    pull.create_review(commit=commit, body="LGTM, oncall partner", event="APPROVE")
-    return pull.number
+    for pull in sorted(pulls, key=lambda p: p.number):
+        head = pull.head.sha
+        commit = repo.get_commit(head)
+        seen = {s.context: s.state for s in commit.get_combined_status().statuses}
+        for context in checks:
+            if seen.get(context) != "success":
+                print(f"[CI] reports {context}=success on {head[:12]}")
+                commit.create_status("success", context=context, description="demo CI")
+        runs = {r.name: r.conclusion for r in commit.get_check_runs()}
+        for name in checks:
+            if name in runs and runs[name] != "success":
+                print(f"[CI] check run {name} completed: success on {head[:12]}")
+                repo.create_check_run(name, head, status="completed", conclusion="success")
+        print(f"[{PARTNER}] approves pull request #{pull.number} at {head[:12]}")
+        pull.create_review(commit=commit, body="LGTM, oncall partner", event="APPROVE")
+    return max(p.number for p in pulls)
 
 
 def run_demo(port: int = 8750, workdir: str = ".demo") -> int:

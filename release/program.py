@@ -36,11 +36,11 @@ from release.gates import check_states
 from release.green import GreenResult, newest_green
 from release.payload import Payload, payload_commits, pin_changes, read_pin, render_markdown
 from release.providers.branch import ReleaseBranch
-from release.providers.cherry_pick import register_release_changes
+from release.providers.cherry_pick import prepare_release_changes
 from release.providers.merge import Merge
 from release.providers.ours_merge import OursMerge
 from release.providers.pull_request import PullRequest
-from release.providers.rollback import register_rollback
+from release.providers.rollback import prepare_rollback
 from release.rollout import promote_with_rollout
 
 
@@ -262,6 +262,10 @@ def register_promotion(
 ) -> dict[str, Any]:
     """The resources of a promotion, in order: branch, ours-merge, pull request, merge."""
     release, commit = plan.release, plan.commit
+    # Day-two changes are checked with reads before anything is registered: bad config
+    # stops here, with no forge write.
+    add_changes = prepare_release_changes(settings, plan)
+    add_rollback = prepare_rollback(settings, plan)
     common = {"api_url": settings.api_url, "repository": settings.repository}
     branch = ReleaseBranch("release-branch", branch=release, commit=commit, **common)
     head: pulumi.Output[str] = branch.commit
@@ -277,8 +281,8 @@ def register_promotion(
             **common,
         )
         head = ours.merge_sha
-    head, day_two = register_release_changes(settings, plan, head)  # picks, reverts
-    day_two.update(register_rollback(settings, plan))
+    head, day_two = add_changes(head)  # picks, reverts
+    day_two.update(add_rollback())
     title = f"Promote {release} to {settings.environment}"
     body = render_markdown(plan.payload)
     pull = PullRequest(

@@ -28,7 +28,7 @@ branch is refused. Removing a pick from the config only forgets it: the branch k
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -349,62 +349,77 @@ def plan_pick(
     return None
 
 
-def register_release_changes(
-    settings: Settings, plan: PromotionPlan, head: pulumi.Output[str]
-) -> tuple[pulumi.Output[str], dict[str, Any]]:
-    """The listed picks, then the listed reverts, chained on the release branch's head.
+def prepare_release_changes(
+    settings: Settings, plan: PromotionPlan
+) -> Callable[[pulumi.Output[str]], tuple[pulumi.Output[str], dict[str, Any]]]:
+    """Check the listed picks and reverts now (reads only), and return what registers them.
 
-    Returns the head after them (for the pull request) and what to export.
+    Every refusal (a merge commit, an off-source pick, a revert of a commit not on the
+    release) is raised here, before the program registers any resource, so bad config
+    stops with no forge write. The returned function chains the picks, then the reverts,
+    on the release branch's head, and returns the head after them and what to export.
     """
     from release.picks import day_two_settings, revert_refusal
     from release.providers.revert import Revert
 
     day_two = day_two_settings(settings.extra)
-    if not settings.picks and not day_two.reverts:
-        return head, {"picks": [], "reverts": []}
-    repo = _program_repo(settings)
-    current = forge.branch_head(repo, plan.release) or plan.commit
-    common = {"api_url": settings.api_url, "repository": settings.repository}
-    picks: list[dict[str, Any]] = []
-    for index, sha in enumerate(settings.picks):
-        found = plan_pick(repo, settings, index, sha, current)
-        pulumi.log.info(
-            f"pick {sha[:12]}: already on {plan.release} as {found[:12]} (no-op)"
-            if found
-            else f"pick {sha[:12]}: will be cherry-picked onto {plan.release}"
-        )
-        pick = CherryPick(
-            f"pick-{sha[:12]}",
-            branch=plan.release,
-            pick=sha,
-            expected_head=head,
-            source_branch=settings.source_branch,
-            allow_off_master=settings.allow_off_master,
-            **common,
-        )
-        head = pick.head
-        picks.append({"sha": sha, "commit": pick.picked_sha, "applied": pick.applied})
-    reverts: list[dict[str, Any]] = []
-    for index, sha in enumerate(day_two.reverts):
-        try:
-            commit = repo.get_git_commit(sha)
-        except GithubException:
-            raise ConfigError(
-                f"reverts[{index}]", sha, f"no such commit in {settings.repository}"
-            ) from None
-        refused = revert_refusal(
-            sha,
-            [p.sha for p in commit.parents],
-            forge.is_ancestor(repo, sha, current),
-            plan.release,
-            key=f"reverts[{index}]",
-        )
-        if refused:
-            raise refused
-        pulumi.log.info(f"revert {sha[:12]}: reverted on {plan.release} unless it already is")
-        revert = Revert(
-            f"revert-{sha[:12]}", branch=plan.release, revert=sha, expected_head=head, **common
-        )
-        head = revert.head
-        reverts.append({"sha": sha, "commit": revert.revert_sha, "applied": revert.applied})
-    return head, {"picks": picks, "reverts": reverts}
+    planned_picks: list[tuple[str, str | None]] = []
+    planned_reverts: list[str] = []
+    if settings.picks or day_two.reverts:
+        repo = _program_repo(settings)
+        current = forge.branch_head(repo, plan.release) or plan.commit
+        for index, sha in enumerate(settings.picks):
+            planned_picks.append((sha, plan_pick(repo, settings, index, sha, current)))
+        for index, sha in enumerate(day_two.reverts):
+            try:
+                commit = repo.get_git_commit(sha)
+            except GithubException:
+                raise ConfigError(
+                    f"reverts[{index}]", sha, f"no such commit in {settings.repository}"
+                ) from None
+            refused = revert_refusal(
+                sha,
+                [p.sha for p in commit.parents],
+                forge.is_ancestor(repo, sha, current),
+                plan.release,
+                key=f"reverts[{index}]",
+            )
+            if refused:
+                raise refused
+            planned_reverts.append(sha)
+
+    def register(head: pulumi.Output[str]) -> tuple[pulumi.Output[str], dict[str, Any]]:
+        common = {"api_url": settings.api_url, "repository": settings.repository}
+        picks: list[dict[str, Any]] = []
+        for sha, found in planned_picks:
+            pulumi.log.info(
+                f"pick {sha[:12]}: already on {plan.release} as {found[:12]} (no-op)"
+                if found
+                else f"pick {sha[:12]}: will be cherry-picked onto {plan.release}"
+            )
+            pick = CherryPick(
+                f"pick-{sha[:12]}",
+                branch=plan.release,
+                pick=sha,
+                expected_head=head,
+                source_branch=settings.source_branch,
+                allow_off_master=settings.allow_off_master,
+                **common,
+            )
+            head = pick.head
+            picks.append({"sha": sha, "commit": pick.picked_sha, "applied": pick.applied})
+        reverts: list[dict[str, Any]] = []
+        for sha in planned_reverts:
+            pulumi.log.info(f"revert {sha[:12]}: reverted on {plan.release} unless it already is")
+            revert = Revert(
+                f"revert-{sha[:12]}",
+                branch=plan.release,
+                revert=sha,
+                expected_head=head,
+                **common,
+            )
+            head = revert.head
+            reverts.append({"sha": sha, "commit": revert.revert_sha, "applied": revert.applied})
+        return head, {"picks": picks, "reverts": reverts}
+
+    return register

@@ -10,6 +10,7 @@ never deleted. Made through the git data API (no clone needed: it changes no fil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -139,8 +140,9 @@ class RollbackCommit(Resource, module="git", name="RollbackCommit"):
         super().__init__(RollbackCommitProvider(), name, props, opts)
 
 
-def register_rollback(settings: Settings, plan: PromotionPlan) -> dict[str, Any]:
-    """The rollback the stack's config asks for (`rollback: {to, date}`), or nothing.
+def prepare_rollback(settings: Settings, plan: PromotionPlan) -> Callable[[], dict[str, Any]]:
+    """Check the rollback the stack's config asks for (`rollback: {to, date}`) now, with
+    reads only, and return what registers it (nothing when none is asked for).
 
     A rollback commit on `rollback/ENV-DATE`, its pull request into the environment, and its
     merge through the same gates as a promotion, except that `rollbackApprovals` (0 or 1),
@@ -152,7 +154,7 @@ def register_rollback(settings: Settings, plan: PromotionPlan) -> dict[str, Any]
 
     day_two = day_two_settings(settings.extra)
     if not day_two.rollback_to or not day_two.rollback_date:
-        return {}
+        return lambda: {}
     token = token_from(pulumi.Config(NAMESPACE).get("token"))
     repo = forge.connect(settings.api_url, token).get_repo(settings.repository)
     target, env = day_two.rollback_to, settings.environment
@@ -164,57 +166,61 @@ def register_rollback(settings: Settings, plan: PromotionPlan) -> dict[str, Any]
         raise ConfigError("environment", env, f"no such branch in {settings.repository}")
     branch = rollback_branch(env, day_two.rollback_date)
     pulumi.log.info(f"rollback of {env} to {target} ({to_sha[:12]}) on {branch}")
-    common = {"api_url": settings.api_url, "repository": settings.repository}
-    commit = RollbackCommit(
-        "rollback-commit",
-        environment=env,
-        branch=branch,
-        to_release=target,
-        to_sha=to_sha,
-        env_head=env_head,
-        from_release=plan.release,
-        **common,
-    )
-    approvals = (
-        settings.required_approvals
-        if day_two.rollback_approvals is None
-        else day_two.rollback_approvals
-    )
-    body = (
-        f"Rolls {env} back to **{target}** (`{to_sha}`), replacing {plan.release}.\n\n"
-        f"The commit on `{branch}` has {target}'s tree and {env}'s head as its parent: "
-        "merging it restores the earlier release exactly. Nothing is rewritten.\n\n"
-        f"Gates: the required checks, and {approvals} approval(s) from "
-        f"{', '.join(settings.reviewers) or 'nobody'}."
-    )
-    pull = PullRequest(
-        "rollback-pull-request",
-        head=branch,
-        base=env,
-        head_sha=commit.head,
-        title=f"Roll back {env} to {target}",
-        body=body,
-        reviewers=list(settings.reviewers),
-        **common,
-    )
-    merge = Merge(
-        "rollback-merge",
-        number=pull.number,
-        head_sha=commit.head,
-        required_checks=list(settings.required_checks),
-        reviewers=list(settings.reviewers),
-        required_approvals=approvals,
-        **common,
-    )
-    return {
-        "rollback": {
-            "to": target,
-            "from": plan.release,
-            "branch": branch,
-            "commit": commit.head,
-            "prNumber": pull.number,
-            "prUrl": pull.url,
-            "mergeCommit": merge.merge_commit,
-            "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
+
+    def register() -> dict[str, Any]:
+        common = {"api_url": settings.api_url, "repository": settings.repository}
+        commit = RollbackCommit(
+            "rollback-commit",
+            environment=env,
+            branch=branch,
+            to_release=target,
+            to_sha=to_sha,
+            env_head=env_head,
+            from_release=plan.release,
+            **common,
+        )
+        approvals = (
+            settings.required_approvals
+            if day_two.rollback_approvals is None
+            else day_two.rollback_approvals
+        )
+        body = (
+            f"Rolls {env} back to **{target}** (`{to_sha}`), replacing {plan.release}.\n\n"
+            f"The commit on `{branch}` has {target}'s tree and {env}'s head as its parent: "
+            "merging it restores the earlier release exactly. Nothing is rewritten.\n\n"
+            f"Gates: the required checks, and {approvals} approval(s) from "
+            f"{', '.join(settings.reviewers) or 'nobody'}."
+        )
+        pull = PullRequest(
+            "rollback-pull-request",
+            head=branch,
+            base=env,
+            head_sha=commit.head,
+            title=f"Roll back {env} to {target}",
+            body=body,
+            reviewers=list(settings.reviewers),
+            **common,
+        )
+        merge = Merge(
+            "rollback-merge",
+            number=pull.number,
+            head_sha=commit.head,
+            required_checks=list(settings.required_checks),
+            reviewers=list(settings.reviewers),
+            required_approvals=approvals,
+            **common,
+        )
+        return {
+            "rollback": {
+                "to": target,
+                "from": plan.release,
+                "branch": branch,
+                "commit": commit.head,
+                "prNumber": pull.number,
+                "prUrl": pull.url,
+                "mergeCommit": merge.merge_commit,
+                "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
+            }
         }
-    }
+
+    return register
