@@ -322,8 +322,10 @@ def check_promote(
     force: bool,
 ) -> None:
     """Before `release promote` pins anything: refuse on a freeze date, and refuse production
-    before the minimum soak, unless forced. A refusal notifies `blocked`."""
-    cutting, promoting = roles(proj)
+    before the minimum soak, unless forced. A refusal notifies `blocked`. The keys around
+    the train are checked first, so a typo stops here, before anything is pinned."""
+    rollout_of(proj, env)
+    _cutting, promoting = roles(proj)
     reason = promote_refusal(env, target, team(proj), today(), env == promoting)
     if reason is None:
         return
@@ -375,7 +377,7 @@ class Watch:
     cuts: bool  # the stack cuts releases (staging): a new release branch is a `cut`
     rollout: RolloutSettings
     rollback_to: str | None
-    post: Callable[[str, str, str], None]  # (event, release, detail)
+    post: Callable[[str, str, str], None] | None  # (event, release, detail); None: no webhook
     done: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
 
@@ -389,10 +391,16 @@ class Watch:
             self.errors.append((diagnostic.urn or "", diagnostic.message.strip()))
 
     def finish(self, ok: bool) -> None:
-        """Send what this `up` did; never raises (a chat outage does not fail a release)."""
+        """Say what a failed rollout means, and send what this `up` did (when the stack has a
+        webhook); never raises (a chat outage does not fail a release)."""
         try:
             for event, release, detail in self.events(ok):
-                self.post(event, release, detail)
+                if event == "ppc_wave_failed":
+                    err_console.print(
+                        f"PPC rollout of {release} stopped: {detail}", highlight=False
+                    )
+                if self.post is not None:
+                    self.post(event, release, detail)
         except Exception as err:  # noqa: BLE001 - notifications are best effort
             err_console.print(f"notifications not sent: {type(err).__name__}", highlight=False)
 
@@ -429,7 +437,8 @@ class Watch:
             detail = (
                 f"wave {', '.join(str(w) for w in waves)}: "
                 + "; ".join(f"{n}: {m}" for n, m in sorted(failed_ppcs.items()))
-                + ". Later waves did not start; fix it and run `release promote` again."
+                + ". Later waves did not start; fix it and run `release promote "
+                + f"{self.env}` again: PPCs already updated are not run again."
             )
             found.append(("ppc_wave_failed", release, detail))
         if blocked:
@@ -481,24 +490,24 @@ class NotifyingStack:
 
 
 def notifying(proj: automation.Project, env: str, target: Target | None) -> Any:
-    """The stack `release promote` runs `up` on: watched when the stack has a webhook."""
+    """The stack `release promote` runs `up` on: a promotion stack's `up` is watched, to say
+    what a failed PPC wave means and to notify the stack's webhook, if it has one."""
     stack = automation.stack(proj, env)
     raw = proj.stack_file(env)
     source = raw.get("promotesFrom")
     if not source:
         return stack
     url = webhook(proj, env)
-    if not url:
-        return stack
     rollback = structured(raw.get("rollback")) or {}
+    pinned = raw.get("releaseDate")
     watch = Watch(
         env=env,
-        release=target.branch
-        if target
-        else raw.get("releaseDate") and f"release/{raw['releaseDate']}",
+        release=target.branch if target else f"release/{pinned}" if pinned else None,
         cuts=not proj.stack_file(str(source)).get("promotesFrom"),
         rollout=rollout_of(proj, env),
         rollback_to=rollback.get("to") if isinstance(rollback, dict) else None,
-        post=lambda event, release, detail: deliver(url, event, release, env, detail),
+        post=(lambda event, release, detail: deliver(url, event, release, env, detail))
+        if url
+        else None,
     )
     return NotifyingStack(stack, watch)

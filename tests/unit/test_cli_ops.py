@@ -240,3 +240,13 @@ def test_a_broken_receiver_never_fails_the_promotion(capsys):
     w.on_event(outputs_event("merge", MERGE, "create", {"merged": True}))
     w.finish(ok=True)
     assert "notifications not sent" in capsys.readouterr().err
+
+
+def test_without_a_webhook_a_failed_wave_is_still_explained(capsys):
+    w = watch(cuts=False, posted=[])
+    w.post = None
+    w.on_event(error_event(urn("ppc-hooli", COMMAND, ROLLOUT), "error: PPC hooli: boom"))
+    w.finish(ok=False)
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"PPC rollout of {RELEASE} stopped: wave 3: hooli: PPC hooli: boom" in err
+    assert "release promote production` again: PPCs already updated are not run again" in err
