@@ -1,0 +1,107 @@
+"""Day two under the real engine: cherry-pick, revert, rollback and abandon on staging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from pulumi import automation as auto
+
+from release import dayto
+from tests.e2e.train import RELEASE_DATE, Train
+
+pytestmark = pytest.mark.e2e
+RELEASE = f"release/{RELEASE_DATE}"
+
+
+@pytest.fixture
+def train(harness, seeded_sandbox, monkeypatch):
+    monkeypatch.setenv("RELEASE_TRAIN_ACTOR", "oncall-e2e")
+    return Train.start(harness, seeded_sandbox, monkeypatch)
+
+
+def through_gate(train: Train, env: str, step: Callable[[], object]) -> int:
+    """Run a flow; when the merge gate stops it, play CI and the partner, then up again."""
+    try:
+        step()
+    except (auto.CommandError, dayto.DayTwoError) as err:
+        assert "approval" in str(err), str(err)[-2000:]
+        number = train.approve(env)
+        train.stack(env).up(on_output=train.harness_log)
+        return number
+    raise AssertionError(f"{env}: the gate let an unapproved pull request through")
+
+
+def merged_prs(repo, head: str) -> list[int]:
+    return sorted(
+        p.number
+        for p in repo.get_pulls(state="closed", base="staging")
+        if p.merged and p.head.ref == head
+    )
+
+
+def test_pick_revert_rollback_and_abandon(train):
+    sb, repo = train.sandbox, train.repo()
+    train.promote("testing")
+    through_gate(train, "staging", lambda: train.promote("staging"))
+    first_head = repo.get_branch(RELEASE).commit.sha
+    staging_tree = repo.get_git_commit(repo.get_branch("staging").commit.sha).tree.sha
+
+    # A master commit newer than the cut, picked with -x: one new commit, a new PR, merged.
+    skipped = train.outputs("testing")["skipped"]
+    pick = skipped[-1]["sha"]
+    through_gate(train, "staging", lambda: dayto.cherry_pick(train.project, "staging", [pick]))
+    head = repo.get_branch(RELEASE).commit
+    assert head.commit.parents[0].sha == first_head
+    assert f"(cherry picked from commit {pick})" in head.commit.message
+    assert len(merged_prs(repo, RELEASE)) == 2
+    assert repo.get_branch("staging").commit.sha != staging_tree
+    assert not [r for r in repo.get_git_matching_refs("heads/release-train/tmp/")]
+
+    # Picking it again changes nothing and writes nothing.
+    sb.reset_counters()
+    again = dayto.cherry_pick(train.project, "staging", [pick])
+    assert {k: v for k, v in again.up.summary.resource_changes.items() if k != "same"} == {}
+    assert sb.writes() == 0
+
+    # A revert of the pick, PR'd and merged like a pick.
+    picked = head.sha
+    through_gate(train, "staging", lambda: dayto.revert(train.project, "staging", picked))
+    reverted = repo.get_branch(RELEASE).commit
+    assert f"This reverts commit {picked}." in reverted.commit.message
+    assert reverted.commit.tree.sha == repo.get_git_commit(first_head).tree.sha
+
+    # Rollback to the release before: staging gets that release's tree, through the gates.
+    through_gate(
+        train,
+        "staging",
+        lambda: dayto.rollback(train.project, "staging", to="release/2026-11-19"),
+    )
+    earlier_tree = repo.get_git_commit(repo.get_branch("release/2026-11-19").commit.sha).tree.sha
+    staging_head = repo.get_git_commit(repo.get_branch("staging").commit.sha)
+    assert staging_head.tree.sha == earlier_tree
+    assert len(staging_head.parents) == 2, "merged with a merge commit"
+    with pytest.raises(dayto.DayTwoError, match="rolled back"):
+        dayto.check_promote(train.project, "staging", RELEASE)
+
+    # Abandon: the open PR is closed with a comment; no branch is deleted.
+    dayto.check_promote(train.project, "staging", "release/2026-11-27")  # as promote does
+    train.stack("staging").set_config(
+        "release-train:releaseDate", auto.ConfigValue(value="2026-11-27")
+    )
+    with pytest.raises(auto.CommandError, match="approval"):
+        train.stack("staging").up(on_output=train.harness_log)
+    open_pulls = [p for p in repo.get_pulls(state="open", base="staging")]
+    assert len(open_pulls) == 1
+    dayto.abandon(train.project, "staging", reason="a bad week")
+    closed = repo.get_pull(open_pulls[0].number)
+    assert closed.state == "closed" and not closed.merged
+    assert any("a bad week" in c.body for c in closed.get_issue_comments())
+    branches = {b.name for b in repo.get_branches()}
+    assert {"release/2026-11-27", RELEASE, "release/2026-11-19"} <= branches
+    assert sb.forced_updates("acme/service") == []
+
+    kinds = [row.kind for row in dayto.history(train.project, "staging")]
+    for kind in ("promotion", "pick", "revert", "rollback"):
+        assert kind in kinds, kinds
+    assert {row.who for row in dayto.history(train.project, "staging")} >= {"oncall-e2e"}
