@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -215,6 +215,17 @@ def create_once(
 
 
 # Read helpers shared by the program (at plan time) and the providers.
+
+
+def listed(items: Iterable[Any]) -> list[dict[str, Any]]:
+    """The JSON of each object of a listing, as the listing served it.
+
+    PyGithub's `raw_data` first completes a listed object with a request of its own: a
+    2,000-commit compare then cost 2,000 more requests, and each check run one more. The
+    listing's JSON already has what release-train reads (sha, message, author, parents,
+    state, conclusion, user); a caller needing more (a commit's files) asks for it itself.
+    """
+    return [dict(item._rawData) for item in items]  # noqa: SLF001 - see above
 
 
 def branch_head(repo: Repository, branch: str) -> str | None:

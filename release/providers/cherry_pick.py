@@ -85,7 +85,7 @@ def branch_only(repo: Repository, sha: str, head: str) -> tuple[bool, list[dict[
     comparison = call("compare", lambda: repo.compare(sha, head))
     if comparison.status in ("ahead", "identical"):
         return True, []
-    return False, [c.raw_data for c in comparison.commits]
+    return False, forge.listed(comparison.commits)
 
 
 def first_parent_line(head: str, commits: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

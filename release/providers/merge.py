@@ -31,8 +31,8 @@ def evaluate(repo: Repository, pull: GhPull, props: dict[str, Any]) -> MergeGate
     head = pull.head.sha
     commit = repo.get_commit(head)
     statuses = [s.raw_data for s in commit.get_combined_status().statuses]
-    runs = [r.raw_data for r in commit.get_check_runs()]
-    reviews = [r.raw_data for r in pull.get_reviews()]
+    runs = forge.listed(commit.get_check_runs())
+    reviews = forge.listed(pull.get_reviews())
     return merge_gate(
         head_sha=head,
         expected_head=props.get("head_sha"),

@@ -66,7 +66,7 @@ class RevertProvider(ForgeProvider):
         on_branch, _ = branch_only(repo, sha, current)
         done: str | None = None
         if on_branch and sha != current:
-            only = [c.raw_data for c in call("compare", lambda: repo.compare(sha, current)).commits]
+            only = forge.listed(call("compare", lambda: repo.compare(sha, current)).commits)
             done = reverted_by(sha, first_parent_line(current, only))
         if done:
             return {**props, "head": current, "revert_sha": done, "applied": False}
