@@ -48,7 +48,7 @@ def checks_of(repo: Repository, sha: str) -> dict[str, str]:
     """The state of every check seen on `sha` (commit statuses and check runs)."""
     commit = repo.get_commit(sha)
     statuses = [s.raw_data for s in commit.get_combined_status().statuses]
-    runs = [r.raw_data for r in commit.get_check_runs()]
+    runs = forge.listed(commit.get_check_runs())
     return check_states(statuses, runs)
 
 
@@ -175,12 +175,12 @@ def check_lost_fixes(
 ) -> None:
     """Stop with LostFixError when `previous` has a fix that `commit` does not."""
     only_previous = repo.compare(commit, previous_head)
-    candidates = [c.raw_data for c in only_previous.commits]
+    candidates = forge.listed(only_previous.commits)
     merge_base = only_previous.merge_base_commit.sha
 
     def new_fingerprints() -> set[str]:
-        since = repo.compare(merge_base, commit).commits
-        return {patch_fingerprint(c.raw_data.get("files") or _files(repo, c.sha)) for c in since}
+        since = forge.listed(repo.compare(merge_base, commit).commits)
+        return {patch_fingerprint(c.get("files") or _files(repo, c["sha"])) for c in since}
 
     lost = lost_fixes(
         candidates,
@@ -207,7 +207,7 @@ def build_payload(
 ) -> Payload:
     """Commits and PRs from `base` to `commit`, and the pins at both ends (reads only)."""
     comparison = repo.compare(base, commit, comparison_commits_per_page=250)
-    commits = payload_commits(c.raw_data for c in comparison.commits)
+    commits = payload_commits(forge.listed(comparison.commits))
     before = {p.name: read_pin(p, forge.read_file(repo, p.path, base)) for p in settings.pins}
     after = {p.name: read_pin(p, forge.read_file(repo, p.path, commit)) for p in settings.pins}
     return Payload(
