@@ -1,0 +1,652 @@
+"""`make bench`: the figures of the README's "Performance" section, each beside its goal.
+
+    python -m release.bench [--only NAME ...] [--ppcs N] [--ppc-seconds S]
+
+Everything runs on this machine against a local sandbox forge and the real Pulumi engine
+(the one `make pulumi` installs, found on PATH or under RELEASE_TRAIN_PULUMI_ROOT):
+
+- requests (sandbox counters) to find the newest green commit with k red or pending
+  commits at the tip of a long history, for k = 0, 2, 5, 10;
+- requests of a whole staging promotion, a production promotion and a re-run with
+  nothing to do (all through the engine, as `release promote` runs them);
+- requests to build the payload of a release of 2,000 commits;
+- wall time of `release plan staging` against `pulumi preview` of an empty program;
+- wall time of a PPC rollout (N PPCs in 5 waves, S-second jobs) against 5 x S;
+- seconds to construct the production program under Pulumi mocks with 500 PPCs and
+  20 picks.
+
+Nothing here asserts: the figures are printed for people to read (and copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RELEASE_DATE = "2026-11-26"
+CHECK = "ci/travis"
+BOT = "release-bot"
+PARTNER = "oncall-partner"
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: str
+    goal: str
+    note: str = ""
+
+
+FIGURES: list[Figure] = []
+
+
+def report(name: str, value: str, goal: str, note: str = "") -> None:
+    figure = Figure(name, value, goal, note)
+    FIGURES.append(figure)
+    print(f"  {name}: {value}   (goal: {goal}){'  ' + note if note else ''}", flush=True)
+
+
+# -- the machine, the engine, a sandbox -----------------------------------------------------
+
+
+def machine() -> str:
+    cores = os.cpu_count() or 0
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory = f"{pages / 2**30:.0f} GiB"
+    except (ValueError, OSError):
+        memory = "? GiB"
+    return (
+        f"{cores} cores, {memory}, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}, pulumi {engine_version()}"
+    )
+
+
+def pulumi_bin() -> Path:
+    root = os.environ.get("RELEASE_TRAIN_PULUMI_ROOT")
+    if root:
+        return Path(root) / "bin"
+    found = shutil.which("pulumi")
+    if not found:
+        raise SystemExit("the Pulumi CLI is not on PATH: run `make bench` (it installs it)")
+    return Path(found).resolve().parent
+
+
+def engine_version() -> str:
+    try:
+        out = subprocess.run(
+            [str(pulumi_bin() / "pulumi"), "version"], capture_output=True, text=True, timeout=60
+        )
+        return out.stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError, SystemExit):
+        return "?"
+
+
+def pulumi_home(work: Path) -> Path:
+    """A PULUMI_HOME holding the command plugin beside the CLI (no download)."""
+    home = work / "pulumi-home"
+    home.mkdir(parents=True, exist_ok=True)
+    plugin = pulumi_bin() / "pulumi-resource-command"
+    if plugin.exists():
+        subprocess.run(
+            [
+                str(pulumi_bin() / "pulumi"),
+                "plugin",
+                "install",
+                "resource",
+                "command",
+                metadata.version("pulumi-command"),
+                "--file",
+                str(plugin),
+            ],
+            env={**os.environ, **engine_env(home)},
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+    return home
+
+
+def engine_env(home: Path) -> dict[str, str]:
+    return {
+        "PULUMI_HOME": str(home),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PATH": os.pathsep.join([str(pulumi_bin()), os.environ.get("PATH", "")]),
+    }
+
+
+@contextmanager
+def sandbox(data: Path, seeded: bool) -> Iterator[Any]:
+    from release.sandbox import Sandbox
+    from release.sandbox.seed import seed
+
+    data.mkdir(parents=True, exist_ok=True)
+    if seeded:
+        seed(data)
+    tokens = {secrets.token_hex(20): BOT, secrets.token_hex(20): PARTNER}
+    sb = Sandbox(data, tokens=tokens)
+    sb.start()
+    sb.token, sb.partner_token = list(tokens)  # type: ignore[attr-defined]
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+def client(sb: Any, token: str | None = None) -> Any:
+    from github import Auth, Github
+
+    return Github(
+        base_url=sb.base_url,
+        auth=Auth.Token(token or sb.token),
+        retry=None,
+        seconds_between_requests=0,
+        seconds_between_writes=0,
+    )
+
+
+def fast_import(repo_dir: Path, count: int, branch: str = "master") -> list[str]:
+    """`count` linear commits on `branch` (newest last), made at once by git fast-import."""
+    subprocess.run(["git", "init", "-q", "-b", branch, str(repo_dir)], check=True)
+    lines: list[bytes] = []
+    for i in range(1, count + 1):
+        message = f"Change {i}\n".encode()
+        content = f"line {i}\n".encode()
+        lines += [
+            f"commit refs/heads/{branch}".encode(),
+            f"mark :{i}".encode(),
+            f"committer Bench <bench@example.invalid> {1_700_000_000 + i * 60} +0000".encode(),
+            f"data {len(message)}".encode(),
+            message,
+        ]
+        if i > 1:
+            lines.append(f"from :{i - 1}".encode())
+        lines += [f"M 644 inline file-{i % 50}.txt".encode(), f"data {len(content)}".encode()]
+        lines += [content, b""]
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=repo_dir,
+        input=b"\n".join(lines) + b"\n",
+        check=True,
+    )
+    out = subprocess.run(
+        ["git", "rev-list", "--reverse", branch], cwd=repo_dir, capture_output=True, check=True
+    )
+    return out.stdout.decode().split()
+
+
+def push(sb: Any, repo_dir: Path, full_name: str, refspecs: list[str]) -> None:
+    sb.create_repo(full_name)
+    subprocess.run(
+        ["git", "push", "-q", sb.git_url(full_name, sb.token), *refspecs],
+        cwd=repo_dir,
+        check=True,
+        capture_output=True,
+    )
+
+
+# -- requests per operation -----------------------------------------------------------------
+
+
+def bench_green(work: Path) -> None:
+    """Requests to find the newest green commit with k red/pending commits at the tip."""
+    from release.config import parse_settings
+    from release.program import find_green, open_repo
+
+    history = 300
+    print(f"\nnewest green commit ({history}-commit history, required check {CHECK})")
+    with sandbox(work / "green-forge", seeded=False) as sb:
+        shas = fast_import(work / "green-repo", history)
+        ks = (0, 2, 5, 10)
+        refspecs = ["master"] + [f"{shas[-1 - (10 - k)]}:refs/heads/tip-{k}" for k in ks]
+        push(sb, work / "green-repo", "bench/green", refspecs)
+        repo = client(sb).get_repo("bench/green")
+        for depth, sha in enumerate(reversed(shas[-40:])):
+            state = ("failure" if depth % 2 else "pending") if depth < 10 else "success"
+            repo.get_commit(sha).create_status(state, context=CHECK)
+        for k in ks:
+            settings = parse_settings(
+                "testing",
+                {
+                    "repository": "bench/green",
+                    "apiUrl": sb.base_url,
+                    "sourceBranch": f"tip-{k}",
+                    "environment": f"tip-{k}",
+                    "requiredChecks": [CHECK],
+                },
+            )
+            program_repo = open_repo(settings, sb.token)
+            sb.reset_counters()
+            result = find_green(settings, program_repo)
+            reads = sb.reads()
+            assert result.sha == shas[-1 - (10 - k) - k], "the bench history is not as built"
+            report(
+                f"green commit, k={k:>2}",
+                f"{reads} requests, {len(result.skipped) + 1} commits examined",
+                f"commits examined = 1 + k = {1 + k}; requests independent of the "
+                f"{history}-commit history",
+            )
+
+
+@dataclass
+class EngineProject:
+    """A copy of the project, its own file backend and passphrase, pointed at a sandbox."""
+
+    project: Any
+    sb: Any
+
+    @classmethod
+    def create(cls, sb: Any, work: Path, home: Path) -> EngineProject:
+        from release import automation
+        from release.demo import point_at, prepare_project
+
+        os.environ["RELEASE_TRAIN_PULUMI_ROOT"] = str(pulumi_bin().parent)
+        directory = prepare_project(automation.PROJECT_DIR, work / "release-train")
+        env = {
+            **engine_env(home),
+            "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
+        }
+        project = automation.Project(directory, backend_url=env["PULUMI_BACKEND_URL"], env=env)
+        point_at(project, sb.base_url, sb.token)
+        return cls(project, sb)
+
+    def cli_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.project.env,
+            "RELEASE_TRAIN_PROJECT_DIR": str(self.project.directory),
+        }
+
+    def promote(self, env: str) -> tuple[bool, str]:
+        """`up` of `env` as `release promote` runs it; (succeeded, output)."""
+        from pulumi import automation as auto
+
+        from release import automation
+        from release.targets import resolve_target
+
+        source = self.project.stack_file(env).get("promotesFrom")
+        if source:
+            target = resolve_target(
+                env,
+                source,
+                automation.outputs(self.project, source),
+                None,
+                RELEASE_DATE,
+                dt.date.fromisoformat(RELEASE_DATE),
+            )
+            automation.pin(
+                self.project,
+                env,
+                {"commit": target.commit, "releaseDate": target.release_date.isoformat()},
+            )
+        lines: list[str] = []
+        try:
+            automation.stack(self.project, env).up(on_output=lines.append)
+            return True, "".join(lines)
+        except auto.CommandError as err:
+            return False, str(err)
+
+    def approve(self, env: str) -> None:
+        from release.demo import act_as_ci_and_partner
+
+        checks = list(self.project.stack_file("staging").get("requiredChecks") or [])
+        with open(os.devnull, "w") as quiet, _stdout_to(quiet):
+            act_as_ci_and_partner(self.sb, self.sb.partner_token, env, checks)
+
+    def promote_until_merged(self, env: str) -> tuple[int, int]:
+        """(reads, writes) of the promotion's own runs, approving when the gate asks."""
+        reads = writes = 0
+        for _ in range(4):
+            self.sb.reset_counters()
+            ok, output = self.promote(env)
+            reads, writes = reads + self.sb.reads(), writes + self.sb.writes()
+            if ok:
+                return reads, writes
+            if "approval" not in output:
+                raise RuntimeError(f"promote {env} failed:\n{output[-3000:]}")
+            self.approve(env)
+        raise RuntimeError(f"promote {env} did not merge")
+
+
+@contextmanager
+def _stdout_to(stream: Any) -> Iterator[None]:
+    saved = sys.stdout
+    sys.stdout = stream
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+
+
+def bench_promotions(work: Path, home: Path) -> None:
+    """Requests of whole promotions through the engine, and of a re-run with nothing to do."""
+    print("\npromotions through the engine (the seeded acme/service)")
+    with sandbox(work / "promo-forge", seeded=True) as sb:
+        train = EngineProject.create(sb, work / "promo", home)
+        sb.reset_counters()
+        ok, output = train.promote("testing")
+        if not ok:
+            raise RuntimeError(output[-3000:])
+        report(
+            "testing (find the green commit)",
+            f"{sb.reads()} reads, {sb.writes()} writes",
+            "0 writes",
+        )
+        reads, writes = train.promote_until_merged("staging")
+        report(
+            "staging promotion (cut, ours-merge, PR, merge)",
+            f"{reads} reads, {writes} writes",
+            "writes: 1 ref + 1 commit + 1 ref update + 1 PR + 1 review request + 1 merge",
+            "(over the gate-held run and the merging run; approvals not counted)",
+        )
+        sb.reset_counters()
+        ok, _ = train.promote("staging")
+        report(
+            "staging re-run, nothing to do", f"{sb.reads()} reads, {sb.writes()} writes", "0 writes"
+        )
+        reads, writes = train.promote_until_merged("production")
+        report(
+            "production promotion",
+            f"{reads} reads, {writes} writes",
+            "PR + review request + merge (the release branch exists)",
+        )
+        sb.reset_counters()
+        train.promote("production")
+        report(
+            "production re-run, nothing to do",
+            f"{sb.reads()} reads, {sb.writes()} writes",
+            "0 writes",
+        )
+
+
+def bench_payload(work: Path) -> None:
+    """Requests to build the payload of a 2,000-commit release."""
+    from release.config import parse_settings
+    from release.program import build_payload, open_repo
+
+    count = 2000
+    print(f"\npayload of a {count}-commit release")
+    with sandbox(work / "payload-forge", seeded=False) as sb:
+        shas = fast_import(work / "payload-repo", count + 1)
+        push(sb, work / "payload-repo", "bench/payload", ["master"])
+        settings = parse_settings(
+            "staging",
+            {
+                "repository": "bench/payload",
+                "apiUrl": sb.base_url,
+                "environment": "staging",
+                "promotesFrom": "testing",
+                "reviewers": [PARTNER],
+            },
+        )
+        repo = open_repo(settings, sb.token)
+        sb.reset_counters()
+        payload = build_payload(settings, repo, None, shas[0], "release/x", shas[-1])
+        pages = -(-count // 250)
+        report(
+            f"payload, {count} commits",
+            f"{sb.reads()} requests for {len(payload.commits)} commits",
+            f"grows with compare pages (250 commits a page: {pages}), not with commits",
+        )
+
+
+def bench_plan_vs_preview(work: Path, home: Path, rounds: int = 3) -> None:
+    """`release plan staging` against `pulumi preview` of an empty program, same machine."""
+    print(f"\n`release plan staging` against `pulumi preview` of an empty program ({rounds} runs)")
+    empty = work / "empty"
+    empty.mkdir(parents=True)
+    (empty / "Pulumi.yaml").write_text(
+        "name: empty\nruntime:\n  name: python\n  options:\n"
+        f"    virtualenv: {Path(sys.prefix).resolve()}\n"
+    )
+    (empty / "__main__.py").write_text("import pulumi  # noqa: F401 - an empty program\n")
+    env = {
+        **os.environ,
+        **engine_env(home),
+        "PULUMI_BACKEND_URL": f"file://{work / 'empty-state'}",
+        "PULUMI_CONFIG_PASSPHRASE": "bench",
+    }
+    (work / "empty-state").mkdir()
+    pulumi = str(pulumi_bin() / "pulumi")
+    subprocess.run(
+        [pulumi, "stack", "init", "dev", "--cwd", str(empty)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+    def preview() -> None:
+        subprocess.run(
+            [pulumi, "preview", "--non-interactive", "--cwd", str(empty), "--stack", "dev"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+    with sandbox(work / "plan-forge", seeded=True) as sb:
+        train = EngineProject.create(sb, work / "plan", home)
+        ok, output = train.promote("testing")
+        if not ok:
+            raise RuntimeError(output[-3000:])
+        cli = train.cli_env()
+
+        def plan() -> None:
+            subprocess.run(
+                [sys.executable, "-m", "release", "plan", "staging", "--date", RELEASE_DATE],
+                env=cli,
+                check=True,
+                capture_output=True,
+            )
+
+        preview_times = timed(preview, rounds)
+        plan_times = timed(plan, rounds)
+    p, q = statistics.median(plan_times), statistics.median(preview_times)
+    report("pulumi preview, empty program", f"{q:.1f} s (median)", "the baseline")
+    report("release plan staging", f"{p:.1f} s (median)", "≤ 1.5 x the baseline")
+    report("plan / empty preview", f"{p / q:.2f}", "≤ 1.5")
+
+
+def timed(fn: Callable[[], None], rounds: int) -> list[float]:
+    fn()  # warm caches (bytecode, plugins) first
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+ROLLOUT_PROGRAM = """\
+import json, os, sys
+import pulumi
+from release.ppc import Ppc, PpcRollout
+
+spec = json.loads(os.environ["BENCH_ROLLOUT"])
+ppcs = [Ppc(f"ppc-{i:04d}", 1 + i % spec["waves"]) for i in range(spec["ppcs"])]
+PpcRollout(
+    "rollout",
+    ppcs,
+    sys.executable + " -m release.ppc_deploy --state {state} --ppc {ppc} --release {release}"
+    " --commit {commit} --seconds " + str(spec["seconds"]),
+    release="release/2026-11-26",
+    commit="0" * 40,
+    state=spec["state"],
+)
+"""
+
+
+def bench_rollout(work: Path, home: Path, count: int, seconds: float, waves: int = 5) -> None:
+    """Wall time of a PPC rollout under the engine, against waves x the job's time."""
+    print(f"\nPPC rollout: {count} PPCs in {waves} waves, {seconds:g} s jobs")
+    program = work / "rollout"
+    program.mkdir(parents=True)
+    (program / "Pulumi.yaml").write_text(
+        "name: rollout\nruntime:\n  name: python\n  options:\n"
+        f"    virtualenv: {Path(sys.prefix).resolve()}\n"
+    )
+    (program / "__main__.py").write_text(ROLLOUT_PROGRAM)
+    (work / "rollout-state").mkdir()
+    spec = {"ppcs": count, "waves": waves, "seconds": seconds, "state": str(work / "ppcs")}
+    parallel = max(1, -(-count // waves))
+    env = {
+        **os.environ,
+        **engine_env(home),
+        "PULUMI_BACKEND_URL": f"file://{work / 'rollout-state'}",
+        "PULUMI_CONFIG_PASSPHRASE": "bench",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "BENCH_ROLLOUT": json.dumps(spec),
+    }
+    pulumi = str(pulumi_bin() / "pulumi")
+    base = ["--cwd", str(program), "--stack", "bench"]
+    subprocess.run([pulumi, "stack", "init", *base], env=env, check=True, capture_output=True)
+    start = time.perf_counter()
+    subprocess.run(
+        [pulumi, "up", "--yes", "--skip-preview", "--non-interactive", f"--parallel={parallel}"]
+        + base,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    took = time.perf_counter() - start
+    from release.ppc_deploy import read_ppc_state
+
+    done = len(read_ppc_state(work / "ppcs"))
+    report(
+        f"PPC rollout, {count} PPCs x {waves} waves",
+        f"{took:.1f} s wall ({done} PPCs updated), {took / (waves * seconds):.1f} x "
+        f"{waves} x {seconds:g} s",
+        f"close to {waves} x {seconds:g} s = {waves * seconds:g} s (waves run their PPCs at once)",
+        f"(--parallel={parallel})",
+    )
+
+
+def bench_construction(ppcs: int = 500, picks: int = 20) -> None:
+    """Seconds to construct the production program under Pulumi mocks."""
+    import pulumi
+
+    from release.config import parse_settings
+    from release.payload import Payload
+    from release.program import PromotionPlan, register_promotion
+    from release.providers import cherry_pick
+    from release.rollout import promote_with_rollout
+
+    print(f"\nprogram construction under mocks: {ppcs} PPCs, {picks} picks")
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+            return {}
+
+    pulumi.runtime.set_mocks(Mocks(), project="release-train", stack="production", preview=False)
+    pick_shas = [f"{i:040x}" for i in range(1, picks + 1)]
+    raw = {
+        "repository": "acme/service",
+        "apiUrl": "http://127.0.0.1:1/api/v3",
+        "environment": "production",
+        "promotesFrom": "staging",
+        "reviewers": [PARTNER],
+        "picks": pick_shas,
+        "ppcCommand": "true {ppc} {release} {commit}",
+        "ppcs": json.dumps([{"name": f"ppc-{i:04d}", "wave": 1 + i % 5} for i in range(ppcs)]),
+    }
+    settings = parse_settings("production", raw)
+    plan = PromotionPlan(
+        release=f"release/{RELEASE_DATE}",
+        commit="c" * 40,
+        environment="production",
+        env_head="e" * 40,
+        previous=None,
+        previous_head=None,
+        needs_ours_merge=False,
+        already_contained=False,
+        payload=Payload(None, f"release/{RELEASE_DATE}", "b" * 40, "c" * 40, (), ()),
+    )
+
+    class Config:
+        def get(self, key: str) -> Any:
+            return raw.get(key)
+
+        def get_secret(self, key: str) -> Any:
+            return None
+
+    # The picks' plan-time reads are forge I/O, measured by the request figures above:
+    # here they are answered at once ("not applied yet"), to time the program itself.
+    saved = (cherry_pick._program_repo, cherry_pick.plan_pick, cherry_pick.forge.branch_head)
+    cherry_pick._program_repo = lambda _settings: None  # type: ignore[assignment]
+    cherry_pick.plan_pick = lambda *_args: None  # type: ignore[assignment]
+    cherry_pick.forge.branch_head = lambda *_args: None  # type: ignore[assignment]
+    counted: dict[str, int] = {}
+
+    @pulumi.runtime.test
+    def construct() -> Any:
+        outputs = promote_with_rollout(settings, plan, {}, register_promotion, Config())
+        counted["outputs"] = len(outputs)
+        return pulumi.Output.from_input(outputs["rollout"]).apply(lambda _v: None)
+
+    try:
+        start = time.perf_counter()
+        construct()
+        took = time.perf_counter() - start
+    finally:
+        cherry_pick._program_repo, cherry_pick.plan_pick, cherry_pick.forge.branch_head = saved
+    report(
+        f"construction, {ppcs} PPCs + {picks} picks",
+        f"{took:.1f} s",
+        "a few seconds (well under the engine's own time for the same resources)",
+    )
+
+
+BENCHES = ("green", "promotions", "payload", "plan", "rollout", "construction")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m release.bench", description=__doc__)
+    parser.add_argument("--only", action="append", choices=BENCHES, help="run only these")
+    parser.add_argument("--ppcs", type=int, default=int(os.environ.get("BENCH_PPCS", "500")))
+    parser.add_argument("--ppc-seconds", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    chosen = args.only or list(BENCHES)
+    print(f"release-train benchmarks on {machine()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="release-bench-") as tmp:
+        work = Path(tmp)
+        home = pulumi_home(work) if {"promotions", "plan", "rollout"} & set(chosen) else work
+        steps: dict[str, Callable[[], None]] = {
+            "green": lambda: bench_green(work),
+            "promotions": lambda: bench_promotions(work, home),
+            "payload": lambda: bench_payload(work),
+            "plan": lambda: bench_plan_vs_preview(work, home),
+            "rollout": lambda: bench_rollout(work, home, args.ppcs, args.ppc_seconds),
+            "construction": lambda: bench_construction(),
+        }
+        for name in chosen:
+            steps[name]()
+    print("\n| figure | measured | goal |\n|---|---|---|")
+    for f in FIGURES:
+        print(f"| {f.name} | {f.value} {f.note}".rstrip() + f" | {f.goal} |")
+    print(f"\n(measured {dt.datetime.now(dt.UTC):%Y-%m-%d} on {machine()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
