@@ -203,6 +203,15 @@ def push(sb: Any, repo_dir: Path, full_name: str, refspecs: list[str]) -> None:
     )
 
 
+def run(cmd: list[str], env: dict[str, str], timeout: float = 1800) -> str:
+    """Run a command; on failure raise with the tail of its output (never just the code)."""
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        tail = (done.stdout + done.stderr)[-4000:]
+        raise RuntimeError(f"{' '.join(cmd[:3])} ... failed ({done.returncode}):\n{tail}")
+    return done.stdout
+
+
 # -- requests per operation -----------------------------------------------------------------
 
 
@@ -427,20 +436,13 @@ def bench_plan_vs_preview(work: Path, home: Path, rounds: int = 3) -> None:
     }
     (work / "empty-state").mkdir()
     pulumi = str(pulumi_bin() / "pulumi")
-    subprocess.run(
-        [pulumi, "stack", "init", "dev", "--cwd", str(empty)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    run([pulumi, "stack", "init", "dev", "--cwd", str(empty)], env)
+    # A stack with no config at all reaches the Python host as `null` (its set_all_config
+    # then fails); one value avoids that.
+    run([pulumi, "config", "set", "note", "bench", "--cwd", str(empty), "--stack", "dev"], env)
 
     def preview() -> None:
-        subprocess.run(
-            [pulumi, "preview", "--non-interactive", "--cwd", str(empty), "--stack", "dev"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        run([pulumi, "preview", "--non-interactive", "--cwd", str(empty), "--stack", "dev"], env)
 
     with sandbox(work / "plan-forge", seeded=True) as sb:
         train = EngineProject.create(sb, work / "plan", home)
@@ -450,12 +452,7 @@ def bench_plan_vs_preview(work: Path, home: Path, rounds: int = 3) -> None:
         cli = train.cli_env()
 
         def plan() -> None:
-            subprocess.run(
-                [sys.executable, "-m", "release", "plan", "staging", "--date", RELEASE_DATE],
-                env=cli,
-                check=True,
-                capture_output=True,
-            )
+            run([sys.executable, "-m", "release", "plan", "staging", "--date", RELEASE_DATE], cli)
 
         preview_times = timed(preview, rounds)
         plan_times = timed(plan, rounds)
@@ -517,15 +514,11 @@ def bench_rollout(work: Path, home: Path, count: int, seconds: float, waves: int
     }
     pulumi = str(pulumi_bin() / "pulumi")
     base = ["--cwd", str(program), "--stack", "bench"]
-    subprocess.run([pulumi, "stack", "init", *base], env=env, check=True, capture_output=True)
+    run([pulumi, "stack", "init", *base], env)
+    run([pulumi, "config", "set", "note", "bench", *base], env)  # see bench_plan_vs_preview
     start = time.perf_counter()
-    subprocess.run(
-        [pulumi, "up", "--yes", "--skip-preview", "--non-interactive", f"--parallel={parallel}"]
-        + base,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    up = [pulumi, "up", "--yes", "--skip-preview", "--non-interactive", f"--parallel={parallel}"]
+    run(up + base, env)
     took = time.perf_counter() - start
     from release.ppc_deploy import read_ppc_state
 
