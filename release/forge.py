@@ -214,6 +214,24 @@ def create_once(
     raise ForgeError(f"{what}: gave up after {attempts} attempts: {describe(last or Exception())}")
 
 
+def repeatable(fn: Callable[[], T], attempts: int = 5, wait: float = 0.5) -> T:
+    """Run a write that is safe to send again, retrying it after a transient failure.
+
+    For POSTs whose repetition changes nothing that matters: a git commit object (a repeat
+    only leaves an unreferenced object behind) or a review request (the same reviewers
+    asked again). The client's own retries leave POST out, so they are retried here, with
+    the same backoff and Retry-After as `create_once`.
+    """
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except Exception as err:  # noqa: BLE001 - classified just below
+            if not is_transient(err) or attempt == attempts - 1:
+                raise
+            time.sleep(max(wait * (2**attempt), min(retry_after(err) or 0.0, 300.0)))
+    raise AssertionError("unreachable")
+
+
 # Read helpers shared by the program (at plan time) and the providers.
 
 

@@ -46,7 +46,7 @@ class OursMergeProvider(ForgeProvider):
         )
         merge = call(
             "create the ours-merge commit",
-            lambda: repo.create_git_commit(message, tree, parents),
+            lambda: forge.repeatable(lambda: repo.create_git_commit(message, tree, parents)),
         )
         ref = repo.get_git_ref(f"heads/{branch}")
         call(f"fast-forward {branch}", lambda: ref.edit(merge.sha, force=False))

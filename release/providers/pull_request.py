@@ -81,7 +81,10 @@ class PullRequestProvider(ForgeProvider):
         reviewed = {r.user.login for r in pull.get_reviews() if r.user}
         missing = [r for r in missing if r not in reviewed]
         if missing:
-            call("request reviewers", lambda: pull.create_review_request(reviewers=missing))
+            call(
+                "request reviewers",
+                lambda: forge.repeatable(lambda: pull.create_review_request(reviewers=missing)),
+            )
 
     @staticmethod
     def _outs(props: dict[str, Any], pull: GhPull) -> dict[str, Any]:
