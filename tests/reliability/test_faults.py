@@ -156,3 +156,36 @@ def test_retry_after_is_honoured_on_a_create(forge_env):
     assert took["pull-request"] >= waits["POST /repos/{owner}/{repo}/pulls"]
     expected(sb, green, staging_before, previous_head)
     assert len([p for p in plain_repo(sb).get_pulls(state="all") if p.head.ref == RELEASE]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_release_promote_through_a_flaky_forge_under_the_engine(cli_train):
+    """`release promote` with slow creates (past the client timeout), 5xx and rate limits."""
+    train = cli_train
+    sb = train.sandbox
+    train.env["RELEASE_TRAIN_HTTP_TIMEOUT"] = str(TIMEOUT)
+    assert train.promote("testing").code == 0
+    sb.inject("POST", "/repos/{owner}/{repo}/git/refs", "delay", seconds=TIMEOUT + 1.0)
+    sb.inject("POST", "/repos/{owner}/{repo}/git/commits", "502")
+    sb.inject("POST", "/repos/{owner}/{repo}/pulls", "delay", seconds=TIMEOUT + 1.0)
+    sb.inject("GET", "/repos/{owner}/{repo}/compare/{basehead}", "429", retry_after=1)
+    sb.inject("GET", "/repos/{owner}/{repo}/pulls", "secondary_rate_limit", retry_after=1)
+    first = train.promote("staging")
+    assert first.code == 1 and "needs 1 more approval" in first.output, first.describe()
+    left = [f["path_pattern"] for f in sb.faults.pending()]
+    assert left == [], f"faults never reached: {left}"
+
+    train.approve("staging")
+    sb.inject("PUT", "/repos/{owner}/{repo}/pulls/{number}/merge", "delay", seconds=TIMEOUT + 1.0)
+    second = train.promote("staging")
+    assert second.code == 0, second.describe()
+    assert sb.faults.pending() == []
+
+    repo = train.repo()
+    pulls = [p for p in repo.get_pulls(state="all") if p.head.ref == RELEASE]
+    assert [(p.base.ref, p.merged) for p in pulls] == [("staging", True)]
+    staging = repo.get_git_commit(repo.get_git_ref("heads/staging").object.sha)
+    assert [p.sha for p in staging.parents][1] == pulls[0].head.sha
+    assert sb.forced_updates("acme/service") == []
+    assert train.outputs("staging")["state"] == "merged"
