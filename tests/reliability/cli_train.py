@@ -1,14 +1,15 @@
-"""The `release` command line run as a user runs it, in its own process group, so that a
-test can SIGKILL it (engine, language host and providers with it) at a chosen forge write.
+"""The `release` command line run as a user runs it, so that a test can SIGKILL it (engine,
+language host and providers with it: the whole process tree) at a chosen forge write.
 
 `CliTrain.release(...)` runs `python -m release ARGS` against a copy of the project pointed at
 a sandbox; with `kill_after_writes=k` the sandbox pauses right after the k-th successful
-write and the whole process group is killed there. `run_to_merge` plays the oncall pair
+write and the whole process tree is killed there. `run_to_merge` plays the oncall pair
 (CI green, partner approval) whenever the merge gate asks, until the promotion is merged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -88,7 +89,7 @@ class CliTrain:
         timeout: float = 300,
         extra_env: dict[str, str] | None = None,
     ) -> Outcome:
-        """Run `python -m release ARGS`; killed (SIGKILL, whole group) at the given write."""
+        """Run `python -m release ARGS`; killed (SIGKILL, whole process tree) at the given write."""
         sb = self.sandbox
         log = self.harness.workdir / f"release-{len(self.outcomes)}.log"
         before = ok_writes(sb)
@@ -108,16 +109,17 @@ class CliTrain:
             try:
                 while proc.poll() is None:
                     if paused is not None and paused.is_set():
-                        os.killpg(proc.pid, signal.SIGKILL)
+                        kill_tree(proc.pid)
                         killed = True
                         break
                     if time.monotonic() > deadline:
-                        os.killpg(proc.pid, signal.SIGKILL)
                         raise AssertionError(f"release {' '.join(args)} ran past {timeout} s")
                     time.sleep(0.05)
                 proc.wait()
-                if killed:
-                    _reap_group(proc.pid)
+            except BaseException:
+                kill_tree(proc.pid)
+                proc.wait()
+                raise
             finally:
                 if paused is not None:
                     sb.resume()
@@ -127,6 +129,21 @@ class CliTrain:
         outcome.killed = killed
         self.outcomes.append(outcome)
         return outcome
+
+    def spawn(self, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+        """Start `python -m release ARGS` in its own process group; (process, its log)."""
+        log = self.harness.workdir / f"spawned-{len(self.outcomes)}-{time.monotonic_ns()}.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "release", *args],
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return proc, log
 
     def promote(self, env: str, kill_after_writes: int | None = None) -> Outcome:
         extra = ("--date", RELEASE_DATE) if env == "staging" else ()
@@ -179,15 +196,50 @@ class CliTrain:
         return "\n".join(o.describe() for o in self.outcomes)
 
 
-def _reap_group(pgid: int) -> None:
-    """Wait until no process of the killed group is left (the engine's children too)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def process_tree(root: int) -> set[int]:
+    """`root` and every process below it, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            parent = _parent_of(int(entry.name))
+            if parent is not None:
+                children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in tree:
+            tree.add(pid)
+            todo.extend(children.get(pid, []))
+    return tree
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL `root` and all its descendants at once, as a machine losing power would.
+
+    The engine starts its plugins (language host, dynamic providers) in process groups of
+    their own, so killing the command's group would leave them running. Every process of
+    the tree is stopped first (none can start another or send one more request), then killed.
+    """
+    stopped: set[int] = set()
+    for _ in range(50):
+        fresh = process_tree(root) - stopped
+        if not fresh:
+            break
+        for pid in fresh:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped |= fresh
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def git_refs(sandbox: Any) -> dict[str, str]:
