@@ -376,6 +376,7 @@ PROMOTION_OUTPUTS = (
     "payload",
     "source",
     "dayTwo",
+    "rollout",
 )
 _SOURCE_KEYS = ("greenCommit", "releaseBranch", "releaseHead", "releaseCommit")
 _USER_ERRORS = (ConfigError, LostFixError)
