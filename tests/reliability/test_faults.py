@@ -54,19 +54,22 @@ WRITES = (
     "POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers",
     "PUT /repos/{owner}/{repo}/pulls/{number}/merge",
 )
+# In `make test`: a create that timed out, a create refused by a 5xx, a rate-limited create.
+# The whole matrix runs in `make reliability`.
 FAST = {
     ("POST /repos/{owner}/{repo}/pulls", "delay"),
-    ("PUT /repos/{owner}/{repo}/pulls/{number}/merge", "delay"),
     ("POST /repos/{owner}/{repo}/git/refs", "502"),
-    ("GET /repos/{owner}/{repo}/compare/{basehead}", "429"),
     ("POST /repos/{owner}/{repo}/pulls", "secondary_rate_limit"),
 }
 
 
 def cases() -> list:
+    """Every route with every kind (a 5xx as 500 on reads, 502 on writes: one code path)."""
     out = []
     for route in READS + WRITES:
         for kind in KINDS:
+            if kind == ("502" if route in READS else "500"):
+                continue
             marks = () if (route, kind) in FAST else (pytest.mark.slow,)
             out.append(
                 pytest.param(
@@ -106,9 +109,12 @@ def test_flow_survives_a_fault_on_every_step(forge_env, route, kind):
     consumed = []
 
     def arm(step: str) -> None:
-        sb.inject(method, template, kind, count=1, **KINDS[kind])
+        if not consumed:  # the first step that uses the route meets the fault
+            sb.inject(method, template, kind, count=1, **KINDS[kind])
 
     def disarm(step: str) -> None:
+        if consumed:
+            return
         if not any(f["path_pattern"] == template for f in sb.faults.pending()):
             consumed.append(step)
             if kind == "delay":

@@ -1,0 +1,57 @@
+"""release.recovery on plain data: which stack locks a crashed run left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from release.recovery import Lock, is_stale, lock_files, parse_lock, pid_alive
+
+HOST = "build-host"
+
+
+def lock(pid: int | None, host: str | None = HOST) -> Lock:
+    return Lock(Path("x.json"), pid, host)
+
+
+def test_a_lock_of_a_dead_local_process_is_stale():
+    assert is_stale(lock(42), HOST, alive=lambda pid: False)
+
+
+def test_a_live_local_process_keeps_its_lock():
+    assert not is_stale(lock(42), HOST, alive=lambda pid: True)
+
+
+def test_a_lock_from_another_host_or_without_pid_is_never_stale():
+    assert not is_stale(lock(42, "other-host"), HOST, alive=lambda pid: False)
+    assert not is_stale(lock(None), HOST, alive=lambda pid: False)
+    assert not is_stale(lock(42, None), HOST, alive=lambda pid: False)
+
+
+def test_parse_lock_reads_the_file_backend_format_and_survives_garbage():
+    text = json.dumps({"pid": 7, "username": "u", "hostname": HOST, "timestamp": "t"})
+    assert parse_lock(Path("a.json"), text) == Lock(Path("a.json"), 7, HOST)
+    assert parse_lock(Path("b.json"), "{not json") == Lock(Path("b.json"), None, None)
+    assert parse_lock(Path("c.json"), "[1, 2]") == Lock(Path("c.json"), None, None)
+    assert parse_lock(Path("d.json"), '{"pid": "7"}') == Lock(Path("d.json"), None, None)
+
+
+def test_lock_files_of_a_project_scoped_stack(tmp_path):
+    folder = tmp_path / ".pulumi" / "locks" / "organization" / "release-train" / "staging"
+    folder.mkdir(parents=True)
+    (folder / "one.json").write_text(json.dumps({"pid": 5, "hostname": HOST}))
+    (tmp_path / ".pulumi" / "locks" / "organization" / "release-train" / "production").mkdir()
+    found = lock_files(f"file://{tmp_path}", "release-train", "staging")
+    assert [(f.pid, f.hostname) for f in found] == [(5, HOST)]
+    assert lock_files(f"file://{tmp_path}", "release-train", "production") == []
+    assert lock_files("https://api.example.invalid", "release-train", "staging") == []
+
+
+def test_pid_alive_sees_a_running_process_and_not_a_finished_one():
+    assert pid_alive(os.getpid())
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    assert not pid_alive(done.pid)
