@@ -24,6 +24,7 @@ class Registered:
     retain_on_delete: bool
     protect: bool
     replace_on_changes: list[str] = field(default_factory=list)
+    request: Any = None  # the raw RegisterResourceRequest (provider, object, ...)
 
 
 class CapturingMonitor(MockMonitor):
@@ -51,6 +52,7 @@ class CapturingMonitor(MockMonitor):
                     retain_on_delete=bool(request.retainOnDelete),
                     protect=bool(request.protect),
                     replace_on_changes=list(request.replaceOnChanges),
+                    request=request,
                 )
         return response
 

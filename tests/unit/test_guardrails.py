@@ -6,9 +6,9 @@ from __future__ import annotations
 import pulumi
 import pytest
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 
 from release.guardrails import Guardrails, GuardrailsArgs, GuardrailsError
+from tests.support.mocks import CapturingMonitor
 
 TEAM_ID = 4242
 USER_IDS = {"alice": 1001, "bob": 1002}
@@ -34,21 +34,9 @@ class Recorder(pulumi.runtime.Mocks):
         raise AssertionError(f"unexpected invoke {args.token}")
 
 
-class OptionsMonitor(MockMonitor):
-    """Also keeps the resource options the engine would see (retainOnDelete, provider...)."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.requests: dict[str, object] = {}
-
-    def RegisterResource(self, request):
-        self.requests[request.name] = request
-        return super().RegisterResource(request)
-
-
-def run(args: GuardrailsArgs) -> tuple[Recorder, OptionsMonitor]:
+def run(args: GuardrailsArgs) -> tuple[Recorder, CapturingMonitor]:
     mocks = Recorder()
-    monitor = OptionsMonitor(mocks)
+    monitor = CapturingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="release-train", stack="production", monitor=monitor)
 
     @pulumi.runtime.test
@@ -151,7 +139,7 @@ def test_children_are_retained_on_delete_and_use_one_github_provider_for_the_own
     children = [r for r in mocks.resources if r.typ in (PROTECTION, ENVIRONMENT)]
     assert len(children) == 5
     for resource in children:
-        request = monitor.requests[resource.name]
+        request = monitor.registered[resource.name].request
         assert request.retainOnDelete is True, resource.name
         assert request.provider.startswith(
             "urn:pulumi:production::release-train::release-train:index:Guardrails$"
@@ -164,7 +152,7 @@ def test_token_reaches_the_provider_only_as_a_secret():
     mocks, monitor = run(default_args(token="ghp_not_a_real_token"))
     # On the wire the token is wrapped in the engine's secret envelope, so the engine stores
     # it encrypted; the mock provider sees the unwrapped value.
-    token = monitor.requests["guardrails-github"].object["token"]
+    token = monitor.registered["guardrails-github"].request.object["token"]
     assert token[rpc._special_sig_key] == rpc._special_secret_sig
     assert token["value"] == "ghp_not_a_real_token"
     for resource in mocks.resources:
@@ -174,7 +162,7 @@ def test_token_reaches_the_provider_only_as_a_secret():
 
 def test_given_provider_is_used_and_no_other_is_made():
     mocks = Recorder()
-    monitor = OptionsMonitor(mocks)
+    monitor = CapturingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="release-train", stack="staging", monitor=monitor)
 
     @pulumi.runtime.test
@@ -185,7 +173,7 @@ def test_given_provider_is_used_and_no_other_is_made():
     program()
     providers = [r.name for r in mocks.resources if r.typ == "pulumi:providers:github"]
     assert providers == ["lead-provider"]
-    assert "lead-provider" in monitor.requests["guardrails-protect-staging"].provider
+    assert "lead-provider" in monitor.registered["guardrails-protect-staging"].request.provider
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import threading
 import time
-from dataclasses import dataclass, field
 
 import pulumi
 import pytest
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 from pulumi_command import local
 
 from release.ppc import (
@@ -26,6 +22,7 @@ from release.ppc import (
     validate_template,
     verification,
 )
+from tests.support.mocks import CapturingMonitor, Registered
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 TEMPLATE = "deploy --ppc {ppc} --release {release} --commit {commit} --wave {wave}"
@@ -170,42 +167,6 @@ def test_ppc_environment_train_variables_win_over_base():
 
 
 # --- the resource graph under mocks ----------------------------------------------------------
-
-
-@dataclass
-class Registered:
-    type: str
-    name: str
-    urn: str
-    parent: str
-    dependencies: list[str]
-    inputs: dict
-    replace_on_changes: list[str] = field(default_factory=list)
-
-
-class CapturingMonitor(MockMonitor):
-    """A mock monitor that also records each registration's dependencies and options."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.registered: dict[str, Registered] = {}
-        self._lock = threading.Lock()
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            inputs = rpc.deserialize_properties(request.object)
-            with self._lock:
-                self.registered[request.name] = Registered(
-                    type=request.type,
-                    name=request.name,
-                    urn=response.urn,
-                    parent=request.parent,
-                    dependencies=list(request.dependencies),
-                    inputs=inputs,
-                    replace_on_changes=list(request.replaceOnChanges),
-                )
-        return response
 
 
 class CommandMocks(pulumi.runtime.Mocks):
