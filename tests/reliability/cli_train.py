@@ -146,7 +146,8 @@ class CliTrain:
         return proc, log
 
     def promote(self, env: str, kill_after_writes: int | None = None) -> Outcome:
-        extra = ("--date", RELEASE_DATE) if env == "staging" else ()
+        # production: --force, as the seed's release has not soaked on staging for days.
+        extra = {"staging": ("--date", RELEASE_DATE), "production": ("--force",)}.get(env, ())
         return self.release("promote", env, *extra, kill_after_writes=kill_after_writes)
 
     def approve(self, env: str) -> int:
