@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class CliTrain:
         self,
         *args: str,
         kill_after_writes: int | None = None,
+        kill_when: Callable[[], bool] | None = None,
         timeout: float = 300,
         extra_env: dict[str, str] | None = None,
     ) -> Outcome:
@@ -108,7 +110,7 @@ class CliTrain:
             deadline = time.monotonic() + timeout
             try:
                 while proc.poll() is None:
-                    if paused is not None and paused.is_set():
+                    if (paused is not None and paused.is_set()) or (kill_when and kill_when()):
                         kill_tree(proc.pid)
                         killed = True
                         break
@@ -145,26 +147,38 @@ class CliTrain:
             )
         return proc, log
 
-    def promote(self, env: str, kill_after_writes: int | None = None) -> Outcome:
+    def promote(
+        self,
+        env: str,
+        kill_after_writes: int | None = None,
+        kill_when: Callable[[], bool] | None = None,
+    ) -> Outcome:
         # production: --force, as the seed's release has not soaked on staging for days.
         extra = {"staging": ("--date", RELEASE_DATE), "production": ("--force",)}.get(env, ())
-        return self.release("promote", env, *extra, kill_after_writes=kill_after_writes)
+        return self.release(
+            "promote", env, *extra, kill_after_writes=kill_after_writes, kill_when=kill_when
+        )
 
     def approve(self, env: str) -> int:
         return act_as_ci_and_partner(self.sandbox, self.sandbox.reviewer_token, env, CHECKS)
 
-    def run_to_merge(self, env: str, kill_at: int | None = None) -> list[Outcome]:
-        """Promote `env` until merged, approving when asked; killed once at engine write `kill_at`.
-
-        `kill_at` counts the writes of the promotion's own runs (not the approvals).
+    def run_to_merge(
+        self,
+        env: str,
+        kill_at: int | None = None,
+        kill_when: Callable[[], bool] | None = None,
+    ) -> list[Outcome]:
+        """Promote `env` until merged, approving when asked; killed once at engine write
+        `kill_at` (the writes of the promotion's own runs, not the approvals), or as soon as
+        `kill_when()` holds.
         """
         runs: list[Outcome] = []
         left = kill_at
         for _ in range(6):
-            outcome = self.promote(env, kill_after_writes=left)
+            outcome = self.promote(env, kill_after_writes=left, kill_when=kill_when)
             runs.append(outcome)
             if outcome.killed:
-                left = None
+                left = kill_when = None
                 continue
             if left is not None:
                 left -= outcome.writes

@@ -1,4 +1,5 @@
-"""Crash at every step: SIGKILL the engine right after each forge write of a promotion.
+"""Crash at every step: SIGKILL the engine right after each forge write of a promotion,
+and in the middle of a PPC wave.
 
 The uninterrupted staging promotion is run first and its engine writes counted (sandbox
 counters). Then, for each k in 1..N, the same promotion starts from the same forge and state,
@@ -13,11 +14,15 @@ uninterrupted run's, up to the timestamps inside new commits.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from release import automation
+from release.ppc_deploy import read_ppc_state
 from release.sandbox.seed import REPO
 from tests.e2e.harness import Harness
 from tests.reliability.cli_train import RELEASE, CliTrain, git_refs
@@ -28,29 +33,30 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 @dataclass(frozen=True)
 class EndState:
-    """The shape of a finished staging promotion, independent of commit timestamps."""
+    """The shape of a finished promotion, independent of commit timestamps."""
 
     ref_names: frozenset[str]
     unchanged_refs: dict[str, str]
     release_parents: tuple[str, ...]
     release_tree: str
-    staging_parents: tuple[str, ...]
-    staging_is_release_merge: bool
-    new_commits_on_staging: int
+    env_first_parent: str
+    env_is_release_merge: bool
+    new_commits_on_env: int
     pulls: tuple[tuple[str, str, str, bool], ...]
     forced_updates: int
     outputs: dict[str, Any]
     pending_operations: int
+    ppcs: dict[str, str]
 
 
-def end_state(train: CliTrain, before: dict[str, str]) -> EndState:
+def end_state(train: CliTrain, before: dict[str, str], env: str) -> EndState:
     repo = train.repo()
     refs = git_refs(train.sandbox)
     release_head = refs[f"refs/heads/{RELEASE}"]
-    staging_head = refs["refs/heads/staging"]
+    env_head = refs[f"refs/heads/{env}"]
     release = repo.get_git_commit(release_head)
-    staging = repo.get_git_commit(staging_head)
-    staging_parents = tuple(p.sha for p in staging.parents)
+    merge = repo.get_git_commit(env_head)
+    parents = tuple(p.sha for p in merge.parents)
     pulls = tuple(
         sorted(
             (p.head.ref, p.base.ref, p.state, bool(p.merged))
@@ -58,81 +64,148 @@ def end_state(train: CliTrain, before: dict[str, str]) -> EndState:
             if p.head.ref == RELEASE
         )
     )
-    outputs = train.outputs("staging")
+    outputs = train.outputs(env)
+    ppc_dir = train.project.directory / ".state" / "ppcs"
     return EndState(
         ref_names=frozenset(refs),
-        unchanged_refs={k: v for k, v in refs.items() if k in before and k != "refs/heads/staging"},
+        unchanged_refs={
+            k: v
+            for k, v in refs.items()
+            if k in before and k not in (f"refs/heads/{env}", f"refs/heads/{RELEASE}")
+        },
         release_parents=tuple(p.sha for p in release.parents),
         release_tree=release.tree.sha,
-        staging_parents=(staging_parents[0],),
-        staging_is_release_merge=staging_parents[1:] == (release_head,),
-        new_commits_on_staging=repo.compare(
-            before["refs/heads/staging"], staging_head
-        ).total_commits,
+        env_first_parent=parents[0],
+        env_is_release_merge=parents[1:] == (release_head,),
+        new_commits_on_env=repo.compare(before[f"refs/heads/{env}"], env_head).total_commits,
         pulls=pulls,
         forced_updates=len(train.sandbox.forced_updates(REPO)),
         outputs={
             "state": outputs.get("state"),
             "releaseBranch": outputs.get("releaseBranch"),
             "prNumber": outputs.get("prNumber"),
-            "mergeCommitIsStaging": outputs.get("mergeCommit") == staging_head,
+            "mergeCommitIsEnv": outputs.get("mergeCommit") == env_head,
             "releaseHeadIsBranch": outputs.get("releaseHead") == release_head,
         },
-        pending_operations=len(train.deployment("staging").get("pending_operations") or []),
+        pending_operations=len(train.deployment(env).get("pending_operations") or []),
+        ppcs={name: r.release for name, r in read_ppc_state(ppc_dir).items()},
     )
 
 
-@pytest.mark.timeout(1800)
-def test_staging_promotion_survives_a_kill_at_every_write(
-    cli_train, harness, seeded_sandbox, tmp_path
-):
-    train = cli_train
-    assert train.promote("testing").code == 0
-    template = tmp_path / "template"
-    seeded_sandbox.stop()
-    shutil.copytree(seeded_sandbox.data_dir, template / "forge")
-    shutil.copytree(harness.workdir, template / "e2e", symlinks=True)
-    port = seeded_sandbox.port
+@dataclass
+class Scenario:
+    """A forge and a project frozen at one moment, started afresh for each kill point."""
 
-    def fresh(name: str) -> tuple[Any, CliTrain, dict[str, str]]:
-        dest = tmp_path / name
-        shutil.copytree(template, dest, symlinks=True)
-        sandbox = start_sandbox(dest / "forge", port)
-        copy = Harness(harness.engine, harness.pulumi_home, dest / "e2e")
-        copy.passphrase = harness.passphrase
-        return sandbox, CliTrain.attach(copy, sandbox, dest / "e2e" / "release-train"), {}
+    template: Path
+    port: int
+    harness: Harness
+    root: Path
+    before: dict[str, str] = field(default_factory=dict)
 
-    # The uninterrupted run: how many writes the promotion's own runs make.
-    sandbox, reference_train, _ = fresh("reference")
-    try:
-        before = git_refs(sandbox)
-        runs = reference_train.run_to_merge("staging")
-        total = sum(o.writes for o in runs)
-        reference = end_state(reference_train, before)
-    finally:
+    @classmethod
+    def freeze(cls, sandbox: Any, harness: Harness, root: Path) -> Scenario:
         sandbox.stop()
-    assert reference.outputs["state"] == "merged" and reference.pulls == (
-        (RELEASE, "staging", "closed", True),
-    )
-    assert total >= 5, [o.describe() for o in runs]
+        template = root / "template"
+        shutil.copytree(sandbox.data_dir, template / "forge")
+        shutil.copytree(harness.workdir, template / "e2e", symlinks=True)
+        return cls(template, sandbox.port, harness, root)
 
+    def fresh(self, name: str) -> tuple[Any, CliTrain]:
+        dest = self.root / name
+        shutil.copytree(self.template, dest, symlinks=True)
+        sandbox = start_sandbox(dest / "forge", self.port)
+        copy = Harness(self.harness.engine, self.harness.pulumi_home, dest / "e2e")
+        copy.passphrase = self.harness.passphrase
+        return sandbox, CliTrain.attach(copy, sandbox, dest / "e2e" / "release-train")
+
+    def reference(self, env: str) -> tuple[dict[str, str], EndState, int]:
+        """(refs before, end state, engine writes) of the uninterrupted promotion."""
+        sandbox, train = self.fresh("reference")
+        try:
+            before = self.before = git_refs(sandbox)
+            runs = train.run_to_merge(env)
+            return before, end_state(train, before, env), sum(o.writes for o in runs)
+        finally:
+            sandbox.stop()
+
+    def killed(
+        self,
+        name: str,
+        env: str,
+        before: dict[str, str],
+        kill_at: int | None = None,
+        kill_when: Callable[[CliTrain], bool] | None = None,
+    ) -> tuple[EndState, str]:
+        sandbox, train = self.fresh(name)
+        try:
+            when = (lambda: kill_when(train)) if kill_when else None
+            runs = train.run_to_merge(env, kill_at=kill_at, kill_when=when)
+            assert any(o.killed for o in runs), f"{name}: the kill never fired"
+            return end_state(train, before, env), train.transcript()
+        finally:
+            sandbox.stop()
+
+
+def every_write(scenario: Scenario, env: str) -> tuple[int, list[int], list[str], EndState]:
+    """Kill the promotion of `env` after each of its forge writes in turn."""
+    before, reference, total = scenario.reference(env)
     passed: list[int] = []
     failures: list[str] = []
     for k in range(1, total + 1):
-        sandbox, train, _ = fresh(f"kill-{k}")
         try:
-            runs = train.run_to_merge("staging", kill_at=k)
-            assert any(o.killed for o in runs), f"kill point {k} never fired"
-            state = end_state(train, before)
-            if state == reference:
-                passed.append(k)
-                print(f"kill point {k}/{total}: converged", flush=True)
-            else:
-                failures.append(f"kill point {k}: {state} != {reference}\n{train.transcript()}")
+            state, transcript = scenario.killed(f"kill-{k}", env, before, kill_at=k)
         except AssertionError as err:
-            failures.append(f"kill point {k}: {err}")
-        finally:
-            sandbox.stop()
-    print(f"\nstaging promotion: {total} kill points tried, {len(passed)} passed")
+            failures.append(f"{env} kill point {k}: {err}")
+            continue
+        if state == reference:
+            passed.append(k)
+            print(f"{env} kill point {k}/{total}: converged", flush=True)
+        else:
+            failures.append(f"{env} kill point {k}: {state} != {reference}\n{transcript}")
+    print(f"\n{env} promotion: {total} kill points tried, {len(passed)} passed", flush=True)
+    return total, passed, failures, reference
+
+
+@pytest.mark.timeout(1800)
+def test_staging_promotion_survives_a_kill_at_every_write(cli_train, harness, tmp_path):
+    train = cli_train
+    assert train.promote("testing").code == 0
+    scenario = Scenario.freeze(train.sandbox, harness, tmp_path)
+    total, passed, failures, reference = every_write(scenario, "staging")
+    assert reference.outputs["state"] == "merged"
+    assert reference.pulls == ((RELEASE, "staging", "closed", True),)
+    assert total >= 5
     assert not failures, "\n\n".join(failures)
     assert passed == list(range(1, total + 1))
+
+
+def ppc_wave_in_flight(train: CliTrain) -> bool:
+    """Wave 1 recorded, the later waves not all: the rollout is inside a wave."""
+    records = read_ppc_state(train.project.directory / ".state" / "ppcs")
+    return bool(records) and len(records) < PPC_COUNT
+
+
+PPC_COUNT = 6  # Pulumi.production.yaml: six PPCs in three waves
+
+
+@pytest.mark.timeout(1800)
+def test_production_promotion_and_its_ppc_waves_survive_a_kill(cli_train, harness, tmp_path):
+    train = cli_train
+    assert train.promote("testing").code == 0
+    train.run_to_merge("staging")
+    # One-second PPC jobs, so that a wave is in flight long enough to be killed there.
+    command = train.project.stack_file("production")["ppcCommand"]
+    automation.pin(train.project, "production", {"ppcCommand": command + " --seconds 1"})
+    scenario = Scenario.freeze(train.sandbox, harness, tmp_path)
+    total, passed, failures, reference = every_write(scenario, "production")
+    assert reference.outputs["state"] == "merged"
+    assert len(reference.ppcs) == PPC_COUNT and set(reference.ppcs.values()) == {RELEASE}
+
+    state, transcript = scenario.killed(
+        "kill-ppc-wave", "production", scenario.before, kill_when=ppc_wave_in_flight
+    )
+    wave_ok = state == reference
+    print(f"production PPC wave kill: {'converged' if wave_ok else 'FAILED'}", flush=True)
+    assert not failures, "\n\n".join(failures)
+    assert passed == list(range(1, total + 1))
+    assert wave_ok, f"{state} != {reference}\n{transcript}"
