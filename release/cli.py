@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from pulumi import automation as auto
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -246,9 +247,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title="release train")
+    table = Table(title="release train", box=box.SIMPLE, pad_edge=False, collapse_padding=True)
     for column in ("environment", "release", "commit", "pr", "state", "mergeCommit"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(
             row["environment"],
