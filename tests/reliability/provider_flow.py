@@ -36,6 +36,10 @@ def settings_for(sb: Any, env: str = "staging") -> Any:
         "requiredChecks": CHECKS,
         "reviewers": [PARTNER],
         "requiredApprovals": 1,
+        # As Pulumi.staging.yaml: the payload reads the SDK pin at both ends (contents API).
+        "pins": [
+            {"name": "sdk", "path": ".travis.yml", "pattern": "PULUMI_SDK_VERSION: (v[0-9.]+)"}
+        ],
     }
     if env != "testing":
         raw["promotesFrom"] = "testing"
