@@ -31,6 +31,7 @@ from release import automation, forge
 from release.config import NAMESPACE, ConfigError, check_sha, parse_settings, release_date_of
 from release.history import Row, rows, stamp, with_pr
 from release.picks import day_two_settings, merge_picks, removed
+from release.recovery import recover
 
 Printer = Callable[[str], None]
 
@@ -112,7 +113,10 @@ def _up(
     project: automation.Project, env: str, message: str, on_output: Printer | None
 ) -> auto.UpResult:
     stack = automation.stack(project, env)
-    return stack.up(message=message, on_output=on_output or automation.printer())
+    emit = on_output or automation.printer()
+    for line in recover(stack):  # a crashed earlier run: clear its lock and pending ops
+        emit(line)
+    return stack.up(message=message, on_output=emit)
 
 
 def removed_report(project: automation.Project, env: str) -> list[str]:

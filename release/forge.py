@@ -91,11 +91,11 @@ def client(api_url: str) -> Github:
         token = token_from(_token)
         cached = _clients.get(api_url)
         if cached is None:
-            cached = _clients[api_url] = connect(api_url, token, _timeout())
+            cached = _clients[api_url] = connect(api_url, token, timeout())
         return cached
 
 
-def _timeout() -> float:
+def timeout() -> float:
     try:
         return float(os.environ.get("RELEASE_TRAIN_HTTP_TIMEOUT", "30"))
     except ValueError:

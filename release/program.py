@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 from github import GithubException, UnknownObjectException
+from github.Commit import Commit
 from github.Repository import Repository
 
 from release import forge
@@ -46,7 +47,8 @@ from release.rollout import promote_with_rollout
 
 def checks_of(repo: Repository, sha: str) -> dict[str, str]:
     """The state of every check seen on `sha` (commit statuses and check runs)."""
-    commit = repo.get_commit(sha)
+    # A lazy commit: its statuses and check runs are read without reading the commit first.
+    commit = Commit(repo.requester.withLazy(True), url=f"{repo.url}/commits/{sha}")
     statuses = [s.raw_data for s in commit.get_combined_status().statuses]
     runs = forge.listed(commit.get_check_runs())
     return check_states(statuses, runs)
@@ -54,7 +56,7 @@ def checks_of(repo: Repository, sha: str) -> dict[str, str]:
 
 def open_repo(settings: Settings, token: str) -> Repository:
     """The configured repository, or a ConfigError naming `repository` (before any write)."""
-    client = forge.connect(settings.api_url, token)
+    client = forge.connect(settings.api_url, token, forge.timeout())
     try:
         repo = client.get_repo(settings.repository)
         repo.full_name  # noqa: B018 - forces the read, so a 404 is reported here
