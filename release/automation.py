@@ -8,6 +8,7 @@ secrets are encrypted with a passphrase (the sandbox default is documented in th
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable, Mapping
@@ -85,8 +86,15 @@ class Project:
 
 
 def pulumi_command() -> auto.PulumiCommand:
-    """The Pulumi CLI: RELEASE_TRAIN_PULUMI_ROOT/bin/pulumi, else `pulumi` on PATH."""
-    root = os.environ.get("RELEASE_TRAIN_PULUMI_ROOT")
+    """The Pulumi CLI: RELEASE_TRAIN_PULUMI_ROOT/bin/pulumi, else `pulumi` on PATH.
+
+    Made once per root: building one runs `pulumi version` to check it.
+    """
+    return _pulumi_command(os.environ.get("RELEASE_TRAIN_PULUMI_ROOT") or "")
+
+
+@functools.cache
+def _pulumi_command(root: str) -> auto.PulumiCommand:
     if not root and not shutil.which("pulumi"):
         raise RuntimeError(
             "the Pulumi CLI was not found: run `make pulumi` (it builds it if needed) and put "

@@ -73,7 +73,12 @@ def check_env(proj: automation.Project, env: str) -> dict[str, Any]:
 
 
 def target_for(
-    proj: automation.Project, env: str, raw: dict[str, Any], commit: str | None, date: str | None
+    proj: automation.Project,
+    env: str,
+    raw: dict[str, Any],
+    commit: str | None,
+    date: str | None,
+    source_outputs: dict[str, Any] | None = None,
 ) -> Target | None:
     """What to promote on `env`, or None for the stack that tracks its source branch."""
     source = raw.get("promotesFrom")
@@ -81,8 +86,10 @@ def target_for(
         if commit or date:
             fail(f"{env} tracks its source branch: --commit and --date do not apply")
         return None
+    if source_outputs is None:
+        source_outputs = automation.outputs(proj, source)
     try:
-        return resolve_target(env, source, automation.outputs(proj, source), commit, date, today())
+        return resolve_target(env, source, source_outputs, commit, date, today())
     except TargetError as err:
         fail(str(err))
     return None
@@ -130,12 +137,12 @@ def plan(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
     """Dry run: what `promote` would do. Writes nothing to the forge."""
     proj = project()
     raw = check_env(proj, env)
-    target = target_for(proj, env, raw, commit, date)
+    source = automation.outputs(proj, str(raw["promotesFrom"])) if raw.get("promotesFrom") else {}
+    target = target_for(proj, env, raw, commit, date, source)
     extra = {}
     if target:
         console.print(f"[bold]{env}[/]: would promote {target.commit} as {target.branch}")
         console.print(f"  chosen because: {target.reason}")
-        source = automation.outputs(proj, str(raw["promotesFrom"]))
         for skipped in source.get("skipped") or []:
             console.print(f"  skipped {skipped['sha'][:12]}: {skipped['reason']}")
         console.print(f"  merge gate: {describe_gate(parse_settings(env, raw))}")
