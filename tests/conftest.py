@@ -15,13 +15,14 @@ REVIEWER_TOKEN = "sandbox-token-oncall-partner"
 READ_ONLY_TOKEN = "sandbox-token-auditor"
 
 
-def _start(data_dir: Path) -> Sandbox:
+def start_sandbox(data_dir: Path, port: int = 0) -> Sandbox:
+    """A running sandbox on `data_dir` (and `port`) with the three test tokens."""
     sb = Sandbox(
         data_dir,
         tokens={TOKEN: "release-bot", REVIEWER_TOKEN: "oncall-partner"},
         read_only_tokens={READ_ONLY_TOKEN: "auditor"},
     )
-    sb.start()
+    sb.start(port=port)
     sb.token = TOKEN  # type: ignore[attr-defined]
     sb.reviewer_token = REVIEWER_TOKEN  # type: ignore[attr-defined]
     sb.read_only_token = READ_ONLY_TOKEN  # type: ignore[attr-defined]
@@ -31,7 +32,7 @@ def _start(data_dir: Path) -> Sandbox:
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     """A running sandbox with an empty data dir; tokens for release-bot, oncall-partner, auditor."""
-    sb = _start(tmp_path / "forge")
+    sb = start_sandbox(tmp_path / "forge")
     try:
         yield sb
     finally:
@@ -54,7 +55,7 @@ def seeded_sandbox(tmp_path: Path, seed_cache: Path) -> Iterator[Sandbox]:
     data_dir = tmp_path / "forge"
     data_dir.mkdir(parents=True)
     seed(data_dir, cache_dir=seed_cache)
-    sb = _start(data_dir)
+    sb = start_sandbox(data_dir)
     try:
         yield sb
     finally:

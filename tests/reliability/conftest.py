@@ -7,24 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from release.sandbox import Sandbox
-from tests.conftest import READ_ONLY_TOKEN, REVIEWER_TOKEN, TOKEN
 from tests.e2e.conftest import engine, harness, pulumi_home  # noqa: F401 - shared fixtures
 from tests.reliability.cli_train import CliTrain
-
-
-def start_sandbox(data_dir: Path, port: int = 0) -> Sandbox:
-    """A sandbox on `data_dir` with the test tokens of tests/conftest.py, on `port`."""
-    sb = Sandbox(
-        data_dir,
-        tokens={TOKEN: "release-bot", REVIEWER_TOKEN: "oncall-partner"},
-        read_only_tokens={READ_ONLY_TOKEN: "auditor"},
-    )
-    sb.start(port=port)
-    sb.token = TOKEN  # type: ignore[attr-defined]
-    sb.reviewer_token = REVIEWER_TOKEN  # type: ignore[attr-defined]
-    sb.read_only_token = READ_ONLY_TOKEN  # type: ignore[attr-defined]
-    return sb
 
 
 @pytest.fixture

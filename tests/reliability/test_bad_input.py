@@ -16,9 +16,9 @@ import pytest
 
 from release import automation
 from release.sandbox.seed import seed
+from tests.conftest import start_sandbox
 from tests.e2e.harness import Harness
 from tests.reliability.cli_train import RELEASE, CliTrain
-from tests.reliability.conftest import start_sandbox
 
 pytestmark = pytest.mark.e2e
 SHA = "6b7d8cb04ae5c35c2f599aea92b4404526c84d64"

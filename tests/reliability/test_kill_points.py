@@ -25,9 +25,9 @@ import pytest
 from release import automation
 from release.ppc_deploy import read_ppc_state
 from release.sandbox.seed import REPO
+from tests.conftest import start_sandbox
 from tests.e2e.harness import Harness
 from tests.reliability.cli_train import RELEASE, CliTrain, git_refs
-from tests.reliability.conftest import start_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
