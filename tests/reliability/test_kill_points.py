@@ -27,7 +27,7 @@ from release.ppc_deploy import read_ppc_state
 from release.sandbox.seed import REPO
 from tests.conftest import start_sandbox
 from tests.e2e.harness import Harness
-from tests.reliability.cli_train import RELEASE, CliTrain, git_refs
+from tests.reliability.cli_train import GATE_WAITS, RELEASE, CliTrain, Outcome, git_refs, ok_writes
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -221,3 +221,64 @@ def test_production_promotion_and_its_ppc_waves_survive_a_kill(cli_train, harnes
     assert not failures, "\n\n".join(failures)
     assert passed == list(range(1, total + 1))
     assert wave_ok, f"{state} != {reference}\n{transcript}"
+
+
+def pick_then_merge(train: CliTrain, pick: str, kill_at: int | None = None) -> list[Outcome]:
+    """`release cherry-pick staging PICK` (killed at its forge write `kill_at`), then promote
+    staging until the pick's pull request is merged."""
+    first = train.release("cherry-pick", "staging", pick, kill_after_writes=kill_at)
+    if kill_at is not None:
+        assert first.killed, f"the kill at write {kill_at} never fired:\n{first.describe()}"
+    elif first.code != 0:
+        assert GATE_WAITS in first.output, first.describe()
+        train.approve("staging")
+    return [first, *train.run_to_merge("staging")]
+
+
+@pytest.mark.timeout(2400)
+def test_cherry_pick_survives_a_kill_at_every_write(cli_train, harness, tmp_path):
+    train = cli_train
+    assert train.promote("testing").code == 0
+    train.run_to_merge("staging")
+    pick = train.outputs("testing")["skipped"][-1]["sha"]  # newer than the cut, on master
+    scenario = Scenario.freeze(train.sandbox, harness, tmp_path)
+
+    sandbox, reference_train = scenario.fresh("reference")
+    try:
+        before = git_refs(sandbox)
+        writes_before = ok_writes(sandbox)
+        first = reference_train.release("cherry-pick", "staging", pick)
+        total = ok_writes(sandbox) - writes_before
+        assert first.code != 0 and GATE_WAITS in first.output, first.describe()
+        reference_train.approve("staging")
+        reference_train.run_to_merge("staging")
+        reference = end_state(reference_train, before, "staging")
+    finally:
+        sandbox.stop()
+    assert reference.pulls == ((RELEASE, "staging", "closed", True),) * 2
+    assert total >= 4
+
+    passed, failures = [], []
+    for k in range(1, total + 1):
+        sandbox, killed_train = scenario.fresh(f"pick-kill-{k}")
+        try:
+            pick_then_merge(killed_train, pick, kill_at=k)
+            state = end_state(killed_train, before, "staging")
+            picks = [
+                c
+                for c in killed_train.repo().get_commits(sha=RELEASE)[:5]
+                if f"(cherry picked from commit {pick})" in c.commit.message
+            ]
+        except AssertionError as err:
+            failures.append(f"pick kill point {k}: {err}")
+            continue
+        finally:
+            sandbox.stop()
+        if state == reference and len(picks) == 1:
+            passed.append(k)
+            print(f"cherry-pick kill point {k}/{total}: converged", flush=True)
+        else:
+            failures.append(f"pick kill point {k}: {len(picks)} pick commits; {state}")
+    print(f"\ncherry-pick: {total} kill points tried, {len(passed)} passed", flush=True)
+    assert not failures, "\n\n".join(failures)
+    assert passed == list(range(1, total + 1))
