@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 from pulumi import automation as auto
 
 from release.config import NAMESPACE
+from release.recovery import restore_checkpoint
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SANDBOX_PASSPHRASE = "release-train-sandbox"
@@ -110,7 +112,16 @@ def stack(project: Project, name: str, extra_env: Mapping[str, str] | None = Non
         env_vars=project.env_vars(extra_env),
         pulumi_command=pulumi_command(),
     )
+    note = restore_checkpoint(project.backend(), project_name(project), name)
+    if note:
+        print(f"recovered: {note}", file=sys.stderr, flush=True)
     return auto.create_or_select_stack(name, work_dir=str(project.directory), opts=opts)
+
+
+def project_name(project: Project) -> str:
+    """The `name` of the project's Pulumi.yaml."""
+    data = yaml.safe_load((project.directory / "Pulumi.yaml").read_text()) or {}
+    return str(data.get("name", ""))
 
 
 def outputs(project: Project, name: str) -> dict[str, Any]:

@@ -92,6 +92,43 @@ def lock_files(backend_url: str, project: str, stack: str) -> list[Lock]:
     return found
 
 
+def restore_checkpoint(backend_url: str, project: str, stack: str) -> str | None:
+    """Put back the previous checkpoint of a `file://` stack whose last one was cut short.
+
+    A SIGKILL that lands while the engine rewrites `<stack>.json` can leave it empty or
+    truncated, and then no command can load the stack ("failed to load checkpoint: EOF").
+    The engine keeps the checkpoint before that write as `<stack>.json.bak`: it is put back,
+    and the broken file is kept beside it (nothing is lost). The providers adopt whatever
+    the interrupted step had made, so the next `up` converges. Returns what was done.
+    """
+    if not backend_url.startswith("file://"):
+        return None
+    folder = Path(backend_url.removeprefix("file://")).expanduser() / ".pulumi" / "stacks"
+    current = folder / project / f"{stack}.json"
+    backup = current.with_name(f"{stack}.json.bak")
+    if not current.exists() or _loads(current) or not _loads(backup):
+        return None
+    broken = current.with_name(f"{stack}.json.broken-{int(current.stat().st_mtime)}")
+    current.rename(broken)
+    backup_attrs = backup.with_name(backup.name + ".attrs")
+    current.write_bytes(backup.read_bytes())
+    if backup_attrs.exists():
+        current.with_name(current.name + ".attrs").write_bytes(backup_attrs.read_bytes())
+    return (
+        f"the checkpoint of {stack} was cut short by a crash; put back the one before it "
+        f"(the broken file is kept as {broken.name})"
+    )
+
+
+def _loads(path: Path) -> bool:
+    """Whether `path` holds a whole JSON document."""
+    try:
+        json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def recover(stack: auto.Stack, on_output: Callable[[str], None] | None = None) -> list[str]:
     """Clear what a crashed update left on `stack`; returns what was done, one line each."""
     workspace = stack.workspace

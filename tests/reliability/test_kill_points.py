@@ -223,62 +223,77 @@ def test_production_promotion_and_its_ppc_waves_survive_a_kill(cli_train, harnes
     assert wave_ok, f"{state} != {reference}\n{transcript}"
 
 
-def pick_then_merge(train: CliTrain, pick: str, kill_at: int | None = None) -> list[Outcome]:
-    """`release cherry-pick staging PICK` (killed at its forge write `kill_at`), then promote
-    staging until the pick's pull request is merged."""
-    first = train.release("cherry-pick", "staging", pick, kill_after_writes=kill_at)
-    if kill_at is not None:
-        assert first.killed, f"the kill at write {kill_at} never fired:\n{first.describe()}"
-    elif first.code != 0:
-        assert GATE_WAITS in first.output, first.describe()
+def run_until_merged(train: CliTrain, args: tuple[str, ...], kill_at: int | None = None) -> None:
+    """Run `release ARGS` (killed once at its forge write `kill_at`) again and again, approving
+    when the gate asks, until it succeeds: a day-two command run again continues itself."""
+    left = kill_at
+    runs: list[Outcome] = []
+    for _ in range(6):
+        outcome = train.release(*args, kill_after_writes=left)
+        runs.append(outcome)
+        if outcome.killed:
+            left = None
+            continue
+        assert left is None, f"the kill at write {kill_at} never fired:\n{outcome.describe()}"
+        if outcome.code == 0:
+            return
+        assert GATE_WAITS in outcome.output, "\n\n".join(o.describe() for o in runs)
         train.approve("staging")
-    return [first, *train.run_to_merge("staging")]
+    raise AssertionError("no convergence:\n\n" + "\n\n".join(o.describe() for o in runs))
 
 
-@pytest.mark.timeout(2400)
-def test_cherry_pick_survives_a_kill_at_every_write(cli_train, harness, tmp_path):
-    train = cli_train
+def day_two_kill_points(
+    train: CliTrain, harness: Harness, root: Path, args: tuple[str, ...], label: str
+) -> list[str]:
+    """Kill a day-two command on staging after each of its forge writes in turn; each run must
+    converge to the uninterrupted one. Returns the failures (empty when every point passed)."""
     assert train.promote("testing").code == 0
     train.run_to_merge("staging")
-    pick = train.outputs("testing")["skipped"][-1]["sha"]  # newer than the cut, on master
-    scenario = Scenario.freeze(train.sandbox, harness, tmp_path)
-
+    scenario = Scenario.freeze(train.sandbox, harness, root)
     sandbox, reference_train = scenario.fresh("reference")
     try:
         before = git_refs(sandbox)
         writes_before = ok_writes(sandbox)
-        first = reference_train.release("cherry-pick", "staging", pick)
+        first = reference_train.release(*args)
         total = ok_writes(sandbox) - writes_before
         assert first.code != 0 and GATE_WAITS in first.output, first.describe()
-        reference_train.approve("staging")
-        reference_train.run_to_merge("staging")
+        run_until_merged(reference_train, args)
         reference = end_state(reference_train, before, "staging")
     finally:
         sandbox.stop()
-    assert reference.pulls == ((RELEASE, "staging", "closed", True),) * 2
-    assert total >= 4
-
+    assert total >= 4, f"{label}: only {total} writes"
     passed, failures = [], []
     for k in range(1, total + 1):
-        sandbox, killed_train = scenario.fresh(f"pick-kill-{k}")
+        sandbox, killed_train = scenario.fresh(f"{label}-kill-{k}")
         try:
-            pick_then_merge(killed_train, pick, kill_at=k)
+            run_until_merged(killed_train, args, kill_at=k)
             state = end_state(killed_train, before, "staging")
-            picks = [
-                c
-                for c in killed_train.repo().get_commits(sha=RELEASE)[:5]
-                if f"(cherry picked from commit {pick})" in c.commit.message
-            ]
         except AssertionError as err:
-            failures.append(f"pick kill point {k}: {err}")
+            failures.append(f"{label} kill point {k}: {err}")
             continue
         finally:
             sandbox.stop()
-        if state == reference and len(picks) == 1:
+        if state == reference:
             passed.append(k)
-            print(f"cherry-pick kill point {k}/{total}: converged", flush=True)
+            print(f"{label} kill point {k}/{total}: converged", flush=True)
         else:
-            failures.append(f"pick kill point {k}: {len(picks)} pick commits; {state}")
-    print(f"\ncherry-pick: {total} kill points tried, {len(passed)} passed", flush=True)
+            failures.append(f"{label} kill point {k}: {state} != {reference}")
+    print(f"\n{label}: {total} kill points tried, {len(passed)} passed", flush=True)
+    return failures
+
+
+@pytest.mark.timeout(2400)
+def test_cherry_pick_survives_a_kill_at_every_write(cli_train, harness, tmp_path):
+    # A master commit newer than the cut: testing skipped it (red or pending at the time).
+    assert cli_train.promote("testing").code == 0
+    pick = cli_train.outputs("testing")["skipped"][-1]["sha"]
+    args = ("cherry-pick", "staging", pick)
+    failures = day_two_kill_points(cli_train, harness, tmp_path, args, "cherry-pick")
     assert not failures, "\n\n".join(failures)
-    assert passed == list(range(1, total + 1))
+
+
+@pytest.mark.timeout(2400)
+def test_rollback_survives_a_kill_at_every_write(cli_train, harness, tmp_path):
+    args = ("rollback", "staging", "--to", "release/2026-11-19")
+    failures = day_two_kill_points(cli_train, harness, tmp_path, args, "rollback")
+    assert not failures, "\n\n".join(failures)

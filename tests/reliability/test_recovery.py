@@ -55,3 +55,21 @@ def test_pid_alive_sees_a_running_process_and_not_a_finished_one():
     done = subprocess.Popen([sys.executable, "-c", "pass"])
     done.wait()
     assert not pid_alive(done.pid)
+
+
+def test_a_checkpoint_cut_short_by_a_kill_is_put_back_from_its_backup(tmp_path):
+    from release.recovery import restore_checkpoint
+
+    folder = tmp_path / ".pulumi" / "stacks" / "release-train"
+    folder.mkdir(parents=True)
+    (folder / "staging.json").write_text('{"version": 3, "checkpoint": {"lat')  # cut short
+    (folder / "staging.json.bak").write_text('{"version": 3, "checkpoint": {}}')
+    backend = f"file://{tmp_path}"
+    note = restore_checkpoint(backend, "release-train", "staging")
+    assert note and "put back" in note
+    assert (folder / "staging.json").read_text() == '{"version": 3, "checkpoint": {}}'
+    kept = [p.name for p in folder.glob("staging.json.broken-*")]
+    assert len(kept) == 1, "the broken checkpoint is kept, not deleted"
+    # A whole checkpoint is left alone, and so is any other backend.
+    assert restore_checkpoint(backend, "release-train", "staging") is None
+    assert restore_checkpoint("s3://bucket", "release-train", "staging") is None
