@@ -13,13 +13,32 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import pulumi
 from github import GithubException
 from github.Repository import Repository
-from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import ConfigureRequest, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from release import forge
 
 T = TypeVar("T")
+
+
+class ForgeResource(Resource):
+    """A forge object as a resource: always retained when it leaves the stack (the branch,
+    pull request or merge stays on the forge; the provider's `delete` only forgets), with
+    its output properties unknown until the provider fills them."""
+
+    def __init__(
+        self,
+        provider: ResourceProvider,
+        name: str,
+        inputs: dict[str, Any],
+        outputs: Sequence[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        retained = pulumi.ResourceOptions(retain_on_delete=True)
+        props = {**inputs, **dict.fromkeys(outputs)}
+        super().__init__(provider, name, props, pulumi.ResourceOptions.merge(opts, retained))
 
 
 class ForgeProvider(ResourceProvider):

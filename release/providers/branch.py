@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
 from release.config import RELEASE_PREFIX
-from release.providers.base import ForgeProvider, call
+from release.providers.base import ForgeProvider, ForgeResource, call
 
 
 class BranchExistsElsewhere(RuntimeError):
@@ -62,7 +62,7 @@ class ReleaseBranchProvider(ForgeProvider):
         return {**props, "head": head, "created": created}
 
 
-class ReleaseBranch(Resource, module="git", name="ReleaseBranch"):
+class ReleaseBranch(ForgeResource, module="git", name="ReleaseBranch"):
     """The release branch. `head` is where it pointed when last created or refreshed."""
 
     branch: pulumi.Output[str]
@@ -80,13 +80,10 @@ class ReleaseBranch(Resource, module="git", name="ReleaseBranch"):
         commit: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
         props = {
             "api_url": api_url,
             "repository": repository,
             "branch": branch,
             "commit": commit,
-            "head": None,
-            "created": None,
         }
-        super().__init__(ReleaseBranchProvider(), name, props, opts)
+        super().__init__(ReleaseBranchProvider(), name, props, ("head", "created"), opts)

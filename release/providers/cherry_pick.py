@@ -40,7 +40,6 @@ from pulumi.dynamic import (
     CheckResult,
     CreateResult,
     ReadResult,
-    Resource,
     UpdateResult,
 )
 
@@ -56,7 +55,7 @@ from release.picks import (
     refusal,
     temp_branch,
 )
-from release.providers.base import ForgeProvider, call
+from release.providers.base import ForgeProvider, ForgeResource, call
 
 if TYPE_CHECKING:
     from release.program import PromotionPlan
@@ -273,7 +272,7 @@ class CherryPickProvider(ForgeProvider):
         return {**props, "head": new.sha, "picked_sha": new.sha, "applied": True}
 
 
-class CherryPick(Resource, module="git", name="CherryPick"):
+class CherryPick(ForgeResource, module="git", name="CherryPick"):
     """One `cherry-pick -x` onto the release branch; `head` is the branch after it."""
 
     head: pulumi.Output[str]
@@ -293,7 +292,6 @@ class CherryPick(Resource, module="git", name="CherryPick"):
         allow_off_master: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
         props = {
             "api_url": api_url,
             "repository": repository,
@@ -302,11 +300,8 @@ class CherryPick(Resource, module="git", name="CherryPick"):
             "expected_head": expected_head,
             "source_branch": source_branch,
             "allow_off_master": allow_off_master,
-            "head": None,
-            "picked_sha": None,
-            "applied": None,
         }
-        super().__init__(CherryPickProvider(), name, props, opts)
+        super().__init__(CherryPickProvider(), name, props, ("head", "picked_sha", "applied"), opts)
 
 
 # The program's side: plan-time checks (reads only, so `preview` shows them) and the chain

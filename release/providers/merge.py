@@ -15,11 +15,11 @@ import pulumi
 from github import GithubException
 from github.PullRequest import PullRequest as GhPull
 from github.Repository import Repository
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
 from release.gates import MergeGate, merge_gate
-from release.providers.base import ForgeProvider, call
+from release.providers.base import ForgeProvider, ForgeResource, call
 
 
 class GateClosed(RuntimeError):
@@ -112,7 +112,7 @@ class MergeProvider(ForgeProvider):
         }
 
 
-class Merge(Resource, module="github", name="Merge"):
+class Merge(ForgeResource, module="github", name="Merge"):
     """Merges pull request `number` at `head_sha` once its gates are open."""
 
     merged: pulumi.Output[bool]
@@ -132,7 +132,6 @@ class Merge(Resource, module="github", name="Merge"):
         required_approvals: pulumi.Input[int],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
         props = {
             "api_url": api_url,
             "repository": repository,
@@ -142,8 +141,7 @@ class Merge(Resource, module="github", name="Merge"):
             "reviewers": reviewers,
             "required_approvals": required_approvals,
             "merge_method": "merge",
-            "merged": None,
-            "merge_commit": None,
-            "merged_by": None,
         }
-        super().__init__(MergeProvider(), name, props, opts)
+        super().__init__(
+            MergeProvider(), name, props, ("merged", "merge_commit", "merged_by"), opts
+        )

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource
+from pulumi.dynamic import CreateResult, ReadResult
 
 from release import forge
-from release.providers.base import ForgeProvider, call
+from release.providers.base import ForgeProvider, ForgeResource, call
 
 
 class OursMergeProvider(ForgeProvider):
@@ -61,7 +61,7 @@ class OursMergeProvider(ForgeProvider):
         return ReadResult(id_, props)
 
 
-class OursMerge(Resource, module="git", name="OursMerge"):
+class OursMerge(ForgeResource, module="git", name="OursMerge"):
     """Marks the previous release as merged into the new one, keeping the new tree."""
 
     merge_sha: pulumi.Output[str]
@@ -78,7 +78,6 @@ class OursMerge(Resource, module="git", name="OursMerge"):
         previous_head: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
         props = {
             "api_url": api_url,
             "repository": repository,
@@ -86,6 +85,5 @@ class OursMerge(Resource, module="git", name="OursMerge"):
             "head": head,
             "previous": previous,
             "previous_head": previous_head,
-            "merge_sha": None,
         }
-        super().__init__(OursMergeProvider(), name, props, opts)
+        super().__init__(OursMergeProvider(), name, props, ("merge_sha",), opts)

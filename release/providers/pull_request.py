@@ -12,10 +12,10 @@ from typing import Any
 import pulumi
 from github.PullRequest import PullRequest as GhPull
 from github.Repository import Repository
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from release import forge
-from release.providers.base import ForgeProvider, call
+from release.providers.base import ForgeProvider, ForgeResource, call
 
 BODY_LIMIT = 65536
 
@@ -97,7 +97,7 @@ class PullRequestProvider(ForgeProvider):
         }
 
 
-class PullRequest(Resource, module="github", name="PullRequest"):
+class PullRequest(ForgeResource, module="github", name="PullRequest"):
     """An open pull request of `head` into `base` with the reviewers requested."""
 
     number: pulumi.Output[int]
@@ -119,7 +119,6 @@ class PullRequest(Resource, module="github", name="PullRequest"):
         reviewers: pulumi.Input[list[str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
         props = {
             "api_url": api_url,
             "repository": repository,
@@ -129,9 +128,7 @@ class PullRequest(Resource, module="github", name="PullRequest"):
             "title": title,
             "body": body,
             "reviewers": reviewers,
-            "number": None,
-            "url": None,
-            "state": None,
-            "pr_head_sha": None,
         }
-        super().__init__(PullRequestProvider(), name, props, opts)
+        super().__init__(
+            PullRequestProvider(), name, props, ("number", "url", "state", "pr_head_sha"), opts
+        )

@@ -19,13 +19,12 @@ from pulumi.dynamic import (
     CheckResult,
     CreateResult,
     ReadResult,
-    Resource,
     UpdateResult,
 )
 
 from release import forge
 from release.picks import revert_message, revert_refusal, reverted_by
-from release.providers.base import ForgeProvider, call
+from release.providers.base import ForgeProvider, ForgeResource, call
 from release.providers.cherry_pick import (
     BranchMoved,
     branch_only,
@@ -104,7 +103,7 @@ class RevertProvider(ForgeProvider):
         return {**props, "head": new.sha, "revert_sha": new.sha, "applied": True}
 
 
-class Revert(Resource, module="git", name="Revert"):
+class Revert(ForgeResource, module="git", name="Revert"):
     """One `git revert` on the release branch; `head` is the branch after it."""
 
     head: pulumi.Output[str]
@@ -122,15 +121,11 @@ class Revert(Resource, module="git", name="Revert"):
         expected_head: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
         props = {
             "api_url": api_url,
             "repository": repository,
             "branch": branch,
             "revert": revert,
             "expected_head": expected_head,
-            "head": None,
-            "revert_sha": None,
-            "applied": None,
         }
-        super().__init__(RevertProvider(), name, props, opts)
+        super().__init__(RevertProvider(), name, props, ("head", "revert_sha", "applied"), opts)

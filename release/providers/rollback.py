@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
 from release.config import NAMESPACE, ConfigError, Settings, token_from
-from release.providers.base import ForgeProvider, call
+from release.providers.base import ForgeProvider, ForgeResource, call
 from release.providers.cherry_pick import BranchMoved, full_sha_ok
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class RollbackCommitProvider(ForgeProvider):
         return {**props, "head": head, "tree": tree}
 
 
-class RollbackCommit(Resource, module="git", name="RollbackCommit"):
+class RollbackCommit(ForgeResource, module="git", name="RollbackCommit"):
     """The commit restoring `to_release`'s tree on top of the environment, on its branch."""
 
     head: pulumi.Output[str]
@@ -124,7 +124,6 @@ class RollbackCommit(Resource, module="git", name="RollbackCommit"):
         from_release: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
         props = {
             "api_url": api_url,
             "repository": repository,
@@ -134,10 +133,8 @@ class RollbackCommit(Resource, module="git", name="RollbackCommit"):
             "to_sha": to_sha,
             "env_head": env_head,
             "from_release": from_release,
-            "head": None,
-            "tree": None,
         }
-        super().__init__(RollbackCommitProvider(), name, props, opts)
+        super().__init__(RollbackCommitProvider(), name, props, ("head", "tree"), opts)
 
 
 def prepare_rollback(settings: Settings, plan: PromotionPlan) -> Callable[[], dict[str, Any]]:
