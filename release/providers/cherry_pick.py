@@ -67,6 +67,16 @@ class BranchMoved(RuntimeError):
     """The release branch is not where this step expected it; nothing was pushed."""
 
 
+def ensure_unmoved(branch: str, current: str, expected: str | None, what: str) -> None:
+    """Raise BranchMoved unless `branch` is still at `expected` (the head the plan chained)."""
+    expected = expected or current
+    if current != expected:
+        raise BranchMoved(
+            f"{branch} is at {current[:12]}, not at {expected[:12]} as planned; nothing "
+            f"was {what}. Run up again."
+        )
+
+
 def full_sha_ok(value: object) -> bool:
     text = str(value or "")
     return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
@@ -248,12 +258,7 @@ class CherryPickProvider(ForgeProvider):
         refused = refusal(sha, parents, on_source, allowed, source)
         if refused:
             raise refused
-        expected = props.get("expected_head") or current
-        if current != expected:
-            raise BranchMoved(
-                f"{branch} is at {current[:12]}, not at {expected[:12]} as planned; nothing "
-                "was picked. Run up again."
-            )
+        ensure_unmoved(branch, current, props.get("expected_head"), "picked")
         head = call(f"read {branch}", lambda: repo.get_git_commit(current))
         new = graft(
             repo,

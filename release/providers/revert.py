@@ -26,8 +26,8 @@ from release import forge
 from release.picks import revert_message, revert_refusal, reverted_by
 from release.providers.base import ForgeProvider, ForgeResource, call
 from release.providers.cherry_pick import (
-    BranchMoved,
     branch_only,
+    ensure_unmoved,
     fast_forward,
     first_parent_line,
     full_sha_ok,
@@ -74,12 +74,7 @@ class RevertProvider(ForgeProvider):
         refused = revert_refusal(sha, parents, on_branch, branch)
         if refused:
             raise refused
-        expected = props.get("expected_head") or current
-        if current != expected:
-            raise BranchMoved(
-                f"{branch} is at {current[:12]}, not at {expected[:12]} as planned; nothing "
-                "was reverted. Run up again."
-            )
+        ensure_unmoved(branch, current, props.get("expected_head"), "reverted")
         before = call("read the parent", lambda: repo.get_git_commit(parents[0]))
         inverse = call(
             "create the inverse commit",
