@@ -27,7 +27,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from release import automation, forge
+from release import automation
 from release.config import NAMESPACE, ConfigError, check_sha, parse_settings, release_date_of
 from release.history import Row, rows, stamp, with_pr
 from release.picks import day_two_settings, merge_picks, removed
@@ -326,6 +326,8 @@ def abandon(
         )
     settings = parse_settings(env, raw)
     token = _token(stack)
+    from release import forge  # PyGithub loads only for the one flow that talks to the forge
+
     repo = forge.connect(settings.api_url, token).get_repo(settings.repository)
     pull = repo.get_pull(int(number))
     who = actor()

@@ -35,9 +35,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pulumi
-import pulumi_github as github
+
+if TYPE_CHECKING:
+    import pulumi_github as github
 
 TYPE_TOKEN = "release-train:index:Guardrails"
 RELEASE_BRANCH_PATTERN = "release/*"
@@ -169,13 +172,13 @@ def validate(args: GuardrailsArgs) -> None:
 class Guardrails(pulumi.ComponentResource):
     """Branch protections and deployment environments for the release train's repository."""
 
-    environment_protections: dict[str, github.BranchProtection]
-    release_protection: github.BranchProtection
-    environments: dict[str, github.RepositoryEnvironment]
-
     def __init__(
         self, name: str, args: GuardrailsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        # Imported here: loading pulumi_github takes a noticeable part of a second, and only
+        # stacks with manageProtection register these resources.
+        import pulumi_github as github
+
         super().__init__(TYPE_TOKEN, name, None, opts)
         provider = args.provider or github.Provider(
             f"{name}-github",
@@ -187,7 +190,7 @@ class Guardrails(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=provider, retain_on_delete=True)
         invoke = pulumi.InvokeOptions(parent=self, provider=provider)
 
-        self.environment_protections = {}
+        self.environment_protections: dict[str, github.BranchProtection] = {}
         for branch in args.environment_branches:
             self.environment_protections[branch] = github.BranchProtection(
                 f"{name}-protect-{_resource_suffix(branch)}",
@@ -213,7 +216,7 @@ class Guardrails(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.release_protection = github.BranchProtection(
+        self.release_protection: github.BranchProtection = github.BranchProtection(
             f"{name}-protect-{_resource_suffix(args.release_branch_pattern)}",
             repository_id=args.name,
             pattern=args.release_branch_pattern,
@@ -236,7 +239,7 @@ class Guardrails(pulumi.ComponentResource):
             users=pulumi.Output.all(*user_ids) if user_ids else None,
         )
 
-        self.environments = {}
+        self.environments: dict[str, github.RepositoryEnvironment] = {}
         for branch in args.environment_branches:
             self.environments[branch] = github.RepositoryEnvironment(
                 f"{name}-environment-{_resource_suffix(branch)}",
