@@ -400,13 +400,14 @@ def _main() -> None:
     if settings.tracks_source:
         build_testing(settings, repo)
         return
-    reference = _source_reference(settings)
     source = {"stack": settings.promotes_from}
     if settings.commit and settings.release_date:
-        # Pinned by `release promote`: no need to wait for the source stack's outputs.
+        # Pinned by `release promote` / `release plan`: the source stack's outputs are not
+        # needed, so they are not read (reading another stack costs a secrets-manager load).
         release, commit = _from_source(settings, {})
         outputs: Any = build_promotion(settings, repo, release, commit, source)
     else:
+        reference = _source_reference(settings)
 
         def build(values: list[Any]) -> dict[str, Any]:
             try:
