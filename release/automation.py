@@ -9,6 +9,8 @@ secrets are encrypted with a passphrase (the sandbox default is documented in th
 from __future__ import annotations
 
 import functools
+import gzip
+import json
 import os
 import shutil
 import sys
@@ -112,10 +114,30 @@ def stack(project: Project, name: str, extra_env: Mapping[str, str] | None = Non
         env_vars=project.env_vars(extra_env),
         pulumi_command=pulumi_command(),
     )
-    note = restore_checkpoint(project.backend(), project_name(project), name)
+    backend, project_id = project.backend(), project_name(project)
+    note = restore_checkpoint(backend, project_id, name)
     if note:
         print(f"recovered: {note}", file=sys.stderr, flush=True)
-    return auto.create_or_select_stack(name, work_dir=str(project.directory), opts=opts)
+    workspace = _Workspace(
+        work_dir=opts.work_dir, env_vars=opts.env_vars, pulumi_command=opts.pulumi_command
+    )
+    if checkpoint_path(backend, project_id, name):
+        workspace.existing = frozenset({name})
+    return auto.Stack.create_or_select(name, workspace)
+
+
+class _Workspace(auto.LocalWorkspace):
+    """A LocalWorkspace that runs no `pulumi stack select` for a stack known to exist.
+
+    Every command a Stack runs names its stack (`--stack`), so selecting one only changes
+    which stack a bare `pulumi` in the folder would use; it costs a whole CLI run.
+    """
+
+    existing: frozenset[str] = frozenset()
+
+    def select_stack(self, stack_name: str) -> None:
+        if stack_name not in self.existing:
+            super().select_stack(stack_name)
 
 
 def project_name(project: Project) -> str:
@@ -125,12 +147,67 @@ def project_name(project: Project) -> str:
 
 
 def outputs(project: Project, name: str) -> dict[str, Any]:
-    """A stack's outputs as plain values (secrets stay masked)."""
+    """A stack's outputs as plain values (secrets stay masked as "[secret]").
+
+    On a `file://` backend they are read from the stack's checkpoint, which needs no engine
+    run and no passphrase (the CLI's `stack output` costs three runs and a key derivation);
+    a stack the backend has no readable checkpoint for is asked of the CLI.
+    """
+    found = checkpoint_outputs(project.backend(), project_name(project), name)
+    if found is not None:
+        return found
     try:
         values = stack(project, name).outputs()
     except auto.CommandError:
         return {}
     return {k: ("[secret]" if v.secret else v.value) for k, v in values.items()}
+
+
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
+"""The key that marks a secret value in a Pulumi checkpoint."""
+
+
+def checkpoint_outputs(backend_url: str, project: str, name: str) -> dict[str, Any] | None:
+    """The root stack outputs in a `file://` backend's checkpoint of `project`/`name`.
+
+    None when the backend is not a folder or holds no whole checkpoint for the stack. Secret
+    values, at any depth, come back as "[secret]" (their ciphertext is never returned).
+    """
+    path = checkpoint_path(backend_url, project, name)
+    if path is None:
+        return None
+    try:
+        raw = path.read_bytes()
+        data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+        latest = data["checkpoint"].get("latest") or {}
+        resources = latest.get("resources") or []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # not a checkpoint this code knows: ask the CLI
+    for resource in resources:
+        if resource.get("type") == "pulumi:pulumi:Stack" and not resource.get("parent"):
+            return {k: _masked(v) for k, v in (resource.get("outputs") or {}).items()}
+    return {}
+
+
+def checkpoint_path(backend_url: str, project: str, name: str) -> Path | None:
+    """The checkpoint file of `project`/`name` in a `file://` backend, if it has one."""
+    if not backend_url.startswith("file://"):
+        return None
+    folder = Path(backend_url.removeprefix("file://")).expanduser() / ".pulumi" / "stacks" / project
+    for path in (folder / f"{name}.json", folder / f"{name}.json.gz"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        if SECRET_SIGNATURE in value:
+            return "[secret]"
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 def pin(project: Project, name: str, values: Mapping[str, str]) -> None:
