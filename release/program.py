@@ -26,10 +26,8 @@ from release.config import (
     NAMESPACE,
     ConfigError,
     Settings,
-    check_sha,
     parse_settings,
     read_pulumi_config,
-    release_name,
     token_from,
 )
 from release.fixes import LostFixError, lost_fixes, patch_fingerprint
@@ -43,6 +41,7 @@ from release.providers.ours_merge import OursMerge
 from release.providers.pull_request import PullRequest
 from release.providers.rollback import prepare_rollback
 from release.rollout import promote_with_rollout
+from release.targets import TargetError, resolve_target
 
 
 def checks_of(repo: Repository, sha: str) -> dict[str, str]:
@@ -334,32 +333,25 @@ def _source_reference(settings: Settings) -> pulumi.StackReference:
 
 
 def _from_source(settings: Settings, outputs: dict[str, Any]) -> tuple[str, str]:
-    """(release branch, commit) to promote, from the source stack's outputs or the pins."""
-    if settings.commit:
-        if settings.release_date:
-            return release_name(settings.release_date), settings.commit
-        branch = outputs.get("releaseBranch")
-        if branch and outputs.get("releaseHead") == settings.commit:
-            return branch, settings.commit
-        return release_name(today()), settings.commit
-    if outputs.get("releaseBranch"):
-        # The source stack promotes releases itself (staging): take the release it runs.
-        head = outputs.get("releaseHead") or outputs.get("releaseCommit")
-        if not head:
-            raise ConfigError(
-                "promotesFrom", settings.promotes_from, "its stack exports no release yet"
-            )
-        return str(outputs["releaseBranch"]), str(head)
-    green = outputs.get("greenCommit")
-    if not green:
-        raise ConfigError(
-            "promotesFrom",
+    """(release branch, commit) to promote, from the pins or the source stack's outputs.
+
+    The same decision as `release plan/promote` (release/targets.py): a plain `pulumi up`
+    promotes what the command line would, and refuses what it refuses (e.g. a source
+    release whose pull request is not merged yet).
+    """
+    try:
+        target = resolve_target(
+            pulumi.get_stack(),
             settings.promotes_from,
-            "that stack exports no greenCommit; run `release promote "
-            f"{settings.promotes_from}` (or pulumi up) on it first, or pin release-train:commit",
+            outputs,
+            settings.commit,
+            settings.release_date.isoformat() if settings.release_date else None,
+            today(),
+            how_to_pin=f"pin {NAMESPACE}:commit",
         )
-    day = settings.release_date or today()
-    return release_name(day), check_sha("commit", str(green))
+    except TargetError as err:
+        raise ConfigError("promotesFrom", settings.promotes_from, str(err)) from None
+    return target.branch, target.commit
 
 
 PROMOTION_OUTPUTS = (
@@ -380,7 +372,7 @@ PROMOTION_OUTPUTS = (
     "dayTwo",
     "rollout",
 )
-_SOURCE_KEYS = ("greenCommit", "releaseBranch", "releaseHead", "releaseCommit")
+_SOURCE_KEYS = ("greenCommit", "releaseBranch", "releaseHead", "releaseCommit", "state")
 _USER_ERRORS = (ConfigError, LostFixError)
 
 

@@ -37,8 +37,13 @@ def resolve_target(
     commit: str | None,
     date: str | None,
     today: dt.date,
+    how_to_pin: str = "pass --commit SHA",
 ) -> Target:
-    """The commit and date to promote on `stack`; options win over the source stack."""
+    """The commit and date to promote on `stack`; options win over the source stack.
+
+    The `release` command line and the program's unpinned `pulumi up` both decide here, so
+    they promote the same thing; `how_to_pin` is how the caller's user names a commit.
+    """
     try:
         chosen_date = check_date("--date", date) if date else None
         chosen_commit = check_sha("--commit", commit.strip().lower()) if commit else None
@@ -73,7 +78,7 @@ def resolve_target(
         )
         raise TargetError(
             f"{promotes_from} {missing}; run `release promote {promotes_from}` first, "
-            "or pass --commit SHA"
+            f"or {how_to_pin}"
         )
     reason = "--commit" if chosen_commit else f"{promotes_from}'s newest green commit"
     return Target(chosen_commit or str(green), chosen_date or today, reason)

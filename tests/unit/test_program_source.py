@@ -1,0 +1,103 @@
+"""What a plain `pulumi up` promotes when nothing is pinned: the source stack's outputs,
+decided as the `release` command line decides (release/targets.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import pulumi
+import pytest
+
+from release import program
+from release.config import ConfigError
+from tests.support.mocks import EchoMocks, install
+from tests.unit.test_program import stack_settings
+
+GREEN = "a" * 40
+HEAD = "b" * 40
+PICKED = "c" * 40
+TODAY = dt.date(2026, 11, 26)
+
+
+@pytest.fixture(autouse=True)
+def fixed_day(monkeypatch):
+    monkeypatch.setattr(program, "today", lambda: TODAY)
+
+
+def settings(stack: str, **pins: Any):
+    return dataclasses.replace(stack_settings(stack), **pins)
+
+
+def decide(stack: str, outputs: dict[str, Any], **pins: Any) -> tuple[str, str]:
+    install(EchoMocks(), stack)
+    return program._from_source(settings(stack, **pins), outputs)
+
+
+def test_staging_cuts_testing_green_commit_named_after_today():
+    assert decide("staging", {"greenCommit": GREEN}) == ("release/2026-11-26", GREEN)
+
+
+def test_production_takes_the_merged_release_staging_runs():
+    outputs = {"releaseBranch": "release/2026-11-19", "releaseHead": HEAD, "state": "merged"}
+    assert decide("production", outputs) == ("release/2026-11-19", HEAD)
+
+
+def test_production_refuses_a_staging_release_not_merged_yet():
+    outputs = {"releaseBranch": "release/2026-11-19", "releaseHead": HEAD, "state": "open"}
+    with pytest.raises(ConfigError) as err:
+        decide("production", outputs)
+    assert err.value.key == "promotesFrom"
+    assert "release/2026-11-19 is not merged yet" in str(err.value)
+    assert "promote staging first" in str(err.value)
+
+
+def test_no_green_commit_says_to_promote_the_source_or_pin_a_commit():
+    with pytest.raises(ConfigError) as err:
+        decide("staging", {"greenCommit": None})
+    assert "has no green commit recorded" in str(err.value)
+    assert "pin release-train:commit" in str(err.value) and "--commit" not in str(err.value)
+
+
+def test_pins_win_over_the_source():
+    outputs = {"releaseBranch": "release/2026-11-19", "releaseHead": HEAD, "state": "open"}
+    pinned = decide("production", outputs, commit=PICKED, release_date=dt.date(2026, 11, 20))
+    assert pinned == ("release/2026-11-20", PICKED)
+    # Only the commit pinned: the release keeps the source's name, as `release promote
+    # production --commit` names it.
+    assert decide("production", outputs, commit=PICKED) == ("release/2026-11-19", PICKED)
+
+
+def test_unpinned_up_reads_the_source_stack_state_through_a_stack_reference(monkeypatch):
+    """The program wires the reference's outputs, `state` included, into the decision."""
+    source = {"releaseBranch": "release/2026-11-19", "releaseHead": HEAD, "state": "open"}
+    install(EchoMocks({"pulumi:pulumi:StackReference": {"outputs": source}}), "production")
+    monkeypatch.setattr(program, "parse_settings", lambda *_a: settings("production"))
+    monkeypatch.setattr(program, "token_from", lambda *_a: "tok")
+    monkeypatch.setattr(program, "open_repo", lambda *_a: None)
+    built: list[tuple[str, str]] = []
+
+    def build(_settings, _repo, release, commit, _source):
+        built.append((release, commit))
+        return dict.fromkeys(program.PROMOTION_OUTPUTS, "x")
+
+    monkeypatch.setattr(program, "build_promotion", build)
+
+    @pulumi.runtime.test
+    def run_open():
+        program._main()
+
+    with pytest.raises(Exception, match="not merged yet"):
+        run_open()
+    assert built == []
+
+    source["state"] = "merged"
+    install(EchoMocks({"pulumi:pulumi:StackReference": {"outputs": source}}), "production")
+
+    @pulumi.runtime.test
+    def run_merged():
+        program._main()
+
+    run_merged()
+    assert built == [("release/2026-11-19", HEAD)]
