@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 from pulumi import automation as auto
+from semver import VersionInfo
 
 from release.config import NAMESPACE
 from release.recovery import restore_checkpoint
@@ -92,19 +93,71 @@ class Project:
 def pulumi_command() -> auto.PulumiCommand:
     """The Pulumi CLI: RELEASE_TRAIN_PULUMI_ROOT/bin/pulumi, else `pulumi` on PATH.
 
-    Made once per root: building one runs `pulumi version` to check it.
+    Building a PulumiCommand runs `pulumi version` to check the CLI (a fifth of a second);
+    that is done once per binary: its version is remembered in the user's cache folder,
+    keyed by the binary's path, size and modification time.
     """
     return _pulumi_command(os.environ.get("RELEASE_TRAIN_PULUMI_ROOT") or "")
 
 
+VERSION_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / (
+    "release-train/pulumi-versions.json"
+)
+
+
 @functools.cache
 def _pulumi_command(root: str) -> auto.PulumiCommand:
-    if not root and not shutil.which("pulumi"):
+    binary = str(Path(root) / "bin" / "pulumi") if root else shutil.which("pulumi")
+    if not binary:
         raise RuntimeError(
             "the Pulumi CLI was not found: run `make pulumi` (it builds it if needed) and put "
             "its bin directory on PATH (`scripts/install-pulumi.sh --print-bin-dir`)"
         )
-    return auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
+    key = _binary_key(binary)
+    known = _read_versions().get(key) if key else None
+    if known:
+        return _CheckedPulumi("pulumi" if not root else binary, known)
+    command = auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
+    if key and command.version is not None:
+        _remember_version(key, str(command.version))
+    return command
+
+
+class _CheckedPulumi(auto.PulumiCommand):
+    """A PulumiCommand for a binary whose `pulumi version` was checked on an earlier run."""
+
+    def __init__(self, command: str, version: str) -> None:  # no super(): it would re-run it
+        self.command = command
+        self.version = VersionInfo.parse(version)
+
+
+def _binary_key(binary: str) -> str | None:
+    try:
+        real = Path(binary).resolve()
+        info = real.stat()
+    except OSError:
+        return None
+    return f"{real}:{info.st_size}:{info.st_mtime_ns}"
+
+
+def _read_versions() -> dict[str, str]:
+    try:
+        data = json.loads(VERSION_CACHE.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _remember_version(key: str, version: str) -> None:
+    versions = {k: v for k, v in _read_versions().items() if Path(k.rsplit(":", 2)[0]).exists()}
+    versions[key] = version
+    try:
+        VERSION_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        temp = VERSION_CACHE.with_name(f"{VERSION_CACHE.name}.{os.getpid()}")
+        temp.write_text(json.dumps(versions, indent=1))
+        temp.replace(VERSION_CACHE)
+    except OSError:
+        pass  # a read-only home only costs the check again next time
 
 
 def stack(project: Project, name: str, extra_env: Mapping[str, str] | None = None) -> auto.Stack:
