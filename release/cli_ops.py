@@ -51,7 +51,7 @@ from release.cadence import (
 )
 from release.cli import app, console, err_console, fail, project
 from release.config import NAMESPACE, ConfigError, parse_settings, release_date_of
-from release.ppc_deploy import PpcStateError, ppc_status, read_ppc_state
+from release.ppc_status import PpcStateError, ppc_status, read_ppc_state
 from release.rollout import RolloutSettings, check_webhook, parse_rollout, structured
 from release.targets import Target
 

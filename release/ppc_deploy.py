@@ -1,4 +1,4 @@
-"""The sandbox's PPC update job, and the readers behind `release ppc status`.
+"""The sandbox's PPC update job (the readers behind `release ppc status` are in ppc_status).
 
 On GitHub a PPC's update is a workflow the rollout dispatches and waits for. In the sandbox
 it is this command, which "deploys" a release to one PPC by recording it:
@@ -14,25 +14,31 @@ To make a PPC's update fail (as a demo or a test of a halted rollout), put its n
 line of DIR/fail: the job then exits 1 with a message and records nothing. Remove the line
 and run `up` again to continue the rollout.
 
-Only the standard library is imported here: the rollout starts this job once per PPC.
+The rollout starts this job once per PPC (500 PPCs: 500 interpreters, a wave of them at
+once on a small machine), so its path imports only what it needs and what the interpreter
+has mostly loaded already: os, sys, time, fcntl, json (and re through it), datetime. Not
+argparse (only to report bad arguments or print --help), nor tempfile, pathlib,
+dataclasses, typing, nor the rest of the release package: together those more than
+doubled the job's start-up cost. `PpcRecord`, `read_ppc_state`, `ppc_status` and the other
+readers live in release.ppc_status; they can still be imported from here.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import fcntl
 import json
 import os
 import re
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (type checkers know it)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from release.ppc_status import PpcRecord
 
 STATE_FILE = "ppcs.json"
 LOCK_FILE = "ppcs.json.lock"
@@ -40,6 +46,24 @@ FAIL_FILE = "fail"
 FORMAT_VERSION = 1
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+# The readers, in release.ppc_status, offered here as well (loaded on first use).
+_READERS = (
+    "PpcRecord",
+    "PpcStatusRow",
+    "parse_state",
+    "ppc_status",
+    "read_ppc_state",
+    "render_state",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _READERS:
+        from release import ppc_status
+
+        return getattr(ppc_status, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PpcStateError(ValueError):
@@ -50,55 +74,16 @@ class PpcDeployError(RuntimeError):
     """A PPC update that failed; the message says which PPC and why."""
 
 
-@dataclass(frozen=True)
-class PpcRecord:
-    """What one PPC runs: the release, its commit, and when it was deployed (UTC)."""
-
-    release: str
-    commit: str
-    deployed_at: datetime
+# --- the state file's format -----------------------------------------------------------------
 
 
-class _HasNameAndWave(Protocol):
-    name: str
-    wave: int
-
-
-@dataclass(frozen=True)
-class PpcStatusRow:
-    """One line of `release ppc status`."""
-
-    name: str
-    wave: int | None  # None: recorded in the state, but no longer configured
-    release: str | None  # None: never deployed
-    commit: str | None
-    deployed_at: datetime | None
-    lags: bool
-    status: str  # "current", "lags", "never deployed", "not configured"
-    detail: str
-
-    def as_dict(self) -> dict[str, object]:
-        """A JSON-ready view of the row (for `--json`)."""
-        return {
-            "name": self.name,
-            "wave": self.wave,
-            "release": self.release,
-            "commit": self.commit,
-            "deployedAt": _format_time(self.deployed_at) if self.deployed_at else None,
-            "lags": self.lags,
-            "status": self.status,
-            "detail": self.detail,
-        }
-
-
-# --- pure logic ------------------------------------------------------------------------------
-
-
-def _format_time(when: datetime) -> str:
+def format_time(when: datetime) -> str:
+    """A time as the state file writes it: UTC, to the second, e.g. 2026-11-26T09:30:00Z."""
     return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _parse_time(text: str) -> datetime:
+def parse_time(text: str) -> datetime:
+    """The inverse of format_time (also accepts an explicit offset)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
@@ -112,8 +97,12 @@ def failing_ppcs(fail_text: str) -> set[str]:
     return names
 
 
-def parse_state(text: str, source: str = STATE_FILE) -> dict[str, PpcRecord]:
-    """Parse the state file's text into PPC name -> record."""
+def load_entries(text: str, source: str = STATE_FILE) -> dict[str, dict[str, str]]:
+    """The state file's entries, PPC name -> {"release", "commit", "deployedAt"}.
+
+    Checks the format version and every entry (its time is re-written in the file's own
+    form); raises PpcStateError naming `source` when the text is not such a file.
+    """
     if not text.strip():
         return {}
     try:
@@ -123,11 +112,11 @@ def parse_state(text: str, source: str = STATE_FILE) -> dict[str, PpcRecord]:
                 f"{source}: format version {data.get('version')!r}, expected {FORMAT_VERSION}"
             )
         return {
-            name: PpcRecord(
-                release=entry["release"],
-                commit=entry["commit"],
-                deployed_at=_parse_time(entry["deployedAt"]),
-            )
+            name: {
+                "release": entry["release"],
+                "commit": entry["commit"],
+                "deployedAt": format_time(parse_time(entry["deployedAt"])),
+            }
             for name, entry in data["ppcs"].items()
         }
     except PpcStateError:
@@ -139,125 +128,27 @@ def parse_state(text: str, source: str = STATE_FILE) -> dict[str, PpcRecord]:
         ) from None
 
 
-def render_state(records: dict[str, PpcRecord]) -> str:
-    """The state file's text for the given records (sorted, stable)."""
-    return (
-        json.dumps(
-            {
-                "version": FORMAT_VERSION,
-                "ppcs": {
-                    name: {
-                        "release": rec.release,
-                        "commit": rec.commit,
-                        "deployedAt": _format_time(rec.deployed_at),
-                    }
-                    for name, rec in sorted(records.items())
-                },
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+def dump_entries(entries: dict[str, dict[str, str]]) -> str:
+    """The state file's text for the given entries (sorted by name, stable)."""
+    ppcs = {
+        name: {
+            "release": entry["release"],
+            "commit": entry["commit"],
+            "deployedAt": entry["deployedAt"],
+        }
+        for name, entry in sorted(entries.items())
+    }
+    return json.dumps({"version": FORMAT_VERSION, "ppcs": ppcs}, indent=2) + "\n"
 
 
-def ppc_status(
-    ppcs: Sequence[_HasNameAndWave],
-    state: dict[str, PpcRecord],
-    production_release: str | None,
-    production_commit: str | None = None,
-) -> list[PpcStatusRow]:
-    """For each PPC (by wave, then name): the release it runs, since when, and whether it
-    lags production. PPCs found in the state but no longer configured come last.
-
-    A PPC lags when production runs a release and the PPC runs another one, none at all,
-    or (when `production_commit` is given) an older commit of the same release.
-    """
-    rows: list[PpcStatusRow] = []
-    configured = sorted(ppcs, key=lambda p: (p.wave, p.name))
-    for ppc in configured:
-        rec = state.get(ppc.name)
-        if rec is None:
-            lags = production_release is not None
-            detail = (
-                f"never deployed; production runs {production_release}"
-                if lags
-                else "never deployed"
-            )
-            rows.append(
-                PpcStatusRow(ppc.name, ppc.wave, None, None, None, lags, "never deployed", detail)
-            )
-            continue
-        lags, detail = _lag(rec, production_release, production_commit)
-        rows.append(
-            PpcStatusRow(
-                ppc.name,
-                ppc.wave,
-                rec.release,
-                rec.commit,
-                rec.deployed_at,
-                lags,
-                "lags" if lags else "current",
-                detail,
-            )
-        )
-    names = {p.name for p in configured}
-    for name in sorted(set(state) - names):
-        rec = state[name]
-        rows.append(
-            PpcStatusRow(
-                name,
-                None,
-                rec.release,
-                rec.commit,
-                rec.deployed_at,
-                False,
-                "not configured",
-                "recorded, but not in the stack's PPC list",
-            )
-        )
-    return rows
+# --- the job ---------------------------------------------------------------------------------
 
 
-def _lag(
-    rec: PpcRecord, production_release: str | None, production_commit: str | None
-) -> tuple[bool, str]:
-    if production_release is None:
-        return False, "production has no release yet"
-    if rec.release != production_release:
-        return True, f"runs {rec.release}, production runs {production_release}"
-    if production_commit and rec.commit != production_commit:
-        return True, (
-            f"runs {rec.release} at {rec.commit[:12]}, production runs it at "
-            f"{production_commit[:12]}"
-        )
-    return False, f"runs production's release {production_release}"
-
-
-# --- I/O -------------------------------------------------------------------------------------
-
-
-def read_ppc_state(state_dir: str | os.PathLike[str]) -> dict[str, PpcRecord]:
-    """Read DIR/ppcs.json (missing: no PPC deployed yet). Never writes."""
-    path = Path(state_dir) / STATE_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    return parse_state(text, str(path))
-
-
-@contextlib.contextmanager
-def _locked(state_dir: Path) -> Iterator[None]:
-    with open(state_dir / LOCK_FILE, "a+b") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _write_atomically(path: str, text: str) -> None:
+    # Only ever called under the lock, so one temporary name per writer is enough.
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
@@ -265,9 +156,60 @@ def _write_atomically(path: Path, text: str) -> None:
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
+
+
+def _deploy(
+    state_dir: str | os.PathLike[str],
+    ppc: str,
+    release: str,
+    commit: str,
+    seconds: float,
+    now: datetime | None,
+) -> datetime:
+    """Run one PPC's update and record it; returns the recorded time."""
+    if not _NAME.match(ppc):
+        raise PpcDeployError(f"PPC name {ppc!r} is not valid (pattern ^[a-z0-9][a-z0-9-]*$)")
+    if not release or not commit:
+        raise PpcDeployError(f"PPC {ppc}: --release and --commit must not be empty")
+    directory = os.fspath(state_dir) or "."  # "" is the current folder, as Path("") was
+    os.makedirs(directory, exist_ok=True)
+    if seconds > 0:
+        time.sleep(seconds)
+    fail_path = os.path.join(directory, FAIL_FILE)
+    try:
+        with open(fail_path, encoding="utf-8") as fail:
+            failing = failing_ppcs(fail.read())
+    except FileNotFoundError:
+        failing = set()
+    if ppc in failing:
+        raise PpcDeployError(
+            f"PPC {ppc}: update to {release} failed: {fail_path} lists this PPC "
+            "(remove the line and run the rollout again)"
+        )
+    deployed_at = (now or datetime.now(UTC)).replace(microsecond=0)
+    state_path = os.path.join(directory, STATE_FILE)
+    with open(os.path.join(directory, LOCK_FILE), "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            try:
+                with open(state_path, encoding="utf-8") as current:
+                    entries = load_entries(current.read(), state_path)
+            except FileNotFoundError:
+                entries = {}
+            entries[ppc] = {
+                "release": release,
+                "commit": commit,
+                "deployedAt": format_time(deployed_at),
+            }
+            _write_atomically(state_path, dump_entries(entries))
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    return deployed_at
 
 
 def deploy(
@@ -282,34 +224,45 @@ def deploy(
 
     Raises PpcDeployError, recording nothing, when DIR/fail names the PPC.
     """
-    if not _NAME.match(ppc):
-        raise PpcDeployError(f"PPC name {ppc!r} is not valid (pattern ^[a-z0-9][a-z0-9-]*$)")
-    if not release or not commit:
-        raise PpcDeployError(f"PPC {ppc}: --release and --commit must not be empty")
-    directory = Path(state_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    if seconds > 0:
-        time.sleep(seconds)
-    fail_path = directory / FAIL_FILE
+    from release.ppc_status import PpcRecord
+
+    return PpcRecord(release, commit, _deploy(state_dir, ppc, release, commit, seconds, now))
+
+
+# --- the command line ------------------------------------------------------------------------
+
+_OPTIONS = ("--state", "--ppc", "--release", "--commit", "--seconds")
+_REQUIRED = ("--state", "--ppc", "--release", "--commit")
+
+
+def _parse_plain(argv: Sequence[str]) -> dict[str, str] | None:
+    """The options of a well-formed command line (`--name value` or `--name=value`, each
+    known), else None: argparse then parses it, to report the error or print the help."""
+    values: dict[str, str] = {}
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if "=" in arg:
+            option, value = arg.split("=", 1)
+        elif args:
+            option, value = arg, args.pop(0)
+        else:
+            return None
+        if option not in _OPTIONS or (value.startswith("-") and option != "--seconds"):
+            return None
+        values[option] = value
+    if any(option not in values for option in _REQUIRED):
+        return None
     try:
-        failing = failing_ppcs(fail_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        failing = set()
-    if ppc in failing:
-        raise PpcDeployError(
-            f"PPC {ppc}: update to {release} failed: {fail_path} lists this PPC "
-            "(remove the line and run the rollout again)"
-        )
-    record = PpcRecord(release, commit, (now or datetime.now(UTC)).replace(microsecond=0))
-    with _locked(directory):
-        records = read_ppc_state(directory)
-        records[ppc] = record
-        _write_atomically(directory / STATE_FILE, render_state(records))
-    return record
+        float(values.get("--seconds", "0"))
+    except ValueError:
+        return None
+    return values
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The job's command line; returns the exit code."""
+def _parse_with_argparse(argv: Sequence[str]) -> dict[str, str]:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="python -m release.ppc_deploy",
         description="Deploy a release to one sandbox PPC by recording it in DIR/ppcs.json.",
@@ -321,16 +274,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--seconds", type=float, default=0.0, metavar="S", help="simulate a job this long"
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # exits 2 on a usage error, 0 after --help
+    return {f"--{key}": str(value) for key, value in vars(args).items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The job's command line; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    options = _parse_plain(argv) or _parse_with_argparse(argv)
+    ppc, release, commit = options["--ppc"], options["--release"], options["--commit"]
     try:
-        record = deploy(args.state, args.ppc, args.release, args.commit, args.seconds)
+        seconds = float(options.get("--seconds", "0"))
+        deployed_at = _deploy(options["--state"], ppc, release, commit, seconds, None)
     except (PpcDeployError, PpcStateError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(
-        f"PPC {args.ppc} now runs {record.release} ({record.commit[:12]}) "
-        f"since {_format_time(record.deployed_at)}"
-    )
+    print(f"PPC {ppc} now runs {release} ({commit[:12]}) since {format_time(deployed_at)}")
     return 0
 
 

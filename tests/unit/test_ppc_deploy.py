@@ -243,3 +243,118 @@ def test_status_after_a_real_rollout(tmp_path):
         ("initech", True),
         ("hooli", True),
     ]
+
+
+# --- the job's start-up cost -----------------------------------------------------------------
+
+# Modules the job must not import: each is slow to import next to the job's own work, and
+# the rollout starts one job per PPC, a whole wave of them at once.
+HEAVY = {
+    "argparse",
+    "dataclasses",
+    "inspect",
+    "pathlib",
+    "tempfile",
+    "typing",
+    "pulumi",
+    "release.ppc",
+    "release.ppc_status",
+}
+
+
+def imported_modules(importtime_stderr: str) -> set[str]:
+    names = set()
+    for line in importtime_stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":
+                names.add(name)
+    return names
+
+
+def test_job_imports_only_light_modules(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *job(tmp_path, "acme")[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    imported = imported_modules(done.stderr)
+    assert {"json", "fcntl"} <= imported
+    assert imported & HEAVY == set()
+    assert set(read_ppc_state(tmp_path)) == {"acme"}
+
+
+def test_job_reports_bad_arguments_with_argparse(tmp_path):
+    done = run_job(tmp_path, "acme", "release/2026-11-26", SHA, "--seconds", "soon")
+    assert done.returncode == 2
+    assert "argument --seconds: invalid float value: 'soon'" in done.stderr
+    helped = subprocess.run(
+        [sys.executable, "-m", "release.ppc_deploy", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert helped.returncode == 0
+    assert "--state DIR --ppc NAME --release NAME" in helped.stdout
+    assert not (tmp_path / "ppcs.json").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--state", "S", "--ppc", "acme", "--release", "release/x", "--commit", SHA],
+        ["--state=S", "--ppc=acme", "--release=release/x", "--commit=" + SHA, "--seconds=0.5"],
+        ["--commit", SHA, "--ppc", "a", "--ppc", "acme", "--release", "", "--state", "S"],
+        ["--state", "S", "--ppc", "acme", "--release", "r", "--commit", SHA, "--seconds", "-1"],
+    ],
+)
+def test_plain_command_lines_parse_as_argparse_does(argv):
+    from release.ppc_deploy import _parse_plain, _parse_with_argparse
+
+    plain = _parse_plain(argv)
+    assert plain is not None
+    parsed = _parse_with_argparse(argv)
+    assert {k: v for k, v in plain.items() if k != "--seconds"} == {
+        k: v for k, v in parsed.items() if k != "--seconds"
+    }
+    assert float(plain.get("--seconds", "0")) == float(parsed["--seconds"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--state", "S", "--ppc", "acme", "--release", "r"],  # --commit missing
+        ["--sta", "S", "--ppc", "acme", "--release", "r", "--commit", SHA],  # abbreviated
+        ["--state", "S", "--ppc", "acme", "--release", "-r", "--commit", SHA],
+        ["--state", "S", "--ppc", "acme", "--release", "r", "--commit", SHA, "--seconds", "x"],
+        ["--state", "S", "--ppc", "acme", "--release", "r", "--commit", SHA, "extra"],
+        ["-h"],
+    ],
+)
+def test_other_command_lines_are_left_to_argparse(argv):
+    from release.ppc_deploy import _parse_plain
+
+    assert _parse_plain(argv) is None
+
+
+def test_in_process_main_records_and_prints(tmp_path, capsys):
+    from release.ppc_deploy import main
+
+    assert main(["--state", str(tmp_path), "--ppc", "acme", "--release", "r", "--commit", SHA]) == 0
+    assert capsys.readouterr().out.startswith("PPC acme now runs r (0123456789ab) since ")
+    assert read_ppc_state(tmp_path)["acme"].commit == SHA
+
+
+def test_readers_are_still_importable_from_the_job_module():
+    import release.ppc_deploy as job_module
+    import release.ppc_status as status_module
+
+    for name in ("PpcRecord", "PpcStatusRow", "parse_state", "ppc_status", "read_ppc_state"):
+        assert getattr(job_module, name) is getattr(status_module, name)
+    with pytest.raises(AttributeError):
+        job_module.no_such_name  # noqa: B018

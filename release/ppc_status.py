@@ -1,0 +1,182 @@
+"""The readers behind `release ppc status`: the PPC state file as records, and the lag.
+
+The sandbox's PPC job (release.ppc_deploy) writes DIR/ppcs.json; this module reads it into
+`PpcRecord`s and compares each configured PPC with production (`ppc_status`). It lives apart
+from the job so that the job, started once per PPC, imports none of this (dataclasses and
+typing are among the slower standard modules to import). release.ppc_deploy still offers
+every name here, for the callers that import them from there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from release.ppc_deploy import (
+    STATE_FILE,
+    PpcStateError,
+    dump_entries,
+    format_time,
+    load_entries,
+    parse_time,
+)
+
+__all__ = [
+    "PpcRecord",
+    "PpcStateError",
+    "PpcStatusRow",
+    "parse_state",
+    "ppc_status",
+    "read_ppc_state",
+    "render_state",
+]
+
+
+@dataclass(frozen=True)
+class PpcRecord:
+    """What one PPC runs: the release, its commit, and when it was deployed (UTC)."""
+
+    release: str
+    commit: str
+    deployed_at: datetime
+
+
+class _HasNameAndWave(Protocol):
+    name: str
+    wave: int
+
+
+@dataclass(frozen=True)
+class PpcStatusRow:
+    """One line of `release ppc status`."""
+
+    name: str
+    wave: int | None  # None: recorded in the state, but no longer configured
+    release: str | None  # None: never deployed
+    commit: str | None
+    deployed_at: datetime | None
+    lags: bool
+    status: str  # "current", "lags", "never deployed", "not configured"
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view of the row (for `--json`)."""
+        return {
+            "name": self.name,
+            "wave": self.wave,
+            "release": self.release,
+            "commit": self.commit,
+            "deployedAt": format_time(self.deployed_at) if self.deployed_at else None,
+            "lags": self.lags,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+def parse_state(text: str, source: str = STATE_FILE) -> dict[str, PpcRecord]:
+    """Parse the state file's text into PPC name -> record."""
+    return {
+        name: PpcRecord(entry["release"], entry["commit"], parse_time(entry["deployedAt"]))
+        for name, entry in load_entries(text, source).items()
+    }
+
+
+def render_state(records: dict[str, PpcRecord]) -> str:
+    """The state file's text for the given records (sorted, stable)."""
+    return dump_entries(
+        {
+            name: {
+                "release": rec.release,
+                "commit": rec.commit,
+                "deployedAt": format_time(rec.deployed_at),
+            }
+            for name, rec in records.items()
+        }
+    )
+
+
+def read_ppc_state(state_dir: str | os.PathLike[str]) -> dict[str, PpcRecord]:
+    """Read DIR/ppcs.json (missing: no PPC deployed yet). Never writes."""
+    path = Path(state_dir) / STATE_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    return parse_state(text, str(path))
+
+
+def ppc_status(
+    ppcs: Sequence[_HasNameAndWave],
+    state: dict[str, PpcRecord],
+    production_release: str | None,
+    production_commit: str | None = None,
+) -> list[PpcStatusRow]:
+    """For each PPC (by wave, then name): the release it runs, since when, and whether it
+    lags production. PPCs found in the state but no longer configured come last.
+
+    A PPC lags when production runs a release and the PPC runs another one, none at all,
+    or (when `production_commit` is given) an older commit of the same release.
+    """
+    rows: list[PpcStatusRow] = []
+    configured = sorted(ppcs, key=lambda p: (p.wave, p.name))
+    for ppc in configured:
+        rec = state.get(ppc.name)
+        if rec is None:
+            lags = production_release is not None
+            detail = (
+                f"never deployed; production runs {production_release}"
+                if lags
+                else "never deployed"
+            )
+            rows.append(
+                PpcStatusRow(ppc.name, ppc.wave, None, None, None, lags, "never deployed", detail)
+            )
+            continue
+        lags, detail = _lag(rec, production_release, production_commit)
+        rows.append(
+            PpcStatusRow(
+                ppc.name,
+                ppc.wave,
+                rec.release,
+                rec.commit,
+                rec.deployed_at,
+                lags,
+                "lags" if lags else "current",
+                detail,
+            )
+        )
+    names = {p.name for p in configured}
+    for name in sorted(set(state) - names):
+        rec = state[name]
+        rows.append(
+            PpcStatusRow(
+                name,
+                None,
+                rec.release,
+                rec.commit,
+                rec.deployed_at,
+                False,
+                "not configured",
+                "recorded, but not in the stack's PPC list",
+            )
+        )
+    return rows
+
+
+def _lag(
+    rec: PpcRecord, production_release: str | None, production_commit: str | None
+) -> tuple[bool, str]:
+    if production_release is None:
+        return False, "production has no release yet"
+    if rec.release != production_release:
+        return True, f"runs {rec.release}, production runs {production_release}"
+    if production_commit and rec.commit != production_commit:
+        return True, (
+            f"runs {rec.release} at {rec.commit[:12]}, production runs it at "
+            f"{production_commit[:12]}"
+        )
+    return False, f"runs production's release {production_release}"
