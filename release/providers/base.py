@@ -11,14 +11,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pulumi
-from github import GithubException
-from github.Repository import Repository
 from pulumi.dynamic import ConfigureRequest, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from release import forge
+
+if TYPE_CHECKING:
+    from github.Repository import Repository
 
 T = TypeVar("T")
 
@@ -75,5 +76,5 @@ def call(what: str, fn: Callable[[], T]) -> T:
     """Run one forge call; a failure becomes an error naming the call, free of secrets."""
     try:
         return fn()
-    except GithubException as err:
+    except forge.GithubException as err:
         raise forge.ForgeError.from_error(what, err) from None

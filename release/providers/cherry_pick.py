@@ -32,9 +32,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from github import GithubException, InputGitAuthor
-from github.GitCommit import GitCommit
-from github.Repository import Repository
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -58,6 +55,10 @@ from release.picks import (
 from release.providers.base import ForgeProvider, ForgeResource, call
 
 if TYPE_CHECKING:
+    from github import InputGitAuthor
+    from github.GitCommit import GitCommit
+    from github.Repository import Repository
+
     from release.program import PromotionPlan
 
 TEMP_MESSAGE = "release-train temporary commit (removed right after use)"
@@ -134,7 +135,7 @@ def remove_temp(repo: Repository, name: str) -> None:
         if ref.ref == f"refs/heads/{name}" and is_temp_ref(ref.ref):
             try:
                 ref.delete()
-            except GithubException as err:
+            except forge.GithubException as err:
                 if err.status not in (404, 422):  # already gone
                     raise forge.ForgeError(
                         f"removing the temporary branch {name} failed: {forge.describe(err)}"
@@ -175,7 +176,7 @@ def graft(
         )
         try:
             merged = repo.merge(temp, theirs, f"release-train temporary merge of {theirs[:12]}")
-        except GithubException as err:
+        except forge.GithubException as err:
             if err.status != 409:
                 raise forge.ForgeError(
                     f"merging {theirs[:12]} failed: {forge.describe(err)}"
@@ -207,7 +208,7 @@ def fast_forward(repo: Repository, branch: str, expected: str, new: str) -> None
         )
     try:
         ref.edit(new, force=False)
-    except GithubException as err:
+    except forge.GithubException as err:
         raise BranchMoved(
             f"{branch} could not be fast-forwarded to {new[:12]} ({forge.describe(err)}); "
             "it moved underneath, nothing was forced. Run up again."
@@ -216,7 +217,7 @@ def fast_forward(repo: Repository, branch: str, expected: str, new: str) -> None
 
 def original_author(commit: GitCommit) -> InputGitAuthor:
     who = commit.author
-    return InputGitAuthor(who.name, who.email, who.date.isoformat())
+    return forge.InputGitAuthor(who.name, who.email, who.date.isoformat())
 
 
 class CherryPickProvider(ForgeProvider):
@@ -328,7 +329,7 @@ def plan_pick(
         return found
     try:
         commit = repo.get_git_commit(sha)
-    except GithubException:
+    except forge.GithubException:
         raise ConfigError(
             f"picks[{index}]", sha, f"no such commit in {settings.repository}"
         ) from None
@@ -373,7 +374,7 @@ def prepare_release_changes(
         for index, sha in enumerate(day_two.reverts):
             try:
                 commit = repo.get_git_commit(sha)
-            except GithubException:
+            except forge.GithubException:
                 raise ConfigError(
                     f"reverts[{index}]", sha, f"no such commit in {settings.repository}"
                 ) from None

@@ -9,17 +9,18 @@ gate fails `up` with the exact reasons and changes nothing; the next `up` tries 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-from github import GithubException
-from github.PullRequest import PullRequest as GhPull
-from github.Repository import Repository
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
 from release.gates import MergeGate, merge_gate
 from release.providers.base import ForgeProvider, ForgeResource, call
+
+if TYPE_CHECKING:
+    from github.PullRequest import PullRequest as GhPull
+    from github.Repository import Repository
 
 
 class GateClosed(RuntimeError):
@@ -79,7 +80,7 @@ class MergeProvider(ForgeProvider):
         title = f"Merge pull request #{pull.number} from {pull.head.ref} into {pull.base.ref}"
         try:
             pull.merge(merge_method="merge", sha=props["head_sha"], commit_title=title)
-        except GithubException as err:
+        except forge.GithubException as err:
             fresh = repo.get_pull(pull.number)
             if fresh.merged:  # the merge went through before the error reached us
                 return

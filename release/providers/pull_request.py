@@ -7,15 +7,17 @@ forgets it; closing one is `release abandon`'s job.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-from github.PullRequest import PullRequest as GhPull
-from github.Repository import Repository
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from release import forge
 from release.providers.base import ForgeProvider, ForgeResource, call
+
+if TYPE_CHECKING:
+    from github.PullRequest import PullRequest as GhPull
+    from github.Repository import Repository
 
 BODY_LIMIT = 65536
 

@@ -143,19 +143,3 @@ def engine_copy(
 
 def props(sandbox, **values: object) -> dict[str, object]:
     return {"api_url": sandbox.base_url, "repository": REPO, **values}
-
-
-def unthrottle(monkeypatch) -> None:
-    """PyGithub waits 0.25 s between requests and 1 s between writes by default (GitHub's
-    secondary-rate-limit advice); against the local sandbox that only slows the tests."""
-    import functools
-
-    import github
-
-    from release import forge
-
-    monkeypatch.setattr(
-        forge,
-        "Github",
-        functools.partial(github.Github, seconds_between_requests=0, seconds_between_writes=0),
-    )

@@ -6,12 +6,11 @@ import pytest
 
 from release.picks import PickConflict, PickRefused, is_temp_ref
 from release.providers.cherry_pick import BranchMoved, CherryPickProvider
-from tests.providers.daytwo_repo import RELEASE, build, engine_copy, props, unthrottle
+from tests.providers.daytwo_repo import RELEASE, build, engine_copy, props
 
 
 @pytest.fixture
 def world(sandbox, tmp_path, github_client, monkeypatch):
-    unthrottle(monkeypatch)
     shas = build(sandbox, tmp_path)
     repo = github_client(seconds_between_requests=0, seconds_between_writes=0).get_repo(
         "acme/service"

@@ -13,7 +13,6 @@ from tests.providers.daytwo_repo import (
     build,
     engine_copy,
     props,
-    unthrottle,
 )
 
 BRANCH = "rollback/staging-2026-11-27"
@@ -21,7 +20,6 @@ BRANCH = "rollback/staging-2026-11-27"
 
 @pytest.fixture
 def world(sandbox, tmp_path, github_client, monkeypatch):
-    unthrottle(monkeypatch)
     shas = build(sandbox, tmp_path)
     repo = github_client(seconds_between_requests=0, seconds_between_writes=0).get_repo(
         "acme/service"
