@@ -48,7 +48,15 @@ from release.cadence import (
 )
 from release.config import DEFAULT_API_URL, NAMESPACE, ConfigError, Settings
 from release.guardrails import Guardrails, GuardrailsArgs, GuardrailsError
-from release.ppc import Ppc, PpcConfigError, PpcRollout, parse_ppcs, validate_template, verification
+from release.ppc import (
+    Ppc,
+    PpcConfigError,
+    PpcRollout,
+    parse_ppcs,
+    plan_waves,
+    validate_template,
+    verification,
+)
 
 ROLLOUT_KEYS = (
     "ppcs",
@@ -91,6 +99,18 @@ class RolloutSettings:
             if item.name == ppc:
                 return item.wave
         return None
+
+    def up_parallelism(self, cpus: int | None = None) -> int:
+        """The `parallel` to give `pulumi up` on this stack: every PPC of the largest wave
+        at once.
+
+        The engine's default is 4 x the machine's cores (8 on a 2-core runner): a wave of
+        100 PPCs would then run 8 jobs at a time, 13 rounds of the job's duration instead
+        of one. Never below that default, for the rest of the program.
+        """
+        default = 4 * (cpus or os.cpu_count() or 1)
+        largest = max((len(wave) for wave in plan_waves(list(self.ppcs))), default=0)
+        return max(default, largest)
 
 
 # --- validation (pure) -----------------------------------------------------------------------

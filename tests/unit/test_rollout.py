@@ -300,3 +300,15 @@ def test_a_bad_webhook_never_shows_its_url():
     assert parse_rollout(settings, {"notifyWebhook": WEBHOOK}, True).has_webhook
     assert parse_rollout(settings, {"notifyWebhook": {"secure": "v1:abc"}}).has_webhook
     assert not parse_rollout(settings, {"notifyWebhook": ""}).has_webhook
+
+
+def test_up_parallelism_runs_the_largest_wave_at_once():
+    from release.ppc import Ppc
+    from release.rollout import RolloutSettings
+
+    ppcs = tuple(Ppc(f"ppc-{i:03d}", 1 + i % 3) for i in range(250))  # waves of 84, 83, 83
+    assert RolloutSettings(ppcs=ppcs).up_parallelism(cpus=2) == 84
+    # Never below the engine's own default (4 x the cores), nor without PPCs.
+    small = (Ppc("acme", 1), Ppc("globex", 2), Ppc("initech", 2))
+    assert RolloutSettings(ppcs=small).up_parallelism(cpus=2) == 8
+    assert RolloutSettings().up_parallelism(cpus=4) == 16
