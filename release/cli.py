@@ -26,6 +26,7 @@ from release import automation, recovery
 from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE, ConfigError, Settings, parse_settings
 from release.dayto import actor, day_two_summary
 from release.history import stamp
+from release.rollout import stack_parallelism
 from release.targets import Target, TargetError, resolve_target
 
 app = typer.Typer(
@@ -99,13 +100,16 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def run_engine(action: str, stack: auto.Stack, message: str | None = None) -> Any:
+def run_engine(
+    action: str, stack: auto.Stack, message: str | None = None, parallel: int | None = None
+) -> Any:
+    """Preview or `up` the stack; `parallel` caps the resources updated at once."""
     try:
         if action == "preview":
             return stack.preview(on_output=automation.printer(), diff=False)
         for note in recovery.recover(stack, automation.printer()):  # after a crashed run
             console.print(f"recovered: {note}", highlight=False)
-        return stack.up(on_output=automation.printer(), message=message)
+        return stack.up(on_output=automation.printer(), message=message, parallel=parallel)
     except auto.ConcurrentUpdateError:
         fail(
             f"another update of {stack.name} is running (the stack is locked); wait for it, "
@@ -179,7 +183,8 @@ def promote(
         commit=target.commit if target else None,
         by=actor(),
     )
-    result = run_engine("up", cli_ops.notifying(proj, env, target), message)  # webhook
+    parallel = stack_parallelism(env, raw)  # a whole PPC wave at once
+    result = run_engine("up", cli_ops.notifying(proj, env, target), message, parallel)
     summary = dict(result.summary.resource_changes or {})
     console.print(f"[green]{env} is up to date[/] ({summary})")
     _print_outputs(env, {k: v.value for k, v in result.outputs.items()})

@@ -32,6 +32,7 @@ from release.config import NAMESPACE, ConfigError, check_sha, parse_settings, re
 from release.history import Row, rows, stamp, with_pr
 from release.picks import day_two_settings, merge_picks, removed
 from release.recovery import recover
+from release.rollout import stack_parallelism
 
 Printer = Callable[[str], None]
 
@@ -116,7 +117,8 @@ def _up(
     emit = on_output or automation.printer()
     for line in recover(stack):  # a crashed earlier run: clear its lock and pending ops
         emit(line)
-    return stack.up(message=message, on_output=emit)
+    parallel = stack_parallelism(env, project.stack_file(env))  # a whole PPC wave at once
+    return stack.up(message=message, on_output=emit, parallel=parallel)
 
 
 def removed_report(project: automation.Project, env: str) -> list[str]:

@@ -46,7 +46,7 @@ from release.cadence import (
     parse_freezes,
     parse_oncall,
 )
-from release.config import DEFAULT_API_URL, NAMESPACE, ConfigError, Settings
+from release.config import DEFAULT_API_URL, NAMESPACE, ConfigError, Settings, parse_settings
 from release.guardrails import Guardrails, GuardrailsArgs, GuardrailsError
 from release.ppc import (
     Ppc,
@@ -111,6 +111,20 @@ class RolloutSettings:
         default = 4 * (cpus or os.cpu_count() or 1)
         largest = max((len(wave) for wave in plan_waves(list(self.ppcs))), default=0)
         return max(default, largest)
+
+
+def stack_parallelism(env: str, raw: Mapping[str, Any]) -> int | None:
+    """The `parallel` for `pulumi up` of stack `env` (its raw `release-train:*` config).
+
+    Every PPC of the largest wave at once (RolloutSettings.up_parallelism); None, the
+    engine's default, for a stack without PPCs, or whose config the program will refuse
+    with its own message anyway.
+    """
+    try:
+        rollout = parse_rollout(parse_settings(env, raw), raw)
+    except ConfigError:
+        return None
+    return rollout.up_parallelism() if rollout.ppcs else None
 
 
 # --- validation (pure) -----------------------------------------------------------------------

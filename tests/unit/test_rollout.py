@@ -312,3 +312,45 @@ def test_up_parallelism_runs_the_largest_wave_at_once():
     small = (Ppc("acme", 1), Ppc("globex", 2), Ppc("initech", 2))
     assert RolloutSettings(ppcs=small).up_parallelism(cpus=2) == 8
     assert RolloutSettings().up_parallelism(cpus=4) == 16
+
+
+def test_stack_parallelism_from_the_stack_file():
+    from release.rollout import stack_parallelism
+
+    production = stack_raw("production")
+    count = 200  # in two waves of 100
+    many = [{"name": f"ppc-{i:03d}", "wave": 1 + i % 2} for i in range(count)]
+    assert stack_parallelism("production", {**production, "ppcs": many}) == count // 2
+    # The example's six PPCs fit under the engine's default; no PPCs, or a config the
+    # program refuses with its own message: the engine's default (None).
+    assert stack_parallelism("production", production) >= 6
+    assert stack_parallelism("staging", stack_raw("staging")) is None
+    assert stack_parallelism("production", {**production, "ppcs": "not a list"}) is None
+
+
+def test_promote_and_day_two_run_up_with_the_stack_parallelism(monkeypatch, tmp_path):
+    from release import automation, dayto
+
+    calls: list[dict] = []
+
+    class FakeStack:
+        name = "production"
+
+        def up(self, **kwargs):
+            calls.append(kwargs)
+            return "done"
+
+    monkeypatch.setattr(automation, "stack", lambda *_a, **_k: FakeStack())
+    monkeypatch.setattr(dayto, "recover", lambda _stack: [])
+    many = [{"name": f"ppc-{i:03d}", "wave": 1} for i in range(120)]
+    raw = {**stack_raw("production"), "ppcs": many}
+    project = automation.Project(tmp_path)
+    monkeypatch.setattr(automation.Project, "stack_file", lambda _self, _env: raw)
+    assert dayto._up(project, "production", "m", None) == "done"
+    assert calls[-1]["parallel"] == 120
+
+    from release import cli
+
+    monkeypatch.setattr(cli.recovery, "recover", lambda *_a: [])
+    cli.run_engine("up", FakeStack(), "m", 120)
+    assert calls[-1]["parallel"] == 120
