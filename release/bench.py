@@ -418,7 +418,7 @@ def bench_payload(work: Path) -> None:
         )
 
 
-def bench_plan_vs_preview(work: Path, home: Path, rounds: int = 3) -> None:
+def bench_plan_vs_preview(work: Path, home: Path, rounds: int = 5) -> None:
     """`release plan staging` against `pulumi preview` of an empty program, same machine."""
     print(f"\n`release plan staging` against `pulumi preview` of an empty program ({rounds} runs)")
     empty = work / "empty"
