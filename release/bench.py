@@ -551,7 +551,7 @@ def bench_rollout(work: Path, home: Path, count: int, seconds: float, waves: int
     up = [pulumi, "up", "--yes", "--skip-preview", "--non-interactive", f"--parallel={parallel}"]
     run(up + base, env)
     took = time.perf_counter() - start
-    from release.ppc_deploy import read_ppc_state
+    from release.ppc_status import read_ppc_state
 
     done = len(read_ppc_state(work / "ppcs"))
     report(

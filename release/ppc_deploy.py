@@ -20,7 +20,7 @@ has mostly loaded already: os, sys, time, fcntl, json (and re through it), datet
 argparse (only to report bad arguments or print --help), nor tempfile, pathlib,
 dataclasses, typing, nor the rest of the release package: together those more than
 doubled the job's start-up cost. `PpcRecord`, `read_ppc_state`, `ppc_status` and the other
-readers live in release.ppc_status; they can still be imported from here.
+readers live in release.ppc_status.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (type checkers know it)
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
 
     from release.ppc_status import PpcRecord
 
@@ -46,24 +45,6 @@ FAIL_FILE = "fail"
 FORMAT_VERSION = 1
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-# The readers, in release.ppc_status, offered here as well (loaded on first use).
-_READERS = (
-    "PpcRecord",
-    "PpcStatusRow",
-    "parse_state",
-    "ppc_status",
-    "read_ppc_state",
-    "render_state",
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _READERS:
-        from release import ppc_status
-
-        return getattr(ppc_status, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PpcStateError(ValueError):

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from release import cli_ops
 from release.cli import app
-from release.ppc_deploy import read_ppc_state
+from release.ppc_status import read_ppc_state
 from tests.e2e.harness import changes
 from tests.e2e.train import RELEASE_DATE, Train
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from release import automation
-from release.ppc_deploy import read_ppc_state
+from release.ppc_status import read_ppc_state
 from release.sandbox.seed import REPO
 from tests.conftest import start_sandbox
 from tests.e2e.harness import Harness

@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 
 from release.ppc import Ppc
-from release.ppc_deploy import (
-    PpcRecord,
-    PpcStateError,
-    deploy,
-    failing_ppcs,
-    parse_state,
-    ppc_status,
-    read_ppc_state,
-    render_state,
-)
+from release.ppc_deploy import PpcStateError, deploy, failing_ppcs
+from release.ppc_status import PpcRecord, parse_state, ppc_status, read_ppc_state, render_state
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -348,13 +340,3 @@ def test_in_process_main_records_and_prints(tmp_path, capsys):
     assert main(["--state", str(tmp_path), "--ppc", "acme", "--release", "r", "--commit", SHA]) == 0
     assert capsys.readouterr().out.startswith("PPC acme now runs r (0123456789ab) since ")
     assert read_ppc_state(tmp_path)["acme"].commit == SHA
-
-
-def test_readers_are_still_importable_from_the_job_module():
-    import release.ppc_deploy as job_module
-    import release.ppc_status as status_module
-
-    for name in ("PpcRecord", "PpcStatusRow", "parse_state", "ppc_status", "read_ppc_state"):
-        assert getattr(job_module, name) is getattr(status_module, name)
-    with pytest.raises(AttributeError):
-        job_module.no_such_name  # noqa: B018
