@@ -534,7 +534,12 @@ def bench_rollout(work: Path, home: Path, count: int, seconds: float, waves: int
     (program / "__main__.py").write_text(ROLLOUT_PROGRAM)
     (work / "rollout-state").mkdir()
     spec = {"ppcs": count, "waves": waves, "seconds": seconds, "state": str(work / "ppcs")}
-    parallel = max(1, -(-count // waves))
+    from release.ppc import Ppc
+    from release.rollout import RolloutSettings
+
+    # The --parallel `release promote` passes for these PPCs (ROLLOUT_PROGRAM's waves).
+    ppcs = tuple(Ppc(f"ppc-{i:04d}", 1 + i % waves) for i in range(count))
+    parallel = RolloutSettings(ppcs=ppcs).up_parallelism()
     env = {
         **os.environ,
         **engine_env(home),
