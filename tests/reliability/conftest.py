@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import engine, harness, pulumi_home  # noqa: F401 - shared fixtures
+from tests.reliability import summary
 from tests.reliability.cli_train import CliTrain
 
 
@@ -16,3 +17,11 @@ def cli_train(harness, seeded_sandbox, monkeypatch) -> Iterator[CliTrain]:  # no
     """The release CLI (`python -m release`, in subprocesses) on a copy of the project."""
     monkeypatch.setenv("RELEASE_TRAIN_PULUMI_ROOT", str(harness.engine.bin_dir.parent))
     yield CliTrain.start(harness, seeded_sandbox, Path(harness.workdir))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The kill-point counts (and other figures the suites report) at the end of the run."""
+    if summary.LINES:
+        terminalreporter.section("reliability figures")
+        for line in summary.LINES:
+            terminalreporter.write_line(line)

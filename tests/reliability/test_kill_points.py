@@ -28,6 +28,7 @@ from release.sandbox.seed import REPO
 from tests.conftest import start_sandbox
 from tests.e2e.harness import Harness
 from tests.reliability.cli_train import GATE_WAITS, RELEASE, CliTrain, Outcome, git_refs, ok_writes
+from tests.reliability.summary import report
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -163,7 +164,7 @@ def every_write(scenario: Scenario, env: str) -> tuple[int, list[int], list[str]
             print(f"{env} kill point {k}/{total}: converged", flush=True)
         else:
             failures.append(f"{env} kill point {k}: {state} != {reference}\n{transcript}")
-    print(f"\n{env} promotion: {total} kill points tried, {len(passed)} passed", flush=True)
+    report(f"{env} promotion: {total} kill points tried, {len(passed)} passed")
     return total, passed, failures, reference
 
 
@@ -217,7 +218,7 @@ def test_production_promotion_and_its_ppc_waves_survive_a_kill(cli_train, harnes
         "kill-ppc-wave", "production", scenario.before, kill_when=ppc_wave_in_flight
     )
     wave_ok = state == reference
-    print(f"production PPC wave kill: {'converged' if wave_ok else 'FAILED'}", flush=True)
+    report(f"production PPC wave kill: {'converged' if wave_ok else 'FAILED'}")
     assert not failures, "\n\n".join(failures)
     assert passed == list(range(1, total + 1))
     assert wave_ok, f"{state} != {reference}\n{transcript}"
@@ -278,7 +279,7 @@ def day_two_kill_points(
             print(f"{label} kill point {k}/{total}: converged", flush=True)
         else:
             failures.append(f"{label} kill point {k}: {state} != {reference}")
-    print(f"\n{label}: {total} kill points tried, {len(passed)} passed", flush=True)
+    report(f"{label}: {total} kill points tried, {len(passed)} passed")
     return failures
 
 
