@@ -103,6 +103,7 @@ class Scenario:
     harness: Harness
     root: Path
     before: dict[str, str] = field(default_factory=dict)
+    reference_writes: str = ""
 
     @classmethod
     def freeze(cls, sandbox: Any, harness: Harness, root: Path) -> Scenario:
@@ -125,7 +126,12 @@ class Scenario:
         sandbox, train = self.fresh("reference")
         try:
             before = self.before = git_refs(sandbox)
+            sandbox.reset_counters()
             runs = train.run_to_merge(env)
+            # Kept for the message of a kill point that never fires (writes per run and route).
+            self.reference_writes = f"writes per run {[o.writes for o in runs]}, by route " + str(
+                {r: c["writes"] for r, c in sandbox.counters().items() if c.get("writes")}
+            )
             return before, end_state(train, before, env), sum(o.writes for o in runs)
         finally:
             sandbox.stop()
@@ -157,7 +163,7 @@ def every_write(scenario: Scenario, env: str) -> tuple[int, list[int], list[str]
         try:
             state, transcript = scenario.killed(f"kill-{k}", env, before, kill_at=k)
         except AssertionError as err:
-            failures.append(f"{env} kill point {k}: {err}")
+            failures.append(f"{env} kill point {k}: {err}; reference: {scenario.reference_writes}")
             continue
         if state == reference:
             passed.append(k)
