@@ -24,7 +24,7 @@ from pulumi import automation as auto
 from semver import VersionInfo
 
 from release.config import NAMESPACE
-from release.recovery import restore_checkpoint
+from release.recovery import backend_folder, restore_checkpoint
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SANDBOX_PASSPHRASE = "release-train-sandbox"
@@ -162,17 +162,14 @@ def _remember_version(key: str, version: str) -> None:
 
 def stack(project: Project, name: str, extra_env: Mapping[str, str] | None = None) -> auto.Stack:
     """Create or select stack `name` on the project folder."""
-    opts = auto.LocalWorkspaceOptions(
-        work_dir=str(project.directory),
-        env_vars=project.env_vars(extra_env),
-        pulumi_command=pulumi_command(),
-    )
     backend, project_id = project.backend(), project_name(project)
     note = restore_checkpoint(backend, project_id, name)
     if note:
         print(f"recovered: {note}", file=sys.stderr, flush=True)
     workspace = _Workspace(
-        work_dir=opts.work_dir, env_vars=opts.env_vars, pulumi_command=opts.pulumi_command
+        work_dir=str(project.directory),
+        env_vars=project.env_vars(extra_env),
+        pulumi_command=pulumi_command(),
     )
     if checkpoint_path(backend, project_id, name):
         workspace.existing = frozenset({name})
@@ -244,9 +241,10 @@ def checkpoint_outputs(backend_url: str, project: str, name: str) -> dict[str, A
 
 def checkpoint_path(backend_url: str, project: str, name: str) -> Path | None:
     """The checkpoint file of `project`/`name` in a `file://` backend, if it has one."""
-    if not backend_url.startswith("file://"):
+    backend = backend_folder(backend_url)
+    if backend is None:
         return None
-    folder = Path(backend_url.removeprefix("file://")).expanduser() / ".pulumi" / "stacks" / project
+    folder = backend / "stacks" / project
     for path in (folder / f"{name}.json", folder / f"{name}.json.gz"):
         if path.is_file():
             return path

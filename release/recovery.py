@@ -76,11 +76,19 @@ def pid_alive(pid: int) -> bool:
     return "State:\tZ" not in status
 
 
+def backend_folder(backend_url: str) -> Path | None:
+    """The `.pulumi` folder of a `file://` backend (stacks, locks, history); None otherwise."""
+    if not backend_url.startswith("file://"):
+        return None
+    return Path(backend_url.removeprefix("file://")).expanduser() / ".pulumi"
+
+
 def lock_files(backend_url: str, project: str, stack: str) -> list[Lock]:
     """The lock files of `project`/`stack` in a `file://` backend (none for other backends)."""
-    if not backend_url.startswith("file://"):
+    folder = backend_folder(backend_url)
+    if folder is None:
         return []
-    root = Path(backend_url.removeprefix("file://")).expanduser() / ".pulumi" / "locks"
+    root = folder / "locks"
     folders = [root / "organization" / project / stack, root / stack]
     found: list[Lock] = []
     for folder in folders:
@@ -101,10 +109,10 @@ def restore_checkpoint(backend_url: str, project: str, stack: str) -> str | None
     and the broken file is kept beside it (nothing is lost). The providers adopt whatever
     the interrupted step had made, so the next `up` converges. Returns what was done.
     """
-    if not backend_url.startswith("file://"):
+    folder = backend_folder(backend_url)
+    if folder is None:
         return None
-    folder = Path(backend_url.removeprefix("file://")).expanduser() / ".pulumi" / "stacks"
-    current = folder / project / f"{stack}.json"
+    current = folder / "stacks" / project / f"{stack}.json"
     backup = current.with_name(f"{stack}.json.bak")
     if not current.exists() or _loads(current) or not _loads(backup):
         return None
