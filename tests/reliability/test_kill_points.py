@@ -154,22 +154,41 @@ class Scenario:
             sandbox.stop()
 
 
-def every_write(scenario: Scenario, env: str) -> tuple[int, list[int], list[str], EndState]:
-    """Kill the promotion of `env` after each of its forge writes in turn."""
-    before, reference, total = scenario.reference(env)
+def each_kill_point(
+    label: str,
+    total: int,
+    reference: EndState,
+    killed: Callable[[int], tuple[EndState, str]],
+    context: str = "",
+) -> tuple[list[int], list[str]]:
+    """Run `killed(k)` for every kill point k of 1..total and compare with the reference;
+    (points that converged, failures). `context` is added to a run that went wrong."""
     passed: list[int] = []
     failures: list[str] = []
     for k in range(1, total + 1):
         try:
-            state, transcript = scenario.killed(f"kill-{k}", env, before, kill_at=k)
+            state, transcript = killed(k)
         except AssertionError as err:
-            failures.append(f"{env} kill point {k}: {err}; reference: {scenario.reference_writes}")
+            failures.append(f"{label} kill point {k}: {err}{context}")
             continue
         if state == reference:
             passed.append(k)
-            print(f"{env} kill point {k}/{total}: converged", flush=True)
+            print(f"{label} kill point {k}/{total}: converged", flush=True)
         else:
-            failures.append(f"{env} kill point {k}: {state} != {reference}\n{transcript}")
+            failures.append(f"{label} kill point {k}: {state} != {reference}\n{transcript}")
+    return passed, failures
+
+
+def every_write(scenario: Scenario, env: str) -> tuple[int, list[int], list[str], EndState]:
+    """Kill the promotion of `env` after each of its forge writes in turn."""
+    before, reference, total = scenario.reference(env)
+    passed, failures = each_kill_point(
+        env,
+        total,
+        reference,
+        lambda k: scenario.killed(f"kill-{k}", env, before, kill_at=k),
+        f"; reference: {scenario.reference_writes}",
+    )
     report(f"{env} promotion: {total} kill points tried, {len(passed)} passed")
     return total, passed, failures, reference
 
@@ -269,22 +288,16 @@ def day_two_kill_points(
     finally:
         sandbox.stop()
     assert total >= 4, f"{label}: only {total} writes"
-    passed, failures = [], []
-    for k in range(1, total + 1):
+
+    def killed(k: int) -> tuple[EndState, str]:
         sandbox, killed_train = scenario.fresh(f"{label}-kill-{k}")
         try:
             run_until_merged(killed_train, args, kill_at=k)
-            state = end_state(killed_train, before, "staging")
-        except AssertionError as err:
-            failures.append(f"{label} kill point {k}: {err}")
-            continue
+            return end_state(killed_train, before, "staging"), killed_train.transcript()
         finally:
             sandbox.stop()
-        if state == reference:
-            passed.append(k)
-            print(f"{label} kill point {k}/{total}: converged", flush=True)
-        else:
-            failures.append(f"{label} kill point {k}: {state} != {reference}")
+
+    passed, failures = each_kill_point(label, total, reference, killed)
     report(f"{label}: {total} kill points tried, {len(passed)} passed")
     return failures
 
