@@ -36,10 +36,15 @@ def job(state: Path, ppc: str, release: str = "release/2026-11-26", commit: str 
     ]
 
 
-def run_job(*args, **kwargs) -> subprocess.CompletedProcess:
+def run_python(*args: str) -> subprocess.CompletedProcess:
+    """`python ARGS` from the repository root, output captured as text."""
     return subprocess.run(
-        job(*args, **kwargs), cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
+
+
+def run_job(*args, **kwargs) -> subprocess.CompletedProcess:
+    return run_python(*job(*args, **kwargs)[1:])
 
 
 def test_job_records_release_commit_and_time(tmp_path):
@@ -142,13 +147,7 @@ def test_bad_arguments_are_clear_errors(tmp_path, ppc, release, message):
 
 
 def test_missing_argument_is_a_usage_error(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "release.ppc_deploy", "--state", str(tmp_path), "--ppc", "a"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python("-m", "release.ppc_deploy", "--state", str(tmp_path), "--ppc", "a")
     assert done.returncode == 2
     assert "--release" in done.stderr
 
@@ -265,13 +264,7 @@ def imported_modules(importtime_stderr: str) -> set[str]:
 
 
 def test_job_imports_only_light_modules(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", *job(tmp_path, "acme")[1:]],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python("-X", "importtime", *job(tmp_path, "acme")[1:])
     assert done.returncode == 0, done.stderr
     imported = imported_modules(done.stderr)
     assert {"json", "fcntl"} <= imported
@@ -283,13 +276,7 @@ def test_job_reports_bad_arguments_with_argparse(tmp_path):
     done = run_job(tmp_path, "acme", "release/2026-11-26", SHA, "--seconds", "soon")
     assert done.returncode == 2
     assert "argument --seconds: invalid float value: 'soon'" in done.stderr
-    helped = subprocess.run(
-        [sys.executable, "-m", "release.ppc_deploy", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    helped = run_python("-m", "release.ppc_deploy", "--help")
     assert helped.returncode == 0
     assert "--state DIR --ppc NAME --release NAME" in helped.stdout
     assert not (tmp_path / "ppcs.json").exists()
