@@ -38,10 +38,10 @@ reliability: venv pulumi
 	PATH="$(PULUMI_BIN):$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 bench: venv pulumi
-	PATH="$(PULUMI_BIN):$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m release.bench
+	PATH="$(PULUMI_BIN):$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m devtools.bench
 
 demo: venv pulumi
-	PATH="$(PULUMI_BIN):$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m release demo
+	PATH="$(PULUMI_BIN):$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m devtools.demo
 
 clean:
 	rm -rf .state .demo .pytest_cache .ruff_cache

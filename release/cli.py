@@ -4,7 +4,6 @@ release plan ENV        dry run (pulumi preview): the commit, the ours-merge, th
 release promote ENV     pin the commit and date in the stack's config, then pulumi up
 release status          each environment's release, commit, PR and gate state
 release payload ENV     what the environment's release contains
-release demo            a whole weekly release against the local sandbox forge
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -311,17 +309,6 @@ def payload(
         print(text)
     else:
         console.print(text, highlight=False)
-
-
-@app.command()
-def demo(
-    port: Annotated[int, typer.Option(help="Port of the sandbox forge.")] = 8750,
-    workdir: Annotated[str, typer.Option(help="Where the demo keeps its files.")] = ".demo",
-) -> None:
-    """A whole weekly release against the local sandbox forge (no account needed)."""
-    from release.demo import run_demo
-
-    sys.exit(run_demo(port=port, workdir=workdir))
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import github
 import pytest
 
-from release.sandbox import Sandbox
+from sandbox import Sandbox
 
 TOKEN = "sandbox-token-release-bot"
 REVIEWER_TOKEN = "sandbox-token-oncall-partner"
@@ -49,9 +49,9 @@ def seed_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def seeded_sandbox(tmp_path: Path, seed_cache: Path) -> Iterator[Sandbox]:
     """Like `sandbox`, after seed(data_dir) created acme/service."""
     try:
-        from release.sandbox.seed import seed
+        from sandbox.seed import seed
     except ImportError as exc:
-        pytest.skip(f"release/sandbox/seed.py is not there yet: {exc}")
+        pytest.skip(f"sandbox/seed.py is not there yet: {exc}")
     data_dir = tmp_path / "forge"
     data_dir.mkdir(parents=True)
     seed(data_dir, cache_dir=seed_cache)

@@ -14,11 +14,11 @@ from typing import Any
 from github import Auth, Github
 from pulumi import automation as auto
 
+from devtools.demo import act_as_ci_and_partner, point_at, prepare_project
 from release import automation
 from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE
-from release.demo import act_as_ci_and_partner, point_at, prepare_project
-from release.sandbox.seed import REPO
 from release.targets import resolve_target
+from sandbox.seed import REPO
 from tests.e2e.harness import Harness
 
 RELEASE_DATE = "2026-11-26"

@@ -22,9 +22,9 @@ from typing import Any
 
 from github import Auth, Github
 
+from devtools.demo import act_as_ci_and_partner, point_at, prepare_project
 from release import automation
-from release.demo import act_as_ci_and_partner, point_at, prepare_project
-from release.sandbox.seed import REPO
+from sandbox.seed import REPO
 from tests.e2e.harness import ROOT, Harness
 
 RELEASE_DATE = "2026-11-26"

@@ -20,7 +20,7 @@ from release.providers.branch import ReleaseBranchProvider
 from release.providers.merge import MergeProvider
 from release.providers.ours_merge import OursMergeProvider
 from release.providers.pull_request import PullRequestProvider
-from release.sandbox.seed import REPO
+from sandbox.seed import REPO
 from tests.support.providers import engine_copy
 
 RELEASE = "release/2026-11-26"

@@ -15,7 +15,7 @@ import re
 import pytest
 
 from release import automation
-from release.sandbox.seed import seed
+from sandbox.seed import seed
 from tests.conftest import start_sandbox
 from tests.e2e.harness import Harness
 from tests.reliability.cli_train import RELEASE, CliTrain

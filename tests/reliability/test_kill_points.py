@@ -24,7 +24,7 @@ import pytest
 
 from release import automation
 from release.ppc_status import read_ppc_state
-from release.sandbox.seed import REPO
+from sandbox.seed import REPO
 from tests.conftest import start_sandbox
 from tests.e2e.harness import Harness
 from tests.reliability.cli_train import GATE_WAITS, RELEASE, CliTrain, Outcome, git_refs, ok_writes

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from release import automation
-from release.sandbox.seed import REPO
+from sandbox.seed import REPO
 from tests.reliability.cli_train import CliTrain
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

@@ -1,6 +1,6 @@
 """The sandbox answers like GitHub: every response validates against GitHub's OpenAPI description.
 
-The first part tests the validator itself (release/sandbox/openapi.py) on a tiny hand-written
+The first part tests the validator itself (sandbox/openapi.py) on a tiny hand-written
 description. The contract part drives a running, seeded sandbox through the success and error
 cases of every operation it serves and validates each answer against the real description
 (`make openapi` installs it); all mismatches are reported at once.
@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 
-from release.sandbox import routes
-from release.sandbox.openapi import DescriptionNotFound, OpenAPIDescription, find_description
-from release.sandbox.seed import REPO
+from sandbox import routes
+from sandbox.openapi import DescriptionNotFound, OpenAPIDescription, find_description
+from sandbox.seed import REPO
 
 # -- the validator on a tiny description --------------------------------------------------------
 

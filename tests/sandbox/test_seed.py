@@ -10,9 +10,9 @@ from pathlib import Path
 import github
 import pytest
 
-from release.sandbox import Sandbox
-from release.sandbox import seed as seed_module
-from release.sandbox.seed import (
+from sandbox import Sandbox
+from sandbox import seed as seed_module
+from sandbox.seed import (
     CHECK_NAME,
     CHERRY_PICKED_RELEASE,
     DEFAULT_BRANCH,

@@ -13,7 +13,7 @@ import github
 import pytest
 import requests
 
-from release.sandbox import Sandbox
+from sandbox import Sandbox
 
 GIT_ENV = {
     **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
@@ -136,7 +136,7 @@ def test_cli_serve(tmp_path):
         [
             sys.executable,
             "-m",
-            "release.sandbox",
+            "sandbox",
             "serve",
             "--data",
             str(tmp_path / "d"),
@@ -176,13 +176,13 @@ def test_cli_serve(tmp_path):
 def test_cli_seed_reports_or_seeds(tmp_path):
     started = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-m", "release.sandbox", "seed", "--data", str(tmp_path / "d")],
+        [sys.executable, "-m", "sandbox", "seed", "--data", str(tmp_path / "d")],
         capture_output=True,
         text=True,
         timeout=300,
     )
     try:
-        import release.sandbox.seed  # noqa: F401
+        import sandbox.seed  # noqa: F401
     except ImportError:
         assert out.returncode == 2 and "seed is not available" in out.stderr
         return

@@ -21,7 +21,7 @@ from release.payload import (
     read_pin,
     render_markdown,
 )
-from release.sandbox import seed
+from sandbox import seed
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPARE = "http://127.0.0.1:8750/acme/service/compare/aaaaaaaaaaaa...bbbbbbbbbbbb"

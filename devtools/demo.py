@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 from release import automation, forge
-from release.sandbox import Sandbox
-from release.sandbox.seed import REPO, seed
+from sandbox import Sandbox
+from sandbox.seed import REPO, seed
 
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py")
 LINKS = ("release", ".venv")
@@ -147,3 +147,18 @@ def run_demo(port: int = 8750, workdir: str = ".demo") -> int:
         return 0
     finally:
         sandbox.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m devtools.demo [--port N] [--workdir DIR]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
+    parser.add_argument("--port", type=int, default=8750, help="port of the sandbox forge")
+    parser.add_argument("--workdir", default=".demo", help="where the demo keeps its files")
+    args = parser.parse_args(argv)
+    return run_demo(port=args.port, workdir=args.workdir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

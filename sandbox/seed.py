@@ -722,7 +722,7 @@ def seed(data_dir: Path, *, cache_dir: Path | None = None) -> None:
 
 
 def _seed(data_dir: Path) -> None:
-    from release.sandbox import Sandbox  # the server imports this module for its CLI
+    from sandbox import Sandbox  # the server imports this module for its CLI
 
     with tempfile.TemporaryDirectory(prefix="release-train-seed-") as tmp:
         built = _build(Path(tmp))

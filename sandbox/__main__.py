@@ -1,4 +1,4 @@
-"""Command line: `python -m release.sandbox serve|seed ...`."""
+"""Command line: `python -m sandbox serve|seed ...`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _tokens(values: list[str], default_login: str = DEFAULT_LOGIN) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m release.sandbox", description="Local GitHub-compatible forge."
+        prog="python -m sandbox", description="Local GitHub-compatible forge."
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the REST API under /api/v3 and git smart HTTP")
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         from .seed import seed as run_seed
     except ImportError as exc:
         print(
-            f"seed is not available: release/sandbox/seed.py cannot be imported ({exc})",
+            f"seed is not available: sandbox/seed.py cannot be imported ({exc})",
             file=sys.stderr,
         )
         return 2

@@ -1,6 +1,6 @@
 """`make bench`: the figures of the README's "Performance" section, each beside its goal.
 
-    python -m release.bench [--only NAME ...] [--ppcs N] [--ppc-seconds S]
+    python -m devtools.bench [--only NAME ...] [--ppcs N] [--ppc-seconds S]
 
 Everything runs on this machine against a local sandbox forge and the real Pulumi engine
 (the one `make pulumi` installs, found on PATH or under RELEASE_TRAIN_PULUMI_ROOT):
@@ -135,8 +135,8 @@ def engine_env(home: Path) -> dict[str, str]:
 
 @contextmanager
 def sandbox(data: Path, seeded: bool) -> Iterator[Any]:
-    from release.sandbox import Sandbox
-    from release.sandbox.seed import seed
+    from sandbox import Sandbox
+    from sandbox.seed import seed
 
     data.mkdir(parents=True, exist_ok=True)
     if seeded:
@@ -264,8 +264,8 @@ class EngineProject:
 
     @classmethod
     def create(cls, sb: Any, work: Path, home: Path) -> EngineProject:
+        from devtools.demo import point_at, prepare_project
         from release import automation
-        from release.demo import point_at, prepare_project
 
         os.environ["RELEASE_TRAIN_PULUMI_ROOT"] = str(pulumi_bin().parent)
         directory = prepare_project(automation.PROJECT_DIR, work / "release-train")
@@ -315,7 +315,7 @@ class EngineProject:
             return False, str(err)
 
     def approve(self, env: str) -> None:
-        from release.demo import act_as_ci_and_partner
+        from devtools.demo import act_as_ci_and_partner
 
         checks = list(self.project.stack_file("staging").get("requiredChecks") or [])
         with open(os.devnull, "w") as quiet, _stdout_to(quiet):
@@ -656,7 +656,7 @@ BENCHES = ("green", "promotions", "payload", "plan", "rollout", "construction")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m release.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__)
     parser.add_argument("--only", action="append", choices=BENCHES, help="run only these")
     parser.add_argument("--ppcs", type=int, default=int(os.environ.get("BENCH_PPCS", "500")))
     parser.add_argument("--ppc-seconds", type=float, default=1.0)

@@ -1,0 +1,1 @@
+"""Development tools beside the product: the demo and the benchmarks, on the sandbox forge."""
