@@ -217,6 +217,7 @@ def run(cmd: list[str], env: dict[str, str], timeout: float = 1800) -> str:
 
 def bench_green(work: Path) -> None:
     """Requests to find the newest green commit with k red/pending commits at the tip."""
+    from release import forge
     from release.config import parse_settings
     from release.program import find_green, open_repo
 
@@ -242,7 +243,9 @@ def bench_green(work: Path) -> None:
                     "requiredChecks": [CHECK],
                 },
             )
-            program_repo = open_repo(settings, sb.token)
+            program_repo = open_repo(
+                settings, forge.ForgeSession(sb.base_url, settings.repository, sb.token)
+            )
             sb.reset_counters()
             result = find_green(settings, program_repo)
             reads = sb.reads()
@@ -389,6 +392,7 @@ def bench_promotions(work: Path, home: Path) -> None:
 
 def bench_payload(work: Path) -> None:
     """Requests to build the payload of a 2,000-commit release."""
+    from release import forge
     from release.config import parse_settings
     from release.program import build_payload, open_repo
 
@@ -407,7 +411,7 @@ def bench_payload(work: Path) -> None:
                 "reviewers": [PARTNER],
             },
         )
-        repo = open_repo(settings, sb.token)
+        repo = open_repo(settings, forge.ForgeSession(sb.base_url, settings.repository, sb.token))
         sb.reset_counters()
         payload = build_payload(settings, repo, None, shas[0], "release/x", shas[-1])
         pages = -(-count // 250)
@@ -581,7 +585,7 @@ def bench_construction(ppcs: int = 500, picks: int = 20) -> None:
     from release.config import parse_settings
     from release.payload import Payload
     from release.program import PromotionPlan, register_promotion
-    from release.providers import cherry_pick
+    from release.providers.cherry_pick import ReleaseChanges
     from release.rollout import promote_with_rollout
 
     print(f"\nprogram construction under mocks: {ppcs} PPCs, {picks} picks")
@@ -616,35 +620,21 @@ def bench_construction(ppcs: int = 500, picks: int = 20) -> None:
         needs_ours_merge=False,
         already_contained=False,
         payload=Payload(None, f"release/{RELEASE_DATE}", "b" * 40, "c" * 40, (), ()),
+        # The picks' plan-time reads are forge I/O, measured by the request figures above:
+        # here they are planned at once ("not applied yet"), to time the program itself.
+        changes=ReleaseChanges(picks=tuple((sha, None) for sha in pick_shas)),
     )
-
-    class Config:
-        def get(self, key: str) -> Any:
-            return raw.get(key)
-
-        def get_secret(self, key: str) -> Any:
-            return None
-
-    # The picks' plan-time reads are forge I/O, measured by the request figures above:
-    # here they are answered at once ("not applied yet"), to time the program itself.
-    saved = (cherry_pick._program_repo, cherry_pick.plan_pick, cherry_pick.forge.branch_head)
-    cherry_pick._program_repo = lambda _settings: None  # type: ignore[assignment]
-    cherry_pick.plan_pick = lambda *_args: None  # type: ignore[assignment]
-    cherry_pick.forge.branch_head = lambda *_args: None  # type: ignore[assignment]
     counted: dict[str, int] = {}
 
     @pulumi.runtime.test
     def construct() -> Any:
-        outputs = promote_with_rollout(settings, plan, {}, register_promotion, Config())
+        outputs = promote_with_rollout(settings, plan, {}, register_promotion)
         counted["outputs"] = len(outputs)
         return pulumi.Output.from_input(outputs["rollout"]).apply(lambda _v: None)
 
-    try:
-        start = time.perf_counter()
-        construct()
-        took = time.perf_counter() - start
-    finally:
-        cherry_pick._program_repo, cherry_pick.plan_pick, cherry_pick.forge.branch_head = saved
+    start = time.perf_counter()
+    construct()
+    took = time.perf_counter() - start
     report(
         f"construction, {ppcs} PPCs + {picks} picks",
         f"{took:.1f} s",

@@ -273,6 +273,15 @@ def set_secret(project: Project, name: str, key: str, value: str) -> None:
     stack(project, name).set_config(f"{NAMESPACE}:{key}", auto.ConfigValue(value, secret=True))
 
 
+def secret(project: Project, name: str, key: str) -> str | None:
+    """A `release-train:<key>` value of the stack, decrypted, or None when it is not set."""
+    try:
+        value = stack(project, name).get_config(f"{NAMESPACE}:{key}").value
+    except auto.CommandError:
+        return None
+    return value or None
+
+
 def printer(prefix: str = "") -> Callable[[str], None]:
     def emit(line: str) -> None:
         print(prefix + line.rstrip("\n"), flush=True)

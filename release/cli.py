@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pulumi import automation as auto
@@ -22,10 +22,12 @@ from rich.table import Table
 
 from release import automation, recovery
 from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE, ConfigError, Settings, parse_settings
-from release.dayto import actor, day_two_summary
+from release.dayto import day_two_summary
 from release.history import stamp
-from release.rollout import stack_parallelism
 from release.targets import Target, TargetError, resolve_target
+
+if TYPE_CHECKING:
+    from release.forge import ForgeSession
 
 app = typer.Typer(
     add_completion=False,
@@ -58,29 +60,60 @@ def project() -> automation.Project:
     return automation.Project(Path(directory)) if directory else automation.Project()
 
 
-def check_env(proj: automation.Project, env: str) -> dict[str, Any]:
-    """The stack file's raw config, validated, or an error naming the bad key (no writes)."""
+def actor() -> str:
+    """Who runs the command: RELEASE_TRAIN_ACTOR, else GITHUB_ACTOR (CI), else USER."""
+    for key in ("RELEASE_TRAIN_ACTOR", "GITHUB_ACTOR", "USER", "USERNAME"):
+        value = os.environ.get(key, "").strip()
+        if value:
+            return "".join(c for c in value if c.isalnum() or c in "-_.@") or "unknown"
+    return "unknown"
+
+
+_parsed: dict[tuple[Path, str], tuple[str, Settings | ConfigError]] = {}
+
+
+def load(proj: automation.Project, env: str) -> Settings:
+    """The stack's `Settings`, parsed from its stack file once per version of the file.
+
+    The command line's one reading of the stack files (the program reads `pulumi.Config`).
+    Raises ConfigError naming the bad key.
+    """
+    raw = proj.stack_file(env)
+    key, text = (proj.directory.resolve(), env), repr(sorted(raw.items()))
+    known = _parsed.get(key)
+    if known is None or known[0] != text:
+        try:
+            value: Settings | ConfigError = parse_settings(env, raw)
+        except ConfigError as err:
+            value = err
+        known = _parsed[key] = (text, value)
+    if isinstance(known[1], ConfigError):
+        raise known[1]
+    return known[1]
+
+
+def check_env(proj: automation.Project, env: str) -> Settings:
+    """The stack's settings, validated, or an error naming the bad key (no writes)."""
     names = proj.stack_names()
     if env not in names:
         fail(f"unknown environment {env!r}: choose one of {', '.join(names)} (Pulumi.<env>.yaml)")
-    raw = proj.stack_file(env)
     try:
-        parse_settings(env, raw)
+        return load(proj, env)
     except ConfigError as err:
         fail(f"Pulumi.{env}.yaml: {err}")
-    return raw
+    raise AssertionError("unreachable")
 
 
 def target_for(
     proj: automation.Project,
     env: str,
-    raw: dict[str, Any],
+    settings: Settings,
     commit: str | None,
     date: str | None,
     source_outputs: dict[str, Any] | None = None,
 ) -> Target | None:
     """What to promote on `env`, or None for the stack that tracks its source branch."""
-    source = raw.get("promotesFrom")
+    source = settings.promotes_from
     if not source:
         if commit or date:
             fail(f"{env} tracks its source branch: --commit and --date do not apply")
@@ -138,16 +171,16 @@ def describe_gate(settings: Settings) -> str:
 def plan(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
     """Dry run: what `promote` would do. Writes nothing to the forge."""
     proj = project()
-    raw = check_env(proj, env)
-    source = automation.outputs(proj, str(raw["promotesFrom"])) if raw.get("promotesFrom") else {}
-    target = target_for(proj, env, raw, commit, date, source)
+    settings = check_env(proj, env)
+    source = automation.outputs(proj, settings.promotes_from) if settings.promotes_from else {}
+    target = target_for(proj, env, settings, commit, date, source)
     extra = {}
     if target:
         console.print(f"[bold]{env}[/]: would promote {target.commit} as {target.branch}")
         console.print(f"  chosen because: {target.reason}")
         for skipped in source.get("skipped") or []:
             console.print(f"  skipped {skipped['sha'][:12]}: {skipped['reason']}")
-        console.print(f"  merge gate: {describe_gate(parse_settings(env, raw))}")
+        console.print(f"  merge gate: {describe_gate(settings)}")
         extra = {COMMIT_OVERRIDE: target.commit, DATE_OVERRIDE: target.release_date.isoformat()}
     result = run_engine("preview", automation.stack(proj, env, extra))
     console.print(f"changes: {dict(result.change_summary)}")
@@ -165,11 +198,11 @@ def promote(
 ) -> None:
     """Pin the commit and date in Pulumi.<env>.yaml, then run `pulumi up`."""
     proj = project()
-    raw = check_env(proj, env)
-    target = target_for(proj, env, raw, commit, date)
-    cli_ops.check_promote(proj, env, raw, target, force)  # freeze dates, minimum soak
+    settings = check_env(proj, env)
+    target = target_for(proj, env, settings, commit, date)
+    cli_ops.check_promote(proj, settings, target, force)  # freeze dates, minimum soak
     if target:
-        cli_dayto.check_promote(env, target.branch, force)  # refuses a rolled-back release
+        cli_dayto.check_promote(settings, target.branch, force)  # refuses a rolled-back release
         console.print(f"[bold]{env}[/]: promoting {target.commit} as {target.branch}")
         automation.pin(
             proj, env, {"commit": target.commit, "releaseDate": target.release_date.isoformat()}
@@ -181,8 +214,8 @@ def promote(
         commit=target.commit if target else None,
         by=actor(),
     )
-    parallel = stack_parallelism(env, raw)  # a whole PPC wave at once
-    result = run_engine("up", cli_ops.notifying(proj, env, target), message, parallel)
+    parallel = settings.up_parallelism()  # a whole PPC wave at once
+    result = run_engine("up", cli_ops.notifying(proj, settings, target), message, parallel)
     summary = dict(result.summary.resource_changes or {})
     console.print(f"[green]{env} is up to date[/] ({summary})")
     _print_outputs(env, {k: v.value for k, v in result.outputs.items()})
@@ -212,25 +245,35 @@ def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str
             "dayTwo": day_two_summary(values),
             "waiting": None,
         }
-        pinned = proj.stack_file(name).get("releaseDate")
+        try:
+            day = load(proj, name).release_date
+        except ConfigError:
+            day = None  # `release plan NAME` names the bad key
+        pinned = day.isoformat() if day else None
         if live and (pinned and f"release/{pinned}" != row["release"] or row["state"] == "open"):
             row["waiting"] = waiting_gate(proj, name, f"release/{pinned}" if pinned else None)
         rows.append(row)
     return rows
 
 
+def forge_session(proj: automation.Project, settings: Settings) -> ForgeSession:
+    """The command line's forge session for a stack: the same token rule as the program
+    (`release.config.token_from`: the stack's `token` secret, else GITHUB_TOKEN)."""
+    from release import forge
+
+    secret = automation.secret(proj, settings.stack, "token")
+    return forge.session(settings.api_url, settings.repository, secret, os.environ)
+
+
 def waiting_gate(proj: automation.Project, env: str, branch: str | None) -> str | None:
     """Why the open release pull request into `env` is not merged yet (reads only)."""
     from release import forge
-    from release.config import token_from
     from release.providers.merge import evaluate
     from release.providers.pull_request import find_pull
 
-    raw = proj.stack_file(env)
     try:
-        settings = parse_settings(env, raw)
-        secret = automation.stack(proj, env).get_config("release-train:token").value
-        repo = forge.connect(settings.api_url, token_from(secret)).get_repo(settings.repository)
+        settings = load(proj, env)
+        repo = forge_session(proj, settings).repo
         pull = branch and find_pull(repo, settings.owner, branch, settings.environment)
         if not pull:
             return None

@@ -18,8 +18,19 @@ from pulumi import automation as auto
 from rich.table import Table
 
 from release import dayto
-from release.cli import EnvArg, _engine_error, app, console, err_console, fail, project
-from release.config import ConfigError
+from release.cli import (
+    EnvArg,
+    _engine_error,
+    actor,
+    app,
+    check_env,
+    console,
+    err_console,
+    fail,
+    forge_session,
+    project,
+)
+from release.config import ConfigError, Settings
 from release.dayto import DayTwoError, FlowResult
 
 T = TypeVar("T")
@@ -65,10 +76,14 @@ def cherry_pick(
     ] = False,
 ) -> None:
     """Cherry-pick commits (with -x) into the release branch, then PR it into ENV."""
+    proj = project()
+    settings = check_env(proj, env)
     result = _run(
         "cherry-pick",
         env,
-        lambda: dayto.cherry_pick(project(), env, shas, allow_off_master=allow_off_master),
+        lambda: dayto.cherry_pick(
+            proj, settings, shas, allow_off_master=allow_off_master, by=actor()
+        ),
         hint=f"\nA closed gate: run `release promote {env}` again once checks and approvals "
         f"are there. A pick that cannot apply: take it out of release-train:picks in "
         f"Pulumi.{env}.yaml.",
@@ -82,7 +97,9 @@ def revert(
     sha: Annotated[str, typer.Argument(help="Full SHA of a commit of the release branch.")],
 ) -> None:
     """Revert one commit of the release branch, then PR it into ENV."""
-    _report(env, _run("revert", env, lambda: dayto.revert(project(), env, sha)))
+    proj = project()
+    settings = check_env(proj, env)
+    _report(env, _run("revert", env, lambda: dayto.revert(proj, settings, sha, by=actor())))
 
 
 @app.command()
@@ -95,7 +112,12 @@ def rollback(
     force: Annotated[bool, typer.Option("--force", help="Replace a rollback in progress.")] = False,
 ) -> None:
     """Restore an earlier release's tree on ENV through a PR and the same gates."""
-    _report(env, _run("rollback", env, lambda: dayto.rollback(project(), env, to, force)))
+    proj = project()
+    settings = check_env(proj, env)
+    _report(
+        env,
+        _run("rollback", env, lambda: dayto.rollback(proj, settings, to, force, by=actor())),
+    )
 
 
 @app.command()
@@ -106,7 +128,13 @@ def abandon(
     ] = "abandoned by oncall",
 ) -> None:
     """Close ENV's open release PR and return the stack to the release it ran before."""
-    _report(env, _run("abandon", env, lambda: dayto.abandon(project(), env, reason)))
+    proj = project()
+    settings = check_env(proj, env)
+    session = forge_session(proj, settings)
+    _report(
+        env,
+        _run("abandon", env, lambda: dayto.abandon(proj, settings, session, reason, by=actor())),
+    )
 
 
 @app.command()
@@ -142,8 +170,9 @@ def history(
     console.print(table)
 
 
-def check_promote(env: str, release: str, force: bool) -> None:
+def check_promote(settings: Settings, release: str, force: bool) -> None:
     """Called by `release promote` before it pins anything."""
-    notes = _run("promote", env, lambda: dayto.check_promote(project(), env, release, force))
+    env = settings.stack
+    notes = _run("promote", env, lambda: dayto.check_promote(project(), settings, release, force))
     for note in notes:
         console.print(f"  note: {note}", highlight=False)

@@ -37,22 +37,24 @@ from release import automation, notify
 from release.cadence import (
     WEEKDAYS,
     Cadence,
-    CadenceConfigError,
     Freeze,
     Oncall,
     due_today,
     freeze_check,
     freeze_message,
     late,
-    parse_cadence,
-    parse_freezes,
-    parse_oncall,
     soak_check,
 )
-from release.cli import app, console, err_console, fail, project
-from release.config import NAMESPACE, ConfigError, parse_settings, release_date_of
+from release.cli import app, check_env, console, err_console, fail, project
+from release.config import (
+    NAMESPACE,
+    ConfigError,
+    RolloutSettings,
+    Settings,
+    check_webhook,
+    release_date_of,
+)
 from release.ppc_status import PpcStateError, ppc_status, read_ppc_state
-from release.rollout import RolloutSettings, check_webhook, parse_rollout, structured
 from release.targets import Target
 
 ppc_app = typer.Typer(
@@ -86,21 +88,13 @@ def team(proj: automation.Project) -> Team:
     oncall: Oncall | None = None
     freezes: dict[dt.date, Freeze] = {}
     for env in reversed(proj.stack_names()):
-        raw = proj.stack_file(env)
-        try:
-            if cadence is None and structured(raw.get("cadence")):
-                cadence = parse_cadence(structured(raw["cadence"]))
-            if oncall is None and structured(raw.get("oncall")):
-                oncall = parse_oncall(structured(raw["oncall"]))
-            for freeze in parse_freezes(structured(raw.get("freezes")) or []):
-                freezes.setdefault(freeze.date, freeze)
-        except (CadenceConfigError, TypeError) as err:
-            key, value, fix = (
-                (err.key, err.value, err.fix)
-                if isinstance(err, CadenceConfigError)
-                else ("cadence", None, str(err))
-            )
-            fail(f"Pulumi.{env}.yaml: {ConfigError(key, value, fix)}")
+        rollout = check_env(proj, env).rollout
+        if cadence is None and rollout.sets_cadence:
+            cadence = rollout.cadence
+        if oncall is None and rollout.oncall is not None:
+            oncall = rollout.oncall
+        for freeze in rollout.freezes:
+            freezes.setdefault(freeze.date, freeze)
     return Team(cadence or Cadence(), oncall, tuple(sorted(freezes.values(), key=lambda f: f.date)))
 
 
@@ -108,7 +102,7 @@ def roles(proj: automation.Project) -> tuple[str | None, str | None]:
     """(the stack that cuts releases from the tracking stack, the one promoting its releases):
     staging and production in the examples."""
     names = proj.stack_names()
-    source = {name: proj.stack_file(name).get("promotesFrom") for name in names}
+    source = {name: check_env(proj, name).promotes_from for name in names}
     cutting = next((n for n in names if source[n] and not source.get(source[n])), None)
     promoting = next((n for n in names if cutting and source[n] == cutting), None)
     return cutting, promoting
@@ -116,12 +110,7 @@ def roles(proj: automation.Project) -> tuple[str | None, str | None]:
 
 def rollout_of(proj: automation.Project, env: str) -> RolloutSettings:
     """The validated rollout keys of a stack file, or an error naming the bad key."""
-    raw = proj.stack_file(env)
-    try:
-        return parse_rollout(parse_settings(env, raw), raw)
-    except ConfigError as err:
-        fail(f"Pulumi.{env}.yaml: {err}")
-    raise AssertionError("unreachable")
+    return check_env(proj, env).rollout
 
 
 def running_release(proj: automation.Project, env: str) -> tuple[str | None, str | None]:
@@ -183,7 +172,7 @@ def _ppc_env(proj: automation.Project, env: str | None) -> str:
         if env not in names:
             fail(f"unknown environment {env!r}: choose one of {', '.join(names)}")
         return env
-    listing = [name for name in names if structured(proj.stack_file(name).get("ppcs"))]
+    listing = [name for name in names if check_env(proj, name).rollout.ppcs]
     if not listing:
         fail("no stack lists ppcs (release-train:ppcs in Pulumi.<env>.yaml)")
     return listing[-1]
@@ -271,7 +260,7 @@ def schedule_lines(proj: automation.Project, day: dt.date | None = None) -> list
             verdict = "ready for" if soak.ok else "not ready for"
             lines.append(f"soak: {soak.message} ({verdict} {promoting})")
     for env in proj.stack_names():
-        if structured(proj.stack_file(env).get("ppcs")):
+        if check_env(proj, env).rollout.ppcs:
             lines.append(_ppc_line(proj, env))
     return lines
 
@@ -316,15 +305,14 @@ def promote_refusal(
 
 def check_promote(
     proj: automation.Project,
-    env: str,
-    raw: dict[str, Any],
+    settings: Settings,
     target: Target | None,
     force: bool,
 ) -> None:
     """Before `release promote` pins anything: refuse on a freeze date, and refuse production
     before the minimum soak, unless forced. A refusal notifies `blocked`. The keys around
-    the train are checked first, so a typo stops here, before anything is pinned."""
-    rollout_of(proj, env)
+    the train were checked with the rest of the stack's config, before anything is pinned."""
+    env = settings.stack
     _cutting, promoting = roles(proj)
     reason = promote_refusal(env, target, team(proj), today(), env == promoting)
     if reason is None:
@@ -339,8 +327,7 @@ def check_promote(
 
 def webhook(proj: automation.Project, env: str) -> str | None:
     """The stack's webhook URL, decrypted, or None. Never printed."""
-    raw = proj.stack_file(env)
-    if not raw.get("notifyWebhook"):
+    if not check_env(proj, env).rollout.has_webhook:
         return None
     try:
         value = automation.stack(proj, env).get_config(f"{NAMESPACE}:notifyWebhook")
@@ -489,23 +476,22 @@ class NotifyingStack:
         return getattr(self._stack, name)
 
 
-def notifying(proj: automation.Project, env: str, target: Target | None) -> Any:
+def notifying(proj: automation.Project, settings: Settings, target: Target | None) -> Any:
     """The stack `release promote` runs `up` on: a promotion stack's `up` is watched, to say
     what a failed PPC wave means and to notify the stack's webhook, if it has one."""
+    env = settings.stack
     stack = automation.stack(proj, env)
-    raw = proj.stack_file(env)
-    source = raw.get("promotesFrom")
+    source = settings.promotes_from
     if not source:
         return stack
     url = webhook(proj, env)
-    rollback = structured(raw.get("rollback")) or {}
-    pinned = raw.get("releaseDate")
+    pinned = settings.release_date
     watch = Watch(
         env=env,
         release=target.branch if target else f"release/{pinned}" if pinned else None,
-        cuts=not proj.stack_file(str(source)).get("promotesFrom"),
-        rollout=rollout_of(proj, env),
-        rollback_to=rollback.get("to") if isinstance(rollback, dict) else None,
+        cuts=check_env(proj, source).tracks_source,
+        rollout=settings.rollout,
+        rollback_to=settings.day_two.rollback_to,
         post=(lambda event, release, detail: deliver(url, event, release, env, detail))
         if url
         else None,

@@ -1,19 +1,40 @@
-"""Stack configuration: read, validate, and turn into plain settings.
+"""Stack configuration: one table of keys, parsed once into one frozen `Settings` per stack.
 
-Every key lives in the `release-train:` namespace of `Pulumi.<stack>.yaml`; `Pulumi.yaml`
-documents each with a type, a description and a default. Validation is pure and runs before
-any resource is registered, so a typo stops the run with an error that names the key, the
-value and the fix, and nothing is written to the forge.
+Every key lives in the `release-train:` namespace of `Pulumi.<stack>.yaml`. `KEYS` below is
+the one declaration of them (name, type, default); `Pulumi.yaml`'s config schema repeats it
+for the engine, and tests/unit/test_config.py fails when the two differ. `parse_settings`
+validates a stack's raw values (the promotion's keys, the day-two keys, the rollout, the
+calendar and the notification keys) into one `Settings`, which every other part receives:
+only the edges (the program's entry, the command line) read `pulumi.Config`, stack files or
+the environment, and they call `parse_settings` once per stack.
+
+Validation is pure and runs before any resource is registered, so a typo stops the run with
+an error that names the key, the value and the fix, and nothing is written to the forge.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from release.cadence import (
+    Cadence,
+    CadenceConfigError,
+    Freeze,
+    Oncall,
+    parse_cadence,
+    parse_freezes,
+    parse_oncall,
+)
+from release.guardrails import GuardrailsArgs, GuardrailsError
+from release.ppc import Ppc, PpcConfigError, parse_ppcs, plan_waves, validate_template
 
 NAMESPACE = "release-train"
 DEFAULT_API_URL = "https://api.github.com"
@@ -29,6 +50,73 @@ _BRANCH_BAD = re.compile(r"(\.\.|[\s~^:?*\[\\]|@\{|//|^/|/$|\.lock$|^-)")
 _LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _PIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+DEFAULT_STATE_DIR = ".state/ppcs"
+HIDDEN = "<hidden>"  # how a webhook value is shown in an error: never its text
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its name, its type and default as `Pulumi.yaml` declares them."""
+
+    name: str
+    type: str  # string, integer, boolean, array or object
+    default: Any = None  # None: no default (a required key, or a secret)
+    items: str | None = None  # the type of an array's items
+    secret: bool = False  # set with `pulumi config set --secret`; not declared in Pulumi.yaml
+
+
+KEYS: tuple[Key, ...] = (
+    # The promotion (this module).
+    Key("repository", "string"),
+    Key("apiUrl", "string", DEFAULT_API_URL),
+    Key("token", "string", secret=True),
+    Key("environment", "string"),
+    Key("promotesFrom", "string", ""),
+    Key("sourceBranch", "string", "master"),
+    Key("requiredChecks", "array", [], "string"),
+    Key("reviewers", "array", [], "string"),
+    Key("requiredApprovals", "integer", 1),
+    Key("releaseDate", "string", ""),
+    Key("commit", "string", ""),
+    Key("mergeMethod", "string", "merge"),
+    Key("picks", "array", [], "string"),
+    # Day two (`DayTwo`).
+    Key("reverts", "array", [], "string"),
+    Key("rollback", "object", {}),
+    Key("rolledBack", "array", [], "string"),
+    Key("rollbackApprovals", "integer", -1),
+    Key("allowOffMaster", "boolean", False),
+    Key("pins", "array", [], "object"),
+    Key("greenLookback", "integer", 30),
+    # After production's merge, the calendar and notifications (`RolloutSettings`).
+    Key("ppcs", "array", [], "object"),
+    Key("ppcCommand", "string", ""),
+    Key("ppcStateDir", "string", DEFAULT_STATE_DIR),
+    Key("verifyCommand", "string", ""),
+    Key("cadence", "object", {}),
+    Key("oncall", "object", {}),
+    Key("freezes", "array", [], "object"),
+    Key("notifyWebhook", "string", secret=True),
+    Key("manageProtection", "boolean", False),
+    Key("reviewerTeam", "string", ""),
+)
+"""Every key of the `release-train:` namespace, in the order `Pulumi.yaml` declares them."""
+
+KEY_NAMES = frozenset(key.name for key in KEYS)
+ROLLOUT_KEYS = (
+    "ppcs",
+    "ppcCommand",
+    "ppcStateDir",
+    "verifyCommand",
+    "cadence",
+    "oncall",
+    "freezes",
+    "notifyWebhook",
+    "manageProtection",
+    "reviewerTeam",
+)
+"""The keys around the train, validated into `RolloutSettings`."""
 
 
 class ConfigError(ValueError):
@@ -40,6 +128,75 @@ class ConfigError(ValueError):
         self.fix = fix
         shown = "(not set)" if value is None else repr(value)
         super().__init__(f"config {NAMESPACE}:{key} = {shown}: {fix}")
+
+
+def structured(value: Any) -> Any:
+    """A list or mapping from config: the engine passes structured values as JSON text.
+
+    The one place that decodes it; text that is not JSON is returned as it is.
+    """
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    """A config list (or its JSON text); None is the empty list, one bare value a list of one."""
+    value = structured(value)
+    if value is None or value == "":
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass(frozen=True)
+class DayTwo:
+    """The day-two keys of a stack's config, validated (picks themselves are in Settings)."""
+
+    reverts: tuple[str, ...] = ()
+    rollback_to: str | None = None
+    rollback_date: str | None = None
+    rolled_back: tuple[str, ...] = ()
+    rollback_approvals: int | None = None
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """The validated keys around the train for one stack: the smoke test and the PPC
+    rollout, the calendar (cadence, oncall, freezes), the webhook and the guardrails."""
+
+    ppcs: tuple[Ppc, ...] = ()
+    ppc_command: str | None = None
+    ppc_state_dir: str = DEFAULT_STATE_DIR
+    verify_command: str | None = None
+    cadence: Cadence = Cadence()
+    oncall: Oncall | None = None
+    freezes: tuple[Freeze, ...] = ()
+    has_webhook: bool = False
+    manage_protection: bool = False
+    reviewer_team: str | None = None
+    sets_cadence: bool = False  # the stack file names a cadence (not only the default)
+
+    def wave_of(self, ppc: str) -> int | None:
+        """The wave a configured PPC is updated in, or None."""
+        for item in self.ppcs:
+            if item.name == ppc:
+                return item.wave
+        return None
+
+    def up_parallelism(self, cpus: int | None = None) -> int:
+        """The `parallel` to give `pulumi up` on this stack: every PPC of the largest wave
+        at once.
+
+        The engine's default is 4 x the machine's cores (8 on a 2-core runner): a wave of
+        100 PPCs would then run 8 jobs at a time, 13 rounds of the job's duration instead
+        of one. Never below that default, for the rest of the program.
+        """
+        default = 4 * (cpus or os.cpu_count() or 1)
+        largest = max((len(wave) for wave in plan_waves(list(self.ppcs))), default=0)
+        return max(default, largest)
 
 
 @dataclass(frozen=True)
@@ -71,7 +228,8 @@ class Settings:
     pins: tuple[Pin, ...] = ()
     source_branch: str = "master"
     green_lookback: int = 30
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    day_two: DayTwo = DayTwo()
+    rollout: RolloutSettings = RolloutSettings()
 
     @property
     def owner(self) -> str:
@@ -81,6 +239,11 @@ class Settings:
     def tracks_source(self) -> bool:
         """True for the stack that follows the source branch (testing): it promotes nothing."""
         return self.promotes_from is None
+
+    def up_parallelism(self) -> int | None:
+        """The `parallel` for `pulumi up` of this stack: every PPC of the largest wave at
+        once (RolloutSettings.up_parallelism); None, the engine's default, without PPCs."""
+        return self.rollout.up_parallelism() if self.rollout.ppcs else None
 
 
 def release_name(day: dt.date) -> str:
@@ -112,17 +275,11 @@ def _text(raw: Mapping[str, Any], key: str, default: str | None = None) -> str |
 
 
 def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
-    value = raw.get(key)
+    value = structured(raw.get(key))
     if value is None:
         return []
     if isinstance(value, str):
-        # Pulumi passes structured config as JSON text; a bare string is one item.
-        import json
-
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            value = [value]
+        value = [value]  # a bare string is one item
     if not isinstance(value, list):
         raise ConfigError(key, value, "give a list (YAML sequence)")
     return value
@@ -220,11 +377,16 @@ def _pins(raw: Mapping[str, Any]) -> tuple[Pin, ...]:
 
 
 def parse_settings(
-    stack: str, raw: Mapping[str, Any], env: Mapping[str, str] | None = None
+    stack: str,
+    raw: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    webhook_secret: bool | None = None,
 ) -> Settings:
-    """Validate the raw `release-train:*` config of `stack` (keys without the namespace).
+    """Validate the raw `release-train:*` config of `stack` (keys without the namespace):
+    every key of `KEYS`, into one `Settings`. Keys the table does not name are ignored.
 
-    `env` may carry the per-run overrides of `commit` and `releaseDate`.
+    `env` may carry the per-run overrides of `commit` and `releaseDate`; `webhook_secret`
+    False says the webhook was stored in plain text (refused), None that it is not known.
     """
     env = env or {}
     if env.get(COMMIT_OVERRIDE):
@@ -308,25 +470,7 @@ def parse_settings(
             "move the picks to that stack (staging or production)",
         )
 
-    known = {
-        "repository",
-        "apiUrl",
-        "token",
-        "environment",
-        "promotesFrom",
-        "sourceBranch",
-        "requiredChecks",
-        "reviewers",
-        "requiredApprovals",
-        "releaseDate",
-        "commit",
-        "mergeMethod",
-        "picks",
-        "allowOffMaster",
-        "pins",
-        "greenLookback",
-    }
-    return Settings(
+    settings = Settings(
         stack=stack,
         repository=repository,
         api_url=api_url,
@@ -343,7 +487,11 @@ def parse_settings(
         allow_off_master=_bool(raw, "allowOffMaster", False),
         pins=_pins(raw),
         green_lookback=_int(raw, "greenLookback", 30, 1),
-        extra={k: v for k, v in raw.items() if k not in known},
+    )
+    return dataclasses.replace(
+        settings,
+        day_two=day_two_settings(raw),
+        rollout=parse_rollout(settings, raw, webhook_secret),
     )
 
 
@@ -352,9 +500,10 @@ def tracks(promotes_from: str | None) -> bool:
     return promotes_from is None
 
 
-def token_from(raw_token: str | None, env: Mapping[str, str] | None = None) -> str:
-    """The forge token: the `token` secret, else GITHUB_TOKEN; an error says how to give one."""
-    env = os.environ if env is None else env
+def token_from(raw_token: str | None, env: Mapping[str, str]) -> str:
+    """The forge token, decided here and only here: the stack's `token` secret first, else
+    GITHUB_TOKEN in `env` (the edge passes its environment); an error says how to give one.
+    """
     token = (raw_token or "").strip() or env.get("GITHUB_TOKEN", "").strip()
     if not token:
         raise ConfigError(
@@ -367,16 +516,226 @@ def token_from(raw_token: str | None, env: Mapping[str, str] | None = None) -> s
 
 
 def read_pulumi_config(getter: Callable[[str], Any]) -> dict[str, Any]:
-    """Collect the raw keys through `getter(key)` (a pulumi.Config or stack config reader)."""
-    keys = (
-        "repository apiUrl environment promotesFrom sourceBranch requiredChecks reviewers "
-        "requiredApprovals releaseDate commit mergeMethod picks allowOffMaster pins "
-        "greenLookback"
-        " reverts rollback rolledBack rollbackApprovals"  # day two: release.picks.day_two_settings
-    ).split()
+    """Collect the raw keys of `KEYS` through `getter(key)` (a pulumi.Config reader).
+
+    The token is left out: it belongs to the forge session (`token_from`)."""
     raw: dict[str, Any] = {}
-    for key in keys:
-        value = getter(key)
+    for key in KEYS:
+        if key.name == "token":
+            continue
+        value = getter(key.name)
         if value is not None:
-            raw[key] = value
+            raw[key.name] = value
     return raw
+
+
+def day_two_settings(raw: Mapping[str, Any]) -> DayTwo:
+    """Validate `reverts`, `rollback` {to, date}, `rolledBack` and `rollbackApprovals`."""
+    reverts_raw = structured(raw.get("reverts")) or []
+    if isinstance(reverts_raw, str):
+        reverts_raw = [reverts_raw]
+    if not isinstance(reverts_raw, list):
+        raise ConfigError("reverts", reverts_raw, "give a list of full commit SHAs")
+    reverts = tuple(check_sha(f"reverts[{i}]", str(s).strip()) for i, s in enumerate(reverts_raw))
+    if len(set(reverts)) != len(reverts):
+        raise ConfigError("reverts", list(reverts), "list each commit once")
+    rollback = structured(raw.get("rollback"))
+    to = day = None
+    if rollback not in (None, "", {}):
+        if not isinstance(rollback, Mapping):
+            raise ConfigError("rollback", rollback, "give a mapping {to: release/..., date: ...}")
+        to = str(rollback.get("to") or "").strip()
+        if release_date_of(to) is None:
+            raise ConfigError("rollback.to", to, "name a release branch, e.g. release/2026-11-12")
+        day = check_date("rollback.date", rollback.get("date")).isoformat()
+    rolled_raw = structured(raw.get("rolledBack")) or []
+    if isinstance(rolled_raw, str):
+        rolled_raw = [rolled_raw]
+    if not isinstance(rolled_raw, list) or any(release_date_of(str(r)) is None for r in rolled_raw):
+        raise ConfigError("rolledBack", rolled_raw, "give a list of release branch names")
+    approvals_raw = raw.get("rollbackApprovals")
+    approvals = None
+    if approvals_raw not in (None, "", -1, "-1"):  # -1: Pulumi.yaml's default, "unset"
+        if str(approvals_raw).strip() not in ("0", "1") or isinstance(approvals_raw, bool):
+            raise ConfigError(
+                "rollbackApprovals",
+                approvals_raw,
+                "give 0 or 1 (or -1: rollbacks need the same approvals as a promotion)",
+            )
+        approvals = int(str(approvals_raw).strip())
+    return DayTwo(reverts, to, day, tuple(str(r) for r in rolled_raw), approvals)
+
+
+# --- the keys around the train ----------------------------------------------------------------
+
+
+def _opt_text(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(key, value, "give a string")
+    return value.strip() or None
+
+
+def _flag(raw: Mapping[str, Any], key: str) -> bool:
+    value = raw.get(key, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", ""):
+        return value.strip().lower() == "true"
+    raise ConfigError(key, value, "give true or false")
+
+
+def _mapping(raw: Mapping[str, Any], key: str, example: str) -> Mapping[str, Any]:
+    value = structured(raw.get(key))
+    if value in (None, "", {}):
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, value, f"give a mapping, e.g. {example}")
+    return value
+
+
+def _cadence_error(err: CadenceConfigError) -> ConfigError:
+    return ConfigError(err.key, err.value, err.fix)
+
+
+def check_webhook(value: Any, secret: bool | None) -> bool:
+    """Whether a webhook is set; raise ConfigError (never showing the URL) when it is bad.
+
+    `value` is the decrypted URL, or the stack file's `{secure: ...}` entry (then its form
+    is not checked here). `secret` False means the value was stored in plain text.
+    """
+    if value in (None, "", {}):
+        return False
+    if isinstance(value, Mapping):
+        if "secure" in value:
+            return True
+        raise ConfigError(
+            "notifyWebhook",
+            HIDDEN,
+            "give the incoming webhook's URL, stored with "
+            "`pulumi config set --secret release-train:notifyWebhook URL`",
+        )
+    if secret is False:
+        raise ConfigError(
+            "notifyWebhook",
+            HIDDEN,
+            "the webhook URL is stored in plain text; it is a credential: store it with "
+            "`pulumi config set --secret release-train:notifyWebhook URL`",
+        )
+    if not isinstance(value, str):
+        raise ConfigError("notifyWebhook", HIDDEN, "give the webhook's URL as a string")
+    try:
+        parts = urllib.parse.urlsplit(value.strip())
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            "notifyWebhook",
+            HIDDEN,
+            "give an http(s) URL, e.g. the Slack incoming webhook's https://hooks.../services/...",
+        )
+    return True
+
+
+def parse_rollout(
+    settings: Settings, raw: Mapping[str, Any], webhook_secret: bool | None = None
+) -> RolloutSettings:
+    """Validate the keys around the train (`ROLLOUT_KEYS`) of one stack; pure.
+
+    Raises ConfigError naming the key, the value (never the webhook's) and the fix.
+    """
+    role = "a promotion stack (one with promotesFrom)"
+    ppc_value = structured(raw.get("ppcs"))
+    try:
+        ppcs = parse_ppcs(ppc_value if ppc_value not in ("", None) else None)
+    except PpcConfigError as err:
+        raise ConfigError("ppcs", ppc_value, str(err)) from None
+    command = _opt_text(raw, "ppcCommand")
+    state_dir = _opt_text(raw, "ppcStateDir") or DEFAULT_STATE_DIR
+    verify = _opt_text(raw, "verifyCommand")
+    if settings.tracks_source:
+        for key, value in (("ppcs", ppcs), ("ppcCommand", command), ("verifyCommand", verify)):
+            if value:
+                raise ConfigError(
+                    key,
+                    raw.get(key),
+                    f"only {role} merges releases to roll out; move it to the production stack",
+                )
+    if ppcs and not command:
+        raise ConfigError(
+            "ppcCommand",
+            None,
+            "the stack lists ppcs: give the command that updates one PPC, e.g. "
+            "'python -m release.ppc_deploy --state {state} --ppc {ppc} --release {release} "
+            "--commit {commit}'",
+        )
+    if command:
+        try:
+            validate_template(command)
+        except PpcConfigError as err:
+            raise ConfigError("ppcCommand", command, str(err)) from None
+    if "\0" in state_dir or "\n" in state_dir:
+        raise ConfigError("ppcStateDir", state_dir, "give a folder path, e.g. .state/ppcs")
+
+    try:
+        cadence = parse_cadence(
+            _mapping(raw, "cadence", "{stagingWeekday: thursday, productionWeekday: tuesday}")
+        )
+        oncall_value = _mapping(raw, "oncall", "{primary: alice, secondary: bob}")
+        oncall = parse_oncall(oncall_value) if oncall_value else None
+        freezes_value = structured(raw.get("freezes"))
+        if freezes_value in ("", None):
+            freezes_value = []
+        if not isinstance(freezes_value, list):
+            raise ConfigError(
+                "freezes", freezes_value, "give a list of {date: YYYY-MM-DD, reason: why}"
+            )
+        freezes = parse_freezes(freezes_value)
+    except CadenceConfigError as err:
+        raise _cadence_error(err) from None
+
+    has_webhook = check_webhook(raw.get("notifyWebhook"), webhook_secret)
+    manage = _flag(raw, "manageProtection")
+    team = _opt_text(raw, "reviewerTeam")
+    if team is not None and not _SLUG.match(team):
+        raise ConfigError(
+            "reviewerTeam", team, "give the team's slug without the organization, e.g. oncall"
+        )
+    if manage:
+        if settings.tracks_source:
+            raise ConfigError(
+                "manageProtection", True, f"set it on {role}, e.g. production, and only there"
+            )
+        try:
+            guardrails_args(settings, team)
+        except GuardrailsError as err:
+            raise ConfigError("manageProtection", True, str(err)) from None
+    return RolloutSettings(
+        ppcs=tuple(ppcs),
+        ppc_command=command,
+        ppc_state_dir=state_dir,
+        verify_command=verify,
+        cadence=cadence,
+        oncall=oncall,
+        freezes=tuple(freezes),
+        has_webhook=has_webhook,
+        manage_protection=manage,
+        reviewer_team=team,
+        sets_cadence=bool(structured(raw.get("cadence"))),
+    )
+
+
+def guardrails_args(settings: Settings, team: str | None, token: Any = None) -> GuardrailsArgs:
+    """What Guardrails protects for this stack: the environment branches staging and
+    production and release/*, reviewed by the stack's reviewers (and team)."""
+    return GuardrailsArgs(
+        repository=settings.repository,
+        required_checks=tuple(settings.required_checks),
+        reviewer_team=team,
+        reviewer_users=tuple(settings.reviewers),
+        required_approvals=settings.required_approvals,
+        base_url=None if settings.api_url == DEFAULT_API_URL else settings.api_url + "/",
+        token=token,
+    )

@@ -20,19 +20,20 @@ end-to-end tests call the same functions. Each `up` is stamped with a message
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi import automation as auto
 
 from release import automation
-from release.config import NAMESPACE, ConfigError, check_sha, parse_settings, release_date_of
+from release.config import NAMESPACE, Settings, as_list, check_sha, release_date_of
 from release.history import Row, rows, stamp, with_pr
-from release.picks import day_two_settings, merge_picks, removed
+from release.picks import merge_picks, removed
 from release.recovery import recover
-from release.rollout import stack_parallelism
+
+if TYPE_CHECKING:
+    from release.forge import ForgeSession
 
 Printer = Callable[[str], None]
 
@@ -55,15 +56,6 @@ class FlowResult:
         return {k: v.value for k, v in self.up.outputs.items()}
 
 
-def actor() -> str:
-    """Who runs the command: RELEASE_TRAIN_ACTOR, else GITHUB_ACTOR (CI), else USER."""
-    for key in ("RELEASE_TRAIN_ACTOR", "GITHUB_ACTOR", "USER", "USERNAME"):
-        value = os.environ.get(key, "").strip()
-        if value:
-            return "".join(c for c in value if c.isalnum() or c in "-_.@") or "unknown"
-    return "unknown"
-
-
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
@@ -72,17 +64,11 @@ def _key(name: str) -> str:
     return f"{NAMESPACE}:{name}"
 
 
-def _promotion_raw(project: automation.Project, env: str) -> dict[str, Any]:
-    if env not in project.stack_names():
-        raise DayTwoError(f"unknown environment {env!r}: no Pulumi.{env}.yaml")
-    raw = project.stack_file(env)
-    try:
-        parse_settings(env, raw)
-    except ConfigError as err:
-        raise DayTwoError(f"Pulumi.{env}.yaml: {err}") from None
-    if not raw.get("promotesFrom"):
-        raise DayTwoError(f"{env} tracks its source branch; it has no release to change")
-    return raw
+def _promotion(settings: Settings) -> str:
+    """The stack's name; a stack that tracks its source branch has no release to change."""
+    if settings.tracks_source:
+        raise DayTwoError(f"{settings.stack} tracks its source branch; it has no release to change")
+    return settings.stack
 
 
 def _set_list(stack: auto.Stack, name: str, values: Sequence[str]) -> None:
@@ -102,53 +88,44 @@ def _remove(stack: auto.Stack, name: str) -> None:
         pass
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)]
-
-
 def _up(
-    project: automation.Project, env: str, message: str, on_output: Printer | None
+    project: automation.Project, settings: Settings, message: str, on_output: Printer | None
 ) -> auto.UpResult:
-    stack = automation.stack(project, env)
+    stack = automation.stack(project, settings.stack)
     emit = on_output or automation.printer()
     for line in recover(stack):  # a crashed earlier run: clear its lock and pending ops
         emit(line)
-    parallel = stack_parallelism(env, project.stack_file(env))  # a whole PPC wave at once
+    parallel = settings.up_parallelism()  # a whole PPC wave at once
     return stack.up(message=message, on_output=emit, parallel=parallel)
 
 
-def removed_report(project: automation.Project, env: str) -> list[str]:
+def removed_report(project: automation.Project, settings: Settings) -> list[str]:
     """Picks and reverts of the last run that are no longer listed: applied, not reverted."""
-    raw = project.stack_file(env)
-    day_two = automation.outputs(project, env).get("dayTwo") or {}
-    picks = removed("pick", day_two.get("picks") or [], _as_list(raw.get("picks")))
-    reverts = removed("revert", day_two.get("reverts") or [], _as_list(raw.get("reverts")))
+    day_two = automation.outputs(project, settings.stack).get("dayTwo") or {}
+    picks = removed("pick", day_two.get("picks") or [], settings.picks)
+    reverts = removed("revert", day_two.get("reverts") or [], settings.day_two.reverts)
     return [item.describe() for item in picks + reverts]
 
 
 def cherry_pick(
     project: automation.Project,
-    env: str,
+    settings: Settings,
     shas: Sequence[str],
     allow_off_master: bool = False,
     on_output: Printer | None = None,
+    by: str = "unknown",
 ) -> FlowResult:
     """List `shas` in the stack's picks (in order) and run up."""
-    raw = _promotion_raw(project, env)
+    env = _promotion(settings)
     wanted = [check_sha("picks", s.strip().lower()) for s in shas]
     if not wanted:
         raise DayTwoError("name at least one commit to cherry-pick")
-    before = _as_list(raw.get("picks"))
-    picks = merge_picks(before, wanted)
-    result = FlowResult(notes=removed_report(project, env))
+    picks = merge_picks(settings.picks, wanted)
+    result = FlowResult(notes=removed_report(project, settings))
     release = automation.outputs(project, env).get("releaseBranch")
     stack = automation.stack(project, env)
     _set_list(stack, "picks", picks)
-    flipped = allow_off_master and str(raw.get("allowOffMaster", "false")).lower() != "true"
+    flipped = allow_off_master and not settings.allow_off_master
     if flipped:
         stack.set_config(_key("allowOffMaster"), auto.ConfigValue(value="true"))
     message = stamp(
@@ -157,13 +134,13 @@ def cherry_pick(
         commit=",".join(s[:12] for s in wanted),
         release=release,
         env=env,
-        by=actor(),
+        by=by,
     )
     # A failed up keeps the picks listed: the usual failure is the merge gate (the PR waits
     # for checks and approval; run up again). A pick that cannot apply (a conflict, a
     # refusal) must be taken out of release-train:picks by hand, as the error says.
     try:
-        result.up = _up(project, env, message, on_output)
+        result.up = _up(project, settings, message, on_output)
     finally:
         if flipped:
             _remove(stack, "allowOffMaster")
@@ -171,13 +148,17 @@ def cherry_pick(
 
 
 def revert(
-    project: automation.Project, env: str, sha: str, on_output: Printer | None = None
+    project: automation.Project,
+    settings: Settings,
+    sha: str,
+    on_output: Printer | None = None,
+    by: str = "unknown",
 ) -> FlowResult:
     """List `sha` (a commit of the release branch) in the stack's reverts and run up."""
-    raw = _promotion_raw(project, env)
+    env = _promotion(settings)
     wanted = check_sha("reverts", sha.strip().lower())
-    before = list(day_two_settings(raw).reverts)
-    result = FlowResult(notes=removed_report(project, env))
+    before = list(settings.day_two.reverts)
+    result = FlowResult(notes=removed_report(project, settings))
     release = automation.outputs(project, env).get("releaseBranch")
     stack = automation.stack(project, env)
     _set_list(stack, "reverts", merge_picks(before, [wanted]))
@@ -187,25 +168,26 @@ def revert(
         commit=wanted[:12],
         release=release,
         env=env,
-        by=actor(),
+        by=by,
     )
-    result.up = _up(project, env, message, on_output)  # a gate failure keeps it listed
+    result.up = _up(project, settings, message, on_output)  # a gate failure keeps it listed
     return result
 
 
 def rollback(
     project: automation.Project,
-    env: str,
+    settings: Settings,
     to: str | None = None,
     force: bool = False,
     day: dt.date | None = None,
     on_output: Printer | None = None,
+    by: str = "unknown",
 ) -> FlowResult:
-    """Roll `env` back to `to` (default: the release before the current one) and run up.
+    """Roll the stack back to `to` (default: the release before the current one), run up.
 
     Running it again for the same target (say, once the PR is approved) continues it.
     """
-    raw = _promotion_raw(project, env)
+    env = _promotion(settings)
     outputs = automation.outputs(project, env)
     current = outputs.get("releaseBranch")
     if not current:
@@ -217,7 +199,7 @@ def rollback(
         raise DayTwoError(f"--to {target!r}: name a release branch, e.g. release/2026-11-12")
     if target == current:
         raise DayTwoError(f"{env} already runs {target}")
-    day_two = day_two_settings(raw)
+    day_two = settings.day_two
     ongoing = day_two.rollback_to
     if ongoing and ongoing != target and not force:
         raise DayTwoError(
@@ -240,26 +222,26 @@ def rollback(
         f"roll {env} back from {current} to {target}",
         release=target,
         env=env,
-        by=actor(),
+        by=by,
     )
     result = FlowResult(
         notes=[f"{current} is marked rolled back: promote refuses it without --force"]
     )
-    result.up = _up(project, env, message, on_output)
+    result.up = _up(project, settings, message, on_output)
     return result
 
 
 def check_promote(
-    project: automation.Project, env: str, release: str, force: bool = False
+    project: automation.Project, settings: Settings, release: str, force: bool = False
 ) -> list[str]:
     """Before `release promote`: refuse a rolled-back release unless forced; clear a finished
     rollback, and the reverts of another release, from the config (their commits, branches
     and PRs stay). Picks stay listed: one already in the new release is a no-op, one that is
     not is picked onto it. Returns notes for the user."""
-    raw = project.stack_file(env)
-    if not raw.get("promotesFrom"):
+    env = settings.stack
+    if settings.tracks_source:
         return []
-    day_two = day_two_settings(raw)
+    day_two = settings.day_two
     notes: list[str] = []
     stack: auto.Stack | None = None
     if release in day_two.rolled_back:
@@ -285,7 +267,7 @@ def check_promote(
         notes.append(
             f"the rollback to {day_two.rollback_to} leaves the stack (its branch and PR stay)"
         )
-    notes.extend(removed_report(project, env))
+    notes.extend(removed_report(project, settings))
     return notes
 
 
@@ -309,12 +291,14 @@ def _previous_pins(
 
 def abandon(
     project: automation.Project,
-    env: str,
+    settings: Settings,
+    session: ForgeSession,
     reason: str = "abandoned by oncall",
     on_output: Printer | None = None,
+    by: str = "unknown",
 ) -> FlowResult:
     """Close the open release PR with a comment, and return the stack to its previous release."""
-    raw = _promotion_raw(project, env)
+    env = _promotion(settings)
     stack = automation.stack(project, env)
     # The stack's state, not its outputs: an up stopped by the merge gate (the usual reason
     # to abandon) leaves the outputs of the run before, but records the pull request.
@@ -326,13 +310,8 @@ def abandon(
         raise DayTwoError(
             f"{release} is already merged into {env}; roll it back instead (release rollback {env})"
         )
-    settings = parse_settings(env, raw)
-    token = _token(stack)
-    from release import forge  # PyGithub loads only for the one flow that talks to the forge
-
-    repo = forge.connect(settings.api_url, token).get_repo(settings.repository)
-    pull = repo.get_pull(int(number))
-    who = actor()
+    pull = session.repo.get_pull(int(number))  # the command line's identity
+    who = by
     result = FlowResult()
     if pull.state == "open":
         pull.create_issue_comment(
@@ -344,7 +323,7 @@ def abandon(
         result.notes.append(f"closed PR #{number} with a comment; {release} stays")
     else:
         result.notes.append(f"PR #{number} was already {pull.state}; {release} stays")
-    pins = _previous_pins(stack.history(), str(raw.get("commit") or ""))
+    pins = _previous_pins(stack.history(), settings.commit or "")
     if pins is None:
         for name in ("commit", "releaseDate"):
             _remove(stack, name)
@@ -355,9 +334,10 @@ def abandon(
         return result
     for name in ("commit", "releaseDate"):
         stack.set_config(_key(name), auto.ConfigValue(value=str(pins[name])))
+    listed = {"picks": settings.picks, "reverts": settings.day_two.reverts}
     for name in ("picks", "reverts"):
-        values = _as_list(_parse_json(pins.get(name)))
-        if values != _as_list(_parse_json(raw.get(name))):
+        values = [str(v) for v in as_list(pins.get(name))]
+        if values != list(listed[name]):
             _set_list(stack, name, values)
     previous = f"release/{pins['releaseDate']}" if pins.get("releaseDate") else pins["commit"]
     message = stamp(
@@ -369,7 +349,7 @@ def abandon(
         by=who,
     )
     result.notes.append(f"{env} pinned back to {previous} ({str(pins['commit'])[:12]})")
-    result.up = _up(project, env, message, on_output)
+    result.up = _up(project, settings, message, on_output)
     return result
 
 
@@ -381,29 +361,6 @@ def release_pull(stack: auto.Stack) -> dict[str, Any]:
         if urn.endswith("::pull-request") and "PullRequest" in urn:
             return dict(resource.get("outputs") or {})
     return {}
-
-
-def _parse_json(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] == "[":
-        import json
-
-        return json.loads(value)
-    return value
-
-
-def _token(stack: auto.Stack) -> str:
-    env_token = os.environ.get("GITHUB_TOKEN", "").strip()
-    if env_token:
-        return env_token
-    try:
-        value = stack.get_config(_key("token")).value
-    except auto.CommandError:
-        value = ""
-    if not value:
-        raise DayTwoError(
-            "no token: set release-train:token (pulumi config set --secret) or GITHUB_TOKEN"
-        )
-    return value
 
 
 def _summary(entry: auto.UpdateSummary) -> dict[str, Any]:

@@ -1,17 +1,23 @@
 """The forge client: PyGithub pointed at GitHub, GitHub Enterprise or the local sandbox.
 
-Everything that talks to the forge goes through here: the client with retries that honour
+Everything that talks to the forge goes through here: the `ForgeSession` (API URL, token,
+repository) that each edge builds once and passes down, the client with retries that honour
 `Retry-After`, the credentials of the dynamic providers (held by this module in the
 provider process, never on a provider object, so they are never serialized into state),
 read helpers the program and the providers share, and redaction of secrets from errors.
+
+The token is decided in one place, `release.config.token_from`: the stack's
+`release-train:token` secret first, then `GITHUB_TOKEN`. The program's entry, the command
+line and the providers' `configure` all call it, so every step acts as one identity.
 """
 
 from __future__ import annotations
 
-import os
+import functools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
@@ -42,7 +48,10 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _token: str | None = None
-_clients: dict[str, Github] = {}
+_clients: dict[tuple[str, str, float], Github] = {}
+_secrets: set[str] = set()  # every token this process was given: redacted from errors
+DEFAULT_TIMEOUT = 30.0
+TIMEOUT_VARIABLE = "RELEASE_TRAIN_HTTP_TIMEOUT"
 
 # POST is left out: a create that reached the server must not be sent twice blindly.
 # Creates go through `create_once`, which looks before it retries.
@@ -92,44 +101,90 @@ def is_local(api_url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+@dataclass(frozen=True)
+class ForgeSession:
+    """Who release-train is on the forge, and where: built once at an edge (the program's
+    entry, the command line) with `session`, then passed down. Its token never shows in
+    its repr."""
+
+    api_url: str
+    repository: str
+    token: str = field(repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+
+    def __post_init__(self) -> None:
+        remember_secret(self.token)
+
+    @functools.cached_property
+    def client(self) -> Github:
+        return connect(self.api_url, self.token, self.timeout)
+
+    @functools.cached_property
+    def repo(self) -> Repository:
+        """The configured repository (read once; `program.open_repo` names a 404)."""
+        return self.client.get_repo(self.repository)
+
+
+def session(
+    api_url: str, repository: str, secret: str | None, env: Mapping[str, str]
+) -> ForgeSession:
+    """The forge session of a stack: its API URL and repository, the token `token_from`
+    decides (the stack's secret, else GITHUB_TOKEN in `env`), and the HTTP timeout."""
+    return ForgeSession(api_url, repository, token_from(secret, env), timeout_from(env))
+
+
+def remember_secret(token: str | None) -> None:
+    """Redact `token` from every error this process reports."""
+    if token:
+        with _lock:
+            _secrets.add(token)
+
+
 def set_token(token: str | None) -> None:
     """Remember the token for this process's providers (called from `configure`)."""
     global _token
     with _lock:
         _token = token
         _clients.clear()
+    remember_secret(token)
 
 
-def configure_from(config: Any) -> None:
-    """Read the token from the stack config handed to a dynamic provider's `configure`."""
+def configured_token(config: Any) -> str | None:
+    """The token secret in the stack config handed to a dynamic provider's `configure`."""
     value = config.get(f"{NAMESPACE}:token")
-    set_token(value if isinstance(value, str) and value else None)
+    return value if isinstance(value, str) and value else None
 
 
-def client(api_url: str) -> Github:
-    """The provider process's client for `api_url` (token from config, else GITHUB_TOKEN)."""
+def provider_token() -> str | None:
+    """The token `configure` gave this provider process, if any."""
+    return _token
+
+
+def client(api_url: str, token: str, timeout: float = DEFAULT_TIMEOUT) -> Github:
+    """The provider process's client for `api_url` and `token`, one per process."""
+    remember_secret(token)
     with _lock:
-        token = token_from(_token)
-        cached = _clients.get(api_url)
+        key = (api_url, token, timeout)
+        cached = _clients.get(key)
         if cached is None:
-            cached = _clients[api_url] = connect(api_url, token, timeout())
+            cached = _clients[key] = connect(api_url, token, timeout)
         return cached
 
 
-def timeout() -> float:
+def timeout_from(env: Mapping[str, str]) -> float:
+    """The HTTP timeout in seconds: RELEASE_TRAIN_HTTP_TIMEOUT in `env`, else 30."""
     try:
-        return float(os.environ.get("RELEASE_TRAIN_HTTP_TIMEOUT", "30"))
+        return float(env.get(TIMEOUT_VARIABLE, DEFAULT_TIMEOUT))
     except ValueError:
-        return 30.0
+        return DEFAULT_TIMEOUT
 
 
 def redact(text: str, secrets: list[str | None] | None = None) -> str:
     """`text` with every known secret replaced by `[secret]`."""
-    candidates = [s for s in (secrets or []) if s] + [t for t in (_token,) if t]
-    env_token = os.environ.get("GITHUB_TOKEN")
-    if env_token:
-        candidates.append(env_token)
-    for secret in candidates:
+    with _lock:
+        known = set(_secrets)
+    candidates = [s for s in (secrets or []) if s] + [t for t in (_token, *known) if t]
+    for secret in sorted(set(candidates), key=len, reverse=True):
         text = text.replace(secret, "[secret]")
     return text
 

@@ -28,18 +28,21 @@ from release.config import (
     Settings,
     parse_settings,
     read_pulumi_config,
-    token_from,
 )
 from release.fixes import LostFixError, lost_fixes, patch_fingerprint
 from release.gates import check_states
 from release.green import GreenResult, newest_green
 from release.payload import Payload, payload_commits, pin_changes, read_pin, render_markdown
 from release.providers.branch import ReleaseBranch
-from release.providers.cherry_pick import prepare_release_changes
+from release.providers.cherry_pick import (
+    ReleaseChanges,
+    plan_release_changes,
+    register_release_changes,
+)
 from release.providers.merge import Merge
 from release.providers.ours_merge import OursMerge
 from release.providers.pull_request import PullRequest
-from release.providers.rollback import prepare_rollback
+from release.providers.rollback import PlannedRollback, plan_rollback, register_rollback
 from release.rollout import promote_with_rollout
 from release.targets import TargetError, resolve_target
 
@@ -53,11 +56,10 @@ def checks_of(repo: Repository, sha: str) -> dict[str, str]:
     return check_states(statuses, runs)
 
 
-def open_repo(settings: Settings, token: str) -> Repository:
+def open_repo(settings: Settings, session: forge.ForgeSession) -> Repository:
     """The configured repository, or a ConfigError naming `repository` (before any write)."""
-    client = forge.connect(settings.api_url, token, forge.timeout())
     try:
-        repo = client.get_repo(settings.repository)
+        repo = session.repo
         repo.full_name  # noqa: B018 - forces the read, so a 404 is reported here
     except UnknownObjectException:
         raise ConfigError(
@@ -97,6 +99,8 @@ class PromotionPlan:
     needs_ours_merge: bool
     already_contained: bool
     payload: Payload
+    changes: ReleaseChanges = ReleaseChanges()  # the listed picks and reverts, checked
+    rollback: PlannedRollback | None = None  # the rollback the config asks for, checked
 
     def describe(self) -> str:
         lines = [
@@ -153,6 +157,10 @@ def plan_promotion(
         assert previous and previous_head
         check_lost_fixes(repo, previous, previous_head, release, commit, settings.picks)
     base = previous_head or env_head
+    # Day-two changes are checked with reads before anything is registered: bad config
+    # stops here, with no forge write.
+    changes = plan_release_changes(settings, repo, release, commit)
+    rollback = plan_rollback(settings, repo)
     return PromotionPlan(
         release=release,
         commit=commit,
@@ -163,6 +171,8 @@ def plan_promotion(
         needs_ours_merge=needs_ours,
         already_contained=forge.is_ancestor(repo, commit, env_head),
         payload=build_payload(settings, repo, previous, base, release, commit),
+        changes=changes,
+        rollback=rollback,
     )
 
 
@@ -249,13 +259,18 @@ def build_testing(settings: Settings, repo: Repository) -> None:
 
 
 def build_promotion(
-    settings: Settings, repo: Repository, release: str, commit: str, source: dict[str, Any]
+    settings: Settings,
+    repo: Repository,
+    release: str,
+    commit: str,
+    source: dict[str, Any],
+    token: str | None = None,
 ) -> dict[str, Any]:
     """staging/production: decide the promotion (reads), then register its resources."""
     plan = plan_promotion(settings, repo, release, commit)
     for line in plan.describe().splitlines():
         pulumi.log.info(line)
-    return promote_with_rollout(settings, plan, source, register_promotion)  # PPCs etc.
+    return promote_with_rollout(settings, plan, source, register_promotion, token)  # PPCs etc.
 
 
 def register_promotion(
@@ -263,10 +278,6 @@ def register_promotion(
 ) -> dict[str, Any]:
     """The resources of a promotion, in order: branch, ours-merge, pull request, merge."""
     release, commit = plan.release, plan.commit
-    # Day-two changes are checked with reads before anything is registered: bad config
-    # stops here, with no forge write.
-    add_changes = prepare_release_changes(settings, plan)
-    add_rollback = prepare_rollback(settings, plan)
     common = {"api_url": settings.api_url, "repository": settings.repository}
     branch = ReleaseBranch("release-branch", branch=release, commit=commit, **common)
     head: pulumi.Output[str] = branch.commit
@@ -282,8 +293,8 @@ def register_promotion(
             **common,
         )
         head = ours.merge_sha
-    head, day_two = add_changes(head)  # picks, reverts
-    day_two.update(add_rollback())
+    head, day_two = register_release_changes(settings, release, plan.changes, head)
+    day_two.update(register_rollback(settings, release, plan.rollback))
     title = f"Promote {release} to {settings.environment}"
     body = render_markdown(plan.payload)
     pull = PullRequest(
@@ -386,9 +397,14 @@ def main() -> None:
 
 def _main() -> None:
     config = pulumi.Config(NAMESPACE)
-    settings = parse_settings(pulumi.get_stack(), read_pulumi_config(config.get), os.environ)
-    token = token_from(config.get("token"))
-    repo = open_repo(settings, token)
+    raw = read_pulumi_config(config.get)
+    secret = None
+    if raw.get("notifyWebhook"):
+        secret = pulumi.runtime.is_config_secret(f"{NAMESPACE}:notifyWebhook")
+    settings = parse_settings(pulumi.get_stack(), raw, os.environ, secret)  # the one parse
+    session = forge.session(settings.api_url, settings.repository, config.get("token"), os.environ)
+    repo = open_repo(settings, session)
+    token = session.token
     if settings.tracks_source:
         build_testing(settings, repo)
         return
@@ -397,7 +413,7 @@ def _main() -> None:
         # Pinned by `release promote` / `release plan`: the source stack's outputs are not
         # needed, so they are not read (reading another stack costs a secrets-manager load).
         release, commit = _from_source(settings, {})
-        outputs: Any = build_promotion(settings, repo, release, commit, source)
+        outputs: Any = build_promotion(settings, repo, release, commit, source, token)
     else:
         reference = _source_reference(settings)
 
@@ -406,7 +422,7 @@ def _main() -> None:
                 release, commit = _from_source(
                     settings, dict(zip(_SOURCE_KEYS, values, strict=True))
                 )
-                return build_promotion(settings, repo, release, commit, source)
+                return build_promotion(settings, repo, release, commit, source, token)
             except _USER_ERRORS as err:
                 raise pulumi.RunError(str(err)) from None
 

@@ -1,7 +1,10 @@
 """What every release-train dynamic provider shares.
 
-- `configure` hands the token to `release.forge`, which keeps it in the provider process;
-  the provider object itself holds nothing but code, so nothing secret is serialized.
+- `configure` and `repo` are the provider process's edge: `configure` hands the stack's
+  token secret to `release.forge`, which keeps it in the provider process, and `repo`
+  decides the token with the one rule (`release.config.token_from`: the stack's secret,
+  else GITHUB_TOKEN). The provider object itself holds nothing but code, so nothing secret
+  is serialized.
 - `diff` compares only the declared inputs, never the serialized provider, so editing
   provider code does not update every resource.
 - `delete` forgets: branches, pull requests and merges stay on the forge when a resource
@@ -10,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +21,7 @@ import pulumi
 from pulumi.dynamic import ConfigureRequest, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from release import forge
+from release.config import token_from
 
 if TYPE_CHECKING:
     from github.Repository import Repository
@@ -49,7 +54,7 @@ class ForgeProvider(ResourceProvider):
     update_on: Sequence[str] = ()
 
     def configure(self, req: ConfigureRequest) -> None:
-        forge.configure_from(req.config)
+        forge.set_token(forge.configured_token(req.config))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in self.replace_on if olds.get(k) != news.get(k)]
@@ -69,7 +74,10 @@ class ForgeProvider(ResourceProvider):
 
     @staticmethod
     def repo(props: dict[str, Any]) -> Repository:
-        return forge.client(props["api_url"]).get_repo(props["repository"])
+        # The one rule: the stack's secret (from `configure`), else GITHUB_TOKEN.
+        token = token_from(forge.provider_token(), os.environ)
+        timeout = forge.timeout_from(os.environ)
+        return forge.client(props["api_url"], token, timeout).get_repo(props["repository"])
 
 
 def call(what: str, fn: Callable[[], T]) -> T:

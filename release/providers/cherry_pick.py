@@ -28,7 +28,8 @@ branch is refused. Removing a pick from the config only forgets it: the branch k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -41,7 +42,7 @@ from pulumi.dynamic import (
 )
 
 from release import forge
-from release.config import NAMESPACE, ConfigError, Settings, token_from
+from release.config import ConfigError, Settings
 from release.fixes import patch_fingerprint
 from release.picks import (
     PickConflict,
@@ -58,8 +59,6 @@ if TYPE_CHECKING:
     from github import InputGitAuthor
     from github.GitCommit import GitCommit
     from github.Repository import Repository
-
-    from release.program import PromotionPlan
 
 TEMP_MESSAGE = "release-train temporary commit (removed right after use)"
 
@@ -314,9 +313,13 @@ class CherryPick(ForgeResource, module="git", name="CherryPick"):
 # of resources between the ours-merge and the pull request.
 
 
-def _program_repo(settings: Settings) -> Repository:
-    token = token_from(pulumi.Config(NAMESPACE).get("token"))
-    return forge.connect(settings.api_url, token).get_repo(settings.repository)
+@dataclass(frozen=True)
+class ReleaseChanges:
+    """The listed picks and reverts, checked: each pick with the commit that already carries
+    it (None: it will be applied), and the reverts, in order."""
+
+    picks: tuple[tuple[str, str | None], ...] = ()
+    reverts: tuple[str, ...] = ()
 
 
 def plan_pick(
@@ -350,77 +353,82 @@ def plan_pick(
     return None
 
 
-def prepare_release_changes(
-    settings: Settings, plan: PromotionPlan
-) -> Callable[[pulumi.Output[str]], tuple[pulumi.Output[str], dict[str, Any]]]:
-    """Check the listed picks and reverts now (reads only), and return what registers them.
+def plan_release_changes(
+    settings: Settings, repo: Repository | None, release: str, commit: str
+) -> ReleaseChanges:
+    """Check the listed picks and reverts now (reads only).
 
     Every refusal (a merge commit, an off-source pick, a revert of a commit not on the
     release) is raised here, before the program registers any resource, so bad config
-    stops with no forge write. The returned function chains the picks, then the reverts,
-    on the release branch's head, and returns the head after them and what to export.
+    stops with no forge write.
     """
-    from release.picks import day_two_settings, revert_refusal
-    from release.providers.revert import Revert
+    from release.picks import revert_refusal
 
-    day_two = day_two_settings(settings.extra)
+    day_two = settings.day_two
+    if not settings.picks and not day_two.reverts:
+        return ReleaseChanges()
+    assert repo is not None
     planned_picks: list[tuple[str, str | None]] = []
     planned_reverts: list[str] = []
-    if settings.picks or day_two.reverts:
-        repo = _program_repo(settings)
-        current = forge.branch_head(repo, plan.release) or plan.commit
-        for index, sha in enumerate(settings.picks):
-            planned_picks.append((sha, plan_pick(repo, settings, index, sha, current)))
-        for index, sha in enumerate(day_two.reverts):
-            try:
-                commit = repo.get_git_commit(sha)
-            except forge.GithubException:
-                raise ConfigError(
-                    f"reverts[{index}]", sha, f"no such commit in {settings.repository}"
-                ) from None
-            refused = revert_refusal(
-                sha,
-                [p.sha for p in commit.parents],
-                forge.is_ancestor(repo, sha, current),
-                plan.release,
-                key=f"reverts[{index}]",
-            )
-            if refused:
-                raise refused
-            planned_reverts.append(sha)
+    current = forge.branch_head(repo, release) or commit
+    for index, sha in enumerate(settings.picks):
+        planned_picks.append((sha, plan_pick(repo, settings, index, sha, current)))
+    for index, sha in enumerate(day_two.reverts):
+        try:
+            found = repo.get_git_commit(sha)
+        except forge.GithubException:
+            raise ConfigError(
+                f"reverts[{index}]", sha, f"no such commit in {settings.repository}"
+            ) from None
+        refused = revert_refusal(
+            sha,
+            [p.sha for p in found.parents],
+            forge.is_ancestor(repo, sha, current),
+            release,
+            key=f"reverts[{index}]",
+        )
+        if refused:
+            raise refused
+        planned_reverts.append(sha)
+    return ReleaseChanges(tuple(planned_picks), tuple(planned_reverts))
 
-    def register(head: pulumi.Output[str]) -> tuple[pulumi.Output[str], dict[str, Any]]:
-        common = {"api_url": settings.api_url, "repository": settings.repository}
-        picks: list[dict[str, Any]] = []
-        for sha, found in planned_picks:
-            pulumi.log.info(
-                f"pick {sha[:12]}: already on {plan.release} as {found[:12]} (no-op)"
-                if found
-                else f"pick {sha[:12]}: will be cherry-picked onto {plan.release}"
-            )
-            pick = CherryPick(
-                f"pick-{sha[:12]}",
-                branch=plan.release,
-                pick=sha,
-                expected_head=head,
-                source_branch=settings.source_branch,
-                allow_off_master=settings.allow_off_master,
-                **common,
-            )
-            head = pick.head
-            picks.append({"sha": sha, "commit": pick.picked_sha, "applied": pick.applied})
-        reverts: list[dict[str, Any]] = []
-        for sha in planned_reverts:
-            pulumi.log.info(f"revert {sha[:12]}: reverted on {plan.release} unless it already is")
-            revert = Revert(
-                f"revert-{sha[:12]}",
-                branch=plan.release,
-                revert=sha,
-                expected_head=head,
-                **common,
-            )
-            head = revert.head
-            reverts.append({"sha": sha, "commit": revert.revert_sha, "applied": revert.applied})
-        return head, {"picks": picks, "reverts": reverts}
 
-    return register
+def register_release_changes(
+    settings: Settings, release: str, changes: ReleaseChanges, head: pulumi.Output[str]
+) -> tuple[pulumi.Output[str], dict[str, Any]]:
+    """Chain the picks, then the reverts, on the release branch's head; return the head
+    after them and what to export."""
+    from release.providers.revert import Revert
+
+    common = {"api_url": settings.api_url, "repository": settings.repository}
+    picks: list[dict[str, Any]] = []
+    for sha, found in changes.picks:
+        pulumi.log.info(
+            f"pick {sha[:12]}: already on {release} as {found[:12]} (no-op)"
+            if found
+            else f"pick {sha[:12]}: will be cherry-picked onto {release}"
+        )
+        pick = CherryPick(
+            f"pick-{sha[:12]}",
+            branch=release,
+            pick=sha,
+            expected_head=head,
+            source_branch=settings.source_branch,
+            allow_off_master=settings.allow_off_master,
+            **common,
+        )
+        head = pick.head
+        picks.append({"sha": sha, "commit": pick.picked_sha, "applied": pick.applied})
+    reverts: list[dict[str, Any]] = []
+    for sha in changes.reverts:
+        pulumi.log.info(f"revert {sha[:12]}: reverted on {release} unless it already is")
+        revert = Revert(
+            f"revert-{sha[:12]}",
+            branch=release,
+            revert=sha,
+            expected_head=head,
+            **common,
+        )
+        head = revert.head
+        reverts.append({"sha": sha, "commit": revert.revert_sha, "applied": revert.applied})
+    return head, {"picks": picks, "reverts": reverts}

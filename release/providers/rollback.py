@@ -10,19 +10,19 @@ never deleted. Made through the git data API (no clone needed: it changes no fil
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
-from release.config import NAMESPACE, ConfigError, Settings, token_from
+from release.config import ConfigError, Settings
 from release.providers.base import ForgeProvider, ForgeResource, call
 from release.providers.cherry_pick import BranchMoved, full_sha_ok
 
 if TYPE_CHECKING:
-    from release.program import PromotionPlan
+    from github.Repository import Repository
 
 ROLLBACK_PREFIX = "rollback/"
 
@@ -137,23 +137,27 @@ class RollbackCommit(ForgeResource, module="git", name="RollbackCommit"):
         super().__init__(RollbackCommitProvider(), name, props, ("head", "tree"), opts)
 
 
-def prepare_rollback(settings: Settings, plan: PromotionPlan) -> Callable[[], dict[str, Any]]:
+@dataclass(frozen=True)
+class PlannedRollback:
+    """The rollback the stack's config asks for, checked with reads."""
+
+    target: str
+    to_sha: str
+    env_head: str
+    branch: str
+    approvals: int
+
+
+def plan_rollback(settings: Settings, repo: Repository | None) -> PlannedRollback | None:
     """Check the rollback the stack's config asks for (`rollback: {to, date}`) now, with
-    reads only, and return what registers it (nothing when none is asked for).
+    reads only; None when none is asked for.
 
-    A rollback commit on `rollback/ENV-DATE`, its pull request into the environment, and its
-    merge through the same gates as a promotion, except that `rollbackApprovals` (0 or 1),
-    when set, replaces the number of approvals.
+    `rollbackApprovals` (0 or 1), when set, replaces the number of approvals.
     """
-    from release.picks import day_two_settings
-    from release.providers.merge import Merge
-    from release.providers.pull_request import PullRequest
-
-    day_two = day_two_settings(settings.extra)
+    day_two = settings.day_two
     if not day_two.rollback_to or not day_two.rollback_date:
-        return lambda: {}
-    token = token_from(pulumi.Config(NAMESPACE).get("token"))
-    repo = forge.connect(settings.api_url, token).get_repo(settings.repository)
+        return None
+    assert repo is not None
     target, env = day_two.rollback_to, settings.environment
     to_sha = forge.branch_head(repo, target)
     if to_sha is None:
@@ -163,61 +167,77 @@ def prepare_rollback(settings: Settings, plan: PromotionPlan) -> Callable[[], di
         raise ConfigError("environment", env, f"no such branch in {settings.repository}")
     branch = rollback_branch(env, day_two.rollback_date)
     pulumi.log.info(f"rollback of {env} to {target} ({to_sha[:12]}) on {branch}")
+    approvals = (
+        settings.required_approvals
+        if day_two.rollback_approvals is None
+        else day_two.rollback_approvals
+    )
+    return PlannedRollback(target, to_sha, env_head, branch, approvals)
 
-    def register() -> dict[str, Any]:
-        common = {"api_url": settings.api_url, "repository": settings.repository}
-        commit = RollbackCommit(
-            "rollback-commit",
-            environment=env,
-            branch=branch,
-            to_release=target,
-            to_sha=to_sha,
-            env_head=env_head,
-            from_release=plan.release,
-            **common,
-        )
-        approvals = (
-            settings.required_approvals
-            if day_two.rollback_approvals is None
-            else day_two.rollback_approvals
-        )
-        body = (
-            f"Rolls {env} back to **{target}** (`{to_sha}`), replacing {plan.release}.\n\n"
-            f"The commit on `{branch}` has {target}'s tree and {env}'s head as its parent: "
-            "merging it restores the earlier release exactly. Nothing is rewritten.\n\n"
-            f"Gates: the required checks, and {approvals} approval(s) from "
-            f"{', '.join(settings.reviewers) or 'nobody'}."
-        )
-        pull = PullRequest(
-            "rollback-pull-request",
-            head=branch,
-            base=env,
-            head_sha=commit.head,
-            title=f"Roll back {env} to {target}",
-            body=body,
-            reviewers=list(settings.reviewers),
-            **common,
-        )
-        merge = Merge(
-            "rollback-merge",
-            number=pull.number,
-            head_sha=commit.head,
-            required_checks=list(settings.required_checks),
-            reviewers=list(settings.reviewers),
-            required_approvals=approvals,
-            **common,
-        )
-        return {
-            "rollback": {
-                "to": target,
-                "from": plan.release,
-                "branch": branch,
-                "commit": commit.head,
-                "prNumber": pull.number,
-                "prUrl": pull.url,
-                "mergeCommit": merge.merge_commit,
-                "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
-            }
+
+def register_rollback(
+    settings: Settings, release: str, planned: PlannedRollback | None
+) -> dict[str, Any]:
+    """A rollback commit on `rollback/ENV-DATE`, its pull request into the environment, and
+    its merge through the same gates as a promotion (with the planned approvals)."""
+    from release.providers.merge import Merge
+    from release.providers.pull_request import PullRequest
+
+    if planned is None:
+        return {}
+    env, target, to_sha, branch = (
+        settings.environment,
+        planned.target,
+        planned.to_sha,
+        planned.branch,
+    )
+    approvals = planned.approvals
+    common = {"api_url": settings.api_url, "repository": settings.repository}
+    commit = RollbackCommit(
+        "rollback-commit",
+        environment=env,
+        branch=branch,
+        to_release=target,
+        to_sha=to_sha,
+        env_head=planned.env_head,
+        from_release=release,
+        **common,
+    )
+    body = (
+        f"Rolls {env} back to **{target}** (`{to_sha}`), replacing {release}.\n\n"
+        f"The commit on `{branch}` has {target}'s tree and {env}'s head as its parent: "
+        "merging it restores the earlier release exactly. Nothing is rewritten.\n\n"
+        f"Gates: the required checks, and {approvals} approval(s) from "
+        f"{', '.join(settings.reviewers) or 'nobody'}."
+    )
+    pull = PullRequest(
+        "rollback-pull-request",
+        head=branch,
+        base=env,
+        head_sha=commit.head,
+        title=f"Roll back {env} to {target}",
+        body=body,
+        reviewers=list(settings.reviewers),
+        **common,
+    )
+    merge = Merge(
+        "rollback-merge",
+        number=pull.number,
+        head_sha=commit.head,
+        required_checks=list(settings.required_checks),
+        reviewers=list(settings.reviewers),
+        required_approvals=approvals,
+        **common,
+    )
+    return {
+        "rollback": {
+            "to": target,
+            "from": release,
+            "branch": branch,
+            "commit": commit.head,
+            "prNumber": pull.number,
+            "prUrl": pull.url,
+            "mergeCommit": merge.merge_commit,
+            "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
         }
-
-    return register
+    }

@@ -8,15 +8,17 @@ import pytest
 from pulumi import automation as auto
 
 from release import dayto
+from release.cli import forge_session
 from tests.e2e.train import RELEASE_DATE, Train
 
 pytestmark = pytest.mark.e2e
 RELEASE = f"release/{RELEASE_DATE}"
+ACTOR = "oncall-e2e"
 
 
 @pytest.fixture
 def train(harness, seeded_sandbox, monkeypatch):
-    monkeypatch.setenv("RELEASE_TRAIN_ACTOR", "oncall-e2e")
+    monkeypatch.setenv("RELEASE_TRAIN_ACTOR", ACTOR)
     return Train.start(harness, seeded_sandbox, monkeypatch)
 
 
@@ -40,7 +42,7 @@ def merged_prs(repo, head: str) -> list[int]:
     )
 
 
-def test_pick_revert_rollback_and_abandon(train):
+def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     sb, repo = train.sandbox, train.repo()
     train.promote("testing")
     through_gate(train, "staging", lambda: train.promote("staging"))
@@ -50,7 +52,11 @@ def test_pick_revert_rollback_and_abandon(train):
     # A master commit newer than the cut, picked with -x: one new commit, a new PR, merged.
     skipped = train.outputs("testing")["skipped"]
     pick = skipped[-1]["sha"]
-    through_gate(train, "staging", lambda: dayto.cherry_pick(train.project, "staging", [pick]))
+    through_gate(
+        train,
+        "staging",
+        lambda: dayto.cherry_pick(train.project, train.settings("staging"), [pick], by=ACTOR),
+    )
     head = repo.get_branch(RELEASE).commit
     assert head.commit.parents[0].sha == first_head
     assert f"(cherry picked from commit {pick})" in head.commit.message
@@ -60,13 +66,17 @@ def test_pick_revert_rollback_and_abandon(train):
 
     # Picking it again changes nothing and writes nothing.
     sb.reset_counters()
-    again = dayto.cherry_pick(train.project, "staging", [pick])
+    again = dayto.cherry_pick(train.project, train.settings("staging"), [pick], by=ACTOR)
     assert {k: v for k, v in again.up.summary.resource_changes.items() if k != "same"} == {}
     assert sb.writes() == 0
 
     # A revert of the pick, PR'd and merged like a pick.
     picked = head.sha
-    through_gate(train, "staging", lambda: dayto.revert(train.project, "staging", picked))
+    through_gate(
+        train,
+        "staging",
+        lambda: dayto.revert(train.project, train.settings("staging"), picked, by=ACTOR),
+    )
     reverted = repo.get_branch(RELEASE).commit
     assert f"This reverts commit {picked}." in reverted.commit.message
     assert reverted.commit.tree.sha == repo.get_git_commit(first_head).tree.sha
@@ -75,17 +85,21 @@ def test_pick_revert_rollback_and_abandon(train):
     through_gate(
         train,
         "staging",
-        lambda: dayto.rollback(train.project, "staging", to="release/2026-11-19"),
+        lambda: dayto.rollback(
+            train.project, train.settings("staging"), to="release/2026-11-19", by=ACTOR
+        ),
     )
     earlier_tree = repo.get_git_commit(repo.get_branch("release/2026-11-19").commit.sha).tree.sha
     staging_head = repo.get_git_commit(repo.get_branch("staging").commit.sha)
     assert staging_head.tree.sha == earlier_tree
     assert len(staging_head.parents) == 2, "merged with a merge commit"
     with pytest.raises(dayto.DayTwoError, match="rolled back"):
-        dayto.check_promote(train.project, "staging", RELEASE)
+        dayto.check_promote(train.project, train.settings("staging"), RELEASE)
 
     # Abandon: the open PR is closed with a comment; no branch is deleted.
-    dayto.check_promote(train.project, "staging", "release/2026-11-27")  # as promote does
+    dayto.check_promote(
+        train.project, train.settings("staging"), "release/2026-11-27"
+    )  # as promote does
     train.stack("staging").set_config(
         "release-train:releaseDate", auto.ConfigValue(value="2026-11-27")
     )
@@ -93,10 +107,16 @@ def test_pick_revert_rollback_and_abandon(train):
         train.stack("staging").up(on_output=train.harness_log)
     open_pulls = [p for p in repo.get_pulls(state="open", base="staging")]
     assert len(open_pulls) == 1
-    dayto.abandon(train.project, "staging", reason="a bad week")
+    # One identity: with another user's GITHUB_TOKEN in the environment, the day-two
+    # command still acts as the stack's token secret, like the promotion that opened the PR.
+    monkeypatch.setenv("GITHUB_TOKEN", sb.reviewer_token)
+    settings = train.settings("staging")
+    session = forge_session(train.project, settings)
+    dayto.abandon(train.project, settings, session, reason="a bad week", by=ACTOR)
     closed = repo.get_pull(open_pulls[0].number)
     assert closed.state == "closed" and not closed.merged
-    assert any("a bad week" in c.body for c in closed.get_issue_comments())
+    comments = [c for c in closed.get_issue_comments() if "a bad week" in c.body]
+    assert [c.user.login for c in comments] == [closed.user.login]
     branches = {b.name for b in repo.get_branches()}
     assert {"release/2026-11-27", RELEASE, "release/2026-11-19"} <= branches
     assert sb.forced_updates("acme/service") == []

@@ -16,7 +16,8 @@ from pulumi import automation as auto
 
 from devtools.demo import act_as_ci_and_partner, point_at, prepare_project
 from release import automation
-from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE
+from release.cli import load
+from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE, Settings
 from release.targets import resolve_target
 from sandbox.seed import REPO
 from tests.e2e.harness import Harness
@@ -40,6 +41,10 @@ class Train:
         project = automation.Project(directory, backend_url=env["PULUMI_BACKEND_URL"], env=env)
         point_at(project, sandbox.base_url, sandbox.token)
         return cls(harness, sandbox, project)
+
+    def settings(self, env: str) -> Settings:
+        """The stack's settings, as the command line loads them."""
+        return load(self.project, env)
 
     def stack(self, env: str, extra: dict[str, str] | None = None) -> auto.Stack:
         return automation.stack(self.project, env, extra)

@@ -60,7 +60,10 @@ def plain_repo(sb: Any, token: str | None = None) -> Any:
 
 def green_commit(sb: Any) -> str:
     settings = settings_for(sb, "testing")
-    sha = find_green(settings, open_repo(settings, sb.token)).sha
+    sha = find_green(
+        settings,
+        open_repo(settings, forge.ForgeSession(settings.api_url, settings.repository, sb.token)),
+    ).sha
     assert sha
     return sha
 
@@ -107,7 +110,14 @@ class Flow:
         settings = settings_for(sb)
         plan = self._step(
             "plan",
-            lambda: plan_promotion(settings, open_repo(settings, sb.token), RELEASE, green),
+            lambda: plan_promotion(
+                settings,
+                open_repo(
+                    settings, forge.ForgeSession(settings.api_url, settings.repository, sb.token)
+                ),
+                RELEASE,
+                green,
+            ),
         )
         assert plan.needs_ours_merge and plan.previous and plan.previous_head
         self._step(

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from release.config import ConfigError
+from release.config import ConfigError, DayTwo, day_two_settings
 from release.picks import (
-    DayTwo,
     PickConflict,
     PickRefused,
     applied_by,
     conflict_files,
-    day_two_settings,
     is_temp_ref,
     merge_picks,
     pick_message,

@@ -74,11 +74,11 @@ def test_unpinned_up_reads_the_source_stack_state_through_a_stack_reference(monk
     source = {"releaseBranch": "release/2026-11-19", "releaseHead": HEAD, "state": "open"}
     install(EchoMocks({"pulumi:pulumi:StackReference": {"outputs": source}}), "production")
     monkeypatch.setattr(program, "parse_settings", lambda *_a: settings("production"))
-    monkeypatch.setattr(program, "token_from", lambda *_a: "tok")
+    monkeypatch.setenv("GITHUB_TOKEN", "tok")
     monkeypatch.setattr(program, "open_repo", lambda *_a: None)
     built: list[tuple[str, str]] = []
 
-    def build(_settings, _repo, release, commit, _source):
+    def build(_settings, _repo, release, commit, _source, _token=None):
         built.append((release, commit))
         return dict.fromkeys(program.PROMOTION_OUTPUTS, "x")
 
@@ -101,3 +101,37 @@ def test_unpinned_up_reads_the_source_stack_state_through_a_stack_reference(monk
 
     run_merged()
     assert built == [("release/2026-11-19", HEAD)]
+
+
+def test_a_promotion_and_a_day_two_command_act_as_one_identity(monkeypatch):
+    """The program's entry and the command line build their forge session with the same
+    rule: the stack's token secret first, then GITHUB_TOKEN."""
+    from pulumi.runtime.config import set_config
+
+    from release import automation, cli
+
+    monkeypatch.setenv("GITHUB_TOKEN", "token-of-the-environment")
+    install(EchoMocks({}), "staging")
+    monkeypatch.setattr(program, "parse_settings", lambda *_a: settings("staging"))
+    sessions: list = []
+
+    def open_repo(_settings, session):
+        sessions.append(session)
+        raise ConfigError("repository", None, "stop here")
+
+    monkeypatch.setattr(program, "open_repo", open_repo)
+    set_config("release-train:token", "token-of-the-stack")
+    try:
+        with pytest.raises(ConfigError, match="stop here"):
+            program._main()
+    finally:
+        set_config("release-train:token", "")
+    monkeypatch.setattr(automation, "secret", lambda *_a: "token-of-the-stack")
+    command_line = cli.forge_session(automation.Project(), settings("staging"))
+    assert [s.token for s in sessions] == [command_line.token] == ["token-of-the-stack"]
+    assert "token-of-the-stack" not in repr(command_line)
+    # Without the secret, both fall back to the environment's token.
+    monkeypatch.setattr(automation, "secret", lambda *_a: None)
+    assert cli.forge_session(automation.Project(), settings("staging")).token == (
+        "token-of-the-environment"
+    )

@@ -9,9 +9,15 @@ import pulumi
 import pytest
 import yaml
 
-from release.config import ConfigError, parse_settings
+from release.config import (
+    ROLLOUT_KEYS,
+    ConfigError,
+    parse_rollout,
+    parse_settings,
+    read_pulumi_config,
+)
 from release.program import register_promotion
-from release.rollout import ROLLOUT_KEYS, parse_rollout, promote_with_rollout, register_rollout
+from release.rollout import promote_with_rollout, register_rollout
 from tests.support.mocks import EchoMocks, install
 from tests.unit.test_program import OUTS, plan
 
@@ -75,7 +81,7 @@ def run(stack: str, raw_changes: dict | None = None, mocks: RolloutMocks | None 
     @pulumi.runtime.test
     def program():
         outputs = promote_with_rollout(
-            settings, plan(stack, False), {"stack": "x"}, register_promotion, FakeConfig(raw)
+            settings, plan(stack, False), {"stack": "x"}, register_promotion, "a-token"
         )
         result.update(outputs)
         return pulumi.Output.from_input(outputs["rollout"]).apply(
@@ -180,19 +186,10 @@ def test_guardrails_only_with_manage_protection():
 
 
 def test_bad_rollout_config_stops_before_any_resource():
-    mocks = RolloutMocks()
-    monitor = install(mocks, "production")
-    settings, raw = settings_of("production", ppcs=[{"name": "Bad Name", "wave": 1}])
-
-    @pulumi.runtime.test
-    def program():
-        promote_with_rollout(
-            settings, plan("production", False), {}, register_promotion, FakeConfig(raw)
-        )
-
+    # The keys around the train are parsed with the rest of the stack's config, which the
+    # program does first: a bad one never reaches a registration.
     with pytest.raises(ConfigError, match="release-train:ppcs"):
-        program()
-    assert monitor.registered == {}
+        settings_of("production", ppcs=[{"name": "Bad Name", "wave": 1}])
 
 
 def test_register_rollout_with_nothing_configured_adds_nothing():
@@ -219,7 +216,10 @@ def test_register_rollout_with_nothing_configured_adds_nothing():
 
 def parsed(stack: str = "production", **changes):
     settings, raw = settings_of(stack, **changes)
-    return parse_rollout(settings, {k: v for k, v in raw.items() if k in ROLLOUT_KEYS})
+    assert parse_rollout(settings, {k: v for k, v in raw.items() if k in ROLLOUT_KEYS}) == (
+        settings.rollout
+    )
+    return settings.rollout
 
 
 def test_the_production_example_is_valid():
@@ -234,9 +234,9 @@ def test_the_production_example_is_valid():
 
 def test_structured_values_arrive_as_json_text_from_the_engine():
     settings, raw = settings_of("production")
-    config = FakeConfig(raw)
-    text = {k: config.get(k) for k in ROLLOUT_KEYS if config.get(k) is not None}
+    text = read_pulumi_config(FakeConfig(raw).get)  # what the program's entry reads
     assert isinstance(text["ppcs"], str) and isinstance(text["cadence"], str)
+    assert parse_settings("production", text) == settings
     assert parse_rollout(settings, text) == parsed()
 
 
@@ -303,8 +303,8 @@ def test_a_bad_webhook_never_shows_its_url():
 
 
 def test_up_parallelism_runs_the_largest_wave_at_once():
+    from release.config import RolloutSettings
     from release.ppc import Ppc
-    from release.rollout import RolloutSettings
 
     ppcs = tuple(Ppc(f"ppc-{i:03d}", 1 + i % 3) for i in range(250))  # waves of 84, 83, 83
     assert RolloutSettings(ppcs=ppcs).up_parallelism(cpus=2) == 84
@@ -315,17 +315,16 @@ def test_up_parallelism_runs_the_largest_wave_at_once():
 
 
 def test_stack_parallelism_from_the_stack_file():
-    from release.rollout import stack_parallelism
+    def stack_parallelism(stack: str, raw: dict) -> int | None:
+        return parse_settings(stack, raw).up_parallelism()
 
     production = stack_raw("production")
     count = 200  # in two waves of 100
     many = [{"name": f"ppc-{i:03d}", "wave": 1 + i % 2} for i in range(count)]
     assert stack_parallelism("production", {**production, "ppcs": many}) == count // 2
-    # The example's six PPCs fit under the engine's default; no PPCs, or a config the
-    # program refuses with its own message: the engine's default (None).
+    # The example's six PPCs fit under the engine's default; no PPCs: the engine's default.
     assert stack_parallelism("production", production) >= 6
     assert stack_parallelism("staging", stack_raw("staging")) is None
-    assert stack_parallelism("production", {**production, "ppcs": "not a list"}) is None
 
 
 def test_promote_and_day_two_run_up_with_the_stack_parallelism(monkeypatch, tmp_path):
@@ -346,7 +345,7 @@ def test_promote_and_day_two_run_up_with_the_stack_parallelism(monkeypatch, tmp_
     raw = {**stack_raw("production"), "ppcs": many}
     project = automation.Project(tmp_path)
     monkeypatch.setattr(automation.Project, "stack_file", lambda _self, _env: raw)
-    assert dayto._up(project, "production", "m", None) == "done"
+    assert dayto._up(project, parse_settings("production", raw), "m", None) == "done"
     assert calls[-1]["parallel"] == 120
 
     from release import cli
