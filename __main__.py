@@ -1,5 +1,5 @@
-"""release-train: the Pulumi program. The stack's config decides its role; see release/program.py."""
+"""release-train: the Pulumi program. The stack's config decides its role; see release/program/entry.py."""
 
-from release.program import main
+from release.program.entry import main
 
 main()

@@ -218,8 +218,8 @@ def run(cmd: list[str], env: dict[str, str], timeout: float = 1800) -> str:
 def bench_green(work: Path) -> None:
     """Requests to find the newest green commit with k red/pending commits at the tip."""
     from release import forge
-    from release.config import parse_settings
-    from release.program import find_green, open_repo
+    from release.program.entry import find_green, open_repo
+    from release.rules.config import parse_settings
 
     history = 300
     print(f"\nnewest green commit ({history}-commit history, required check {CHECK})")
@@ -268,7 +268,7 @@ class EngineProject:
     @classmethod
     def create(cls, sb: Any, work: Path, home: Path) -> EngineProject:
         from devtools.demo import point_at, prepare_project
-        from release import automation
+        from release.engine import automation
 
         os.environ["RELEASE_TRAIN_PULUMI_ROOT"] = str(pulumi_bin().parent)
         directory = prepare_project(automation.PROJECT_DIR, work / "release-train")
@@ -292,8 +292,8 @@ class EngineProject:
         """`up` of `env` as `release promote` runs it; (succeeded, output)."""
         from pulumi import automation as auto
 
-        from release import automation
-        from release.targets import resolve_target
+        from release.engine import automation
+        from release.rules.targets import resolve_target
 
         source = self.project.stack_file(env).get("promotesFrom")
         if source:
@@ -393,8 +393,8 @@ def bench_promotions(work: Path, home: Path) -> None:
 def bench_payload(work: Path) -> None:
     """Requests to build the payload of a 2,000-commit release."""
     from release import forge
-    from release.config import parse_settings
-    from release.program import build_payload, open_repo
+    from release.program.entry import build_payload, open_repo
+    from release.rules.config import parse_settings
 
     count = 2000
     print(f"\npayload of a {count}-commit release")
@@ -460,8 +460,8 @@ def bench_plan_vs_preview(work: Path, home: Path, rounds: int = 5) -> None:
 
         # The same preview `release plan` runs, without the command around it: what the
         # program itself (its forge reads, its dynamic provider's start) costs the engine.
-        from release import automation
-        from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE
+        from release.engine import automation
+        from release.rules.config import COMMIT_OVERRIDE, DATE_OVERRIDE
 
         source = automation.outputs(train.project, "testing")
         pinned = {
@@ -516,7 +516,7 @@ def interleaved(fns: list[Callable[[], None]], rounds: int) -> list[list[float]]
 ROLLOUT_PROGRAM = """\
 import json, os, sys
 import pulumi
-from release.ppc import Ppc, PpcRollout
+from release.rules.ppcs import Ppc, PpcRollout
 
 spec = json.loads(os.environ["BENCH_ROLLOUT"])
 ppcs = [Ppc(f"ppc-{i:04d}", 1 + i % spec["waves"]) for i in range(spec["ppcs"])]
@@ -544,8 +544,8 @@ def bench_rollout(work: Path, home: Path, count: int, seconds: float, waves: int
     (program / "__main__.py").write_text(ROLLOUT_PROGRAM)
     (work / "rollout-state").mkdir()
     spec = {"ppcs": count, "waves": waves, "seconds": seconds, "state": str(work / "ppcs")}
-    from release.ppc import Ppc
-    from release.rollout import RolloutSettings
+    from release.rules.config import RolloutSettings
+    from release.rules.ppcs import Ppc
 
     # The --parallel `release promote` passes for these PPCs (ROLLOUT_PROGRAM's waves).
     ppcs = tuple(Ppc(f"ppc-{i:04d}", 1 + i % waves) for i in range(count))
@@ -582,11 +582,11 @@ def bench_construction(ppcs: int = 500, picks: int = 20) -> None:
     """Seconds to construct the production program under Pulumi mocks."""
     import pulumi
 
-    from release.config import parse_settings
-    from release.payload import Payload
-    from release.program import PromotionPlan, register_promotion
+    from release.program.entry import PromotionPlan, register_promotion
+    from release.program.rollout import promote_with_rollout
     from release.providers.cherry_pick import ReleaseChanges
-    from release.rollout import promote_with_rollout
+    from release.rules.config import parse_settings
+    from release.rules.payload import Payload
 
     print(f"\nprogram construction under mocks: {ppcs} PPCs, {picks} picks")
 

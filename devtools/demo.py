@@ -19,7 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from release import automation, forge
+from release import forge
+from release.engine import automation
 from sandbox import Sandbox
 from sandbox.seed import REPO, seed
 

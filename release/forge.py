@@ -6,7 +6,7 @@ repository) that each edge builds once and passes down, the client with retries 
 provider process, never on a provider object, so they are never serialized into state),
 read helpers the program and the providers share, and redaction of secrets from errors.
 
-The token is decided in one place, `release.config.token_from`: the stack's
+The token is decided in one place, `release.rules.config.token_from`: the stack's
 `release-train:token` secret first, then `GITHUB_TOKEN`. The program's entry, the command
 line and the providers' `configure` all call it, so every step acts as one identity.
 """
@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from release.config import NAMESPACE, RELEASE_PREFIX, release_date_of, token_from
+from release.rules.config import NAMESPACE, RELEASE_PREFIX, release_date_of, token_from
 
 if TYPE_CHECKING:
     from github import Github, GithubRetry

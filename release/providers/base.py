@@ -2,7 +2,7 @@
 
 - `configure` and `repo` are the provider process's edge: `configure` hands the stack's
   token secret to `release.forge`, which keeps it in the provider process, and `repo`
-  decides the token with the one rule (`release.config.token_from`: the stack's secret,
+  decides the token with the one rule (`release.rules.config.token_from`: the stack's secret,
   else GITHUB_TOKEN). The provider object itself holds nothing but code, so nothing secret
   is serialized.
 - `diff` compares only the declared inputs, never the serialized provider, so editing
@@ -21,7 +21,7 @@ import pulumi
 from pulumi.dynamic import ConfigureRequest, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from release import forge
-from release.config import token_from
+from release.rules.config import token_from
 
 if TYPE_CHECKING:
     from github.Repository import Repository

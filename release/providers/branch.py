@@ -8,8 +8,8 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
-from release.config import RELEASE_PREFIX
 from release.providers.base import ForgeProvider, ForgeResource, call
+from release.rules.config import RELEASE_PREFIX
 
 
 class BranchExistsElsewhere(RuntimeError):

@@ -42,9 +42,10 @@ from pulumi.dynamic import (
 )
 
 from release import forge
-from release.config import ConfigError, Settings
-from release.fixes import patch_fingerprint
-from release.picks import (
+from release.providers.base import ForgeProvider, ForgeResource, call
+from release.rules.config import ConfigError, Settings
+from release.rules.fixes import patch_fingerprint
+from release.rules.picks import (
     PickConflict,
     applied_by,
     conflict_files,
@@ -53,7 +54,6 @@ from release.picks import (
     refusal,
     temp_branch,
 )
-from release.providers.base import ForgeProvider, ForgeResource, call
 
 if TYPE_CHECKING:
     from github import InputGitAuthor
@@ -362,7 +362,7 @@ def plan_release_changes(
     release) is raised here, before the program registers any resource, so bad config
     stops with no forge write.
     """
-    from release.picks import revert_refusal
+    from release.rules.picks import revert_refusal
 
     day_two = settings.day_two
     if not settings.picks and not day_two.reverts:

@@ -15,8 +15,8 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
-from release.gates import MergeGate, merge_gate
 from release.providers.base import ForgeProvider, ForgeResource, call
+from release.rules.gates import MergeGate, merge_gate
 
 if TYPE_CHECKING:
     from github.PullRequest import PullRequest as GhPull

@@ -5,7 +5,7 @@ The process document: merge the previous release branch into the new one with
 empty diff. Made through the API without a clone: a commit whose tree is the new head's tree
 and whose parents are the new head and the previous release head, then a fast-forward (never
 forced) of the release branch to it. The lost-fix check runs before this resource is ever
-registered (see release.fixes), and again here as a guard against a moved branch.
+registered (see release.rules.fixes), and again here as a guard against a moved branch.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ from pulumi.dynamic import (
 )
 
 from release import forge
-from release.picks import revert_message, revert_refusal, reverted_by
 from release.providers.base import ForgeProvider, ForgeResource, call
 from release.providers.cherry_pick import (
     branch_only,
@@ -33,6 +32,7 @@ from release.providers.cherry_pick import (
     full_sha_ok,
     graft,
 )
+from release.rules.picks import revert_message, revert_refusal, reverted_by
 
 INVERSE_MESSAGE = "release-train temporary inverse commit (used once for a revert)"
 

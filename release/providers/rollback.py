@@ -17,9 +17,9 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
-from release.config import ConfigError, Settings
 from release.providers.base import ForgeProvider, ForgeResource, call
 from release.providers.cherry_pick import BranchMoved, full_sha_ok
+from release.rules.config import ConfigError, Settings
 
 if TYPE_CHECKING:
     from github.Repository import Repository

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from pulumi import automation as auto
 
-from release import dayto
-from release.cli import forge_session
+from release.cli.promotion import forge_session
+from release.engine import day_two
 from tests.e2e.train import RELEASE_DATE, Train
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +26,7 @@ def through_gate(train: Train, env: str, step: Callable[[], object]) -> int:
     """Run a flow; when the merge gate stops it, play CI and the partner, then up again."""
     try:
         step()
-    except (auto.CommandError, dayto.DayTwoError) as err:
+    except (auto.CommandError, day_two.DayTwoError) as err:
         assert "approval" in str(err), str(err)[-2000:]
         number = train.approve(env)
         train.stack(env).up(on_output=train.harness_log)
@@ -55,7 +55,7 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     through_gate(
         train,
         "staging",
-        lambda: dayto.cherry_pick(train.project, train.settings("staging"), [pick], by=ACTOR),
+        lambda: day_two.cherry_pick(train.project, train.settings("staging"), [pick], by=ACTOR),
     )
     head = repo.get_branch(RELEASE).commit
     assert head.commit.parents[0].sha == first_head
@@ -66,7 +66,7 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
 
     # Picking it again changes nothing and writes nothing.
     sb.reset_counters()
-    again = dayto.cherry_pick(train.project, train.settings("staging"), [pick], by=ACTOR)
+    again = day_two.cherry_pick(train.project, train.settings("staging"), [pick], by=ACTOR)
     assert {k: v for k, v in again.up.summary.resource_changes.items() if k != "same"} == {}
     assert sb.writes() == 0
 
@@ -75,7 +75,7 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     through_gate(
         train,
         "staging",
-        lambda: dayto.revert(train.project, train.settings("staging"), picked, by=ACTOR),
+        lambda: day_two.revert(train.project, train.settings("staging"), picked, by=ACTOR),
     )
     reverted = repo.get_branch(RELEASE).commit
     assert f"This reverts commit {picked}." in reverted.commit.message
@@ -85,7 +85,7 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     through_gate(
         train,
         "staging",
-        lambda: dayto.rollback(
+        lambda: day_two.rollback(
             train.project, train.settings("staging"), to="release/2026-11-19", by=ACTOR
         ),
     )
@@ -93,11 +93,11 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     staging_head = repo.get_git_commit(repo.get_branch("staging").commit.sha)
     assert staging_head.tree.sha == earlier_tree
     assert len(staging_head.parents) == 2, "merged with a merge commit"
-    with pytest.raises(dayto.DayTwoError, match="rolled back"):
-        dayto.check_promote(train.project, train.settings("staging"), RELEASE)
+    with pytest.raises(day_two.DayTwoError, match="rolled back"):
+        day_two.check_promote(train.project, train.settings("staging"), RELEASE)
 
     # Abandon: the open PR is closed with a comment; no branch is deleted.
-    dayto.check_promote(
+    day_two.check_promote(
         train.project, train.settings("staging"), "release/2026-11-27"
     )  # as promote does
     train.stack("staging").set_config(
@@ -112,7 +112,7 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", sb.reviewer_token)
     settings = train.settings("staging")
     session = forge_session(train.project, settings)
-    dayto.abandon(train.project, settings, session, reason="a bad week", by=ACTOR)
+    day_two.abandon(train.project, settings, session, reason="a bad week", by=ACTOR)
     closed = repo.get_pull(open_pulls[0].number)
     assert closed.state == "closed" and not closed.merged
     comments = [c for c in closed.get_issue_comments() if "a bad week" in c.body]
@@ -121,7 +121,7 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     assert {"release/2026-11-27", RELEASE, "release/2026-11-19"} <= branches
     assert sb.forced_updates("acme/service") == []
 
-    kinds = [row.kind for row in dayto.history(train.project, "staging")]
+    kinds = [row.kind for row in day_two.history(train.project, "staging")]
     for kind in ("promotion", "pick", "revert", "rollback"):
         assert kind in kinds, kinds
-    assert {row.who for row in dayto.history(train.project, "staging")} >= {"oncall-e2e"}
+    assert {row.who for row in day_two.history(train.project, "staging")} >= {"oncall-e2e"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pulumi import automation as auto
 
-from release.cli import collect_status
+from release.cli.promotion import collect_status
 from tests.e2e.harness import changes
 from tests.e2e.train import RELEASE_DATE, Train, newest_green_by_hand
 

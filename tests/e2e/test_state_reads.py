@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from release import automation
+from release.engine import automation
 from tests.e2e.harness import Harness, Run
 
 pytestmark = pytest.mark.e2e

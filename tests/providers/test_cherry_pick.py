@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from release.picks import PickConflict, PickRefused, is_temp_ref
 from release.providers.cherry_pick import BranchMoved, CherryPickProvider
+from release.rules.picks import PickConflict, PickRefused, is_temp_ref
 from tests.providers.daytwo_repo import RELEASE, build, engine_copy, props
 
 
@@ -138,7 +138,7 @@ def test_moved_branch_fails_safely(world):
 
 def test_leftover_temp_branch_of_a_crashed_run_is_removed(world):
     sandbox, shas, repo, provider = world
-    from release.picks import temp_branch
+    from release.rules.picks import temp_branch
 
     leftover = temp_branch("pick", RELEASE, shas.c3)
     repo.create_git_ref(f"refs/heads/{leftover}", shas.c1)
@@ -180,8 +180,8 @@ def test_fast_forward_is_never_forced(world):
 
 def test_plan_time_checks_read_only(world):
     sandbox, shas, repo, _provider = world
-    from release.config import Settings
     from release.providers.cherry_pick import plan_pick
+    from release.rules.config import Settings
 
     settings = Settings(
         stack="staging",

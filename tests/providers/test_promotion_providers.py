@@ -6,11 +6,11 @@ import pytest
 from github import Auth, Github
 
 from release import forge
-from release.config import parse_settings
 from release.providers.branch import BranchExistsElsewhere, ReleaseBranchProvider
 from release.providers.merge import GateClosed, MergeProvider
 from release.providers.ours_merge import OursMergeProvider
 from release.providers.pull_request import PullRequestProvider
+from release.rules.config import parse_settings
 from sandbox.seed import REPO
 from tests.support.providers import engine_copy
 
@@ -23,7 +23,7 @@ def ctx(seeded_sandbox):
     sb = seeded_sandbox
     gh = Github(base_url=sb.base_url, auth=Auth.Token(sb.token), retry=None)
     repo = gh.get_repo(REPO)
-    from release.program import find_green
+    from release.program.entry import find_green
 
     settings = parse_settings(
         "testing",

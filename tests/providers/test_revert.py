@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from release.picks import PickConflict, PickRefused, is_temp_ref
 from release.providers.cherry_pick import CherryPickProvider
 from release.providers.revert import RevertProvider
+from release.rules.picks import PickConflict, PickRefused, is_temp_ref
 from tests.providers.daytwo_repo import RELEASE, build, engine_copy, props
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from github import Auth, Github
 
 from devtools.demo import act_as_ci_and_partner, point_at, prepare_project
-from release import automation
+from release.engine import automation
 from sandbox.seed import REPO
 from tests.e2e.harness import ROOT, Harness
 

@@ -14,12 +14,12 @@ from typing import Any
 from github import Auth, Github
 
 from release import forge
-from release.config import parse_settings
-from release.program import find_green, open_repo, plan_promotion
+from release.program.entry import find_green, open_repo, plan_promotion
 from release.providers.branch import ReleaseBranchProvider
 from release.providers.merge import MergeProvider
 from release.providers.ours_merge import OursMergeProvider
 from release.providers.pull_request import PullRequestProvider
+from release.rules.config import parse_settings
 from sandbox.seed import REPO
 from tests.support.providers import engine_copy
 

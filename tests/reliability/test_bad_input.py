@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from release import automation
+from release.engine import automation
 from sandbox.seed import seed
 from tests.conftest import start_sandbox
 from tests.e2e.harness import Harness

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from release import automation
+from release.engine import automation
 from release.ppc_status import read_ppc_state
 from sandbox.seed import REPO
 from tests.conftest import start_sandbox

@@ -1,4 +1,4 @@
-"""release.recovery on plain data: which stack locks a crashed run left behind."""
+"""release.engine.recovery on plain data: which stack locks a crashed run left behind."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from release.recovery import Lock, is_stale, lock_files, parse_lock, pid_alive
+from release.engine.recovery import Lock, is_stale, lock_files, parse_lock, pid_alive
 
 HOST = "build-host"
 
@@ -58,7 +58,7 @@ def test_pid_alive_sees_a_running_process_and_not_a_finished_one():
 
 
 def test_a_checkpoint_cut_short_by_a_kill_is_put_back_from_its_backup(tmp_path):
-    from release.recovery import restore_checkpoint
+    from release.engine.recovery import restore_checkpoint
 
     folder = tmp_path / ".pulumi" / "stacks" / "release-train"
     folder.mkdir(parents=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from release import automation
+from release.engine import automation
 from sandbox.seed import REPO
 from tests.reliability.cli_train import CliTrain
 

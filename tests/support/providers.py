@@ -10,7 +10,7 @@ from pulumi.dynamic import ConfigureRequest, ResourceProvider
 from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider
 
-from release.config import NAMESPACE
+from release.rules.config import NAMESPACE
 
 
 def engine_copy(provider: ResourceProvider, token: str | None) -> ResourceProvider:

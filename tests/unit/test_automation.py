@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from release import automation
+from release.engine import automation
 
 
 def fake_pulumi(root: Path, version: str) -> Path:

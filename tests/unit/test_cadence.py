@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from release.cadence import (
+from release.rules.cadence import (
     WEEKDAYS,
     Cadence,
     CadenceConfigError,

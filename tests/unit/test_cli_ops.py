@@ -12,11 +12,12 @@ import yaml
 from pulumi import automation as auto
 from pulumi.automation import events
 
-from release import automation, cli_ops
-from release.cadence import Cadence, Freeze, Oncall
-from release.ppc import Ppc
-from release.rollout import RolloutSettings
-from release.targets import Target
+from release.cli import ops as cli_ops
+from release.engine import automation
+from release.rules.cadence import Cadence, Freeze, Oncall
+from release.rules.config import RolloutSettings
+from release.rules.ppcs import Ppc
+from release.rules.targets import Target
 
 ROOT = Path(__file__).resolve().parents[2]
 TUESDAY = dt.date(2026, 12, 1)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from release.config import (
+from release.rules.config import (
     COMMIT_OVERRIDE,
     DATE_OVERRIDE,
     DEFAULT_API_URL,
@@ -525,7 +525,7 @@ def test_checkers_name_the_key_they_were_given() -> None:
 def test_the_key_table_and_the_project_files_schema_agree() -> None:
     """`KEYS` is the one declaration; Pulumi.yaml repeats it for the engine. Any key, type,
     item type or default that differs fails here (secrets are documented, not declared)."""
-    from release.config import KEYS
+    from release.rules.config import KEYS
 
     text = (ROOT / "Pulumi.yaml").read_text()
     schema = yaml.safe_load(text)["config"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from release.fixes import (
+from release.rules.fixes import (
     LostFix,
     LostFixError,
     cherry_pick_origins,

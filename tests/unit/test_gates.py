@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from release.gates import (
+from release.rules.gates import (
     FAILURE,
     MISSING,
     PENDING,

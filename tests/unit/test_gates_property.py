@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from release.gates import merge_gate
+from release.rules.gates import merge_gate
 
 HEAD = "1" * 40  # the pull request's head now
 OLD = "2" * 40  # an earlier head of the same pull request

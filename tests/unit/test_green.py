@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from release.gates import FAILURE, PENDING, SUCCESS, check_states
-from release.green import GreenResult, Skipped, newest_green
+from release.rules.gates import FAILURE, PENDING, SUCCESS, check_states
+from release.rules.green import GreenResult, Skipped, newest_green
 
 REQUIRED = ("ci/travis", "test")
 

@@ -7,7 +7,7 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from release.guardrails import Guardrails, GuardrailsArgs, GuardrailsError
+from release.rules.guardrails import Guardrails, GuardrailsArgs, GuardrailsError
 from tests.support.mocks import CapturingMonitor
 
 TEAM_ID = 4242

@@ -1,10 +1,10 @@
-"""release.history: stack update history as release events (plain data, no engine)."""
+"""release.rules.history: stack update history as release events (plain data, no engine)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from release.history import Row, classify, parse_stamp, rows, stamp, with_pr
+from release.rules.history import Row, classify, parse_stamp, rows, stamp, with_pr
 
 C1, C2 = "1" * 40, "2" * 40
 P1, R1 = "a" * 40, "b" * 40

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from release.config import NAMESPACE, Pin, parse_settings
-from release.payload import (
+from release.rules.config import NAMESPACE, Pin, parse_settings
+from release.rules.payload import (
     BODY_LIMIT,
     Payload,
     PayloadCommit,

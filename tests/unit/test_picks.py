@@ -1,11 +1,11 @@
-"""release.picks: the pick and revert decisions on plain data."""
+"""release.rules.picks: the pick and revert decisions on plain data."""
 
 from __future__ import annotations
 
 import pytest
 
-from release.config import ConfigError, DayTwo, day_two_settings
-from release.picks import (
+from release.rules.config import ConfigError, DayTwo, day_two_settings
+from release.rules.picks import (
     PickConflict,
     PickRefused,
     applied_by,

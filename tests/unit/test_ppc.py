@@ -10,7 +10,7 @@ import pulumi
 import pytest
 from pulumi_command import local
 
-from release.ppc import (
+from release.rules.ppcs import (
     Ppc,
     PpcConfigError,
     PpcRollout,

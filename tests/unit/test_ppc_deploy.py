@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from release.ppc import Ppc
 from release.ppc_deploy import PpcStateError, deploy, failing_ppcs
 from release.ppc_status import PpcRecord, parse_state, ppc_status, read_ppc_state, render_state
+from release.rules.ppcs import Ppc
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -248,7 +248,7 @@ HEAVY = {
     "tempfile",
     "typing",
     "pulumi",
-    "release.ppc",
+    "release.rules.ppcs",
     "release.ppc_status",
 }
 

@@ -8,9 +8,9 @@ import pulumi
 import pytest
 import yaml
 
-from release.config import parse_settings
-from release.payload import Payload, PayloadCommit, PinChange
-from release.program import PROMOTION_OUTPUTS, PromotionPlan, register_promotion
+from release.program.entry import PROMOTION_OUTPUTS, PromotionPlan, register_promotion
+from release.rules.config import parse_settings
+from release.rules.payload import Payload, PayloadCommit, PinChange
 from tests.support.mocks import EchoMocks, install
 
 ROOT = Path(__file__).resolve().parents[2]

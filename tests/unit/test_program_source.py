@@ -10,8 +10,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from release import program
-from release.config import ConfigError
+from release.program import entry as program
+from release.rules.config import ConfigError
 from tests.support.mocks import EchoMocks, install
 from tests.unit.test_program import stack_settings
 
@@ -108,7 +108,8 @@ def test_a_promotion_and_a_day_two_command_act_as_one_identity(monkeypatch):
     rule: the stack's token secret first, then GITHUB_TOKEN."""
     from pulumi.runtime.config import set_config
 
-    from release import automation, cli
+    from release.cli import promotion as cli
+    from release.engine import automation
 
     monkeypatch.setenv("GITHUB_TOKEN", "token-of-the-environment")
     install(EchoMocks({}), "staging")

@@ -9,15 +9,15 @@ import pulumi
 import pytest
 import yaml
 
-from release.config import (
+from release.program.entry import register_promotion
+from release.program.rollout import promote_with_rollout, register_rollout
+from release.rules.config import (
     ROLLOUT_KEYS,
     ConfigError,
     parse_rollout,
     parse_settings,
     read_pulumi_config,
 )
-from release.program import register_promotion
-from release.rollout import promote_with_rollout, register_rollout
 from tests.support.mocks import EchoMocks, install
 from tests.unit.test_program import OUTS, plan
 
@@ -303,8 +303,8 @@ def test_a_bad_webhook_never_shows_its_url():
 
 
 def test_up_parallelism_runs_the_largest_wave_at_once():
-    from release.config import RolloutSettings
-    from release.ppc import Ppc
+    from release.rules.config import RolloutSettings
+    from release.rules.ppcs import Ppc
 
     ppcs = tuple(Ppc(f"ppc-{i:03d}", 1 + i % 3) for i in range(250))  # waves of 84, 83, 83
     assert RolloutSettings(ppcs=ppcs).up_parallelism(cpus=2) == 84
@@ -328,7 +328,7 @@ def test_stack_parallelism_from_the_stack_file():
 
 
 def test_promote_and_day_two_run_up_with_the_stack_parallelism(monkeypatch, tmp_path):
-    from release import automation, dayto
+    from release.engine import automation, day_two
 
     calls: list[dict] = []
 
@@ -340,15 +340,15 @@ def test_promote_and_day_two_run_up_with_the_stack_parallelism(monkeypatch, tmp_
             return "done"
 
     monkeypatch.setattr(automation, "stack", lambda *_a, **_k: FakeStack())
-    monkeypatch.setattr(dayto, "recover", lambda _stack: [])
+    monkeypatch.setattr(day_two, "recover", lambda _stack: [])
     many = [{"name": f"ppc-{i:03d}", "wave": 1} for i in range(120)]
     raw = {**stack_raw("production"), "ppcs": many}
     project = automation.Project(tmp_path)
     monkeypatch.setattr(automation.Project, "stack_file", lambda _self, _env: raw)
-    assert dayto._up(project, parse_settings("production", raw), "m", None) == "done"
+    assert day_two._up(project, parse_settings("production", raw), "m", None) == "done"
     assert calls[-1]["parallel"] == 120
 
-    from release import cli
+    from release.cli import promotion as cli
 
     monkeypatch.setattr(cli.recovery, "recover", lambda *_a: [])
     cli.run_engine("up", FakeStack(), "m", 120)

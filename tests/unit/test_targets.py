@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from release.targets import Target, TargetError, resolve_target
+from release.rules.targets import Target, TargetError, resolve_target
 
 TODAY = dt.date(2026, 11, 26)
 GREEN = "0a" * 20

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from release.config import NAMESPACE, release_name
+from release.rules.config import NAMESPACE, release_name
 
 KINDS = ("promotion", "pick", "revert", "rollback", "abandon")
 _STAMP = re.compile(r"^release-train:([a-z][a-z-]*) (.*?)(?: \| (.*))?$", re.S)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from release.config import Pin
+from release.rules.config import Pin
 
 BODY_LIMIT = 65536
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+)\b")

@@ -1,4 +1,4 @@
-"""The operations side of `python -m release` (registered on release.cli.app).
+"""The operations side of `python -m release` (registered on release.cli.promotion.app; composed in release/cli/__init__.py).
 
 release ppc status [--env ENV] [--json]   each PPC, the release it runs, since when, lagging?
 
@@ -33,8 +33,11 @@ from typing import Annotated, Any
 import typer
 from pulumi import automation as auto
 
-from release import automation, notify
-from release.cadence import (
+from release import notify
+from release.cli.promotion import app, check_env, console, err_console, fail, project
+from release.engine import automation
+from release.ppc_status import PpcStateError, ppc_status, read_ppc_state
+from release.rules.cadence import (
     WEEKDAYS,
     Cadence,
     Freeze,
@@ -45,8 +48,7 @@ from release.cadence import (
     late,
     soak_check,
 )
-from release.cli import app, check_env, console, err_console, fail, project
-from release.config import (
+from release.rules.config import (
     NAMESPACE,
     ConfigError,
     RolloutSettings,
@@ -54,8 +56,7 @@ from release.config import (
     check_webhook,
     release_date_of,
 )
-from release.ppc_status import PpcStateError, ppc_status, read_ppc_state
-from release.targets import Target
+from release.rules.targets import Target
 
 ppc_app = typer.Typer(
     no_args_is_help=True, help="Customer PPCs: which release each one runs, and what lags."

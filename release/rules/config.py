@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from release.cadence import (
+from release.rules.cadence import (
     Cadence,
     CadenceConfigError,
     Freeze,
@@ -33,8 +33,8 @@ from release.cadence import (
     parse_freezes,
     parse_oncall,
 )
-from release.guardrails import GuardrailsArgs, GuardrailsError
-from release.ppc import Ppc, PpcConfigError, parse_ppcs, plan_waves, validate_template
+from release.rules.guardrails import GuardrailsArgs, GuardrailsError
+from release.rules.ppcs import Ppc, PpcConfigError, parse_ppcs, plan_waves, validate_template
 
 NAMESPACE = "release-train"
 DEFAULT_API_URL = "https://api.github.com"

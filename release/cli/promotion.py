@@ -20,11 +20,17 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from release import automation, recovery
-from release.config import COMMIT_OVERRIDE, DATE_OVERRIDE, ConfigError, Settings, parse_settings
-from release.dayto import day_two_summary
-from release.history import stamp
-from release.targets import Target, TargetError, resolve_target
+from release.engine import automation, recovery
+from release.engine.day_two import day_two_summary
+from release.rules.config import (
+    COMMIT_OVERRIDE,
+    DATE_OVERRIDE,
+    ConfigError,
+    Settings,
+    parse_settings,
+)
+from release.rules.history import stamp
+from release.rules.targets import Target, TargetError, resolve_target
 
 if TYPE_CHECKING:
     from release.forge import ForgeSession
@@ -258,7 +264,7 @@ def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str
 
 def forge_session(proj: automation.Project, settings: Settings) -> ForgeSession:
     """The command line's forge session for a stack: the same token rule as the program
-    (`release.config.token_from`: the stack's `token` secret, else GITHUB_TOKEN)."""
+    (`release.rules.config.token_from`: the stack's `token` secret, else GITHUB_TOKEN)."""
     from release import forge
 
     secret = automation.secret(proj, settings.stack, "token")
@@ -326,7 +332,7 @@ def payload(
     markdown: Annotated[bool, typer.Option("--markdown")] = False,
 ) -> None:
     """What the environment's release contains: commits, PRs and component pins."""
-    from release.payload import Payload, PayloadCommit, PinChange, render_markdown
+    from release.rules.payload import Payload, PayloadCommit, PinChange, render_markdown
 
     proj = project()
     check_env(proj, env)
@@ -359,7 +365,5 @@ def main() -> None:
 
 
 # Registered last: they add commands and hooks to `app`.
-from release import (  # noqa: E402
-    cli_dayto,  # the day-two commands
-    cli_ops,  # ppc status; calendar and notification hooks
-)
+from release.cli import day_two as cli_dayto  # noqa: E402
+from release.cli import ops as cli_ops  # noqa: E402

@@ -4,7 +4,7 @@ What oncall does when a week does not go well, each as a change of the stack's c
 one `up` of the same program (so preview, gates, state and history work as for a
 promotion). Every flow takes an `automation.Project`, so the command line and the
 end-to-end tests call the same functions. Each `up` is stamped with a message
-(`release.history.stamp`) that `release history` reads back.
+(`release.rules.history.stamp`) that `release history` reads back.
 
 - cherry_pick: append SHAs to `picks`, up (each pick a resource; a new PR of the release
   branch into the environment goes through the same gates and merge).
@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi import automation as auto
 
-from release import automation
-from release.config import NAMESPACE, Settings, as_list, check_sha, release_date_of
-from release.history import Row, rows, stamp, with_pr
-from release.picks import merge_picks, removed
-from release.recovery import recover
+from release.engine import automation
+from release.engine.recovery import recover
+from release.rules.config import NAMESPACE, Settings, as_list, check_sha, release_date_of
+from release.rules.history import Row, rows, stamp, with_pr
+from release.rules.picks import merge_picks, removed
 
 if TYPE_CHECKING:
     from release.forge import ForgeSession

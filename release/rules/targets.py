@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from release.config import ConfigError, check_date, check_sha, release_date_of
+from release.rules.config import ConfigError, check_date, check_sha, release_date_of
 
 
 class TargetError(ValueError):

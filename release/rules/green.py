@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
-from release.gates import checks_green, required_states
+from release.rules.gates import checks_green, required_states
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The day-two commands of `python -m release` (registered on release.cli.app).
+"""The day-two commands of `python -m release` (registered on release.cli.promotion.app; composed in release/cli/__init__.py).
 
 release cherry-pick ENV SHA... [--allow-off-master]   pick fixes into the release, re-PR it
 release revert ENV SHA                                 revert one commit of the release
@@ -17,8 +17,7 @@ import typer
 from pulumi import automation as auto
 from rich.table import Table
 
-from release import dayto
-from release.cli import (
+from release.cli.promotion import (
     EnvArg,
     _engine_error,
     actor,
@@ -30,8 +29,9 @@ from release.cli import (
     forge_session,
     project,
 )
-from release.config import ConfigError, Settings
-from release.dayto import DayTwoError, FlowResult
+from release.engine import day_two
+from release.engine.day_two import DayTwoError, FlowResult
+from release.rules.config import ConfigError, Settings
 
 T = TypeVar("T")
 
@@ -59,7 +59,7 @@ def _report(env: str, result: FlowResult) -> None:
         for key in ("releaseBranch", "releaseHead", "prUrl", "state"):
             if values.get(key) is not None:
                 console.print(f"  {key}: {values[key]}", highlight=False)
-        for line in dayto.day_two_summary(values):
+        for line in day_two.day_two_summary(values):
             console.print(f"  {line}", highlight=False)
     console.print(f"[green]{env}: done[/]")
 
@@ -81,7 +81,7 @@ def cherry_pick(
     result = _run(
         "cherry-pick",
         env,
-        lambda: dayto.cherry_pick(
+        lambda: day_two.cherry_pick(
             proj, settings, shas, allow_off_master=allow_off_master, by=actor()
         ),
         hint=f"\nA closed gate: run `release promote {env}` again once checks and approvals "
@@ -99,7 +99,7 @@ def revert(
     """Revert one commit of the release branch, then PR it into ENV."""
     proj = project()
     settings = check_env(proj, env)
-    _report(env, _run("revert", env, lambda: dayto.revert(proj, settings, sha, by=actor())))
+    _report(env, _run("revert", env, lambda: day_two.revert(proj, settings, sha, by=actor())))
 
 
 @app.command()
@@ -116,7 +116,7 @@ def rollback(
     settings = check_env(proj, env)
     _report(
         env,
-        _run("rollback", env, lambda: dayto.rollback(proj, settings, to, force, by=actor())),
+        _run("rollback", env, lambda: day_two.rollback(proj, settings, to, force, by=actor())),
     )
 
 
@@ -133,7 +133,7 @@ def abandon(
     session = forge_session(proj, settings)
     _report(
         env,
-        _run("abandon", env, lambda: dayto.abandon(proj, settings, session, reason, by=actor())),
+        _run("abandon", env, lambda: day_two.abandon(proj, settings, session, reason, by=actor())),
     )
 
 
@@ -146,7 +146,7 @@ def history(
     ] = False,
 ) -> None:
     """Every promotion, pick, revert, rollback and abandon of ENV: who, when, what, which PR."""
-    found = _run("history", env, lambda: dayto.history(project(), env, everything))
+    found = _run("history", env, lambda: day_two.history(project(), env, everything))
     if as_json:
         print(json.dumps([row.to_dict() for row in found], indent=2))
         return
@@ -173,6 +173,6 @@ def history(
 def check_promote(settings: Settings, release: str, force: bool) -> None:
     """Called by `release promote` before it pins anything."""
     env = settings.stack
-    notes = _run("promote", env, lambda: dayto.check_promote(project(), settings, release, force))
+    notes = _run("promote", env, lambda: day_two.check_promote(project(), settings, release, force))
     for note in notes:
         console.print(f"  note: {note}", highlight=False)

@@ -23,10 +23,10 @@ import yaml
 from pulumi import automation as auto
 from semver import VersionInfo
 
-from release.config import NAMESPACE
-from release.recovery import backend_folder, restore_checkpoint
+from release.engine.recovery import backend_folder, restore_checkpoint
+from release.rules.config import NAMESPACE
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 SANDBOX_PASSPHRASE = "release-train-sandbox"
 
 

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from release.config import ConfigError
-from release.fixes import cherry_pick_origins, revert_origins
+from release.rules.config import ConfigError
+from release.rules.fixes import cherry_pick_origins, revert_origins
 
 TEMP_PREFIX = "release-train/tmp/"
 TEMP_REF_PREFIX = f"refs/heads/{TEMP_PREFIX}"

@@ -29,9 +29,9 @@ from typing import Any
 
 import pulumi
 
-from release.config import RolloutSettings, Settings, guardrails_args
-from release.guardrails import Guardrails
-from release.ppc import PpcRollout, verification
+from release.rules.config import RolloutSettings, Settings, guardrails_args
+from release.rules.guardrails import Guardrails
+from release.rules.ppcs import PpcRollout, verification
 
 
 def register_rollout(

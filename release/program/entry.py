@@ -22,17 +22,7 @@ from github.Commit import Commit
 from github.Repository import Repository
 
 from release import forge
-from release.config import (
-    NAMESPACE,
-    ConfigError,
-    Settings,
-    parse_settings,
-    read_pulumi_config,
-)
-from release.fixes import LostFixError, lost_fixes, patch_fingerprint
-from release.gates import check_states
-from release.green import GreenResult, newest_green
-from release.payload import Payload, payload_commits, pin_changes, read_pin, render_markdown
+from release.program.rollout import promote_with_rollout
 from release.providers.branch import ReleaseBranch
 from release.providers.cherry_pick import (
     ReleaseChanges,
@@ -43,8 +33,18 @@ from release.providers.merge import Merge
 from release.providers.ours_merge import OursMerge
 from release.providers.pull_request import PullRequest
 from release.providers.rollback import PlannedRollback, plan_rollback, register_rollback
-from release.rollout import promote_with_rollout
-from release.targets import TargetError, resolve_target
+from release.rules.config import (
+    NAMESPACE,
+    ConfigError,
+    Settings,
+    parse_settings,
+    read_pulumi_config,
+)
+from release.rules.fixes import LostFixError, lost_fixes, patch_fingerprint
+from release.rules.gates import check_states
+from release.rules.green import GreenResult, newest_green
+from release.rules.payload import Payload, payload_commits, pin_changes, read_pin, render_markdown
+from release.rules.targets import TargetError, resolve_target
 
 
 def checks_of(repo: Repository, sha: str) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""The command line (`python -m release`): the top layer, an edge (docs/architecture.md)."""

@@ -1,0 +1,2 @@
+"""The engine driver: the Automation API, crash recovery and the day-two flows
+(docs/architecture.md)."""

@@ -1,0 +1,2 @@
+"""The Pulumi program: the stack's role, the plan (reads only) and the registration of its
+resources (docs/architecture.md)."""
