@@ -218,7 +218,7 @@ def run(cmd: list[str], env: dict[str, str], timeout: float = 1800) -> str:
 def bench_green(work: Path) -> None:
     """Requests to find the newest green commit with k red/pending commits at the tip."""
     from release import forge
-    from release.program.entry import find_green, open_repo
+    from release.program.planning import find_green, open_repo
     from release.rules.config import parse_settings
 
     history = 300
@@ -393,7 +393,7 @@ def bench_promotions(work: Path, home: Path) -> None:
 def bench_payload(work: Path) -> None:
     """Requests to build the payload of a 2,000-commit release."""
     from release import forge
-    from release.program.entry import build_payload, open_repo
+    from release.program.planning import build_payload, open_repo
     from release.rules.config import parse_settings
 
     count = 2000
@@ -516,7 +516,8 @@ def interleaved(fns: list[Callable[[], None]], rounds: int) -> list[list[float]]
 ROLLOUT_PROGRAM = """\
 import json, os, sys
 import pulumi
-from release.rules.ppcs import Ppc, PpcRollout
+from release.program.ppc_rollout import PpcRollout
+from release.rules.ppcs import Ppc
 
 spec = json.loads(os.environ["BENCH_ROLLOUT"])
 ppcs = [Ppc(f"ppc-{i:04d}", 1 + i % spec["waves"]) for i in range(spec["ppcs"])]
@@ -582,9 +583,8 @@ def bench_construction(ppcs: int = 500, picks: int = 20) -> None:
     """Seconds to construct the production program under Pulumi mocks."""
     import pulumi
 
-    from release.program.entry import PromotionPlan, register_promotion
-    from release.program.rollout import promote_with_rollout
-    from release.providers.cherry_pick import ReleaseChanges
+    from release.program.planning import PromotionPlan, ReleaseChanges
+    from release.program.registration import register_release
     from release.rules.config import parse_settings
     from release.rules.payload import Payload
 
@@ -628,7 +628,7 @@ def bench_construction(ppcs: int = 500, picks: int = 20) -> None:
 
     @pulumi.runtime.test
     def construct() -> Any:
-        outputs = promote_with_rollout(settings, plan, {}, register_promotion)
+        outputs = register_release(settings, plan, {})
         counted["outputs"] = len(outputs)
         return pulumi.Output.from_input(outputs["rollout"]).apply(lambda _v: None)
 

@@ -1,5 +1,5 @@
 """`python -m release`: see release/cli/."""
 
-from release.cli.promotion import main
+from release.cli import main
 
 main()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
@@ -24,9 +24,11 @@ from urllib.parse import urlparse
 import requests
 
 from release.rules.config import NAMESPACE, RELEASE_PREFIX, release_date_of, token_from
+from release.rules.gates import MergeGate, merge_gate
 
 if TYPE_CHECKING:
     from github import Github, GithubRetry
+    from github.PullRequest import PullRequest as GhPull
     from github.Repository import Repository
 
 # PyGithub is imported where it is used: the dynamic providers' process loads this module to
@@ -389,3 +391,52 @@ def iter_commits(repo: Repository, branch: str) -> Iterator[str]:
     """SHAs on `branch`, newest first, fetched a page at a time as the caller goes."""
     for commit in repo.get_commits(sha=branch):
         yield commit.sha
+
+
+def checks_seen(repo: Repository, sha: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The commit statuses and the check runs on `sha`: the one read of a commit's checks,
+    for the newest green commit and for the merge gate."""
+    from github.Commit import Commit
+
+    # A lazy commit: its statuses and check runs are read without reading the commit first.
+    commit = Commit(repo.requester.withLazy(True), url=f"{repo.url}/commits/{sha}")
+    statuses = [s.raw_data for s in commit.get_combined_status().statuses]
+    return statuses, listed(commit.get_check_runs())
+
+
+def read_gate(
+    repo: Repository,
+    pull: GhPull,
+    required_checks: Sequence[str],
+    reviewers: Sequence[str],
+    required_approvals: int,
+    expected_head: str | None = None,
+) -> MergeGate:
+    """Read a pull request's checks and reviews and decide its merge gate (reads only)."""
+    head = pull.head.sha
+    statuses, runs = checks_seen(repo, head)
+    return merge_gate(
+        head_sha=head,
+        expected_head=expected_head,
+        required_checks=list(required_checks),
+        statuses=statuses,
+        check_runs=runs,
+        reviews=listed(pull.get_reviews()),
+        reviewers=list(reviewers),
+        required_approvals=required_approvals,
+        state=pull.state,
+        mergeable=pull.mergeable,
+    )
+
+
+def find_pull(
+    repo: Repository, owner: str, head: str, base: str, head_sha: str | None = None
+) -> GhPull | None:
+    """The open pull request of `head` into `base`, else one already merged at `head_sha`."""
+    for pull in repo.get_pulls(state="open", head=f"{owner}:{head}", base=base):
+        return pull
+    if head_sha:
+        for pull in repo.get_pulls(state="closed", head=f"{owner}:{head}", base=base):
+            if pull.merged and pull.head.sha == head_sha:
+                return pull
+    return None

@@ -37,8 +37,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (type ch
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from release.ppc_status import PpcRecord
-
 STATE_FILE = "ppcs.json"
 LOCK_FILE = "ppcs.json.lock"
 FAIL_FILE = "fail"
@@ -191,23 +189,6 @@ def _deploy(
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     return deployed_at
-
-
-def deploy(
-    state_dir: str | os.PathLike[str],
-    ppc: str,
-    release: str,
-    commit: str,
-    seconds: float = 0.0,
-    now: datetime | None = None,
-) -> PpcRecord:
-    """Run one PPC's (simulated) update: wait `seconds`, then record the release.
-
-    Raises PpcDeployError, recording nothing, when DIR/fail names the PPC.
-    """
-    from release.ppc_status import PpcRecord
-
-    return PpcRecord(release, commit, _deploy(state_dir, ppc, release, commit, seconds, now))
 
 
 # --- the command line ------------------------------------------------------------------------

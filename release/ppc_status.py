@@ -3,8 +3,8 @@
 The sandbox's PPC job (release.ppc_deploy) writes DIR/ppcs.json; this module reads it into
 `PpcRecord`s and compares each configured PPC with production (`ppc_status`). It lives apart
 from the job so that the job, started once per PPC, imports none of this (dataclasses and
-typing are among the slower standard modules to import). release.ppc_deploy still offers
-every name here, for the callers that import them from there.
+typing are among the slower standard modules to import). `deploy`, the job's step that
+returns a `PpcRecord`, lives here too, so that the job imports nothing back from here.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Protocol
 from release.ppc_deploy import (
     STATE_FILE,
     PpcStateError,
+    _deploy,
     dump_entries,
     format_time,
     load_entries,
@@ -27,6 +28,7 @@ from release.ppc_deploy import (
 
 __all__ = [
     "PpcRecord",
+    "deploy",
     "PpcStateError",
     "PpcStatusRow",
     "parse_state",
@@ -180,3 +182,18 @@ def _lag(
             f"{production_commit[:12]}"
         )
     return False, f"runs production's release {production_release}"
+
+
+def deploy(
+    state_dir: str | os.PathLike[str],
+    ppc: str,
+    release: str,
+    commit: str,
+    seconds: float = 0.0,
+    now: datetime | None = None,
+) -> PpcRecord:
+    """Run one PPC's (simulated) update: wait `seconds`, then record the release.
+
+    Raises PpcDeployError, recording nothing, when DIR/fail names the PPC.
+    """
+    return PpcRecord(release, commit, _deploy(state_dir, ppc, release, commit, seconds, now))

@@ -1,1 +1,28 @@
-"""The command line (`python -m release`): the top layer, an edge (docs/architecture.md)."""
+"""The command line (`python -m release`): the top layer, and an edge (it reads the stack
+files, the environment and the token secret; see release/cli/common.py). One typer app
+composed of the command groups with `add_typer`:
+
+- release.cli.promotion: plan, promote, status, payload
+- release.cli.day_two: cherry-pick, revert, rollback, abandon, history
+- release.cli.ops: ppc status (and the calendar and notification hooks of status/promote)
+"""
+
+from __future__ import annotations
+
+import typer
+
+from release.cli import day_two, ops, promotion
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="The weekly release train: testing -> staging -> production, as Pulumi stacks.",
+)
+app.add_typer(promotion.app)
+app.add_typer(day_two.app)
+app.add_typer(ops.app)
+
+
+def main() -> None:
+    app()

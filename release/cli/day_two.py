@@ -1,4 +1,4 @@
-"""The day-two commands of `python -m release` (registered on release.cli.promotion.app; composed in release/cli/__init__.py).
+"""The day-two commands of `python -m release` (a command group, composed in release/cli/__init__.py).
 
 release cherry-pick ENV SHA... [--allow-off-master]   pick fixes into the release, re-PR it
 release revert ENV SHA                                 revert one commit of the release
@@ -17,13 +17,12 @@ import typer
 from pulumi import automation as auto
 from rich.table import Table
 
-from release.cli.promotion import (
+from release.cli.common import (
     EnvArg,
-    _engine_error,
     actor,
-    app,
     check_env,
     console,
+    engine_error,
     err_console,
     fail,
     forge_session,
@@ -34,6 +33,9 @@ from release.engine.day_two import DayTwoError, FlowResult
 from release.rules.config import ConfigError, Settings
 
 T = TypeVar("T")
+
+app = typer.Typer()
+"""The day-two commands: composed into release.cli.app."""
 
 
 def _run(what: str, env: str, flow: Callable[[], T], hint: str = "") -> T:
@@ -47,7 +49,7 @@ def _run(what: str, env: str, flow: Callable[[], T], hint: str = "") -> T:
             "or run `pulumi cancel` if it crashed"
         )
     except auto.CommandError as err:
-        fail(f"{what} on {env} failed:\n{_engine_error(err)}{hint}")
+        fail(f"{what} on {env} failed:\n{engine_error(err)}{hint}")
     raise AssertionError("unreachable")
 
 

@@ -1,4 +1,4 @@
-"""The operations side of `python -m release` (registered on release.cli.promotion.app; composed in release/cli/__init__.py).
+"""The operations side of `python -m release` (a command group, composed in release/cli/__init__.py).
 
 release ppc status [--env ENV] [--json]   each PPC, the release it runs, since when, lagging?
 
@@ -34,7 +34,7 @@ import typer
 from pulumi import automation as auto
 
 from release import notify
-from release.cli.promotion import app, check_env, console, err_console, fail, project
+from release.cli.common import check_env, console, err_console, fail, project
 from release.engine import automation
 from release.ppc_status import PpcStateError, ppc_status, read_ppc_state
 from release.rules.cadence import (
@@ -58,6 +58,8 @@ from release.rules.config import (
 )
 from release.rules.targets import Target
 
+app = typer.Typer()
+"""The operations group: `release ppc ...`, composed into release.cli.app."""
 ppc_app = typer.Typer(
     no_args_is_help=True, help="Customer PPCs: which release each one runs, and what lags."
 )

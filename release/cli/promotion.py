@@ -1,4 +1,4 @@
-"""`python -m release`: the release train's command line, on the Automation API.
+"""The promotion commands of `python -m release`, on the Automation API.
 
 release plan ENV        dry run (pulumi preview): the commit, the ours-merge, the PR, gates
 release promote ENV     pin the commit and date in the stack's config, then pulumi up
@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pulumi import automation as auto
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from release.cli import day_two as cli_dayto
+from release.cli import ops as cli_ops
+from release.cli.common import (
+    EnvArg,
+    actor,
+    check_env,
+    console,
+    engine_error,
+    fail,
+    forge_session,
+    load,
+    project,
+)
 from release.engine import automation, recovery
 from release.engine.day_two import day_two_summary
 from release.rules.config import (
@@ -27,87 +37,22 @@ from release.rules.config import (
     DATE_OVERRIDE,
     ConfigError,
     Settings,
-    parse_settings,
 )
 from release.rules.history import stamp
 from release.rules.targets import Target, TargetError, resolve_target
 
 if TYPE_CHECKING:
-    from release.forge import ForgeSession
+    pass
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="The weekly release train: testing -> staging -> production, as Pulumi stacks.",
-)
-console = Console()
-err_console = Console(stderr=True)
+app = typer.Typer()
+"""plan, promote, status, payload: composed into release.cli.app."""
 
-EnvArg = Annotated[
-    str, typer.Argument(help="The stack / environment: testing, staging, production.")
-]
 CommitOpt = Annotated[
     str | None, typer.Option("--commit", help="Promote this full SHA instead of the source's.")
 ]
 DateOpt = Annotated[
     str | None, typer.Option("--date", help="Release date YYYY-MM-DD (default: today, UTC).")
 ]
-
-
-def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
-def project() -> automation.Project:
-    """The project folder: RELEASE_TRAIN_PROJECT_DIR, else this checkout."""
-    directory = os.environ.get("RELEASE_TRAIN_PROJECT_DIR")
-    return automation.Project(Path(directory)) if directory else automation.Project()
-
-
-def actor() -> str:
-    """Who runs the command: RELEASE_TRAIN_ACTOR, else GITHUB_ACTOR (CI), else USER."""
-    for key in ("RELEASE_TRAIN_ACTOR", "GITHUB_ACTOR", "USER", "USERNAME"):
-        value = os.environ.get(key, "").strip()
-        if value:
-            return "".join(c for c in value if c.isalnum() or c in "-_.@") or "unknown"
-    return "unknown"
-
-
-_parsed: dict[tuple[Path, str], tuple[str, Settings | ConfigError]] = {}
-
-
-def load(proj: automation.Project, env: str) -> Settings:
-    """The stack's `Settings`, parsed from its stack file once per version of the file.
-
-    The command line's one reading of the stack files (the program reads `pulumi.Config`).
-    Raises ConfigError naming the bad key.
-    """
-    raw = proj.stack_file(env)
-    key, text = (proj.directory.resolve(), env), repr(sorted(raw.items()))
-    known = _parsed.get(key)
-    if known is None or known[0] != text:
-        try:
-            value: Settings | ConfigError = parse_settings(env, raw)
-        except ConfigError as err:
-            value = err
-        known = _parsed[key] = (text, value)
-    if isinstance(known[1], ConfigError):
-        raise known[1]
-    return known[1]
-
-
-def check_env(proj: automation.Project, env: str) -> Settings:
-    """The stack's settings, validated, or an error naming the bad key (no writes)."""
-    names = proj.stack_names()
-    if env not in names:
-        fail(f"unknown environment {env!r}: choose one of {', '.join(names)} (Pulumi.<env>.yaml)")
-    try:
-        return load(proj, env)
-    except ConfigError as err:
-        fail(f"Pulumi.{env}.yaml: {err}")
-    raise AssertionError("unreachable")
 
 
 def target_for(
@@ -153,14 +98,7 @@ def run_engine(
             "or run `pulumi cancel` if it crashed"
         )
     except auto.CommandError as err:
-        fail(f"{action} of {stack.name} failed:\n{_engine_error(err)}")
-
-
-def _engine_error(err: auto.CommandError) -> str:
-    text = str(err)
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    wanted = [ln for ln in lines if "error:" in ln or "Exception:" in ln or "Error:" in ln]
-    return "\n".join(wanted[-8:] or lines[-8:])
+        fail(f"{action} of {stack.name} failed:\n{engine_error(err)}")
 
 
 def describe_gate(settings: Settings) -> str:
@@ -262,35 +200,22 @@ def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str
     return rows
 
 
-def forge_session(proj: automation.Project, settings: Settings) -> ForgeSession:
-    """The command line's forge session for a stack: the same token rule as the program
-    (`release.rules.config.token_from`: the stack's `token` secret, else GITHUB_TOKEN)."""
-    from release import forge
-
-    secret = automation.secret(proj, settings.stack, "token")
-    return forge.session(settings.api_url, settings.repository, secret, os.environ)
-
-
 def waiting_gate(proj: automation.Project, env: str, branch: str | None) -> str | None:
     """Why the open release pull request into `env` is not merged yet (reads only)."""
     from release import forge
-    from release.providers.merge import evaluate
-    from release.providers.pull_request import find_pull
 
     try:
         settings = load(proj, env)
         repo = forge_session(proj, settings).repo
-        pull = branch and find_pull(repo, settings.owner, branch, settings.environment)
+        pull = branch and forge.find_pull(repo, settings.owner, branch, settings.environment)
         if not pull:
             return None
-        gate = evaluate(
+        gate = forge.read_gate(
             repo,
             pull,
-            {
-                "required_checks": list(settings.required_checks),
-                "reviewers": list(settings.reviewers),
-                "required_approvals": settings.required_approvals,
-            },
+            settings.required_checks,
+            settings.reviewers,
+            settings.required_approvals,
         )
     except Exception as err:  # noqa: BLE001 - status reports, it does not fail
         return f"gate unknown: {forge.redact(str(err))}"
@@ -358,12 +283,3 @@ def payload(
         print(text)
     else:
         console.print(text, highlight=False)
-
-
-def main() -> None:
-    app()
-
-
-# Registered last: they add commands and hooks to `app`.
-from release.cli import day_two as cli_dayto  # noqa: E402
-from release.cli import ops as cli_ops  # noqa: E402

@@ -24,14 +24,14 @@ command line, so its URL never reaches a resource's inputs or the stack's state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 
+from release.program.guardrails import Guardrails
+from release.program.ppc_rollout import PpcRollout, verification
 from release.rules.config import RolloutSettings, Settings, guardrails_args
-from release.rules.guardrails import Guardrails
-from release.rules.ppcs import PpcRollout, verification
 
 
 def register_rollout(
@@ -89,28 +89,3 @@ def register_rollout(
         Guardrails("guardrails", args)
         added["guardrails"] = [*args.environment_branches, args.release_branch_pattern]
     return added
-
-
-Register = Callable[[Settings, Any, dict[str, Any]], dict[str, Any]]
-
-
-def promote_with_rollout(
-    settings: Settings,
-    plan: Any,
-    source: dict[str, Any],
-    register: Register,
-    token: str | None = None,
-) -> dict[str, Any]:
-    """The program's hook: register the promotion (`register`, i.e.
-    program.register_promotion), then what follows its merge (`settings.rollout`, validated
-    with the rest of the stack's config before any resource is registered).
-
-    `plan` is the PromotionPlan (its release and the payload's pins are used); `token`
-    reaches the guardrails' GitHub provider, as a secret.
-    """
-    outputs = register(settings, plan, source)
-    pins = {pin.name: pin.after for pin in plan.payload.pins if pin.after}
-    rollout = settings.rollout
-    secret = pulumi.Output.secret(token) if rollout.manage_protection and token else None
-    outputs["rollout"] = register_rollout(settings, rollout, plan.release, pins, outputs, secret)
-    return outputs

@@ -16,11 +16,12 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
 from release.providers.base import ForgeProvider, ForgeResource, call
-from release.rules.gates import MergeGate, merge_gate
 
 if TYPE_CHECKING:
     from github.PullRequest import PullRequest as GhPull
     from github.Repository import Repository
+
+    from release.rules.gates import MergeGate
 
 
 class GateClosed(RuntimeError):
@@ -28,23 +29,14 @@ class GateClosed(RuntimeError):
 
 
 def evaluate(repo: Repository, pull: GhPull, props: dict[str, Any]) -> MergeGate:
-    """Read the pull request's checks and reviews and decide the gate (reads only)."""
-    head = pull.head.sha
-    commit = repo.get_commit(head)
-    statuses = [s.raw_data for s in commit.get_combined_status().statuses]
-    runs = forge.listed(commit.get_check_runs())
-    reviews = forge.listed(pull.get_reviews())
-    return merge_gate(
-        head_sha=head,
+    """The merge gate of `pull` for this resource's inputs (forge.read_gate: reads only)."""
+    return forge.read_gate(
+        repo,
+        pull,
+        props.get("required_checks") or [],
+        props.get("reviewers") or [],
+        int(props.get("required_approvals") or 0),
         expected_head=props.get("head_sha"),
-        required_checks=list(props.get("required_checks") or []),
-        statuses=statuses,
-        check_runs=runs,
-        reviews=reviews,
-        reviewers=list(props.get("reviewers") or []),
-        required_approvals=int(props.get("required_approvals") or 0),
-        state=pull.state,
-        mergeable=pull.mergeable,
     )
 
 

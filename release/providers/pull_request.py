@@ -17,22 +17,8 @@ from release.providers.base import ForgeProvider, ForgeResource, call
 
 if TYPE_CHECKING:
     from github.PullRequest import PullRequest as GhPull
-    from github.Repository import Repository
 
 BODY_LIMIT = 65536
-
-
-def find_pull(
-    repo: Repository, owner: str, head: str, base: str, head_sha: str | None = None
-) -> GhPull | None:
-    """The open pull request of `head` into `base`, else one already merged at `head_sha`."""
-    for pull in repo.get_pulls(state="open", head=f"{owner}:{head}", base=base):
-        return pull
-    if head_sha:
-        for pull in repo.get_pulls(state="closed", head=f"{owner}:{head}", base=base):
-            if pull.merged and pull.head.sha == head_sha:
-                return pull
-    return None
 
 
 class PullRequestProvider(ForgeProvider):
@@ -49,7 +35,7 @@ class PullRequestProvider(ForgeProvider):
             )
 
         pull = forge.create_once(
-            lambda: find_pull(
+            lambda: forge.find_pull(
                 repo, props["repository"].split("/")[0], head, base, props["head_sha"]
             ),
             make,

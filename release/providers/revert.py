@@ -1,6 +1,6 @@
 """A revert of one commit of a release branch, made through the forge's API like a pick.
 
-`git revert SHA` on the release branch, without a clone (see cherry_pick.py for why the API
+`git revert SHA` on the release branch, without a clone (see grafting.py for why the API
 method): first an "inverse" commit R whose tree is SHA's parent's tree and whose parent is
 SHA, so that SHA..R is exactly the undoing of SHA; then the same temporary-branch merge as a
 pick (a sibling of the release head on SHA, merge R into it, commit the resulting tree on the
@@ -24,14 +24,7 @@ from pulumi.dynamic import (
 
 from release import forge
 from release.providers.base import ForgeProvider, ForgeResource, call
-from release.providers.cherry_pick import (
-    branch_only,
-    ensure_unmoved,
-    fast_forward,
-    first_parent_line,
-    full_sha_ok,
-    graft,
-)
+from release.providers.grafting import branch_only, first_parent_line, full_sha_ok, land
 from release.rules.picks import revert_message, revert_refusal, reverted_by
 
 INVERSE_MESSAGE = "release-train temporary inverse commit (used once for a revert)"
@@ -74,28 +67,28 @@ class RevertProvider(ForgeProvider):
         refused = revert_refusal(sha, parents, on_branch, branch)
         if refused:
             raise refused
-        ensure_unmoved(branch, current, props.get("expected_head"), "reverted")
         before = call("read the parent", lambda: repo.get_git_commit(parents[0]))
-        inverse = call(
-            "create the inverse commit",
-            lambda: repo.create_git_commit(INVERSE_MESSAGE, before.tree, [target]),
-        )
-        head = call(f"read {branch}", lambda: repo.get_git_commit(current))
-        new = graft(
+
+        def inverse() -> str:
+            made = call(
+                "create the inverse commit",
+                lambda: repo.create_git_commit(INVERSE_MESSAGE, before.tree, [target]),
+            )
+            return made.sha
+
+        return land(
             repo,
+            props,
             kind="revert",
             key=sha,
             branch=branch,
-            head=head,
+            current=current,
             base=sha,
-            theirs=inverse.sha,
+            theirs=inverse,
             message=revert_message(target.message, sha),
             author=None,
+            out="revert_sha",
         )
-        if new is None:  # the change is already gone from the release's tree
-            return {**props, "head": current, "revert_sha": None, "applied": False}
-        fast_forward(repo, branch, current, new.sha)
-        return {**props, "head": new.sha, "revert_sha": new.sha, "applied": True}
 
 
 class Revert(ForgeResource, module="git", name="Revert"):

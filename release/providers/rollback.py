@@ -10,7 +10,6 @@ never deleted. Made through the git data API (no clone needed: it changes no fil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -18,11 +17,10 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
 from release.providers.base import ForgeProvider, ForgeResource, call
-from release.providers.cherry_pick import BranchMoved, full_sha_ok
-from release.rules.config import ConfigError, Settings
+from release.providers.grafting import BranchMoved, full_sha_ok
 
 if TYPE_CHECKING:
-    from github.Repository import Repository
+    pass
 
 ROLLBACK_PREFIX = "rollback/"
 
@@ -135,109 +133,3 @@ class RollbackCommit(ForgeResource, module="git", name="RollbackCommit"):
             "from_release": from_release,
         }
         super().__init__(RollbackCommitProvider(), name, props, ("head", "tree"), opts)
-
-
-@dataclass(frozen=True)
-class PlannedRollback:
-    """The rollback the stack's config asks for, checked with reads."""
-
-    target: str
-    to_sha: str
-    env_head: str
-    branch: str
-    approvals: int
-
-
-def plan_rollback(settings: Settings, repo: Repository | None) -> PlannedRollback | None:
-    """Check the rollback the stack's config asks for (`rollback: {to, date}`) now, with
-    reads only; None when none is asked for.
-
-    `rollbackApprovals` (0 or 1), when set, replaces the number of approvals.
-    """
-    day_two = settings.day_two
-    if not day_two.rollback_to or not day_two.rollback_date:
-        return None
-    assert repo is not None
-    target, env = day_two.rollback_to, settings.environment
-    to_sha = forge.branch_head(repo, target)
-    if to_sha is None:
-        raise ConfigError("rollback.to", target, f"no such branch in {settings.repository}")
-    env_head = forge.branch_head(repo, env)
-    if env_head is None:
-        raise ConfigError("environment", env, f"no such branch in {settings.repository}")
-    branch = rollback_branch(env, day_two.rollback_date)
-    pulumi.log.info(f"rollback of {env} to {target} ({to_sha[:12]}) on {branch}")
-    approvals = (
-        settings.required_approvals
-        if day_two.rollback_approvals is None
-        else day_two.rollback_approvals
-    )
-    return PlannedRollback(target, to_sha, env_head, branch, approvals)
-
-
-def register_rollback(
-    settings: Settings, release: str, planned: PlannedRollback | None
-) -> dict[str, Any]:
-    """A rollback commit on `rollback/ENV-DATE`, its pull request into the environment, and
-    its merge through the same gates as a promotion (with the planned approvals)."""
-    from release.providers.merge import Merge
-    from release.providers.pull_request import PullRequest
-
-    if planned is None:
-        return {}
-    env, target, to_sha, branch = (
-        settings.environment,
-        planned.target,
-        planned.to_sha,
-        planned.branch,
-    )
-    approvals = planned.approvals
-    common = {"api_url": settings.api_url, "repository": settings.repository}
-    commit = RollbackCommit(
-        "rollback-commit",
-        environment=env,
-        branch=branch,
-        to_release=target,
-        to_sha=to_sha,
-        env_head=planned.env_head,
-        from_release=release,
-        **common,
-    )
-    body = (
-        f"Rolls {env} back to **{target}** (`{to_sha}`), replacing {release}.\n\n"
-        f"The commit on `{branch}` has {target}'s tree and {env}'s head as its parent: "
-        "merging it restores the earlier release exactly. Nothing is rewritten.\n\n"
-        f"Gates: the required checks, and {approvals} approval(s) from "
-        f"{', '.join(settings.reviewers) or 'nobody'}."
-    )
-    pull = PullRequest(
-        "rollback-pull-request",
-        head=branch,
-        base=env,
-        head_sha=commit.head,
-        title=f"Roll back {env} to {target}",
-        body=body,
-        reviewers=list(settings.reviewers),
-        **common,
-    )
-    merge = Merge(
-        "rollback-merge",
-        number=pull.number,
-        head_sha=commit.head,
-        required_checks=list(settings.required_checks),
-        reviewers=list(settings.reviewers),
-        required_approvals=approvals,
-        **common,
-    )
-    return {
-        "rollback": {
-            "to": target,
-            "from": release,
-            "branch": branch,
-            "commit": commit.head,
-            "prNumber": pull.number,
-            "prUrl": pull.url,
-            "mergeCommit": merge.merge_commit,
-            "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
-        }
-    }

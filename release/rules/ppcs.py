@@ -1,4 +1,7 @@
-"""Customer PPC rollout: the update of every customer's private deployment, in waves.
+"""Customer PPC rollout, the rules: the PPCs and their waves, the command template, the
+job's environment (pure; release/program/ppc_rollout.py registers the jobs).
+
+Customer PPC rollout: the update of every customer's private deployment, in waves.
 
 "After the Pulumi Service has been updated, and rolled out to production ... we then are
 able to update customer PPCs." Here each PPC's update job is a `pulumi_command` local
@@ -12,7 +15,8 @@ dependencies on each other, so the engine runs them in parallel. A failing PPC f
 wave and the later waves never start; the next `up` creates only what is missing.
 
 The planning (`plan_waves`, `validate_template`, `render_command`, `ppc_environment`) is
-pure; `PpcRollout` and `verification` only register resources.
+pure, here; `PpcRollout` and `verification` (release/program/ppc_rollout.py) only register
+resources.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from __future__ import annotations
 import re
 import shlex
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pulumi
-from pulumi_command import local
+if TYPE_CHECKING:
+    import pulumi
 
 PLACEHOLDERS = ("ppc", "release", "commit", "wave", "state")
 """The names a command template may use, each written `{name}`; `{state}` is the folder
@@ -231,127 +236,3 @@ def ppc_environment(
     for name, variable in pin_variables(pins).items():
         env[variable] = pins[name]
     return env
-
-
-def verification(
-    name: str,
-    command: str,
-    after: Sequence[pulumi.Resource],
-    triggers: Sequence[pulumi.Input[str]] | None = None,
-    environment: Mapping[str, pulumi.Input[str]] | None = None,
-    opts: pulumi.ResourceOptions | None = None,
-) -> local.Command:
-    """The smoke test run after production's merge and before the PPC rollout.
-
-    Pass the release's commit in `triggers` so each release is verified once; the rollout
-    then lists the returned Command in its `after`.
-    """
-    if not isinstance(command, str) or not command.strip():
-        raise PpcConfigError(
-            "verifyCommand is empty: give the smoke test command, or leave the key out "
-            "to roll PPCs out right after production's merge"
-        )
-    return local.Command(
-        name,
-        create=command,
-        environment=dict(environment) if environment else None,
-        triggers=list(triggers) if triggers else None,
-        opts=pulumi.ResourceOptions.merge(
-            pulumi.ResourceOptions(depends_on=list(after)), opts or pulumi.ResourceOptions()
-        ),
-    )
-
-
-class PpcRollout(pulumi.ComponentResource):
-    """Every PPC's update job for one release, wave after wave.
-
-    Every PPC of wave N+1 waits for all of wave N through one gate Command per wave
-    (`wave-<N>-done`, which depends on every PPC of wave N and runs a no-op echo); the
-    first wave waits for `after`. PPCs of one wave do not depend on each other.
-
-    `environment` is added to every job's environment (the train's own variables win);
-    `dir` is the folder the jobs run in (default: the program's); `state` fills the
-    template's `{state}` placeholder.
-
-    Attributes: `waves` (the plan), `commands` (PPC name -> its Command), `gates` (one per
-    wave but the last) and `results` (PPC name -> Output of {"release", "commit", "wave",
-    "stdout"} as run).
-    """
-
-    waves: list[list[Ppc]]
-    commands: dict[str, local.Command]
-    gates: list[local.Command]
-    results: dict[str, pulumi.Output[dict[str, object]]]
-
-    def __init__(
-        self,
-        name: str,
-        ppcs: list[Ppc],
-        command: str,
-        release: pulumi.Input[str],
-        commit: pulumi.Input[str],
-        pins: Mapping[str, pulumi.Input[str]] | None = None,
-        after: Sequence[pulumi.Resource] = (),
-        environment: Mapping[str, pulumi.Input[str]] | None = None,
-        dir: str | None = None,
-        state: str = "",
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        # Validate everything before registering anything.
-        self.waves = plan_waves(list(ppcs))
-        validate_template(command)
-        pins = dict(pins or {})
-        pin_names = pin_variables(pins)
-        super().__init__("release-train:index:PpcRollout", name, None, opts)
-
-        release_out = pulumi.Output.from_input(release)
-        commit_out = pulumi.Output.from_input(commit)
-        pin_values = {key: pulumi.Output.from_input(value) for key, value in pins.items()}
-        base_env = {key: pulumi.Output.from_input(v) for key, v in (environment or {}).items()}
-        triggers: list[pulumi.Input[str]] = [commit_out]
-        triggers += [pulumi.Output.concat(key, "=", pin_values[key]) for key in sorted(pin_names)]
-
-        self.commands = {}
-        self.results = {}
-        self.gates = []
-        previous: list[pulumi.Resource] = list(after)
-        for wave in self.waves:
-            current: list[pulumi.Resource] = []
-            for ppc in wave:
-                create = pulumi.Output.all(release_out, commit_out).apply(
-                    lambda rc, p=ppc: render_command(command, p.name, rc[0], rc[1], p.wave, state)
-                )
-                env = ppc_environment(ppc, release_out, commit_out, pin_values, base_env)
-                cmd = local.Command(
-                    f"ppc-{ppc.name}",
-                    create=create,
-                    environment=env,
-                    triggers=triggers,
-                    dir=dir,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
-                )
-                self.commands[ppc.name] = cmd
-                self.results[ppc.name] = pulumi.Output.all(
-                    release_out, commit_out, cmd.stdout
-                ).apply(
-                    lambda rcs, p=ppc: {
-                        "release": rcs[0],
-                        "commit": rcs[1],
-                        "wave": p.wave,
-                        "stdout": rcs[2],
-                    }
-                )
-                current.append(cmd)
-            if wave is not self.waves[-1]:
-                # One gate per wave instead of wave x wave direct edges: the SDK checks each
-                # depends_on edge for cycles by walking everything reachable from it, which
-                # takes over a minute for 500 PPCs in 5 waves wired directly.
-                gate = local.Command(
-                    f"wave-{wave[0].wave}-done",
-                    create=f"echo 'PPC wave {wave[0].wave} complete'",
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=current),
-                )
-                self.gates.append(gate)
-                current = [gate]
-            previous = current
-        self.register_outputs({"ppcs": dict(self.results)})

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from pulumi import automation as auto
 
-from release.cli.promotion import forge_session
+from release.cli.common import forge_session
 from release.engine import day_two
 from tests.e2e.train import RELEASE_DATE, Train
 

@@ -23,8 +23,8 @@ import pytest
 from pulumi import automation as auto
 from typer.testing import CliRunner
 
+from release.cli import app
 from release.cli import ops as cli_ops
-from release.cli.promotion import app
 from release.ppc_status import read_ppc_state
 from tests.e2e.harness import changes
 from tests.e2e.train import RELEASE_DATE, Train

@@ -15,7 +15,7 @@ from github import Auth, Github
 from pulumi import automation as auto
 
 from devtools.demo import act_as_ci_and_partner, point_at, prepare_project
-from release.cli.promotion import load
+from release.cli.common import load
 from release.engine import automation
 from release.rules.config import COMMIT_OVERRIDE, DATE_OVERRIDE, Settings
 from release.rules.targets import resolve_target

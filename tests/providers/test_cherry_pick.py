@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from release.providers.cherry_pick import BranchMoved, CherryPickProvider
+from release.providers.cherry_pick import CherryPickProvider
+from release.providers.grafting import BranchMoved
 from release.rules.picks import PickConflict, PickRefused, is_temp_ref
 from tests.providers.daytwo_repo import RELEASE, build, engine_copy, props
 
@@ -165,7 +166,7 @@ def test_delete_forgets(world):
 
 def test_fast_forward_is_never_forced(world):
     _sandbox, _shas, repo, _provider = world
-    from release.providers.cherry_pick import fast_forward
+    from release.providers.grafting import fast_forward
 
     start = repo.get_git_commit(head(repo))
     ours = repo.create_git_commit("ours", start.tree, [start])
@@ -180,7 +181,7 @@ def test_fast_forward_is_never_forced(world):
 
 def test_plan_time_checks_read_only(world):
     sandbox, shas, repo, _provider = world
-    from release.providers.cherry_pick import plan_pick
+    from release.program.planning import plan_pick
     from release.rules.config import Settings
 
     settings = Settings(

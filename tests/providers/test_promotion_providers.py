@@ -23,7 +23,7 @@ def ctx(seeded_sandbox):
     sb = seeded_sandbox
     gh = Github(base_url=sb.base_url, auth=Auth.Token(sb.token), retry=None)
     repo = gh.get_repo(REPO)
-    from release.program.entry import find_green
+    from release.program.planning import find_green
 
     settings = parse_settings(
         "testing",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from release.providers.cherry_pick import BranchMoved
+from release.providers.grafting import BranchMoved
 from release.providers.rollback import RollbackCommitError, RollbackCommitProvider
 from tests.providers.daytwo_repo import (
     ENV,

@@ -14,7 +14,7 @@ from typing import Any
 from github import Auth, Github
 
 from release import forge
-from release.program.entry import find_green, open_repo, plan_promotion
+from release.program.planning import find_green, open_repo, plan_promotion
 from release.providers.branch import ReleaseBranchProvider
 from release.providers.merge import MergeProvider
 from release.providers.ours_merge import OursMergeProvider

@@ -7,7 +7,8 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from release.rules.guardrails import Guardrails, GuardrailsArgs, GuardrailsError
+from release.program.guardrails import Guardrails
+from release.rules.guardrails import GuardrailsArgs, GuardrailsError
 from tests.support.mocks import CapturingMonitor
 
 TEAM_ID = 4242

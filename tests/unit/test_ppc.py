@@ -10,17 +10,16 @@ import pulumi
 import pytest
 from pulumi_command import local
 
+from release.program.ppc_rollout import PpcRollout, verification
 from release.rules.ppcs import (
     Ppc,
     PpcConfigError,
-    PpcRollout,
     parse_ppcs,
     pin_variables,
     plan_waves,
     ppc_environment,
     render_command,
     validate_template,
-    verification,
 )
 from tests.support.mocks import CapturingMonitor, Registered
 

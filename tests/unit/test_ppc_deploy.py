@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from release.ppc_deploy import PpcStateError, deploy, failing_ppcs
-from release.ppc_status import PpcRecord, parse_state, ppc_status, read_ppc_state, render_state
+from release.ppc_deploy import PpcStateError, failing_ppcs
+from release.ppc_status import (
+    PpcRecord,
+    deploy,
+    parse_state,
+    ppc_status,
+    read_ppc_state,
+    render_state,
+)
 from release.rules.ppcs import Ppc
 
 ROOT = Path(__file__).resolve().parents[2]

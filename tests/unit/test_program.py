@@ -8,7 +8,9 @@ import pulumi
 import pytest
 import yaml
 
-from release.program.entry import PROMOTION_OUTPUTS, PromotionPlan, register_promotion
+from release.program.entry import PROMOTION_OUTPUTS
+from release.program.planning import PromotionPlan
+from release.program.registration import register_promotion
 from release.rules.config import parse_settings
 from release.rules.payload import Payload, PayloadCommit, PinChange
 from tests.support.mocks import EchoMocks, install

@@ -108,7 +108,7 @@ def test_a_promotion_and_a_day_two_command_act_as_one_identity(monkeypatch):
     rule: the stack's token secret first, then GITHUB_TOKEN."""
     from pulumi.runtime.config import set_config
 
-    from release.cli import promotion as cli
+    from release.cli import common as cli
     from release.engine import automation
 
     monkeypatch.setenv("GITHUB_TOKEN", "token-of-the-environment")

@@ -9,8 +9,8 @@ import pulumi
 import pytest
 import yaml
 
-from release.program.entry import register_promotion
-from release.program.rollout import promote_with_rollout, register_rollout
+from release.program.registration import register_release
+from release.program.rollout import register_rollout
 from release.rules.config import (
     ROLLOUT_KEYS,
     ConfigError,
@@ -72,7 +72,8 @@ class FakeConfig:
 
 
 def run(stack: str, raw_changes: dict | None = None, mocks: RolloutMocks | None = None):
-    """promote_with_rollout over register_promotion for `stack`; returns (monitor, outputs)."""
+    """register_release (the promotion, then the rollout) for `stack`; returns (monitor,
+    outputs)."""
     mocks = mocks or RolloutMocks()
     monitor = install(mocks, stack)
     settings, raw = settings_of(stack, **(raw_changes or {}))
@@ -80,9 +81,7 @@ def run(stack: str, raw_changes: dict | None = None, mocks: RolloutMocks | None 
 
     @pulumi.runtime.test
     def program():
-        outputs = promote_with_rollout(
-            settings, plan(stack, False), {"stack": "x"}, register_promotion, "a-token"
-        )
+        outputs = register_release(settings, plan(stack, False), {"stack": "x"}, "a-token")
         result.update(outputs)
         return pulumi.Output.from_input(outputs["rollout"]).apply(
             lambda value: result.update(resolved=value)

@@ -1,0 +1,99 @@
+"""What every command group of `python -m release` shares: the consoles, the error exit,
+the project folder, and the command line's edge: it reads the stack files (`load`, once per
+version of a file), the environment (`actor`, GITHUB_TOKEN) and the token secret
+(`forge_session`), and passes Settings and a ForgeSession down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pulumi import automation as auto
+from rich.console import Console
+
+from release.engine import automation
+from release.rules.config import ConfigError, Settings, parse_settings
+
+if TYPE_CHECKING:
+    from release.forge import ForgeSession
+
+console = Console()
+err_console = Console(stderr=True)
+
+EnvArg = Annotated[
+    str, typer.Argument(help="The stack / environment: testing, staging, production.")
+]
+
+
+def fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def project() -> automation.Project:
+    """The project folder: RELEASE_TRAIN_PROJECT_DIR, else this checkout."""
+    directory = os.environ.get("RELEASE_TRAIN_PROJECT_DIR")
+    return automation.Project(Path(directory)) if directory else automation.Project()
+
+
+def actor() -> str:
+    """Who runs the command: RELEASE_TRAIN_ACTOR, else GITHUB_ACTOR (CI), else USER."""
+    for key in ("RELEASE_TRAIN_ACTOR", "GITHUB_ACTOR", "USER", "USERNAME"):
+        value = os.environ.get(key, "").strip()
+        if value:
+            return "".join(c for c in value if c.isalnum() or c in "-_.@") or "unknown"
+    return "unknown"
+
+
+_parsed: dict[tuple[Path, str], tuple[str, Settings | ConfigError]] = {}
+
+
+def load(proj: automation.Project, env: str) -> Settings:
+    """The stack's `Settings`, parsed from its stack file once per version of the file.
+
+    The command line's one reading of the stack files (the program reads `pulumi.Config`).
+    Raises ConfigError naming the bad key.
+    """
+    raw = proj.stack_file(env)
+    key, text = (proj.directory.resolve(), env), repr(sorted(raw.items()))
+    known = _parsed.get(key)
+    if known is None or known[0] != text:
+        try:
+            value: Settings | ConfigError = parse_settings(env, raw)
+        except ConfigError as err:
+            value = err
+        known = _parsed[key] = (text, value)
+    if isinstance(known[1], ConfigError):
+        raise known[1]
+    return known[1]
+
+
+def check_env(proj: automation.Project, env: str) -> Settings:
+    """The stack's settings, validated, or an error naming the bad key (no writes)."""
+    names = proj.stack_names()
+    if env not in names:
+        fail(f"unknown environment {env!r}: choose one of {', '.join(names)} (Pulumi.<env>.yaml)")
+    try:
+        return load(proj, env)
+    except ConfigError as err:
+        fail(f"Pulumi.{env}.yaml: {err}")
+    raise AssertionError("unreachable")
+
+
+def forge_session(proj: automation.Project, settings: Settings) -> ForgeSession:
+    """The command line's forge session for a stack: the same token rule as the program
+    (`release.rules.config.token_from`: the stack's `token` secret, else GITHUB_TOKEN)."""
+    from release import forge
+
+    secret = automation.secret(proj, settings.stack, "token")
+    return forge.session(settings.api_url, settings.repository, secret, os.environ)
+
+
+def engine_error(err: auto.CommandError) -> str:
+    text = str(err)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    wanted = [ln for ln in lines if "error:" in ln or "Exception:" in ln or "Error:" in ln]
+    return "\n".join(wanted[-8:] or lines[-8:])

@@ -1,0 +1,204 @@
+"""The program's registration: the resources of a planned promotion, in order.
+
+Release branch, ours-merge (when the plan needs one), the listed picks and reverts, the
+pull request and its gated merge; a rollback the config asks for; then, after the merge,
+the smoke test, the PPC rollout and the guardrails (release/program/rollout.py). Nothing
+here reads the forge: every decision is in the `PromotionPlan` (release/program/planning.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from release.program.planning import PlannedRollback, PromotionPlan, ReleaseChanges
+from release.program.rollout import register_rollout
+from release.providers.branch import ReleaseBranch
+from release.providers.cherry_pick import CherryPick
+from release.providers.merge import Merge
+from release.providers.ours_merge import OursMerge
+from release.providers.pull_request import PullRequest
+from release.providers.revert import Revert
+from release.providers.rollback import RollbackCommit
+from release.rules.config import Settings
+from release.rules.payload import render_markdown
+
+
+def register_release(
+    settings: Settings, plan: PromotionPlan, source: dict[str, Any], token: str | None = None
+) -> dict[str, Any]:
+    """The promotion (`register_promotion`), then what follows its merge
+    (`settings.rollout`); `token` reaches the guardrails' GitHub provider, as a secret."""
+    outputs = register_promotion(settings, plan, source)
+    pins = {pin.name: pin.after for pin in plan.payload.pins if pin.after}
+    rollout = settings.rollout
+    secret = pulumi.Output.secret(token) if rollout.manage_protection and token else None
+    outputs["rollout"] = register_rollout(settings, rollout, plan.release, pins, outputs, secret)
+    return outputs
+
+
+def register_promotion(
+    settings: Settings, plan: PromotionPlan, source: dict[str, Any]
+) -> dict[str, Any]:
+    """The resources of a promotion, in order: branch, ours-merge, pull request, merge."""
+    release, commit = plan.release, plan.commit
+    common = {"api_url": settings.api_url, "repository": settings.repository}
+    branch = ReleaseBranch("release-branch", branch=release, commit=commit, **common)
+    head: pulumi.Output[str] = branch.commit
+    if plan.needs_ours_merge:
+        assert plan.previous and plan.previous_head
+        ours = OursMerge(
+            "ours-merge",
+            branch=release,
+            head=branch.commit,
+            previous=plan.previous,
+            previous_head=plan.previous_head,
+            opts=pulumi.ResourceOptions(depends_on=[branch]),
+            **common,
+        )
+        head = ours.merge_sha
+    head, day_two = register_release_changes(settings, release, plan.changes, head)
+    day_two.update(register_rollback(settings, release, plan.rollback))
+    title = f"Promote {release} to {settings.environment}"
+    body = render_markdown(plan.payload)
+    pull = PullRequest(
+        "pull-request",
+        head=release,
+        base=settings.environment,
+        head_sha=head,
+        title=title,
+        body=body,
+        reviewers=list(settings.reviewers),
+        **common,
+    )
+    merge = Merge(
+        "merge",
+        number=pull.number,
+        head_sha=head,
+        required_checks=list(settings.required_checks),
+        reviewers=list(settings.reviewers),
+        required_approvals=settings.required_approvals,
+        **common,
+    )
+    return {
+        "role": "promotion",
+        "environment": settings.environment,
+        "releaseName": release.removeprefix("release/"),
+        "releaseBranch": release,
+        "releaseCommit": commit,
+        "releaseHead": head,
+        "previousRelease": plan.previous,
+        "oursMerge": plan.needs_ours_merge,
+        "prNumber": pull.number,
+        "prUrl": pull.url,
+        "mergeCommit": merge.merge_commit,
+        "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
+        "payload": plan.payload.to_dict(),
+        "dayTwo": day_two,
+        "source": source,
+    }
+
+
+def register_release_changes(
+    settings: Settings, release: str, changes: ReleaseChanges, head: pulumi.Output[str]
+) -> tuple[pulumi.Output[str], dict[str, Any]]:
+    """Chain the picks, then the reverts, on the release branch's head; return the head
+    after them and what to export."""
+    common = {"api_url": settings.api_url, "repository": settings.repository}
+    picks: list[dict[str, Any]] = []
+    for sha, found in changes.picks:
+        pulumi.log.info(
+            f"pick {sha[:12]}: already on {release} as {found[:12]} (no-op)"
+            if found
+            else f"pick {sha[:12]}: will be cherry-picked onto {release}"
+        )
+        pick = CherryPick(
+            f"pick-{sha[:12]}",
+            branch=release,
+            pick=sha,
+            expected_head=head,
+            source_branch=settings.source_branch,
+            allow_off_master=settings.allow_off_master,
+            **common,
+        )
+        head = pick.head
+        picks.append({"sha": sha, "commit": pick.picked_sha, "applied": pick.applied})
+    reverts: list[dict[str, Any]] = []
+    for sha in changes.reverts:
+        pulumi.log.info(f"revert {sha[:12]}: reverted on {release} unless it already is")
+        revert = Revert(
+            f"revert-{sha[:12]}",
+            branch=release,
+            revert=sha,
+            expected_head=head,
+            **common,
+        )
+        head = revert.head
+        reverts.append({"sha": sha, "commit": revert.revert_sha, "applied": revert.applied})
+    return head, {"picks": picks, "reverts": reverts}
+
+
+def register_rollback(
+    settings: Settings, release: str, planned: PlannedRollback | None
+) -> dict[str, Any]:
+    """A rollback commit on `rollback/ENV-DATE`, its pull request into the environment, and
+    its merge through the same gates as a promotion (with the planned approvals)."""
+    if planned is None:
+        return {}
+    env, target, to_sha, branch = (
+        settings.environment,
+        planned.target,
+        planned.to_sha,
+        planned.branch,
+    )
+    approvals = planned.approvals
+    common = {"api_url": settings.api_url, "repository": settings.repository}
+    commit = RollbackCommit(
+        "rollback-commit",
+        environment=env,
+        branch=branch,
+        to_release=target,
+        to_sha=to_sha,
+        env_head=planned.env_head,
+        from_release=release,
+        **common,
+    )
+    body = (
+        f"Rolls {env} back to **{target}** (`{to_sha}`), replacing {release}.\n\n"
+        f"The commit on `{branch}` has {target}'s tree and {env}'s head as its parent: "
+        "merging it restores the earlier release exactly. Nothing is rewritten.\n\n"
+        f"Gates: the required checks, and {approvals} approval(s) from "
+        f"{', '.join(settings.reviewers) or 'nobody'}."
+    )
+    pull = PullRequest(
+        "rollback-pull-request",
+        head=branch,
+        base=env,
+        head_sha=commit.head,
+        title=f"Roll back {env} to {target}",
+        body=body,
+        reviewers=list(settings.reviewers),
+        **common,
+    )
+    merge = Merge(
+        "rollback-merge",
+        number=pull.number,
+        head_sha=commit.head,
+        required_checks=list(settings.required_checks),
+        reviewers=list(settings.reviewers),
+        required_approvals=approvals,
+        **common,
+    )
+    return {
+        "rollback": {
+            "to": target,
+            "from": release,
+            "branch": branch,
+            "commit": commit.head,
+            "prNumber": pull.number,
+            "prUrl": pull.url,
+            "mergeCommit": merge.merge_commit,
+            "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
+        }
+    }
