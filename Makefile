@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export RELEASE_TRAIN_CACHE ?= $(HOME)/.cache/release-train
 PULUMI_BIN = $(shell scripts/install-pulumi.sh --print-bin-dir)
 
-.PHONY: venv pulumi openapi actionlint lint test e2e reliability bench demo clean
+.PHONY: venv pulumi openapi actionlint lint imports test e2e reliability bench demo clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: venv pulumi openapi actionlint lint
+# The layers of release/ (docs/architecture.md): the contracts are in .importlinter.
+imports: venv
+	$(VENV)/bin/lint-imports
+
+test: venv pulumi openapi actionlint lint imports
 	PATH="$(PULUMI_BIN):$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 reliability: venv pulumi
