@@ -4,6 +4,11 @@
 # `go install` through the Go module proxy (the PyPI wrapper would download a prebuilt
 # binary from a host this machine cannot reach).
 #
+# actionlint checks the shell of every `run:` block with shellcheck, but only when it
+# finds the shellcheck binary on PATH: without it, it skips those checks silently. So this
+# script also makes sure shellcheck is there, from Debian's package (`apt-get install shellcheck`, as
+# root), and fails with the command to run when it cannot install it.
+#
 #   scripts/install-actionlint.sh               install (quick no-op when already there)
 #   scripts/install-actionlint.sh --print-path  print the path of the actionlint binary
 set -euo pipefail
@@ -25,6 +30,29 @@ case "${1:-}" in
     exit 2
     ;;
 esac
+
+ensure_shellcheck() {
+    if command -v shellcheck >/dev/null; then
+        return 0
+    fi
+    if [[ "$(id -u)" -ne 0 ]]; then
+        echo "error: shellcheck is not installed; actionlint needs it to check the workflow's" >&2
+        echo "       run: blocks. Install Debian's package as root, then run 'make actionlint':" >&2
+        echo "         sudo apt-get install -y shellcheck" >&2
+        exit 1
+    fi
+    echo "installing shellcheck (Debian package) for actionlint" >&2
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >&2; then
+        apt-get update -q >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >&2
+    fi
+    if ! command -v shellcheck >/dev/null; then
+        echo "error: apt-get install shellcheck did not put shellcheck on PATH" >&2
+        exit 1
+    fi
+}
+
+ensure_shellcheck
 
 if [[ -x "$BINARY" ]] && "$BINARY" -version 2>/dev/null | grep -q "$ACTIONLINT_VERSION"; then
     exit 0
