@@ -300,6 +300,7 @@ class StepResult:
     script: str = ""
     uses: str = ""
     with_: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -568,6 +569,7 @@ class Runner:
                 env.update(read_key_values(files["GITHUB_ENV"].read_text()))
                 extra_path += [p for p in files["GITHUB_PATH"].read_text().splitlines() if p]
                 result.summary += files["GITHUB_STEP_SUMMARY"].read_text()
+            record.outputs = outputs
             conclusion = record.outcome
             if record.outcome == "failure" and step.get("continue-on-error"):
                 conclusion = "success"
