@@ -20,7 +20,6 @@ hosted runner would, for one event.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
@@ -350,7 +349,7 @@ def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
 def paths_match(patterns: list[str], files: tuple[str, ...]) -> bool:
     def match(path: str, pattern: str) -> bool:
         regex = re.escape(pattern).replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
-        return re.fullmatch(regex, path) is not None or fnmatch.fnmatchcase(path, pattern)
+        return re.fullmatch(regex, path) is not None
 
     return any(match(path, pattern) for path in files for pattern in patterns)
 
