@@ -273,7 +273,7 @@ def summary(
     elif runs:
         headline = "done"
     else:
-        headline = "nothing ran"
+        headline = "the train's state"
     out = [f"## release-train: {headline}", ""]
     if runs:
         out += ["| command | outcome |", "|---|---|"]

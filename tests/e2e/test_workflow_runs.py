@@ -200,6 +200,7 @@ def test_a_week_on_the_workflow(harness, seeded_sandbox, tmp_path, monkeypatch):
     assert sorted(preview_jobs) == ["preview", "preview-comment"]
     assert preview_jobs["preview"].result == "success", preview_jobs["preview"].log
     assert ok_writes(seeded_sandbox) == writes  # status and three plans wrote nothing
+    assert "### the train" in preview_jobs["preview"].summary
     [comment] = ci.comments
     for environment in ("testing", "staging", "production"):
         assert f"<b>{environment}</b> (exit 0)" in comment

@@ -451,6 +451,7 @@ def test_the_paths_filter(checkout, files, runs):
 
 
 def test_the_preview_plans_the_base_branch_read_only_and_a_secretless_job_posts_it(checkout):
+    checkout.status(status_rows(waiting=None))
     checkout.answer("plan staging", 0, "staging: would promote abc as release/2026-12-03")
     checkout.answer("plan production", 1, "error: ``` not a ``` fence")
     jobs = checkout.run(pull_request("pull_request_target"))
@@ -466,7 +467,13 @@ def test_the_preview_plans_the_base_branch_read_only_and_a_secretless_job_posts_
         "checks": "read",
         "id-token": "write",
     }
-    assert checkout.commands() == ["plan testing", "plan staging", "plan production"]
+    assert checkout.commands() == [
+        "plan testing",
+        "plan staging",
+        "plan production",
+        "status --json",
+    ]
+    assert "### the train" in preview.summary and "<!-- release-train-plan -->" in preview.summary
     assert {c["token"] for c in checkout.calls()} == {READ_TOKEN}
     assert preview.result == "failure"  # production's plan failed
     assert levels(preview, "error") == [
