@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from devtools.demo import act_as_ci_and_partner, prepare_project
-from release import automation
+from release.engine import automation
 from tests.support.actions_runner import (
     Event,
     JobResult,
