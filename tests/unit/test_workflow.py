@@ -172,7 +172,15 @@ def test_the_installer_installs_shellcheck_from_debian_as_root(tmp_path):
 def test_pull_requests_that_touch_the_code_or_its_tooling_run(workflow):
     for event in ("pull_request", "pull_request_target"):
         paths = triggers(workflow)[event]["paths"]
-        for needed in ("__main__.py", "Pulumi.yaml", "Pulumi.*.yaml", "requirements.txt"):
+        for needed in (
+            "__main__.py",
+            "Pulumi.yaml",
+            "Pulumi.*.yaml",
+            "requirements.txt",
+            "pyproject.toml",
+            ".importlinter",
+            "Makefile",
+        ):
             assert needed in paths, (event, needed)
         for needed in CODE_DIRS:
             assert needed in paths, (event, needed)
