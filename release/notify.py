@@ -25,6 +25,8 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 
+from release.rules.text import slack
+
 log = logging.getLogger(__name__)
 
 EVENTS: dict[str, tuple[str, str]] = {
@@ -51,32 +53,31 @@ USER_AGENT = "release-train-notify"
 def build_payload(event: str, text: str, fields: Mapping[str, str] | None = None) -> dict:
     """The webhook body: ``text`` (the fallback shown in notifications) and ``blocks``.
 
-    Raises ValueError for an event outside :data:`EVENTS`.
+    Every piece of text is escaped for Slack mrkdwn (:func:`release.rules.text.slack`): a commit
+    title such as ``<!channel> *hi*`` shows as typed and pings nobody. The mrkdwn objects
+    carry ``verbatim: true``, so Slack does not turn plain-text names into links or
+    mentions either. Raises ValueError for an event outside :data:`EVENTS`.
     """
     emoji, _ = _event(event)
-    headline = _truncate(f"{emoji} {_escape(text)}", MAX_TEXT)
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": headline}}]
+    headline = f"{emoji} {slack(text, MAX_TEXT - len(emoji) - 1)}"
+    blocks: list[dict] = [{"type": "section", "text": _mrkdwn(headline)}]
     items = [(str(k), str(v)) for k, v in (fields or {}).items()]
     if items:
         if len(items) > MAX_FIELDS:
             kept, rest = items[: MAX_FIELDS - 1], items[MAX_FIELDS - 1 :]
             items = kept + [("more", ", ".join(k for k, _ in rest))]
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [
-                    {
-                        "type": "mrkdwn",
-                        "text": _truncate(f"*{_escape(k)}*\n{_escape(v)}", MAX_FIELD),
-                    }
-                    for k, v in items
-                ],
-            }
-        )
-    blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"release-train · {event}"}]}
-    )
-    return {"text": _truncate(text, MAX_TEXT), "blocks": blocks}
+        blocks.append({"type": "section", "fields": [_field(k, v) for k, v in items]})
+    blocks.append({"type": "context", "elements": [_mrkdwn(f"release-train · {slack(event)}")]})
+    return {"text": slack(text, MAX_TEXT), "blocks": blocks}
+
+
+def _mrkdwn(text: str) -> dict:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _field(key: str, value: str) -> dict:
+    label = f"*{slack(key, MAX_FIELD // 2)}*\n"
+    return _mrkdwn(label + slack(value, MAX_FIELD - len(label)))
 
 
 def format_message(event: str, release: str, environment: str, detail: str = "") -> dict:
@@ -207,12 +208,3 @@ def _event(event: str) -> tuple[str, str]:
         raise ValueError(
             f"unknown notification event {event!r}; expected one of {', '.join(EVENTS)}"
         ) from None
-
-
-def _escape(text: str) -> str:
-    """Slack mrkdwn control characters: &, <, > must be escaped in message text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

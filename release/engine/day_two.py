@@ -31,6 +31,7 @@ from release.engine.recovery import recover
 from release.rules.config import NAMESPACE, Settings, as_list, check_sha, release_date_of
 from release.rules.history import Row, rows, stamp, with_pr
 from release.rules.picks import merge_picks, removed
+from release.rules.text import md_code
 
 if TYPE_CHECKING:
     from release.forge import ForgeSession
@@ -289,6 +290,16 @@ def _previous_pins(
     return None
 
 
+def abandon_comment(who: str, reason: str, release: str, env: str) -> str:
+    """The comment `abandon` leaves on the pull request. The reason and the names are code
+    spans (release.rules.text): a reason is shown as typed, and mentions in it notify nobody."""
+    return (
+        f"Release abandoned by {md_code(who)}: {md_code(reason)}\n\n"
+        f"The branch {md_code(release)} stays in the repository; {md_code(env)} goes back to "
+        "the release it ran before, so next week's cut starts clean. Nothing was deleted."
+    )
+
+
 def abandon(
     project: automation.Project,
     settings: Settings,
@@ -314,11 +325,7 @@ def abandon(
     who = by
     result = FlowResult()
     if pull.state == "open":
-        pull.create_issue_comment(
-            f"Release abandoned by {who}: {reason}\n\n"
-            f"The branch `{release}` stays in the repository; {env} goes back to the release "
-            "it ran before, so next week's cut starts clean. Nothing was deleted."
-        )
+        pull.create_issue_comment(abandon_comment(who, reason, release, env))
         pull.edit(state="closed")
         result.notes.append(f"closed PR #{number} with a comment; {release} stays")
     else:

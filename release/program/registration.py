@@ -8,6 +8,7 @@ here reads the forge: every decision is in the `PromotionPlan` (release/program/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -23,6 +24,7 @@ from release.providers.revert import Revert
 from release.providers.rollback import RollbackCommit
 from release.rules.config import Settings
 from release.rules.payload import render_markdown
+from release.rules.text import md_code
 
 
 def register_release(
@@ -139,6 +141,28 @@ def register_release_changes(
     return head, {"picks": picks, "reverts": reverts}
 
 
+def rollback_body(
+    env: str,
+    target: str,
+    to_sha: str,
+    replacing: str | None,
+    branch: str,
+    approvals: int,
+    reviewers: Sequence[str],
+) -> str:
+    """The rollback pull request's body; names and branches are code spans
+    (release.rules.text)."""
+    who = ", ".join(md_code(r) for r in reviewers) or "nobody"
+    return (
+        f"Rolls {md_code(env)} back to **{md_code(target)}** ({md_code(to_sha)}), "
+        f"replacing {md_code(replacing or 'nothing')}.\n\n"
+        f"The commit on {md_code(branch)} has {md_code(target)}'s tree and "
+        f"{md_code(env)}'s head as its parent: "
+        "merging it restores the earlier release exactly. Nothing is rewritten.\n\n"
+        f"Gates: the required checks, and {approvals} approval(s) from {who}."
+    )
+
+
 def register_rollback(
     settings: Settings, release: str, planned: PlannedRollback | None
 ) -> dict[str, Any]:
@@ -164,13 +188,7 @@ def register_rollback(
         from_release=release,
         **common,
     )
-    body = (
-        f"Rolls {env} back to **{target}** (`{to_sha}`), replacing {release}.\n\n"
-        f"The commit on `{branch}` has {target}'s tree and {env}'s head as its parent: "
-        "merging it restores the earlier release exactly. Nothing is rewritten.\n\n"
-        f"Gates: the required checks, and {approvals} approval(s) from "
-        f"{', '.join(settings.reviewers) or 'nobody'}."
-    )
+    body = rollback_body(env, target, to_sha, release, branch, approvals, settings.reviewers)
     pull = PullRequest(
         "rollback-pull-request",
         head=branch,

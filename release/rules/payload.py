@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from release.rules.config import Pin
+from release.rules.text import md_cell, md_code, md_url
 
 BODY_LIMIT = 65536
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+)\b")
@@ -136,11 +137,16 @@ def pin_changes(
 
 
 def render_markdown(payload: Payload, limit: int = BODY_LIMIT) -> str:
-    """The payload as a pull request body, cut to `limit` characters with a compare link."""
-    head = [f"## Release `{payload.release}`", ""]
+    """The payload as a pull request body, cut to `limit` characters with a compare link.
+
+    Every value from the forge (release and branch names, commit titles, authors, pins, the
+    compare URL) is a code span or an autolink (`release.rules.text`): a title such as
+    `<!-- @everyone` is shown as typed, and neither hides the rest of the body nor pings.
+    """
+    head = [f"## Release {md_code(payload.release)}", ""]
     if payload.previous:
         head.append(
-            f"Since `{payload.previous}`: {len(payload.commits)} commit(s), "
+            f"Since {md_code(payload.previous)}: {len(payload.commits)} commit(s), "
             f"{len(payload.prs)} pull request(s)."
         )
     else:
@@ -149,17 +155,22 @@ def render_markdown(payload: Payload, limit: int = BODY_LIMIT) -> str:
         head += ["", "| component | before | after |", "|---|---|---|"]
         for pin in payload.pins:
             mark = " **changed**" if pin.changed else ""
-            head.append(f"| {pin.name}{mark} | `{pin.before or '-'}` | `{pin.after or '-'}` |")
+            head.append(
+                f"| {md_cell(pin.name)}{mark} | {md_cell(pin.before or '-')} "
+                f"| {md_cell(pin.after or '-')} |"
+            )
     head += ["", "### Commits", ""]
     tail = []
     if payload.compare_url:
-        tail = ["", f"Full compare: {payload.compare_url}"]
+        tail = ["", f"Full compare: {md_url(payload.compare_url)}"]
     lines = list(head)
     budget = limit - len("\n".join(head + tail)) - 200
     shown = 0
     for commit in payload.commits:
         pr = f" (#{commit.pr})" if commit.pr else ""
-        line = f"- `{commit.sha[:12]}` {commit.title}{pr} — {commit.author}"
+        line = (
+            f"- {md_code(commit.sha[:12])} {md_code(commit.title)}{pr} — {md_code(commit.author)}"
+        )
         if budget - len(line) - 1 < 0:
             break
         budget -= len(line) + 1
@@ -167,4 +178,6 @@ def render_markdown(payload: Payload, limit: int = BODY_LIMIT) -> str:
         shown += 1
     if shown < len(payload.commits):
         lines.append(f"- … and {len(payload.commits) - shown} more (see the full compare)")
-    return "\n".join(lines + tail)[:limit]
+    text = "\n".join(lines + tail)
+    # Cut at a line's end: a line cut inside its code span would show the rest as Markdown.
+    return text if len(text) <= limit else text[:limit].rsplit("\n", 1)[0]

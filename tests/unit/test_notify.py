@@ -87,7 +87,11 @@ def test_posts_the_message_as_json(receiver):
     header, field_block, context = body["blocks"]
     assert header == {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": ":scissors: Release release/2024-05-02 cut"},
+        "text": {
+            "type": "mrkdwn",
+            "text": ":scissors: Release release/2024-05-02 cut",
+            "verbatim": True,
+        },
     }
     assert [f["text"] for f in field_block["fields"]] == [
         "*release*\nrelease/2024-05-02",

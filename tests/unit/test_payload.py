@@ -231,22 +231,22 @@ def test_small_body_shows_everything() -> None:
     lines = body.splitlines()
     assert lines[0] == "## Release `release/2026-11-26`"
     assert "Since `release/2026-11-19`: 4 commit(s), 1 pull request(s)." in lines
-    assert f"- `{4:012x}` Change 4 — dev4" in lines
-    assert f"- `{3:012x}` Change 3 (#3) — dev3" in lines
-    assert lines.index(f"- `{4:012x}` Change 4 — dev4") < lines.index(
-        f"- `{1:012x}` Change 1 — dev1"
+    assert f"- `{4:012x}` `Change 4` — `dev4`" in lines
+    assert f"- `{3:012x}` `Change 3` (#3) — `dev3`" in lines
+    assert lines.index(f"- `{4:012x}` `Change 4` — `dev4`") < lines.index(
+        f"- `{1:012x}` `Change 1` — `dev1`"
     )
     assert "more (see the full compare)" not in body
-    assert lines[-1] == f"Full compare: {COMPARE}"
+    assert lines[-1] == f"Full compare: <{COMPARE}>"
 
 
 def test_changed_pins_are_highlighted() -> None:
     body = render_markdown(payload_of(1))
-    assert f"| ppc **changed** | `{PPC_A}` | `{PPC_B}` |" in body
-    assert "| sdk | `v3.42.1` | `v3.42.1` |" in body
-    assert "sdk **changed**" not in body
+    assert f"| `ppc` **changed** | `{PPC_A}` | `{PPC_B}` |" in body
+    assert "| `sdk` | `v3.42.1` | `v3.42.1` |" in body
+    assert "sdk` **changed**" not in body
     gone = render_markdown(payload_of(1, pins=(PinChange("sdk", "v3.42.1", None),)))
-    assert "| sdk **changed** | `v3.42.1` | `-` |" in gone
+    assert "| `sdk` **changed** | `v3.42.1` | `-` |" in gone
 
 
 def test_five_thousand_commits_stay_within_the_limit_and_link_the_compare() -> None:
@@ -257,8 +257,8 @@ def test_five_thousand_commits_stay_within_the_limit_and_link_the_compare() -> N
     shown = [line for line in body.splitlines() if line.startswith("- `")]
     assert 100 < len(shown) < 5000
     assert f"- … and {5000 - len(shown)} more (see the full compare)" in body
-    assert body.endswith(f"Full compare: {COMPARE}")
-    assert "| ppc **changed** |" in body  # the head survives the cut
+    assert body.endswith(f"Full compare: <{COMPARE}>")
+    assert "| `ppc` **changed** |" in body  # the head survives the cut
 
 
 @pytest.mark.parametrize("limit", [2000, 10_000, BODY_LIMIT])
@@ -272,7 +272,7 @@ def test_a_huge_title_does_not_break_the_limit() -> None:
     payload = payload_of(3, title="x" * 100_000)
     body = render_markdown(payload)
     assert len(body) <= BODY_LIMIT
-    assert body.endswith(f"Full compare: {COMPARE}")
+    assert body.endswith(f"Full compare: <{COMPARE}>")
     assert "- … and 3 more (see the full compare)" in body
 
 
