@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pulumi import automation as auto
-from rich.console import Console
 
+from release.cli.console import make_console
 from release.engine import automation
 from release.rules.config import ConfigError, Settings, parse_settings
+from release.rules.text import term
 
 if TYPE_CHECKING:
     from release.forge import ForgeSession
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()  # no wrapping in CI logs
+err_console = make_console(stderr=True)
 
 EnvArg = Annotated[
     str, typer.Argument(help="The stack / environment: testing, staging, production.")
@@ -29,7 +30,7 @@ EnvArg = Annotated[
 
 
 def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {term(message, multiline=True)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -31,6 +31,7 @@ from release.cli.common import (
 from release.engine import day_two
 from release.engine.day_two import DayTwoError, FlowResult
 from release.rules.config import ConfigError, Settings
+from release.rules.text import term
 
 T = TypeVar("T")
 
@@ -55,14 +56,14 @@ def _run(what: str, env: str, flow: Callable[[], T], hint: str = "") -> T:
 
 def _report(env: str, result: FlowResult) -> None:
     for note in result.notes:
-        console.print(f"  note: {note}", highlight=False)
+        console.print(term(f"  note: {note}"), highlight=False)
     values = result.outputs
     if values:
         for key in ("releaseBranch", "releaseHead", "prUrl", "state"):
             if values.get(key) is not None:
-                console.print(f"  {key}: {values[key]}", highlight=False)
+                console.print(term(f"  {key}: {values[key]}"), highlight=False)
         for line in day_two.day_two_summary(values):
-            console.print(f"  {line}", highlight=False)
+            console.print(term(f"  {line}"), highlight=False)
     console.print(f"[green]{env}: done[/]")
 
 
@@ -159,7 +160,7 @@ def history(
     for column in ("when", "who", "kind", "release", "commit", "pr", "result", "summary"):
         table.add_column(column)
     for row in found:
-        table.add_row(
+        cells = (
             row.when[:19],
             row.who,
             row.kind,
@@ -169,6 +170,7 @@ def history(
             row.result,
             row.summary,
         )
+        table.add_row(*map(term, cells))
     console.print(table)
 
 
@@ -177,4 +179,4 @@ def check_promote(settings: Settings, release: str, force: bool) -> None:
     env = settings.stack
     notes = _run("promote", env, lambda: day_two.check_promote(project(), settings, release, force))
     for note in notes:
-        console.print(f"  note: {note}", highlight=False)
+        console.print(term(f"  note: {note}"), highlight=False)

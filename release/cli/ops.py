@@ -57,6 +57,7 @@ from release.rules.config import (
     release_date_of,
 )
 from release.rules.targets import Target
+from release.rules.text import plain, term
 
 app = typer.Typer()
 """The operations group: `release ppc ...`, composed into release.cli.app."""
@@ -194,7 +195,7 @@ def ppc_status_command(
     if as_json:
         print(json.dumps(report, indent=2))
         return
-    print("\n".join(ppc_lines(report)))
+    print("\n".join(plain(line) for line in ppc_lines(report)))
 
 
 def ppc_lines(report: dict[str, Any]) -> list[str]:
@@ -281,7 +282,7 @@ def _ppc_line(proj: automation.Project, env: str) -> str:
 def print_schedule(proj: automation.Project) -> None:
     """The `release status` hook."""
     for line in schedule_lines(proj):
-        console.print(line, highlight=False)
+        console.print(term(line), highlight=False)
 
 
 # --- release promote -------------------------------------------------------------------------
@@ -321,7 +322,7 @@ def check_promote(
     if reason is None:
         return
     if force:
-        console.print(f"  note: --force: {reason}", highlight=False)
+        console.print(term(f"  note: --force: {reason}"), highlight=False)
         return
     if target is not None:
         send(proj, env, "blocked", target.branch, reason)
@@ -387,7 +388,7 @@ class Watch:
             for event, release, detail in self.events(ok):
                 if event == "ppc_wave_failed":
                     err_console.print(
-                        f"PPC rollout of {release} stopped: {detail}", highlight=False
+                        term(f"PPC rollout of {release} stopped: {detail}"), highlight=False
                     )
                 if self.post is not None:
                     self.post(event, release, detail)

@@ -40,6 +40,7 @@ from release.rules.config import (
 )
 from release.rules.history import stamp
 from release.rules.targets import Target, TargetError, resolve_target
+from release.rules.text import term
 
 if TYPE_CHECKING:
     pass
@@ -90,7 +91,7 @@ def run_engine(
         if action == "preview":
             return stack.preview(on_output=automation.printer(), diff=False)
         for note in recovery.recover(stack, automation.printer()):  # after a crashed run
-            console.print(f"recovered: {note}", highlight=False)
+            console.print(f"recovered: {term(note)}", highlight=False)
         return stack.up(on_output=automation.printer(), message=message, parallel=parallel)
     except auto.ConcurrentUpdateError:
         fail(
@@ -120,11 +121,13 @@ def plan(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
     target = target_for(proj, env, settings, commit, date, source)
     extra = {}
     if target:
-        console.print(f"[bold]{env}[/]: would promote {target.commit} as {target.branch}")
-        console.print(f"  chosen because: {target.reason}")
+        what = f"{term(target.commit)} as {term(target.branch)}"
+        console.print(f"[bold]{env}[/]: would promote {what}", highlight=False)
+        console.print(f"  chosen because: {term(target.reason)}", highlight=False)
         for skipped in source.get("skipped") or []:
-            console.print(f"  skipped {skipped['sha'][:12]}: {skipped['reason']}")
-        console.print(f"  merge gate: {describe_gate(settings)}")
+            line = f"{skipped['sha'][:12]}: {skipped['reason']}"
+            console.print(f"  skipped {term(line)}", highlight=False)
+        console.print(f"  merge gate: {term(describe_gate(settings))}", highlight=False)
         extra = {COMMIT_OVERRIDE: target.commit, DATE_OVERRIDE: target.release_date.isoformat()}
     result = run_engine("preview", automation.stack(proj, env, extra))
     console.print(f"changes: {dict(result.change_summary)}")
@@ -147,7 +150,8 @@ def promote(
     cli_ops.check_promote(proj, settings, target, force)  # freeze dates, minimum soak
     if target:
         cli_dayto.check_promote(settings, target.branch, force)  # refuses a rolled-back release
-        console.print(f"[bold]{env}[/]: promoting {target.commit} as {target.branch}")
+        what = f"{term(target.commit)} as {term(target.branch)}"
+        console.print(f"[bold]{env}[/]: promoting {what}", highlight=False)
         automation.pin(
             proj, env, {"commit": target.commit, "releaseDate": target.release_date.isoformat()}
         )
@@ -169,7 +173,7 @@ def _print_outputs(env: str, values: dict[str, Any]) -> None:
     keys = ("greenCommit", "releaseBranch", "releaseHead", "prUrl", "state", "mergeCommit")
     for key in keys:
         if values.get(key) is not None:
-            console.print(f"  {key}: {values[key]}")
+            console.print(f"  {key}: {term(values[key])}", highlight=False)
 
 
 def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str, Any]]:
@@ -236,17 +240,22 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(
-            row["environment"],
-            row["release"] or "-",
-            (row["commit"] or "-")[:12],
-            f"#{row['pr']}" if row["pr"] else "-",
-            row["state"],
-            (row["mergeCommit"] or "-")[:12],
+            *map(
+                term,
+                (
+                    row["environment"],
+                    row["release"] or "-",
+                    (row["commit"] or "-")[:12],
+                    f"#{row['pr']}" if row["pr"] else "-",
+                    row["state"],
+                    (row["mergeCommit"] or "-")[:12],
+                ),
+            )
         )
     console.print(table)
     for row in rows:
         for line in ([row["waiting"]] if row["waiting"] else []) + row["dayTwo"]:
-            console.print(f"  {row['environment']}: {line}", highlight=False)
+            console.print(term(f"  {row['environment']}: {line}"), highlight=False)
     cli_ops.print_schedule(project())  # due today, late, soak, PPCs
 
 
@@ -282,4 +291,4 @@ def payload(
     if markdown:
         print(text)
     else:
-        console.print(text, highlight=False)
+        console.print(term(text, multiline=True), highlight=False)

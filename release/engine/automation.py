@@ -25,6 +25,7 @@ from semver import VersionInfo
 
 from release.engine.recovery import backend_folder, restore_checkpoint
 from release.rules.config import NAMESPACE
+from release.rules.text import engine_line, plain
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SANDBOX_PASSPHRASE = "release-train-sandbox"
@@ -165,7 +166,7 @@ def stack(project: Project, name: str, extra_env: Mapping[str, str] | None = Non
     backend, project_id = project.backend(), project_name(project)
     note = restore_checkpoint(backend, project_id, name)
     if note:
-        print(f"recovered: {note}", file=sys.stderr, flush=True)
+        print(f"recovered: {plain(note)}", file=sys.stderr, flush=True)
     workspace = _Workspace(
         work_dir=str(project.directory),
         env_vars=project.env_vars(extra_env),
@@ -283,7 +284,10 @@ def secret(project: Project, name: str, key: str) -> str | None:
 
 
 def printer(prefix: str = "") -> Callable[[str], None]:
+    """Prints the engine's output stream, which carries forge text (commit titles in the
+    lost-fix check, check names): escape sequences dropped, control characters shown."""
+
     def emit(line: str) -> None:
-        print(prefix + line.rstrip("\n"), flush=True)
+        print(prefix + engine_line(line.rstrip("\n")), flush=True)
 
     return emit
