@@ -164,9 +164,18 @@ def validate_template(template: str) -> None:
             f"ppcCommand {template!r} is not a valid template ({exc}): placeholders are "
             f"{known}; write a literal brace as '{{{{' or '}}}}'"
         ) from None
-    for _literal, name, spec, conversion in parsed:
+    quote = ""  # the shell quoting open at this point of the template: "", "'" or '"'
+    for literal, name, spec, conversion in parsed:
+        quote, escaped = _quoting_after(literal, quote)
         if name is None:
             continue
+        if quote or escaped:
+            raise PpcConfigError(
+                f"ppcCommand {template!r} puts placeholder {{{name}}} inside shell quotes or "
+                f"after a backslash: write it bare ({{{name}}}, not '{{{name}}}' or "
+                f'"{{{name}}}"); each placeholder is shell-quoted for you, and quoting it '
+                "again would let its value reach the shell"
+            )
         if name not in PLACEHOLDERS:
             shown = "{" + name + "}" if name else "{}"
             raise PpcConfigError(
@@ -180,6 +189,25 @@ def validate_template(template: str) -> None:
                 f"'{'!' + conversion if conversion else ''}{':' + spec if spec else ''}': "
                 f"write the bare placeholder {{{name}}}"
             )
+
+
+def _quoting_after(literal: str, quote: str) -> tuple[str, bool]:
+    """The shell quote still open after `literal`, starting inside `quote`, and whether
+    `literal` ends in an escaping backslash (POSIX sh rules: nothing is special inside
+    '...'; a backslash escapes the next character outside quotes and inside "...")."""
+    escaped = False
+    for char in literal:
+        if escaped:
+            escaped = False
+        elif quote == "'":
+            quote = "" if char == "'" else quote
+        elif char == "\\":
+            escaped = True
+        elif char == quote:
+            quote = ""
+        elif not quote and char in "'\"":
+            quote = char
+    return quote, escaped
 
 
 def render_command(
