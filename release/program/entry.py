@@ -32,6 +32,7 @@ from release.rules.config import (
 )
 from release.rules.fixes import LostFixError
 from release.rules.targets import TargetError, resolve_target
+from release.rules.text import plain
 
 
 def today() -> dt.date:
@@ -43,7 +44,7 @@ def build_testing(settings: Settings, repo: Repository) -> None:
     """testing: export the newest green commit of the source branch."""
     result = find_green(settings, repo)
     for line in result.describe().splitlines():
-        pulumi.log.info(line)
+        pulumi.log.info(plain(line))  # check names and states come from the forge
     if result.sha is None:
         pulumi.log.warn(
             f"no green commit in the newest {settings.green_lookback} of "
@@ -71,7 +72,7 @@ def build_promotion(
     """staging/production: decide the promotion (reads), then register its resources."""
     plan = plan_promotion(settings, repo, release, commit)
     for line in plan.describe().splitlines():
-        pulumi.log.info(line)
+        pulumi.log.info(plain(line))  # branch names and pins come from the forge
     return register_release(settings, plan, source, token)  # then PPCs etc.
 
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from release.rules.text import plain
+
 _TRAILER = re.compile(r"\(cherry picked from commit ([0-9a-f]{7,40})\)")
 _REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})\.")
 
@@ -66,7 +68,8 @@ class LostFix:
     author: str
 
     def describe(self) -> str:
-        return f"{self.sha[:12]} {self.title} ({self.author})"
+        """One line: control characters in the title or the author are shown as escapes."""
+        return f"{self.sha[:12]} {plain(self.title)} ({plain(self.author)})"
 
 
 def lost_fixes(

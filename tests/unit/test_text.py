@@ -349,3 +349,12 @@ def test_a_console_writing_to_a_log_never_wraps() -> None:
     table.add_column("release", no_wrap=True)
     table.add_row("release/2026-11-29-" + "y" * 200)
     assert "release/2026-11-29-" + "y" * 200 in printed(table)  # not cut to 80 columns
+
+
+def test_a_lost_fix_is_named_on_one_line_without_escape_sequences() -> None:
+    from release.rules.fixes import LostFix, LostFixError
+
+    fix = LostFix("a" * 40, "\x1b[2Jfix\rlogin [/bold]", "dana\x07")
+    message = str(LostFixError("release/2026-11-19", "release/2026-11-26", [fix]))
+    assert "  - aaaaaaaaaaaa \\x1b[2Jfix\\rlogin [/bold] (dana\\x07)\n" in message
+    assert printed(term(message, multiline=True)).count("[/bold]") == 1
