@@ -149,3 +149,13 @@ def acme(sandbox: Sandbox, github_client: Callable[..., github.Github]) -> objec
     commit = repo.create_git_commit("Initial commit", tree, [])
     repo.create_git_ref("refs/heads/master", commit.sha)
     return repo
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The case counts the property tests report (tests.support.figures)."""
+    from tests.support import figures
+
+    if figures.LINES:
+        terminalreporter.section("property test cases")
+        for line in figures.LINES:
+            terminalreporter.write_line(line)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from release.ppc_status import read_ppc_state
@@ -33,6 +33,7 @@ from release.rules.ppcs import (
     validate_template,
 )
 from sandbox.gitrepo import GitRepo, Person
+from tests.support import figures
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -94,10 +95,16 @@ def test_placeholders_vars_and_pins_reach_the_job_as_typed(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+@figures.counted(
+    settings(
+        max_examples=60,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    ),
+    st.text(st.characters(exclude_characters="\x00", codec="utf-8"), min_size=1),
 )
-@given(st.text(st.characters(exclude_characters="\x00", codec="utf-8"), min_size=1))
 def test_any_value_reaches_the_job_as_typed(tmp_path: Path, value: str) -> None:
     command = render_command(ECHO, value, value, value, 2, value)
     env = ppc_environment(Ppc("acme", 2, {"REGION": value}), value, value, {"sdk": value})

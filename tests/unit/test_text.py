@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+from collections.abc import Callable
+from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -25,6 +28,7 @@ from release.notify import MAX_FIELD, MAX_TEXT, build_payload, format_message
 from release.program.registration import rollback_body
 from release.rules.payload import Payload, PayloadCommit, PinChange, render_markdown
 from release.rules.text import engine_line, md_cell, md_code, md_url, plain, slack, term, visible
+from tests.support import figures
 
 MD = MarkdownIt("commonmark").enable("table")
 SPECIAL = list("`|\\<>!-@*_[]()#&;:/~=\"' \n\r\t\x1b\x07\x00\u202e\u2028")
@@ -51,7 +55,19 @@ CASES = [
     "\u202eevil\u202c",
 ]
 hostile = st.text(st.one_of(st.sampled_from(SPECIAL), st.characters()), max_size=40)
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 300 fixed cases per property by default; RELEASE_TRAIN_TEXT_EXAMPLES=N draws N new ones.
+EXAMPLES = int(os.environ.get("RELEASE_TRAIN_TEXT_EXAMPLES", "0")) or 300
+PROPERTY = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize="RELEASE_TRAIN_TEXT_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def prop(*strategies: Any, **named: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return figures.counted(PROPERTY, *strategies, **named)
 
 
 def tokens(markdown: str) -> list[Token]:
@@ -78,8 +94,7 @@ def paragraph_children(markdown: str) -> list[Token]:
 # --- Markdown ------------------------------------------------------------------------------
 
 
-@PROPERTY
-@given(hostile)
+@prop(hostile)
 def test_a_code_span_shows_any_text_as_typed(value: str) -> None:
     children = paragraph_children(f"before {md_code(value)} after")
     codes = [t.content for t in children if t.type == "code_inline"]
@@ -89,8 +104,7 @@ def test_a_code_span_shows_any_text_as_typed(value: str) -> None:
     )
 
 
-@PROPERTY
-@given(st.lists(hostile, min_size=1, max_size=4))
+@prop(st.lists(hostile, min_size=1, max_size=4))
 def test_a_table_cell_keeps_the_columns_and_the_text(values: list[str]) -> None:
     header = "| " + " | ".join(f"h{i}" for i in range(len(values))) + " |"
     rule = "|" + "---|" * len(values)
@@ -115,8 +129,7 @@ def commit_strategy() -> st.SearchStrategy[PayloadCommit]:
     )
 
 
-@PROPERTY
-@given(
+@prop(
     release=hostile,
     previous=st.none() | hostile,
     commits=st.lists(commit_strategy(), max_size=5),
@@ -212,8 +225,7 @@ def test_a_compare_url_that_is_not_plain_http_is_not_a_link() -> None:
         no_html(f"Full compare: {rendered}")
 
 
-@PROPERTY
-@given(who=hostile, reason=hostile, release=hostile)
+@prop(who=hostile, reason=hostile, release=hostile)
 def test_the_abandon_comment_shows_the_reason_as_typed(who, reason, release) -> None:
     comment = abandon_comment(who, reason, release, "staging")
     no_html(comment)
@@ -253,8 +265,7 @@ def slack_clean(text: str) -> None:
     assert re.fullmatch(r"(?:[^&]|&amp;|&lt;|&gt;)*", text, flags=re.S)
 
 
-@PROPERTY
-@given(hostile, st.none() | st.integers(1, 60))
+@prop(hostile, st.none() | st.integers(1, 60))
 def test_slack_text_escapes_and_keeps_any_text(value: str, limit: int | None) -> None:
     out = slack(value, limit)
     slack_clean(out.removesuffix("…") if limit else out)
@@ -265,8 +276,7 @@ def test_slack_text_escapes_and_keeps_any_text(value: str, limit: int | None) ->
         assert visible(value).startswith(slack_unescape(out[:-1]))
 
 
-@PROPERTY
-@given(text=hostile, detail=hostile, release=hostile)
+@prop(text=hostile, detail=hostile, release=hostile)
 def test_a_webhook_message_is_valid_block_kit_with_every_text_escaped(text, detail, release):
     for payload in (
         build_payload("blocked", text, {"detail": detail}),
@@ -306,16 +316,14 @@ def printed(*renderables, **kwargs) -> str:
     return buffer.getvalue()
 
 
-@PROPERTY
-@given(hostile)
+@prop(hostile)
 def test_the_console_prints_any_forge_text_as_typed(value: str) -> None:
     assert printed(term(value)) == visible(value) + "\n"
     assert printed(f"[bold]note:[/] {term(value)} (end)") == f"note: {visible(value)} (end)\n"
     assert "\x1b" not in printed(term(value)) and "\r" not in printed(term(value))
 
 
-@PROPERTY
-@given(hostile)
+@prop(hostile)
 def test_multiline_text_keeps_its_lines_and_nothing_else(value: str) -> None:
     assert printed(term(value, multiline=True)) == visible(value, keep="\n") + "\n"
     assert plain(value, multiline=True) == visible(value, keep="\n")
