@@ -25,6 +25,7 @@ import requests
 
 from release.rules.config import NAMESPACE, RELEASE_PREFIX, release_date_of, token_from
 from release.rules.gates import MergeGate, merge_gate
+from release.rules.running import EnvMerge, StackRecord, first_parent_merges, name_merge
 
 if TYPE_CHECKING:
     from github import Github, GithubRetry
@@ -372,6 +373,51 @@ def current_release(
         if is_ancestor(repo, sha, env_head):
             return name, sha
     return None
+
+
+def env_release_merges(
+    repo: Repository,
+    environment: str,
+    env_head: str,
+    record: StackRecord | None = None,
+    limit: int = 400,
+) -> Iterator[EnvMerge]:
+    """The release and rollback merges on the environment branch, newest first (lazily).
+
+    Reads the branch's commit listing a page at a time as the first-parent walk goes, the
+    merged pull requests into the branch and the release branch heads once each; what each
+    merge brought in is decided by `release.rules.running.name_merge`.
+    """
+    seen: dict[str, dict[str, Any]] = {}
+
+    def listing() -> Iterator[dict[str, Any]]:
+        for item in repo.get_commits(sha=env_head):
+            raw = dict(item._rawData)  # noqa: SLF001 - the listing's JSON, see `listed`
+            seen[str(raw["sha"])] = raw
+            yield raw
+
+    pulls: dict[str, dict[str, Any]] | None = None
+    heads: dict[str, str] | None = None
+    for merge in first_parent_merges(listing(), env_head, limit):
+        if pulls is None:
+            pulls = {
+                str(p.merge_commit_sha): {"number": p.number, "head": p.head.ref}
+                for p in repo.get_pulls(state="closed", base=environment)
+                if p.merged_at is not None and p.merge_commit_sha
+            }
+            heads = {sha: name for name, sha in release_branches(repo)}
+        second = str(merge["parents"][1]["sha"])
+        parent = seen.get(second)
+        head_ref = str((pulls.get(str(merge["sha"])) or {}).get("head") or "")
+        title = str((merge.get("commit") or {}).get("message") or "").split("\n", 1)[0]
+        if parent is None and "rollback/" in head_ref + title:
+            # A rollback commit's message says what it restored; read it when the listing
+            # has not reached it yet.
+            git = repo.get_git_commit(second)
+            parent = {"sha": second, "commit": {"message": git.message}}
+        named = name_merge(merge, parent, record, pulls, heads or {})
+        if named is not None:
+            yield named
 
 
 def read_file(repo: Repository, path: str, ref: str) -> str | None:

@@ -480,11 +480,17 @@ class NotifyingStack:
         return getattr(self._stack, name)
 
 
-def notifying(proj: automation.Project, settings: Settings, target: Target | None) -> Any:
+def notifying(
+    proj: automation.Project,
+    settings: Settings,
+    target: Target | None,
+    extra: dict[str, str] | None = None,
+) -> Any:
     """The stack `release promote` runs `up` on: a promotion stack's `up` is watched, to say
-    what a failed PPC wave means and to notify the stack's webhook, if it has one."""
+    what a failed PPC wave means and to notify the stack's webhook, if it has one. `extra`
+    are per-run environment overrides for the program."""
     env = settings.stack
-    stack = automation.stack(proj, env)
+    stack = automation.stack(proj, env, extra)
     source = settings.promotes_from
     if not source:
         return stack

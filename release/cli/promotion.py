@@ -31,14 +31,23 @@ from release.cli.common import (
     project,
 )
 from release.engine import automation, recovery
-from release.engine.day_two import day_two_summary
+from release.engine.day_two import day_two_summary, record_carry
 from release.rules.config import (
+    CARRY_OVERRIDE,
     COMMIT_OVERRIDE,
     DATE_OVERRIDE,
     ConfigError,
     Settings,
+    check_sha,
 )
 from release.rules.history import stamp
+from release.rules.running import (
+    RECORD_OVERRIDE,
+    StackRecord,
+    continue_choice,
+    in_flight,
+    record_from_state,
+)
 from release.rules.targets import Target, TargetError, resolve_target
 from release.rules.text import term
 
@@ -52,8 +61,39 @@ CommitOpt = Annotated[
     str | None, typer.Option("--commit", help="Promote this full SHA instead of the source's.")
 ]
 DateOpt = Annotated[
-    str | None, typer.Option("--date", help="Release date YYYY-MM-DD (default: today, UTC).")
+    str | None,
+    typer.Option(
+        "--date",
+        help="Release date YYYY-MM-DD (default: the promotion waiting at the gate, else "
+        "today, UTC).",
+    ),
 ]
+CarryOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--carry",
+        help="Full SHA of a fix only the running release has: cherry-pick it onto the new "
+        "release (repeatable; needs --reason).",
+    ),
+]
+ReasonOpt = Annotated[
+    str | None, typer.Option("--reason", help="Why the --carry commits are carried (history).")
+]
+
+
+def stack_record(proj: automation.Project, env: str) -> StackRecord:
+    """What the stack's own state says `env` runs and has in flight (reads only)."""
+    return record_from_state(automation.resources(proj, env), automation.outputs(proj, env))
+
+
+def pull_open(proj: automation.Project, settings: Settings, number: int | None) -> bool | None:
+    """Whether pull request `number` is open on the forge now; None when it cannot be read."""
+    if number is None:
+        return None
+    try:
+        return forge_session(proj, settings).repo.get_pull(int(number)).state == "open"
+    except Exception:  # noqa: BLE001 - the stack's record decides alone then
+        return None
 
 
 def target_for(
@@ -63,13 +103,39 @@ def target_for(
     commit: str | None,
     date: str | None,
     source_outputs: dict[str, Any] | None = None,
+    record: StackRecord | None = None,
 ) -> Target | None:
-    """What to promote on `env`, or None for the stack that tracks its source branch."""
+    """What to promote on `env`, or None for the stack that tracks its source branch.
+
+    A promotion waiting at the gate (its PR open, from the stack's state and the forge) is
+    continued, whatever today's date: another release needs --date, --commit or
+    `release abandon` first.
+    """
     source = settings.promotes_from
     if not source:
         if commit or date:
             fail(f"{env} tracks its source branch: --commit and --date do not apply")
         return None
+    waiting = None
+    if record is not None and record.in_flight_branch:
+        waiting = in_flight(record, pull_open(proj, settings, record.in_flight_pr))
+    chosen = continue_choice(waiting, commit, date)
+    if waiting is not None and chosen is not None:
+        pr = f"PR #{waiting.pr}" if waiting.pr else "its PR"
+        return Target(
+            chosen[0],
+            waiting.release_date,
+            f"continues {waiting.branch}, waiting at the gate ({pr}); to start another "
+            f"release instead: `release abandon {env}`, or pass --date",
+        )
+    if waiting is not None:
+        console.print(
+            term(
+                f"  note: {waiting.branch} waits at the gate (PR #{waiting.pr}); the options "
+                "start another release instead"
+            ),
+            highlight=False,
+        )
     if source_outputs is None:
         source_outputs = automation.outputs(proj, source)
     try:
@@ -112,13 +178,36 @@ def describe_gate(settings: Settings) -> str:
     )
 
 
+def check_carry(carry: list[str] | None, reason: str | None) -> list[str]:
+    """The --carry SHAs, checked, or an error saying what to give (before any write)."""
+    wanted = []
+    for sha in carry or []:
+        try:
+            wanted.append(check_sha("--carry", sha.strip().lower()))
+        except ConfigError as err:
+            fail(f"option --carry {sha!r}: {err.fix}")
+    if wanted and not (reason or "").strip():
+        fail('--carry needs --reason "why this fix is carried instead of landing on master"')
+    return wanted
+
+
 @app.command()
-def plan(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
+def plan(
+    env: EnvArg,
+    commit: CommitOpt = None,
+    date: DateOpt = None,
+    carry: CarryOpt = None,
+    reason: ReasonOpt = None,
+) -> None:
     """Dry run: what `promote` would do. Writes nothing to the forge."""
     proj = project()
     settings = check_env(proj, env)
+    carried = check_carry(carry, reason)
     source = automation.outputs(proj, settings.promotes_from) if settings.promotes_from else {}
-    target = target_for(proj, env, settings, commit, date, source)
+    record = stack_record(proj, env) if settings.promotes_from else None
+    target = target_for(proj, env, settings, commit, date, source, record)
+    if carried and not target:
+        fail(f"{env} tracks its source branch: --carry does not apply")
     extra = {}
     if target:
         what = f"{term(target.commit)} as {term(target.branch)}"
@@ -129,6 +218,8 @@ def plan(env: EnvArg, commit: CommitOpt = None, date: DateOpt = None) -> None:
             console.print(f"  skipped {term(line)}", highlight=False)
         console.print(f"  merge gate: {term(describe_gate(settings))}", highlight=False)
         extra = {COMMIT_OVERRIDE: target.commit, DATE_OVERRIDE: target.release_date.isoformat()}
+        extra[RECORD_OVERRIDE] = record.to_json() if record else ""
+        extra[CARRY_OVERRIDE] = ",".join(carried)
     result = run_engine("preview", automation.stack(proj, env, extra))
     console.print(f"changes: {dict(result.change_summary)}")
 
@@ -142,28 +233,41 @@ def promote(
         bool,
         typer.Option(help="Promote anyway: a rolled-back release, a freeze date, a short soak."),
     ] = False,
+    carry: CarryOpt = None,
+    reason: ReasonOpt = None,
 ) -> None:
     """Pin the commit and date in Pulumi.<env>.yaml, then run `pulumi up`."""
     proj = project()
     settings = check_env(proj, env)
-    target = target_for(proj, env, settings, commit, date)
+    carried = check_carry(carry, reason)
+    record = stack_record(proj, env) if settings.promotes_from else None
+    target = target_for(proj, env, settings, commit, date, record=record)
+    if carried and not target:
+        fail(f"{env} tracks its source branch: --carry does not apply")
     cli_ops.check_promote(proj, settings, target, force)  # freeze dates, minimum soak
     if target:
         cli_dayto.check_promote(settings, target.branch, force)  # refuses a rolled-back release
         what = f"{term(target.commit)} as {term(target.branch)}"
         console.print(f"[bold]{env}[/]: promoting {what}", highlight=False)
+        console.print(f"  chosen because: {term(target.reason)}", highlight=False)
         automation.pin(
             proj, env, {"commit": target.commit, "releaseDate": target.release_date.isoformat()}
         )
+        continuing = record is not None and record.in_flight_branch == target.branch
+        record_carry(proj, settings, continuing, carried)
+    summary_text = f"{target.branch} -> {env}" if target else f"track {env}"
+    if carried:
+        summary_text += f"; carrying {', '.join(s[:12] for s in carried)}: {reason}"
     message = stamp(
         "promotion",
-        f"{target.branch} -> {env}" if target else f"track {env}",
+        summary_text,
         release=target.branch if target else None,
         commit=target.commit if target else None,
         by=actor(),
     )
     parallel = settings.up_parallelism()  # a whole PPC wave at once
-    result = run_engine("up", cli_ops.notifying(proj, settings, target), message, parallel)
+    extra = {RECORD_OVERRIDE: record.to_json()} if record else None
+    result = run_engine("up", cli_ops.notifying(proj, settings, target, extra), message, parallel)
     summary = dict(result.summary.resource_changes or {})
     console.print(f"[green]{env} is up to date[/] ({summary})")
     _print_outputs(env, {k: v.value for k, v in result.outputs.items()})
@@ -192,7 +296,22 @@ def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str
             "mergeCommit": values.get("mergeCommit"),
             "dayTwo": day_two_summary(values),
             "waiting": None,
+            "runs": None,
         }
+        if values.get("role") == "promotion":
+            merged = stack_record(proj, name).merged
+            row["runs"] = merged.describe() if merged else None
+            if merged is not None and merged.kind == "rollback":
+                # One truth with `plan` and `history`: the environment runs the restored
+                # release's tree, through the rollback's merge.
+                row.update(
+                    release=merged.release,
+                    commit=merged.head or row["commit"],
+                    pr=merged.pr,
+                    state="rolled back",
+                    mergeCommit=merged.merge_commit,
+                    rolledBackFrom=merged.rolled_back_from,
+                )
         try:
             day = load(proj, name).release_date
         except ConfigError:
@@ -254,7 +373,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         )
     console.print(table)
     for row in rows:
-        for line in ([row["waiting"]] if row["waiting"] else []) + row["dayTwo"]:
+        runs = [f"runs {row['runs']}"] if row.get("rolledBackFrom") else []
+        for line in runs + ([row["waiting"]] if row["waiting"] else []) + row["dayTwo"]:
             console.print(term(f"  {row['environment']}: {line}"), highlight=False)
     cli_ops.print_schedule(project())  # due today, late, soak, PPCs
 

@@ -240,6 +240,40 @@ def checkpoint_outputs(backend_url: str, project: str, name: str) -> dict[str, A
     return {}
 
 
+def resources(project: Project, name: str) -> list[dict[str, Any]]:
+    """The stack's resources (urn, type, delete, outputs with secrets masked) from its state.
+
+    Read from the checkpoint on a `file://` backend (no engine run), else exported by the
+    CLI. A stack with no state has none.
+    """
+    path = checkpoint_path(project.backend(), project_name(project), name)
+    found: list[dict[str, Any]] | None = None
+    if path is not None:
+        try:
+            raw = path.read_bytes()
+            data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+            found = list((data["checkpoint"].get("latest") or {}).get("resources") or [])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            found = None
+    if found is None:
+        try:
+            found = list(
+                (stack(project, name).export_stack().deployment or {}).get("resources") or []
+            )
+        except auto.CommandError:
+            return []
+    return [
+        {
+            "urn": r.get("urn"),
+            "type": r.get("type"),
+            "delete": r.get("delete"),
+            "outputs": _masked(r.get("outputs") or {}),
+        }
+        for r in found
+        if isinstance(r, dict)
+    ]
+
+
 def checkpoint_path(backend_url: str, project: str, name: str) -> Path | None:
     """The checkpoint file of `project`/`name` in a `file://` backend, if it has one."""
     backend = backend_folder(backend_url)

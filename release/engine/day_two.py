@@ -82,6 +82,18 @@ def _set_list(stack: auto.Stack, name: str, values: Sequence[str]) -> None:
         stack.set_config(f"{_key(name)}[{index}]", auto.ConfigValue(value=value), path=True)
 
 
+def record_carry(
+    project: automation.Project, settings: Settings, continuing: bool, carried: Sequence[str]
+) -> None:
+    """Store the commits `release promote --carry` carries: the one place that writes them
+    (today the stack's config key `carry`). A new release carries exactly the --carry
+    commits given; continuing the waiting release adds them to what it carries."""
+    before = list(settings.carry)
+    wanted = [*before, *(s for s in carried if s not in before)] if continuing else list(carried)
+    if wanted != before:
+        _set_list(automation.stack(project, settings.stack), "carry", wanted)
+
+
 def _remove(stack: auto.Stack, name: str) -> None:
     try:
         stack.remove_config(_key(name))

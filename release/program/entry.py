@@ -31,6 +31,7 @@ from release.rules.config import (
     read_pulumi_config,
 )
 from release.rules.fixes import LostFixError
+from release.rules.running import RECORD_OVERRIDE, StackRecord
 from release.rules.targets import TargetError, resolve_target
 from release.rules.text import plain
 
@@ -38,6 +39,13 @@ from release.rules.text import plain
 def today() -> dt.date:
     """The date of the cut (UTC)."""
     return dt.datetime.now(dt.UTC).date()
+
+
+def stack_record() -> StackRecord | None:
+    """What the stack's own state says it merged last and has in flight, handed over by the
+    `release` command for this run (RELEASE_TRAIN_RUNNING); None for a plain `pulumi up`,
+    which goes by the environment branch's merges alone."""
+    return StackRecord.from_json(os.environ.get(RECORD_OVERRIDE))
 
 
 def build_testing(settings: Settings, repo: Repository) -> None:
@@ -70,7 +78,7 @@ def build_promotion(
     token: str | None = None,
 ) -> dict[str, Any]:
     """staging/production: decide the promotion (reads), then register its resources."""
-    plan = plan_promotion(settings, repo, release, commit)
+    plan = plan_promotion(settings, repo, release, commit, stack_record())
     for line in plan.describe().splitlines():
         pulumi.log.info(plain(line))  # branch names and pins come from the forge
     return register_release(settings, plan, source, token)  # then PPCs etc.

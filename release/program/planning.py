@@ -21,11 +21,17 @@ from release import forge
 from release.providers.grafting import find_applied
 from release.providers.rollback import rollback_branch
 from release.rules.config import ConfigError, Settings
-from release.rules.fixes import LostFixError, lost_fixes, patch_fingerprint
+from release.rules.fixes import (
+    LostFixError,
+    cherry_pick_origins,
+    lost_fixes,
+    patch_fingerprint,
+)
 from release.rules.gates import check_states
 from release.rules.green import GreenResult, newest_green
 from release.rules.payload import Payload, payload_commits, pin_changes, read_pin
 from release.rules.picks import refusal, revert_refusal
+from release.rules.running import StackRecord, check_head, rollback_superseded, running_release
 
 
 @dataclass(frozen=True)
@@ -117,14 +123,22 @@ class PlannedRollback:
     approvals: int
 
 
-def plan_rollback(settings: Settings, repo: Repository | None) -> PlannedRollback | None:
+def plan_rollback(
+    settings: Settings, repo: Repository | None, release: str | None = None
+) -> PlannedRollback | None:
     """Check the rollback the stack's config asks for (`rollback: {to, date}`) now, with
-    reads only; None when none is asked for.
+    reads only; None when none is asked for, or when it is finished: the stack promotes
+    `release`, another release than the one rolled back (`rules.running.rollback_superseded`).
 
     `rollbackApprovals` (0 or 1), when set, replaces the number of approvals.
     """
     day_two = settings.day_two
     if not day_two.rollback_to or not day_two.rollback_date:
+        return None
+    if release and rollback_superseded(release, day_two.rolled_back, day_two.rollback_to):
+        # A finished rollback, and the stack now promotes another release: its commit,
+        # branch and PR stay; it is not planned again (as `release promote` clears it).
+        pulumi.log.info(f"the rollback to {day_two.rollback_to} is finished; {release} replaces it")
         return None
     assert repo is not None
     target, env = day_two.rollback_to, settings.environment
@@ -194,16 +208,23 @@ class PromotionPlan:
     payload: Payload
     changes: ReleaseChanges = ReleaseChanges()  # the listed picks and reverts, checked
     rollback: PlannedRollback | None = None  # the rollback the config asks for, checked
+    carried: tuple[str, ...] = ()  # fixes of the running release carried (--carry)
+    notes: tuple[str, ...] = ()  # how the running release was found
 
     def describe(self) -> str:
         lines = [
             f"release {self.release} at {self.commit} into {self.environment}",
             f"previous release in {self.environment}: {self.previous or 'none found'}",
+            *self.notes,
         ]
         if self.needs_ours_merge:
             lines.append(
-                f"ours-merge needed: {self.previous} has commits the new release lacks "
-                "(all checked: no fix would be lost)"
+                f"ours-merge needed: {self.previous} at {(self.previous_head or '')[:12]} has "
+                "commits the new release lacks (all checked: no fix would be lost)"
+            )
+        for sha in self.carried:
+            lines.append(
+                f"carry {sha[:12]}: cherry-picked from {self.previous} onto {self.release}"
             )
         if self.already_contained:
             lines.append(f"{self.environment} already contains {self.commit[:12]}")
@@ -217,12 +238,19 @@ class PromotionPlan:
 
 
 def plan_promotion(
-    settings: Settings, repo: Repository, release: str, commit: str
+    settings: Settings,
+    repo: Repository,
+    release: str,
+    commit: str,
+    record: StackRecord | None = None,
 ) -> PromotionPlan:
     """Decide the promotion of `commit` as `release` into the environment (reads only).
 
-    Raises ConfigError for a missing environment branch or a repository that disallows merge
-    commits, and LostFixError when the previous release has a fix the new one lacks.
+    `record` is what the stack's own state says it merged last (handed over by the
+    `release` command; None for a plain `pulumi up`). Raises ConfigError for a missing
+    environment branch, a repository that disallows merge commits or a carried commit that
+    is not the running release's, and LostFixError when the running release has a fix the
+    new one lacks.
     """
     env_head = forge.branch_head(repo, settings.environment)
     if env_head is None:
@@ -243,17 +271,20 @@ def plan_promotion(
         repo.get_git_commit(commit)
     except UnknownObjectException:
         raise ConfigError("commit", commit, "no such commit in " + settings.repository) from None
-    current = forge.current_release(repo, env_head, exclude=release)
-    previous, previous_head = current if current else (None, None)
+    previous, previous_head, notes = previous_release(settings, repo, env_head, release, record)
+    carried = settings.carry
+    check_carried(repo, carried, previous, previous_head)
     needs_ours = bool(previous_head) and not forge.is_ancestor(repo, previous_head, commit)
     if needs_ours:
         assert previous and previous_head
-        check_lost_fixes(repo, previous, previous_head, release, commit, settings.picks)
+        check_lost_fixes(
+            repo, previous, previous_head, release, commit, (*settings.picks, *carried)
+        )
     base = previous_head or env_head
     # Day-two changes are checked with reads before anything is registered: bad config
     # stops here, with no forge write.
     changes = plan_release_changes(settings, repo, release, commit)
-    rollback = plan_rollback(settings, repo)
+    rollback = plan_rollback(settings, repo, release)
     return PromotionPlan(
         release=release,
         commit=commit,
@@ -266,7 +297,58 @@ def plan_promotion(
         payload=build_payload(settings, repo, previous, base, release, commit),
         changes=changes,
         rollback=rollback,
+        carried=carried if needs_ours else (),
+        notes=tuple(notes),
     )
+
+
+def previous_release(
+    settings: Settings,
+    repo: Repository,
+    env_head: str,
+    release: str,
+    record: StackRecord | None = None,
+) -> tuple[str | None, str | None, list[str]]:
+    """(the release the environment runs, the head to check against, notes), reads only.
+
+    The release last merged into the environment (release.rules.running: the stack's record
+    cross-checked with the environment branch's merges), and that branch's CURRENT head:
+    commits pushed straight onto it since its merge (a hotfix), merged into the environment
+    or not, are checked like any other.
+    """
+    merges = forge.env_release_merges(repo, settings.environment, env_head, record)
+    running = running_release(merges, record, promoting=release)
+    notes = [f"note: {note}" for note in running.notes]
+    if running.merge is None:
+        # No release merge on the environment branch (a new environment): the newest
+        # release branch it contains, as before.
+        found = forge.current_release(repo, env_head, exclude=release)
+        if found:
+            notes.append(
+                f"note: no release merge found on {settings.environment}; {found[0]} "
+                "is the newest release branch it contains"
+            )
+        return (found[0], found[1], notes) if found else (None, None, notes)
+    merge = running.merge
+    head, drift = check_head(merge, forge.branch_head(repo, merge.release))
+    notes.insert(0, f"{settings.environment} runs {merge.describe()}")
+    if drift.moved or drift.current_head is None:
+        notes.append(drift.describe())
+    return merge.release, head, notes
+
+
+def check_carried(
+    repo: Repository, carried: Sequence[str], previous: str | None, previous_head: str | None
+) -> None:
+    """A carried commit must be one of the running release's own commits (reads only)."""
+    for index, sha in enumerate(carried):
+        if not previous or not previous_head or not forge.is_ancestor(repo, sha, previous_head):
+            raise ConfigError(
+                f"carry[{index}]",
+                sha,
+                f"not a commit of the running release {previous or '(none)'}; --carry names a "
+                "commit of that release that the new one would otherwise lose",
+            )
 
 
 def check_lost_fixes(
@@ -282,9 +364,20 @@ def check_lost_fixes(
     candidates = forge.listed(only_previous.commits)
     merge_base = only_previous.merge_base_commit.sha
 
+    since: list[dict[str, Any]] | None = None
+
+    def new_commits() -> list[dict[str, Any]]:
+        nonlocal since
+        if since is None:
+            since = forge.listed(repo.compare(merge_base, commit).commits)
+        return since
+
     def new_fingerprints() -> set[str]:
-        since = forge.listed(repo.compare(merge_base, commit).commits)
-        return {patch_fingerprint(c.get("files") or _files(repo, c["sha"])) for c in since}
+        return {patch_fingerprint(c.get("files") or _files(repo, c["sha"])) for c in new_commits()}
+
+    def new_picked() -> list[str]:
+        messages = [str((c.get("commit") or {}).get("message", "")) for c in new_commits()]
+        return [origin for message in messages for origin in cherry_pick_origins(message)]
 
     lost = lost_fixes(
         candidates,
@@ -292,6 +385,7 @@ def check_lost_fixes(
         new_fingerprints=new_fingerprints,
         fingerprint_of=lambda sha: patch_fingerprint(_files(repo, sha)),
         carried=picks,
+        new_picked=new_picked,
     )
     if lost:
         raise LostFixError(previous, release, lost)

@@ -1,7 +1,7 @@
 """The program's registration: the resources of a planned promotion, in order.
 
-Release branch, ours-merge (when the plan needs one), the listed picks and reverts, the
-pull request and its gated merge; a rollback the config asks for; then, after the merge,
+Release branch, the carried fixes (`--carry`), ours-merge (when the plan needs one), the
+listed picks and reverts, the pull request and its gated merge; a rollback the config asks for; then, after the merge,
 the smoke test, the PPC rollout and the guardrails (release/program/rollout.py). Nothing
 here reads the forge: every decision is in the `PromotionPlan` (release/program/planning.py).
 """
@@ -48,12 +48,24 @@ def register_promotion(
     common = {"api_url": settings.api_url, "repository": settings.repository}
     branch = ReleaseBranch("release-branch", branch=release, commit=commit, **common)
     head: pulumi.Output[str] = branch.commit
+    for sha in plan.carried:  # fixes only the running release has, carried before its merge
+        carry = CherryPick(
+            f"carry-{sha[:12]}",
+            branch=release,
+            pick=sha,
+            expected_head=head,
+            source_branch=settings.source_branch,
+            allow_off_master=True,
+            opts=pulumi.ResourceOptions(depends_on=[branch]),
+            **common,
+        )
+        head = carry.head
     if plan.needs_ours_merge:
         assert plan.previous and plan.previous_head
         ours = OursMerge(
             "ours-merge",
             branch=release,
-            head=branch.commit,
+            head=head,
             previous=plan.previous,
             previous_head=plan.previous_head,
             opts=pulumi.ResourceOptions(depends_on=[branch]),

@@ -43,6 +43,9 @@ RELEASE_PREFIX = "release/"
 # dry run shows the next promotion without touching the stack's files).
 COMMIT_OVERRIDE = "RELEASE_TRAIN_COMMIT"
 DATE_OVERRIDE = "RELEASE_TRAIN_RELEASE_DATE"
+# Per-run override of the carried commits (`release plan --carry` previews them without
+# writing them into the stack's config).
+CARRY_OVERRIDE = "RELEASE_TRAIN_CARRY"
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -84,6 +87,7 @@ KEYS: tuple[Key, ...] = (
     # Day two (`DayTwo`).
     Key("reverts", "array", [], "string"),
     Key("rollback", "object", {}),
+    Key("carry", "array", [], "string"),
     Key("rolledBack", "array", [], "string"),
     Key("rollbackApprovals", "integer", -1),
     Key("allowOffMaster", "boolean", False),
@@ -229,6 +233,7 @@ class Settings:
     source_branch: str = "master"
     green_lookback: int = 30
     day_two: DayTwo = DayTwo()
+    carry: tuple[str, ...] = ()  # commits carried from the running release (`--carry`)
     rollout: RolloutSettings = RolloutSettings()
 
     @property
@@ -491,6 +496,7 @@ def parse_settings(
     return dataclasses.replace(
         settings,
         day_two=day_two_settings(raw),
+        carry=carried_commits(raw, env),
         rollout=parse_rollout(settings, raw, webhook_secret),
     )
 
@@ -527,6 +533,30 @@ def read_pulumi_config(getter: Callable[[str], Any]) -> dict[str, Any]:
         if value is not None:
             raw[key.name] = value
     return raw
+
+
+def carried_commits(
+    raw: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
+    """The commits the stack carries from the running release into the new one: the key
+    `carry` (a list of full SHAs) and the per-run override CARRY_OVERRIDE, each once, in order.
+
+    Raises ConfigError naming `carry` for anything but full lowercase SHAs.
+    """
+    value = structured(raw.get("carry"))
+    if value in (None, ""):
+        value = []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError("carry", value, "give a list of full commit SHAs")
+    extra = [s for s in ((env or {}).get(CARRY_OVERRIDE) or "").split(",") if s.strip()]
+    found: list[str] = []
+    for index, sha in enumerate([*value, *extra]):
+        checked = check_sha(f"carry[{index}]", str(sha).strip().lower())
+        if checked not in found:
+            found.append(checked)
+    return tuple(found)
 
 
 def day_two_settings(raw: Mapping[str, Any]) -> DayTwo:

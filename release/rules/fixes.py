@@ -78,6 +78,7 @@ def lost_fixes(
     new_fingerprints: Callable[[], set[str]],
     fingerprint_of: Callable[[str], str],
     carried: Collection[str] = (),
+    new_picked: Callable[[], Collection[str]] | None = None,
 ) -> list[LostFix]:
     """The commits of `previous_only` whose change the new release does not have.
 
@@ -87,7 +88,9 @@ def lost_fixes(
     commits (asked for at most once, and only when a trailer does not settle it), and one
     commit's fingerprint. `carried` are commits the promotion will cherry-pick onto the new
     release (the stack's picks): neither they nor picks of them are lost. A commit reverted
-    on the previous release, and its revert, cancel out.
+    on the previous release, and its revert, cancel out. `new_picked` gives the commits the
+    new release's own `-x` trailers name (asked for at most once): a fix picked from the
+    previous release onto master is not lost, even where the pick had to be adapted.
     """
     commits = list(previous_only)
     shas = [str(c["sha"]) for c in commits]
@@ -101,6 +104,7 @@ def lost_fixes(
                 cancelled.add(str(commit["sha"]))
     lost: list[LostFix] = []
     known: set[str] | None = None
+    picked: list[str] | None = None
     for commit in commits:
         sha = str(commit["sha"])
         if len(commit.get("parents") or []) > 1 or sha in cancelled:
@@ -111,6 +115,11 @@ def lost_fixes(
             continue
         if origins and all(new_has(origin) for origin in origins):
             continue
+        if new_picked is not None:
+            if picked is None:
+                picked = [str(p) for p in new_picked()]
+            if any(len(p) >= 7 and sha.startswith(p) for p in picked):
+                continue
         if known is None:
             known = new_fingerprints()
         if fingerprint_of(sha) in known:
@@ -136,8 +145,11 @@ class LostFixError(RuntimeError):
     def __init__(self, previous: str, new: str, fixes: Sequence[LostFix]) -> None:
         self.fixes = list(fixes)
         listing = "\n".join(f"  - {fix.describe()}" for fix in fixes)
+        carry = " ".join(f"--carry {fix.sha}" for fix in fixes)
         super().__init__(
-            f"{len(fixes)} fix(es) exist only on {previous} and would be lost by promoting "
-            f"{new}:\n{listing}\nCherry-pick them onto master first (then cut again), or add "
-            f"them to this stack's release-train:picks, and run again."
+            f"{len(fixes)} fix(es) exist only on {previous} (the release the environment "
+            f"runs) and would be lost by promoting {new}:\n{listing}\n"
+            "Nothing was written. Either land each fix on master first (then cut again), or "
+            "carry it into the new release explicitly, saying why:\n"
+            f'  release promote ENV {carry} --reason "..."'
         )

@@ -256,13 +256,13 @@ def test_lost_fix_error_lists_the_fixes_and_says_what_to_do() -> None:
     text = str(err)
     assert err.fixes == fixes
     assert text.startswith(
-        "2 fix(es) exist only on release/2026-11-19 and would be lost by promoting "
-        "release/2026-11-26:"
+        "2 fix(es) exist only on release/2026-11-19 (the release the environment runs) and "
+        "would be lost by promoting release/2026-11-26:"
     )
     assert f"  - {sha(6)[:12]} Fix the session timeout (Bilal Haddad)" in text
     assert f"  - {sha(14)[:12]} Guard against empty tokens (Alice Moreau)" in text
-    assert "Cherry-pick them onto master first" in text
-    assert "release-train:picks" in text and "run again" in text
+    assert "Nothing was written" in text and "land each fix on master first" in text
+    assert f'--carry {sha(6)} --carry {sha(14)} --reason "..."' in text
 
 
 def test_lost_fix_describe() -> None:
