@@ -136,6 +136,10 @@ def rows(entries: Sequence[Mapping[str, Any]], everything: bool = False) -> list
             kind, summary = classify(config, before)
         date = _value(config, "releaseDate")
         release = fields.get("release") or (release_name(_date(date)) if date else None)
+        rollback = _value(config, "rollback")
+        if kind == "rollback" and not fields.get("release") and isinstance(rollback, Mapping):
+            # What the environment runs after it: the restored release, as `status` says.
+            release = str(rollback.get("to") or release)
         row = Row(
             version=entry.get("version"),
             when=_when(entry.get("start_time")),

@@ -8,7 +8,9 @@ import pytest
 from pulumi import automation as auto
 
 from release.cli.common import forge_session
+from release.cli.promotion import collect_status
 from release.engine import day_two
+from release.rules.config import COMMIT_OVERRIDE, DATE_OVERRIDE
 from tests.e2e.train import RELEASE_DATE, Train
 
 pytestmark = pytest.mark.e2e
@@ -95,6 +97,38 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     assert len(staging_head.parents) == 2, "merged with a merge commit"
     with pytest.raises(day_two.DayTwoError, match="rolled back"):
         day_two.check_promote(train.project, train.settings("staging"), RELEASE)
+
+    # One truth after the rollback: status, history and next week's plan say staging runs
+    # release/2026-11-19's tree, restored by the rollback; the finished rollback is not
+    # planned again (its resources leave the stack; its branch and PR stay).
+    status = {row["environment"]: row for row in collect_status(train.project, live=False)}
+    row = status["staging"]
+    assert (row["release"], row["state"], row["rolledBackFrom"]) == (
+        "release/2026-11-19",
+        "rolled back",
+        RELEASE,
+    )
+    assert row["mergeCommit"] == repo.get_branch("staging").commit.sha
+    back = [r for r in day_two.history(train.project, "staging") if r.kind == "rollback"]
+    assert back[0].release == "release/2026-11-19"
+    ops: dict[str, str] = {}
+
+    def on_event(event: auto.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is not None:
+            ops[pre.metadata.urn.rsplit("::", 1)[-1]] = str(pre.metadata.op.value)
+
+    # (The revert names a commit of release/2026-11-26: `release promote` clears it, and so
+    # does this test, as a plan of another release would refuse it.)
+    train.stack("staging").remove_config("release-train:reverts")
+    extra = {COMMIT_OVERRIDE: repo.get_branch("master").commit.sha, DATE_OVERRIDE: "2026-11-27"}
+    train.log.clear()
+    train.stack("staging", extra).preview(on_output=train.harness_log, on_event=on_event)
+    assert "staging runs release/2026-11-19 (restored by the rollback from" in train.transcript()
+    assert "moved since its merge" not in train.transcript()
+    assert "the rollback to release/2026-11-19 is finished" in train.transcript()
+    rollback_ops = {name: op for name, op in ops.items() if name.startswith("rollback-")}
+    assert rollback_ops and set(rollback_ops.values()) == {"delete"}, rollback_ops
 
     # Abandon: the open PR is closed with a comment; no branch is deleted.
     day_two.check_promote(

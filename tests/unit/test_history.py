@@ -68,7 +68,8 @@ def test_rows_use_stamps_and_classify_the_rest():
         (1, "promotion"),
     ]
     newest, failed, revert, pick, first = got
-    assert (newest.who, newest.pr, newest.release) == ("dana", 12, "release/2026-11-19")
+    # A rollback row names the release it restores: what the environment runs after it.
+    assert (newest.who, newest.pr, newest.release) == ("dana", 12, "release/2026-11-12")
     assert (failed.result, failed.commit, failed.release) == ("failed", C2, "release/2026-11-26")
     assert revert.summary == f"revert {R1[:12]}" and revert.who == "Git Person"
     assert (pick.who, pick.commit) == ("bilal", P1)
@@ -95,3 +96,17 @@ def test_with_pr_fills_the_newest_success_of_the_running_release():
     rollback = Row(5, "t5", "a", "rollback", None, None, None, "s", "succeeded")
     outputs = {"prNumber": 41, "dayTwo": {"rollback": {"prNumber": 43}}}
     assert with_pr([rollback], outputs)[0].pr == 43
+
+
+def test_an_unstamped_rollback_names_the_release_it_restores():
+    before = {"release-train:releaseDate": "2026-11-26", "release-train:commit": "c" * 40}
+    after = {
+        **before,
+        "release-train:rollback": '{"to": "release/2026-11-19", "date": "2026-11-27"}',
+    }
+    entries = [
+        {"version": 1, "kind": "update", "message": "", "config": before, "result": "succeeded"},
+        {"version": 2, "kind": "update", "message": "", "config": after, "result": "succeeded"},
+    ]
+    newest = rows(entries)[0]
+    assert (newest.kind, newest.release) == ("rollback", "release/2026-11-19")
