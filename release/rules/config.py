@@ -553,7 +553,7 @@ def carried_commits(
     extra = [s for s in ((env or {}).get(CARRY_OVERRIDE) or "").split(",") if s.strip()]
     found: list[str] = []
     for index, sha in enumerate([*value, *extra]):
-        checked = check_sha(f"carry[{index}]", str(sha).strip().lower())
+        checked = check_sha(f"carry[{index}]", str(sha).strip())
         if checked not in found:
             found.append(checked)
     return tuple(found)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import typer
 
 from release.cli import promotion
 from release.rules.config import Settings
@@ -54,3 +55,18 @@ def test_another_date_starts_another_release_explicitly(after_midnight, capsys):
 def test_a_pull_request_closed_on_the_forge_is_not_continued(after_midnight, monkeypatch):
     monkeypatch.setattr(promotion, "pull_open", lambda proj, settings, number: False)
     assert target(None, waiting()).branch == "release/2026-11-27"
+
+
+# -- --carry SHA --reason TEXT, checked before anything runs ----------------------------------
+
+
+def test_carry_needs_full_shas_and_a_reason(capsys):
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    assert promotion.check_carry([sha.upper()], "customer outage") == [sha]
+    assert promotion.check_carry(None, None) == []
+    with pytest.raises(typer.Exit):
+        promotion.check_carry(["abc123"], "why")
+    assert "--carry 'abc123'" in capsys.readouterr().err
+    with pytest.raises(typer.Exit):
+        promotion.check_carry([sha], "  ")
+    assert '--carry needs --reason "' in capsys.readouterr().err

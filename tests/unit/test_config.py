@@ -292,6 +292,9 @@ MALFORMED = [
     ("picks", ["abc"], "picks[0]", "abc", "40-character"),
     ("picks", [SHA, None], "picks[1]", "None", "40-character"),
     ("picks", "f00", "picks[0]", "f00", "40-character"),
+    ("carry", ["abc"], "carry[0]", "abc", "40-character"),
+    ("carry", [SHA, SHA.upper()], "carry[1]", SHA.upper(), "lowercase"),
+    ("carry", {"sha": SHA}, "carry", {"sha": SHA}, "list of full commit SHAs"),
     ("allowOffMaster", "yes", "allowOffMaster", "yes", "true or false"),
     ("allowOffMaster", 1, "allowOffMaster", 1, "true or false"),
     ("pins", "ppc", "pins[0]", "ppc", "mapping"),
@@ -539,3 +542,15 @@ def test_the_key_table_and_the_project_files_schema_agree() -> None:
     for key in KEYS:
         if key.secret:
             assert key.name not in schema and f"release-train:{key.name}" in text, key.name
+
+
+def test_carry_adds_the_per_run_override_each_commit_once() -> None:
+    """`carry` from the stack file, then `release plan --carry` (RELEASE_TRAIN_CARRY)."""
+    from release.rules.config import CARRY_OVERRIDE
+
+    other = "b" * 40
+    settings = parse_settings("staging", staging(carry=[SHA]), {CARRY_OVERRIDE: f"{other},{SHA}"})
+    assert settings.carry == (SHA, other)
+    assert parse_settings("staging", staging()).carry == ()
+    err = refused("staging", staging(), {CARRY_OVERRIDE: "abc"})
+    assert_names(err, "carry[0]", "abc", "40-character")
