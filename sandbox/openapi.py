@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import jsonschema
 
 ENV_VAR = "RELEASE_TRAIN_OPENAPI"
-INSTALL_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "install-openapi.sh"
+INSTALL_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "install-openapi.sh"
 API_PREFIX = "/api/v3"
 
 # Statuses GitHub may answer on any endpoint, with the schema their body follows.
