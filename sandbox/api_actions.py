@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from typing import Any
 
-from . import shapes
-from .forge import Forge, RepoHandle, Request, Response, invalid, not_found, unprocessable
+from . import shapes, validate
+from .forge import Forge, RepoHandle, Request, Response, invalid, not_found, too_long, unprocessable
 from .routes import route
 from .store import now_iso
 
@@ -74,6 +75,13 @@ def workflow_dispatch(
     inputs = req.json_object().get("inputs", {})
     if inputs is not None and not isinstance(inputs, dict):
         raise invalid("inputs is not an object", "WorkflowDispatch", "inputs")
+    if inputs and len(inputs) > validate.WORKFLOW_INPUTS:
+        raise invalid(
+            f"inputs has {len(inputs)} properties; the maximum is {validate.WORKFLOW_INPUTS}",
+            "WorkflowDispatch",
+            "inputs",
+            "custom",
+        )
     branch = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ref
     sha = handle.git.ref_sha(f"refs/heads/{branch}") or handle.git.ref_sha(f"refs/tags/{branch}")
     if sha is None:
@@ -106,9 +114,26 @@ def repository_dispatch(forge: Forge, req: Request, owner: str, repo: str) -> Re
     event_type = req.string("event_type", "RepositoryDispatch", required=True)
     if not event_type:
         raise invalid("event_type is missing", "RepositoryDispatch", "event_type", "missing_field")
+    if validate.too_long(event_type, validate.DISPATCH_EVENT_TYPE):
+        raise too_long("RepositoryDispatch", "event_type", validate.DISPATCH_EVENT_TYPE)
     payload = req.json_object().get("client_payload", {})
     if payload is not None and not isinstance(payload, dict):
         raise invalid("client_payload is not an object", "RepositoryDispatch", "client_payload")
+    if payload and len(payload) > validate.DISPATCH_PAYLOAD_KEYS:
+        raise invalid(
+            f"client_payload has {len(payload)} top-level properties; the maximum is "
+            f"{validate.DISPATCH_PAYLOAD_KEYS}",
+            "RepositoryDispatch",
+            "client_payload",
+            "custom",
+        )
+    if payload and len(json.dumps(payload).encode()) >= validate.DISPATCH_PAYLOAD_BYTES:
+        raise invalid(
+            f"client_payload must be smaller than {validate.DISPATCH_PAYLOAD_BYTES} bytes",
+            "RepositoryDispatch",
+            "client_payload",
+            "custom",
+        )
     handle.meta["dispatches"].append(
         {
             "kind": "repository_dispatch",

@@ -5,10 +5,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import shapes
+from . import shapes, validate
 from .api_repos import paginate, resolve_commit
 from .combined_state import combined_state, latest_check_runs, latest_per_context
-from .forge import ApiError, Forge, RepoHandle, Request, Response, invalid, not_found, unprocessable
+from .forge import (
+    ApiError,
+    Forge,
+    RepoHandle,
+    Request,
+    Response,
+    invalid,
+    not_found,
+    too_long,
+    unprocessable,
+)
 from .gitrepo import git_date
 from .routes import route
 from .store import now_iso
@@ -44,11 +54,14 @@ def create_status(forge: Forge, req: Request, owner: str, repo: str, sha: str) -
     full = handle.git.resolve(sha) if re.match(r"^[0-9a-f]{7,40}$", sha) else None
     if full is None:
         raise unprocessable(f"No commit found for SHA: {sha}", "Status", "sha")
+    description = _optional_text(req, "description", "Status")
+    if validate.too_long(description, validate.STATUS_DESCRIPTION):
+        raise too_long("Status", "description", validate.STATUS_DESCRIPTION)
     record = {
         "id": forge.store.new_id(),
         "sha": full,
         "state": state,
-        "description": _optional_text(req, "description", "Status"),
+        "description": description,
         "target_url": _optional_text(req, "target_url", "Status"),
         "context": req.string("context", "Status", default="default") or "default",
         "creator": req.login,
@@ -144,6 +157,19 @@ def _apply_run_fields(req: Request, run: dict[str, Any]) -> None:
             raise invalid(
                 "output needs a title and a summary", "CheckRun", "output", "missing_field"
             )
+        for key in ("summary", "text"):
+            value = out.get(key)
+            if value is not None and not isinstance(value, str):
+                raise invalid(f"output.{key} is not a string", "CheckRun", f"output.{key}")
+            if validate.too_long(value, validate.CHECK_RUN_TEXT):
+                message = (
+                    f"Only {validate.CHECK_RUN_TEXT} characters are allowed; "
+                    f"{len(value)} were supplied."
+                )
+                error = {"resource": "CheckRun", "field": f"output.{key}", "code": "custom"}
+                raise ApiError(
+                    422, f"Invalid request.\n\n{message}", [{**error, "message": message}]
+                )
         run["output"] = {"title": out["title"], "summary": out["summary"], "text": out.get("text")}
     status = body.get("status")
     conclusion = body.get("conclusion")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import shapes
+from . import shapes, validate
 from .api_repos import paginate, resolve_commit
 from .forge import ApiError, Forge, RepoHandle, Request, Response, invalid, not_found
 from .gitrepo import GitError, git_date
@@ -50,10 +50,12 @@ def list_commits(forge: Forge, req: Request, owner: str, repo: str) -> Response:
         args.append(f"--until={until}")
     author = req.params.get("author")
     if author:
-        args.append(f"--author={author}")
-    path = req.params.get("path")
+        args += ["--fixed-strings", f"--author={author}"]  # a login or e-mail, not a pattern
+    path = (req.params.get("path") or "").strip("/")
+    if path and not validate.valid_repo_path(path):
+        return Response(200, [])  # no commit can touch a path that cannot exist
     if path:
-        args += ["--", path.strip("/")]
+        args += ["--", path]
     shas = handle.git.rev_list(*args)
     page, headers = paginate(forge, req, shas)
     infos = handle.git.commit_infos(page)
@@ -132,10 +134,15 @@ def merge(forge: Forge, req: Request, owner: str, repo: str) -> Response:
     base_name = req.string("base", "Merge", required=True) or ""
     head_ref = req.string("head", "Merge", required=True) or ""
     message = req.string("commit_message", "Merge")
-    base = handle.git.ref_sha(f"refs/heads/{base_name}") if base_name else None
+    valid_base = validate.valid_branch_name(base_name)
+    base = handle.git.ref_sha(f"refs/heads/{base_name}") if valid_base else None
     if base is None:
         raise ApiError(404, "Base does not exist")
-    head = handle.git.resolve(f"refs/heads/{head_ref}") or handle.git.resolve(head_ref)
+    head = (
+        handle.git.resolve(f"refs/heads/{head_ref}") or handle.git.resolve(head_ref)
+        if validate.valid_revision(head_ref)
+        else None
+    )
     if head is None:
         raise ApiError(404, "Head does not exist")
     if handle.git.is_ancestor(head, base):

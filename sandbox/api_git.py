@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import UTC, datetime
 from typing import Any
 
-from . import shapes
+from . import shapes, validate
 from .forge import ApiError, Forge, RepoHandle, Request, Response, invalid, not_found, unprocessable
-from .gitrepo import GitError, Person
+from .gitrepo import GitError, Person, git_date
 from .routes import route
 from .store import now_iso
 
@@ -102,7 +103,7 @@ def create_ref(forge: Forge, req: Request, owner: str, repo: str) -> Response:
     handle = forge.open(owner, repo)
     ref = req.string("ref", "Reference", required=True) or ""
     sha = req.string("sha", "Reference", required=True) or ""
-    if not ref.startswith("refs/") or ref.count("/") < 2 or not handle.git.valid_ref_name(ref):
+    if not ref.startswith("refs/") or ref.count("/") < 2 or not validate.valid_ref_name(ref):
         raise unprocessable(
             "Reference name is not valid: it must start with 'refs/' and have at least two slashes",
             "Reference",
@@ -191,15 +192,24 @@ def _person(req: Request, key: str, fallback: Person) -> Person:
     name, email, date = value.get("name"), value.get("email"), value.get("date")
     if not isinstance(name, str) or not isinstance(email, str) or not name or not email:
         raise invalid(f"{key} needs a name and an email", "Commit", key, "missing_field")
+    for part, text in (("name", name), ("email", email)):
+        if not validate.valid_identity(text):
+            raise invalid(
+                f"{key}.{part} must hold a letter or digit and no control character or < >",
+                "Commit",
+                f"{key}.{part}",
+            )
     if date is not None and not isinstance(date, str):
         raise invalid(f"{key}.date is not a string", "Commit", f"{key}.date")
     try:
-        from .gitrepo import git_date
-
         if date:
-            git_date(date)
+            git_year = datetime.fromisoformat(git_date(date)).astimezone(UTC).year
+            if not 1970 <= git_year <= 2099:
+                raise ValueError(f"year {git_year} is outside 1970-2099")
     except ValueError as exc:
-        raise invalid(f"{key}.date is not an ISO-8601 date", "Commit", f"{key}.date") from exc
+        raise invalid(
+            f"{key}.date is not an ISO-8601 date between 1970 and 2099", "Commit", f"{key}.date"
+        ) from exc
     return Person(name, email, date or now_iso())
 
 
@@ -266,6 +276,10 @@ def create_tree(forge: Forge, req: Request, owner: str, repo: str) -> Response:
             or not item["path"].strip("/")
         ):
             raise invalid(f"tree.{i}.path is missing", "Tree", f"tree.{i}.path", "missing_field")
+        if not validate.valid_repo_path(item["path"].strip("/")):
+            raise unprocessable(
+                f"tree.{i}.path contains a malformed path component", "Tree", f"tree.{i}.path"
+            )
         mode = item.get("mode")
         if mode == "40000":
             mode = "040000"
@@ -298,7 +312,12 @@ def create_tree(forge: Forge, req: Request, owner: str, repo: str) -> Response:
                 f"tree.{i} needs either sha or content", "Tree", f"tree.{i}.sha", "missing_field"
             )
         changes.append({"path": item["path"], "mode": mode, "type": typ, "sha": sha})
-    tree = handle.git.write_tree(base, changes)
+    try:
+        tree = handle.git.write_tree(base, changes)
+    except GitError as exc:  # every object exists: what git refuses is the tree's shape
+        raise unprocessable(
+            "tree is invalid: a path is both a file and a directory", "Tree", "tree"
+        ) from exc
     body_out = shapes.tree(forge.links, handle.full_name, tree, handle.git.ls_tree(tree))
     return Response(201, body_out, {"Location": body_out["url"]})
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import shapes
+from . import shapes, validate
 from .api_checks import combined_for, runs_for
 from .api_repos import paginate, repo_body
 from .combined_state import checks_green
-from .forge import ApiError, Forge, RepoHandle, Request, Response, invalid, not_found, unprocessable
+from .forge import (
+    ApiError,
+    Forge,
+    RepoHandle,
+    Request,
+    Response,
+    invalid,
+    not_found,
+    too_long,
+    unprocessable,
+)
 from .gitrepo import GitError, Person
 from .routes import route
 from .store import now_iso
@@ -23,6 +33,31 @@ MERGE_METHODS = {
 def review_error(message: str) -> ApiError:
     """422 as GitHub answers it for reviews: `errors` is a list of plain sentences."""
     return ApiError(422, "Unprocessable Entity", [message])
+
+
+def _check_lengths(req: Request, resource: str = "Issue") -> None:
+    """A pull request's title and body within GitHub's limits (422 as GitHub words it)."""
+    body = req.json_object()
+    if validate.too_long(body.get("title"), validate.PULL_TITLE):
+        raise too_long(resource, "title", validate.PULL_TITLE)
+    if validate.too_long(body.get("body"), validate.ISSUE_BODY):
+        raise too_long(resource, "body", validate.ISSUE_BODY)
+
+
+def _comment_too_long(text: object) -> None:
+    if validate.too_long(text, validate.ISSUE_BODY):
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [
+                {
+                    "resource": "IssueComment",
+                    "code": "unprocessable",
+                    "field": "data",
+                    "message": f"Body is too long (maximum is {validate.ISSUE_BODY} characters)",
+                }
+            ],
+        )
 
 
 REVIEW_EVENTS = {
@@ -257,6 +292,7 @@ def create_pull(forge: Forge, req: Request, owner: str, repo: str) -> Response:
     base_ref = req.string("base", "PullRequest", required=True) or ""
     body = req.string("body", "PullRequest")
     draft = req.boolean("draft", "PullRequest", default=False)
+    _check_lengths(req)
     head_ref = _head_branch(handle, head_in)
     base = handle.git.ref_sha(f"refs/heads/{base_ref}") if base_ref else None
     if base is None:
@@ -348,6 +384,7 @@ def update_pull(forge: Forge, req: Request, owner: str, repo: str, number: str) 
     handle = forge.open(owner, repo)
     pr = _pull(handle, number)
     body = req.json_object()
+    _check_lengths(req)
     if "title" in body:
         pr["title"] = req.string("title", "PullRequest") or pr["title"]
     if "body" in body:
@@ -509,6 +546,8 @@ def create_review(forge: Forge, req: Request, owner: str, repo: str, number: str
     text = req.string("body", "PullRequestReview")
     if event is not None and event not in REVIEW_EVENTS:
         raise review_error("event must be APPROVE, REQUEST_CHANGES or COMMENT")
+    if validate.too_long(text, validate.ISSUE_BODY):
+        raise review_error(f"Body is too long (maximum is {validate.ISSUE_BODY} characters)")
     if event in ("REQUEST_CHANGES", "COMMENT") and not text:
         raise review_error(f"Review body is required for {event}")
     if req.login == pr["user"] and event == "APPROVE":
@@ -651,6 +690,7 @@ def create_comment(forge: Forge, req: Request, owner: str, repo: str, number: st
     text = req.string("body", "IssueComment", required=True)
     if not text:
         raise invalid("body is missing", "IssueComment", "body", "missing_field")
+    _comment_too_long(text)
     now = now_iso()
     record = {
         "id": forge.store.new_id(),
@@ -698,6 +738,9 @@ def update_comment(forge: Forge, req: Request, owner: str, repo: str, comment_id
     handle = forge.open(owner, repo)
     record = _comment(handle, comment_id)
     text = req.string("body", "IssueComment", required=True)
+    if not text:
+        raise invalid("body is missing", "IssueComment", "body", "missing_field")
+    _comment_too_long(text)
     record["body"] = text
     record["updated_at"] = now_iso()
     forge.save(handle)

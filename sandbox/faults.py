@@ -1,13 +1,17 @@
-"""Injected faults and per-route request counters (thread-safe, no I/O)."""
+"""Injected faults, per-route request counters, requests in flight and added latency
+(thread-safe, no I/O)."""
 
 from __future__ import annotations
 
 import fnmatch
+import math
+import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 FAULT_KINDS = ("500", "502", "secondary_rate_limit", "429", "delay", "drop")
+MAX_LATENCY_MS = 60_000.0
 
 
 @dataclass
@@ -99,3 +103,71 @@ class Counters:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+
+
+class InFlight:
+    """Requests being served right now, and the most served at once since the last reset."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current = 0
+        self._max = 0
+
+    def __enter__(self) -> InFlight:
+        with self._lock:
+            self._current += 1
+            self._max = max(self._max, self._current)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._current -= 1
+
+    def current(self) -> int:
+        with self._lock:
+            return self._current
+
+    def maximum(self) -> int:
+        with self._lock:
+            return self._max
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {"current": self._current, "max": self._max}
+
+    def reset(self) -> None:
+        """Start the maximum again from the requests in flight now."""
+        with self._lock:
+            self._max = self._current
+
+
+class Latency:
+    """A delay added to every request: `ms` milliseconds, give or take up to `jitter_ms`."""
+
+    def __init__(self, ms: float = 0.0, jitter_ms: float = 0.0, rng: random.Random | None = None):
+        self._lock = threading.Lock()
+        self._rng = rng or random.Random()
+        self.ms = 0.0
+        self.jitter_ms = 0.0
+        self.set(ms, jitter_ms)
+
+    def set(self, ms: float, jitter_ms: float = 0.0) -> None:
+        ms, jitter_ms = float(ms), float(jitter_ms)
+        for name, value in (("latency", ms), ("jitter", jitter_ms)):
+            if not math.isfinite(value) or value < 0 or value > MAX_LATENCY_MS:
+                raise ValueError(
+                    f"{name} must be between 0 and {MAX_LATENCY_MS:g} ms, got {value:g}"
+                )
+        with self._lock:
+            self.ms, self.jitter_ms = ms, jitter_ms
+
+    def settings(self) -> dict[str, float]:
+        with self._lock:
+            return {"ms": self.ms, "jitter_ms": self.jitter_ms}
+
+    def sample(self) -> float:
+        """One request's delay in seconds: uniform in [ms - jitter, ms + jitter], at least 0."""
+        with self._lock:
+            ms, jitter = self.ms, self.jitter_ms
+            offset = self._rng.uniform(-jitter, jitter) if jitter else 0.0
+        return max(0.0, ms + offset) / 1000.0

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import shapes
+from . import shapes, validate
 from .gitrepo import GitRepo, Person
 from .store import Store, now_iso
-
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class ApiError(Exception):
@@ -48,6 +45,13 @@ def invalid(
     if code == "custom" or not field:
         err["message"] = message
     return ApiError(422, "Validation Failed", [err])
+
+
+def too_long(resource: str, field: str, limit: int) -> ApiError:
+    """422 as GitHub answers a text field over its length limit."""
+    return invalid(
+        f"{field} is too long (maximum is {limit} characters)", resource, field, "custom"
+    )
 
 
 def unprocessable(message: str, resource: str, field: str | None = None) -> ApiError:
@@ -122,13 +126,20 @@ class Forge:
 
     # -- repositories ---------------------------------------------------------------
     def repo_path(self, full_name: str) -> Path:
+        """Where `owner/name` lives on disk; ValueError for a name GitHub would refuse, so
+        that no name can point outside DATA/repos."""
+        if not validate.valid_full_name(full_name):
+            raise ValueError(
+                f"invalid repository name {full_name!r}: expected OWNER/NAME, the owner 1-39 "
+                "letters, digits or inner hyphens, the name 1-100 letters, digits, '.', '_' "
+                "or '-' (not '.' or '..')"
+            )
         owner, name = full_name.split("/", 1)
         return self.data_dir / "repos" / owner / f"{name}.git"
 
     def create_repo(self, full_name: str, default_branch: str = "master") -> Path:
-        owner, _, name = full_name.partition("/")
-        if not (NAME_RE.match(owner) and NAME_RE.match(name)):
-            raise ValueError(f"invalid repository name {full_name!r}")
+        if not validate.valid_branch_name(default_branch):
+            raise ValueError(f"invalid default branch name {default_branch!r}")
         path = self.repo_path(full_name)
         with self.store.repo_lock(full_name):
             if not (path / "HEAD").exists():
@@ -138,9 +149,9 @@ class Forge:
 
     def open(self, owner: str, name: str) -> RepoHandle:
         """The repository `owner/name` (caller should hold its lock) or 404."""
-        if not (NAME_RE.match(owner) and NAME_RE.match(name)):
-            raise not_found()
         full_name = f"{owner}/{name}"
+        if not validate.valid_full_name(full_name):
+            raise not_found()
         path = self.repo_path(full_name)
         if not (path / "HEAD").exists():
             raise not_found()
@@ -168,6 +179,8 @@ class Forge:
         return "User" if owner in self.logins else "Organization"
 
     def known_login(self, login: str) -> bool:
+        if not validate.valid_login(login):
+            return False
         if login in self.logins:
             return True
         return (self.data_dir / "repos" / login).is_dir()

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
+import sys
 import threading
 import time
+import traceback
 import uuid
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from . import (  # noqa: F401  (importing registers the endpoints)
     api_actions,
@@ -24,13 +28,29 @@ from . import (  # noqa: F401  (importing registers the endpoints)
     routes,
     shapes,
     smart_http,
+    validate,
 )
-from .faults import Counters, Fault, Faults
-from .forge import ApiError, Forge, Request, Response
+from .faults import Counters, Fault, Faults, InFlight, Latency
+from .forge import ApiError, Forge, Request, Response, invalid
 
 API_PREFIX = "/api/v3"
 CONTROL_PREFIX = "/_sandbox/"
 RATE_LIMIT = 5000
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a REST request body (GitHub's own payloads are far smaller)
+MAX_GIT_BODY_BYTES = 100 * 1024 * 1024  # a push (git http-backend buffers as much)
+BODY_TIMEOUT = 10.0  # seconds a body may stall between two reads before the connection closes
+IDLE_TIMEOUT = 120.0  # seconds a connection may sit idle (or half-sent) before it closes
+MAX_CHUNK_LINE = 1024
+MAX_TRAILER_LINES = 64
+_CONTENT_LENGTH_RE = re.compile(r"^[0-9]{1,20}$")
+_CHUNK_SIZE_RE = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
+# Path parameters that name things; each must pass its check or the request answers 404.
+_PARAM_CHECKS = {
+    "owner": validate.valid_login,
+    "login": validate.valid_login,
+    "repo": validate.valid_repo_name,
+    "path": lambda v: validate.valid_repo_path(v.strip("/")),
+}
 
 
 class Sandbox:
@@ -41,6 +61,10 @@ class Sandbox:
         data_dir: Path,
         tokens: dict[str, str] | None = None,
         read_only_tokens: dict[str, str] | None = None,
+        latency_ms: float = 0.0,
+        jitter_ms: float = 0.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_git_body_bytes: int = MAX_GIT_BODY_BYTES,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -48,6 +72,11 @@ class Sandbox:
         self.read_only_tokens = dict(read_only_tokens or {})
         self.faults = Faults()
         self.counter = Counters()
+        self.latency = Latency(latency_ms, jitter_ms)
+        self.flight = InFlight()
+        self.max_body_bytes = int(max_body_bytes)
+        self.max_git_body_bytes = int(max_git_body_bytes)
+        self.body_timeout = BODY_TIMEOUT
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._port = 0
@@ -64,7 +93,7 @@ class Sandbox:
 
     # -- life cycle -------------------------------------------------------------------
     def start(self, port: int = 0) -> None:
-        httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        httpd = _Server(("127.0.0.1", port), _Handler)
         httpd.daemon_threads = True
         httpd.sandbox = self  # type: ignore[attr-defined]
         self._httpd = httpd
@@ -136,7 +165,26 @@ class Sandbox:
         return self.counter.writes()
 
     def reset_counters(self) -> None:
+        """Forget the per-route counts and start the in-flight maximum again from now."""
         self.counter.reset()
+        self.flight.reset()
+
+    def in_flight(self) -> int:
+        """API and git requests being served right now (control requests not counted)."""
+        return self.flight.current()
+
+    def max_in_flight(self) -> int:
+        """The most API and git requests served at once since the start or the last reset."""
+        return self.flight.maximum()
+
+    # -- latency ------------------------------------------------------------------
+    def set_latency(self, ms: float, jitter_ms: float = 0.0) -> None:
+        """Delay every later API and git request by `ms` milliseconds, +/- up to `jitter_ms`.
+
+        Each request sleeps in its own thread, so concurrent requests overlap as they would
+        on a real network; control requests (/_sandbox/...) are never delayed.
+        """
+        self.latency.set(ms, jitter_ms)
 
     # -- faults -------------------------------------------------------------------
     def inject(
@@ -220,13 +268,63 @@ def _basic_candidates(headers: Any) -> list[str]:
     return [c for c in (password, user) if c]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a burst of concurrent clients queues rather than being refused
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The handler answers its own failures; what reaches here is a connection that broke.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            return
+        print("sandbox forge: a connection failed:", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+
+
+class _BadFraming(Exception):
+    """The request's framing (Content-Length, chunks) cannot be trusted: answer and close."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Truncated(Exception):
+    """The client stopped sending before its body was complete: close without an answer."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # error answers always carry a status line
     server_version = "SandboxForge/1.0"
+    timeout = IDLE_TIMEOUT
+    _replied = False
 
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def parse_request(self) -> bool:
+        words = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n").split()
+        if len(words) == 2:  # HTTP/0.9 has no headers and no status line: not served
+            self.command, self.request_version = None, "HTTP/1.0"
+            self.requestline = " ".join(words)
+            self.send_error(400, "Bad request syntax: HTTP/0.9 is not served")
+            return False
+        return super().parse_request()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the HTTP parser finds (bad request line, headers, method), in GitHub's shape."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, "Method Not Allowed"
+        elif code >= 500:  # e.g. 505 for an HTTP/2.0 request line: the request is at fault
+            code = HTTPStatus.BAD_REQUEST
+        self.close_connection = True
+        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+        try:
+            self._send_json(code, shapes.error(message or phrase), {"Connection": "close"})
+        except OSError:
+            pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return  # quiet: tests start many servers
@@ -250,27 +348,79 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle()
 
+    def do_HEAD(self) -> None:
+        self._handle()
+
     # -- plumbing -----------------------------------------------------------------
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                line = self.rfile.readline()
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def _read_body(self, limit: int) -> bytes:
+        """The request body, at most `limit` bytes; _BadFraming or _Truncated otherwise."""
+        encodings = self.headers.get_all("Transfer-Encoding") or []
+        lengths = self.headers.get_all("Content-Length") or []
+        if encodings:
+            codings = [c.strip().lower() for v in encodings for c in v.split(",") if c.strip()]
+            if codings != ["chunked"]:
+                raise _BadFraming(400, "Unsupported Transfer-Encoding: only chunked is served")
+            if lengths:
+                raise _BadFraming(400, "Content-Length and Transfer-Encoding cannot be combined")
+            return self._read_chunked(limit)
+        if not lengths:
+            return b""
+        values = {v.strip() for v in lengths}
+        if len(values) != 1:
+            raise _BadFraming(400, "Conflicting Content-Length headers")
+        raw = values.pop()
+        if not _CONTENT_LENGTH_RE.match(raw):
+            raise _BadFraming(400, "Content-Length must be a non-negative integer")
+        length = int(raw)
+        if length > limit:
+            raise _BadFraming(413, f"Request body too large: the limit is {limit} bytes")
+        data = self.rfile.read(length) if length else b""
+        if len(data) < length:
+            raise _Truncated()
+        return data
+
+    def _read_chunked(self, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(MAX_CHUNK_LINE + 1)
+            if not line:
+                raise _Truncated()
+            if len(line) > MAX_CHUNK_LINE or not line.endswith(b"\n"):
+                raise _BadFraming(400, "Malformed chunk size line")
+            size_text = line.split(b";", 1)[0].strip()
+            if not _CHUNK_SIZE_RE.match(size_text):
+                raise _BadFraming(400, "Malformed chunk size")
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            total += size
+            if total > limit:
+                raise _BadFraming(413, f"Request body too large: the limit is {limit} bytes")
+            data = self.rfile.read(size)
+            if len(data) < size:
+                raise _Truncated()
+            chunks.append(data)
+            end = self.rfile.readline(3)
+            if not end:
+                raise _Truncated()
+            if end not in (b"\r\n", b"\n"):
+                raise _BadFraming(400, "A chunk must end with CRLF")
+        for _ in range(MAX_TRAILER_LINES):
+            line = self.rfile.readline(MAX_CHUNK_LINE + 1)
+            if not line:
+                raise _Truncated()
+            if line in (b"\r\n", b"\n"):
+                return b"".join(chunks)
+            if len(line) > MAX_CHUNK_LINE:
+                raise _BadFraming(400, "Trailer line too long")
+        raise _BadFraming(400, "Too many trailer lines")
 
     def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self._replied = True
         self.send_response(status)
         for k, v in headers.items():
-            self.send_header(k, v)
+            self.send_header(k, _header_value(v))
         self.send_header("Content-Length", str(len(body)))
         # headers and body leave in one write: no Nagle/delayed-ACK stall on keep-alive
         self._headers_buffer.append(b"\r\n")
@@ -339,27 +489,73 @@ class _Handler(BaseHTTPRequestHandler):
     # -- dispatch -----------------------------------------------------------------
     def _handle(self) -> None:
         sb = self.sandbox
-        split = urlsplit(self.path)
-        path = split.path
+        self._replied = False
         try:
-            body = self._read_body()
-        except (ValueError, OSError):
+            split = urlsplit(self.path)
+        except ValueError:
+            self._reject(400, "Bad request target")
+            return
+        path = split.path
+        git = smart_http.is_git_path(path)
+        try:
+            self.connection.settimeout(sb.body_timeout)
+            body = self._read_body(sb.max_git_body_bytes if git else sb.max_body_bytes)
+            self.connection.settimeout(self.timeout)
+        except _BadFraming as err:
+            self._reject(err.status, err.message)
+            return
+        except (_Truncated, OSError, ValueError):
             self._drop()
             return
         if path.startswith(CONTROL_PREFIX):
-            self._control(path, body)
+            self._guarded(self._control, path, body)
             return
-        sb._wait_if_paused()
-        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-            self._api(path[len(API_PREFIX) :] or "/", split.query, body)
-        elif smart_http.is_git_path(path):
-            self._git(path, split.query, body)
-        else:
-            self._send_json(404, shapes.error("Not Found"))
+        with sb.flight:
+            delay = sb.latency.sample()
+            if delay:
+                time.sleep(delay)
+            sb._wait_if_paused()
+            if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+                self._guarded(self._api, path[len(API_PREFIX) :] or "/", split.query, body)
+            elif git:
+                self._guarded(self._git, path, split.query, body)
+            else:
+                self._send_json(404, shapes.error("Not Found"))
+
+    def _guarded(self, serve: Any, *args: Any) -> None:
+        """Serve; a failure of the forge itself answers 500 without its details (they go to
+        the server's stderr, never to the client: they may name the data folder)."""
+        try:
+            serve(*args)
+        except OSError:
+            self.close_connection = True  # the client went away mid-answer
+        except Exception:  # noqa: BLE001
+            request_id = uuid.uuid4().hex[:16].upper()
+            print(
+                f"sandbox forge: {self.command} {self.path[:200]!r} failed (request {request_id}):",
+                file=sys.stderr,
+            )
+            traceback.print_exc(file=sys.stderr)
+            if self._replied:
+                self._drop()
+                return
+            self._send_json(
+                500,
+                shapes.error(f"Server Error (request {request_id})"),
+                {"X-GitHub-Request-Id": request_id},
+            )
+
+    def _reject(self, status: int, message: str) -> None:
+        """Answer a request whose rest cannot be read safely, then close the connection."""
+        self.close_connection = True
+        try:
+            self._send_json(status, shapes.error(message), {"Connection": "close"})
+        except OSError:
+            pass
 
     def _api(self, path: str, query: str, raw: bytes) -> None:
         sb = self.sandbox
-        method = self.command
+        method = "GET" if self.command == "HEAD" else self.command
         found = routes.match(method, path)
         key = found[0].key if found else f"{method} (unknown route)"
         write = method not in ("GET", "HEAD")
@@ -381,6 +577,9 @@ class _Handler(BaseHTTPRequestHandler):
                 status, shapes.error("Not Found" if status == 404 else "Method Not Allowed")
             )
             return
+        if not _params_ok(found[1]):
+            self._send_json(404, shapes.error("Not Found", status=404))
+            return
         if write and not may_write:
             self._send_json(
                 403, shapes.error("Resource not accessible by personal access token", status=403)
@@ -388,19 +587,26 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             payload = json.loads(raw) if raw.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):
             self._send_json(400, shapes.error("Problems parsing JSON"))
             return
+        if validate.json_depth_exceeds(payload):
+            self._send_json(
+                400,
+                shapes.error(
+                    f"Problems parsing JSON: nested deeper than {validate.MAX_JSON_DEPTH} levels"
+                ),
+            )
+            return
         params = dict(parse_qsl(query, keep_blank_values=True))
-        req = Request(
-            method, path, params, payload, login, found[0].template, dict(self.headers.items())
-        )
         try:
+            _check_input(params, payload)
+            req = Request(
+                method, path, params, payload, login, found[0].template, dict(self.headers.items())
+            )
             resp = routes.call(sb.forge, found[0], req, found[1])
         except ApiError as err:
             resp = Response(err.status, err.body(), err.headers)
-        except Exception as exc:  # noqa: BLE001 - answered as GitHub answers its own failures
-            resp = Response(500, shapes.error(f"Server Error: {type(exc).__name__}: {exc}"[:300]))
         self._send_json(resp.status, resp.body, resp.headers)
         if write and resp.status < 400:
             sb._write_served()
@@ -444,19 +650,32 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             payload = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            self._send_json(400, shapes.error("Problems parsing JSON"))
+        except (ValueError, RecursionError):
+            payload = None
+        if not isinstance(payload, dict) or validate.json_depth_exceeds(payload):
+            self._send_json(400, shapes.error("Problems parsing JSON: expected an object"))
             return
         name = path[len(CONTROL_PREFIX) :].strip("/")
         method = self.command
         try:
             if name == "counters" and method == "GET":
                 self._send_json(
-                    200, {"counters": sb.counters(), "reads": sb.reads(), "writes": sb.writes()}
+                    200,
+                    {
+                        "counters": sb.counters(),
+                        "reads": sb.reads(),
+                        "writes": sb.writes(),
+                        "in_flight": sb.flight.snapshot(),
+                    },
                 )
             elif name == "counters" and method == "DELETE":
                 sb.reset_counters()
                 self._send_json(204, None)
+            elif name == "latency" and method == "GET":
+                self._send_json(200, sb.latency.settings())
+            elif name == "latency" and method in ("POST", "PUT"):
+                sb.set_latency(payload.get("ms", 0), payload.get("jitter_ms", 0))
+                self._send_json(200, sb.latency.settings())
             elif name == "faults" and method == "POST":
                 params = {
                     k: v
@@ -492,3 +711,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(422, shapes.error(f"Invalid control request: {exc}", []))
         except ApiError as err:
             self._send_json(err.status, err.body())
+
+
+def _header_value(value: object) -> str:
+    """A header value that cannot break the header block: no CR/LF, latin-1 only."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    if text.isascii():
+        return text
+    return quote(text, safe=" !#$%&'()*+,-./:;<=>?@[]^_`{|}~")
+
+
+def _params_ok(params: dict[str, str]) -> bool:
+    """Every path parameter could name something on GitHub (owner, repo, path, ref ...)."""
+    for name, value in params.items():
+        check = _PARAM_CHECKS.get(name, validate.valid_revision)
+        if not check(value):
+            return False
+    return True
+
+
+def _check_input(params: dict[str, str], payload: Any) -> None:
+    """422 for query parameters with control characters and body strings with NUL."""
+    for name, value in params.items():
+        if validate.has_control(name) or validate.has_control(value):
+            field = name if not validate.has_control(name) else repr(name)
+            raise invalid(f"{field} contains a control character", "Request", field)
+    where = validate.find_nul(payload)
+    if where is not None:
+        raise invalid(f"{where} contains a NUL character", "Request", where)

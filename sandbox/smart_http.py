@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
+from . import validate
 from .forge import Forge
 from .gitrepo import git_env
 
@@ -41,6 +42,12 @@ def serve(
     if m is None:
         return 404, {"Content-Type": "text/plain"}, b"Not Found\n"
     owner, name, rest = m.group("owner"), m.group("name"), m.group("rest")
+    if (
+        not validate.valid_full_name(f"{owner}/{name}")
+        or ".." in rest
+        or validate.has_control(rest + query)
+    ):
+        return 404, {"Content-Type": "text/plain"}, b"Repository not found\n"
     repo_dir = forge.repo_path(f"{owner}/{name}")
     if not (repo_dir / "HEAD").exists():
         return 404, {"Content-Type": "text/plain"}, b"Repository not found\n"

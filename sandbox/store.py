@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import validate
+
 
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -93,6 +95,8 @@ class Store:
             return value
 
     def _repo_path(self, full_name: str) -> Path:
+        if not validate.valid_full_name(full_name):
+            raise ValueError(f"invalid repository name {full_name!r}")
         owner, name = full_name.split("/", 1)
         return self.root / "repos" / owner / f"{name}.json"
 
