@@ -66,13 +66,13 @@ class Sandbox:
         max_body_bytes: int = MAX_BODY_BYTES,
         max_git_body_bytes: int = MAX_GIT_BODY_BYTES,
     ) -> None:
+        self.latency = Latency(latency_ms, jitter_ms)  # first: a bad value writes nothing
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.tokens = dict(tokens or {})
         self.read_only_tokens = dict(read_only_tokens or {})
         self.faults = Faults()
         self.counter = Counters()
-        self.latency = Latency(latency_ms, jitter_ms)
         self.flight = InFlight()
         self.max_body_bytes = int(max_body_bytes)
         self.max_git_body_bytes = int(max_git_body_bytes)
