@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -333,7 +332,7 @@ def create_blob(forge: Forge, req: Request, owner: str, repo: str) -> Response:
     elif encoding == "base64":
         try:
             data = base64.b64decode("".join(content.split()), validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or a character outside ASCII
             raise invalid("content is not valid base64", "Blob", "content") from exc
     else:
         raise invalid("encoding must be utf-8 or base64", "Blob", "encoding")

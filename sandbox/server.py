@@ -731,11 +731,13 @@ def _params_ok(params: dict[str, str]) -> bool:
 
 
 def _check_input(params: dict[str, str], payload: Any) -> None:
-    """422 for query parameters with control characters and body strings with NUL."""
+    """422 for query parameters with control characters and body strings git cannot store."""
     for name, value in params.items():
         if validate.has_control(name) or validate.has_control(value):
             field = name if not validate.has_control(name) else repr(name)
             raise invalid(f"{field} contains a control character", "Request", field)
-    where = validate.find_nul(payload)
+    where = validate.find_unstorable(payload)
     if where is not None:
-        raise invalid(f"{where} contains a NUL character", "Request", where)
+        raise invalid(
+            f"{where} contains a NUL character or an unpaired surrogate", "Request", where
+        )

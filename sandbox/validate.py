@@ -9,7 +9,8 @@ folder. The rules follow GitHub's:
   starting with `.` or ending with `.lock`, none of `~^:?*[\\` or space, no `@{`, ...);
 - a path inside a repository has no empty, `.`, `..` or `.git` component and no control
   character;
-- a JSON body nests at most `MAX_JSON_DEPTH` levels and carries no NUL character;
+- a JSON body nests at most `MAX_JSON_DEPTH` levels and carries no NUL character and no
+  unpaired surrogate (`\ud800`), which neither git nor UTF-8 can store;
 - text fields stay within GitHub's documented lengths (`LIMITS`).
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")  # NUL, or half of a UTF-16 pair
 _REF_FORBIDDEN_RE = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 MAX_REF_BYTES = 1024
 MAX_PATH_BYTES = 4096
@@ -108,19 +110,24 @@ def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def find_nul(value: Any, where: str = "") -> str | None:
-    """The JSON path of the first string (key or value) holding a NUL character, else None."""
+def unstorable(text: str) -> bool:
+    """True when `text` holds a NUL or an unpaired surrogate: neither git nor UTF-8 keeps it."""
+    return _UNSTORABLE_RE.search(text) is not None
+
+
+def find_unstorable(value: Any, where: str = "") -> str | None:
+    """The JSON path of the first string (key or value) that `unstorable` refuses, else None."""
     stack: list[tuple[Any, str]] = [(value, where)]
     while stack:
         node, path = stack.pop()
         if isinstance(node, str):
-            if "\x00" in node:
+            if unstorable(node):
                 return path or "body"
         elif isinstance(node, dict):
             for key, child in node.items():
                 child_path = f"{path}.{key}" if path else str(key)
-                if "\x00" in key:
-                    return child_path.replace("\x00", "\\u0000")
+                if unstorable(key):
+                    return _UNSTORABLE_RE.sub("?", child_path)
                 stack.append((child, child_path))
         elif isinstance(node, list):
             stack.extend((child, f"{path}.{i}" if path else str(i)) for i, child in enumerate(node))

@@ -179,6 +179,20 @@ def build_rows(tip: str, tree: str) -> list[Row]:
             request("POST", f"{REPO}/merges", {"base": "../../HEAD", "head": "master"}),
             404,
         ),
+        Row(
+            "merge head with a lone surrogate",
+            request(
+                "POST",
+                f"{REPO}/merges",
+                raw_body=b'{"base": "master", "head": "\\ud800"}',
+            ),
+            422,
+        ),
+        Row(
+            "blob base64 outside ASCII",
+            request("POST", f"{REPO}/git/blobs", {"content": "ü" * 8, "encoding": "base64"}),
+            422,
+        ),
         # GitHub's field length limits
         Row(
             "status description 140",
