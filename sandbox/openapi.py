@@ -12,7 +12,8 @@ response against it:
 - a status documented without content (204, 304) comes with an empty body.
 
 GitHub answers a few error statuses on every endpoint whether or not an operation lists them
-(401 bad credentials, 403 forbidden or rate limited, 404, 422 validation failed, 429, 5xx; see
+(400 problems parsing JSON, 401 bad credentials, 403 forbidden or rate limited, 404, 422
+validation failed, 429, 5xx; see
 GitHub's REST troubleshooting docs). When an operation does not document such a status, the
 body is checked against the shared ``basic-error`` (``validation-error`` for 422) schema instead
 of being reported as undocumented. Everything else undocumented is an error.
@@ -41,6 +42,7 @@ API_PREFIX = "/api/v3"
 
 # Statuses GitHub may answer on any endpoint, with the schema their body follows.
 GLOBAL_ERROR_SCHEMAS: dict[int, str] = {
+    400: "basic-error",  # "Problems parsing JSON" (invalid or too deeply nested JSON)
     401: "basic-error",
     403: "basic-error",
     404: "basic-error",

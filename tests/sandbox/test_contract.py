@@ -277,6 +277,9 @@ CASES: list[Case] = [
     Case("GET", "", 200),
     Case("GET", "", 200, token="read_only"),
     Case("GET", "repos/acme/no-such-repo", 404),
+    Case("GET", "repos/%2e%2e/evil", 404),
+    Case("GET", "repos/acme/%2e%2e", 404),
+    Case("GET", "users/%2e%2e", 404),
     Case("PATCH", "", 200, {"description": "The Acme service"}),
     Case("PATCH", "", 422, {"allow_merge_commit": "yes"}),
     Case("GET", "/branches?per_page=3&page=2", 200),
@@ -288,6 +291,9 @@ CASES: list[Case] = [
     Case("GET", "/contents?ref=master", 200, validate_as="/contents/."),
     Case("GET", "/contents/no-such-file?ref=master", 404),
     Case("GET", "/contents/Gopkg.lock?ref=no-such-ref", 404),
+    Case("GET", "/contents/%2e%2e/%2e%2e/etc/passwd", 404),
+    Case("GET", "/contents/.git/config", 404),
+    Case("GET", "/contents/Gopkg.lock?ref=%00", 422),
     # commits and compare
     Case("GET", "/commits?sha=master&per_page=5", 200),
     Case("GET", "/commits?sha=master&per_page=5&page=3", 200),
@@ -307,6 +313,7 @@ CASES: list[Case] = [
     Case("GET", "/git/trees/{master_tree}", 200),
     Case("GET", "/git/trees/master?recursive=1", 200),
     Case("GET", "/git/trees/{zero}", 404),
+    Case("GET", "/git/trees/master%00", 404),
     Case(
         "POST", "/git/blobs", 201, {"content": "hello\n", "encoding": "utf-8"}, save={"blob": "sha"}
     ),
@@ -320,6 +327,27 @@ CASES: list[Case] = [
         {"tree": [{"path": "x", "mode": "100600", "type": "blob", "content": "x"}]},
     ),
     Case("POST", "/git/trees", 422, {"base_tree": "{zero}", "tree": []}),
+    *(
+        Case(
+            "POST",
+            "/git/trees",
+            422,
+            {"tree": [{"path": path, "mode": "100644", "type": "blob", "content": "x"}]},
+        )
+        for path in ("../x", ".git/config", "a\x00b")
+    ),
+    Case(
+        "POST",
+        "/git/trees",
+        400,
+        {"tree": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+    ),
+    Case(
+        "POST",
+        "/git/commits",
+        422,
+        {"message": "m", "tree": "{master_tree}", "author": {"name": "<>", "email": "a@b"}},
+    ),
     Case("POST", "/git/commits", 422, {"message": "m", "tree": "{zero}", "parents": []}),
     Case(
         "POST",
@@ -341,6 +369,7 @@ CASES: list[Case] = [
     Case("POST", "/git/refs", 422, {"ref": "refs/heads/contract-x", "sha": "{tip_2}"}),
     Case("POST", "/git/refs", 422, {"ref": "refs/heads/contract-y", "sha": "{zero}"}),
     Case("POST", "/git/refs", 422, {"ref": "heads", "sha": "{tip}"}),
+    Case("POST", "/git/refs", 422, {"ref": "refs/heads/a..b", "sha": "{tip}"}),
     Case("POST", "/git/refs", 422, {"sha": "{tip}"}),
     Case("PATCH", "/git/refs/heads/contract-x", 200, {"sha": "{tip}"}),
     Case("PATCH", "/git/refs/heads/contract-x", 422, {"sha": "{tip_2}"}),
@@ -361,6 +390,7 @@ CASES: list[Case] = [
     ),
     Case("POST", "/statuses/{tip}", 422, {"state": "green"}),
     Case("POST", "/statuses/{zero}", 422, {"state": "success"}),
+    Case("POST", "/statuses/{tip}", 422, {"state": "success", "description": "d" * 141}),
     Case("GET", "/commits/{tip}/statuses", 200),
     Case("GET", "/commits/master/statuses?per_page=1", 200),
     Case("GET", "/statuses/{tip}", 200, validate_as="/commits/{tip}/statuses"),
@@ -385,6 +415,12 @@ CASES: list[Case] = [
         "POST", "/check-runs", 422, {"name": "contract", "head_sha": "{tip}", "status": "completed"}
     ),
     Case("POST", "/check-runs", 422, {"name": "contract", "head_sha": "{zero}"}),
+    Case(
+        "POST",
+        "/check-runs",
+        422,
+        {"name": "c", "head_sha": "{tip}", "output": {"title": "t", "summary": "s" * 65536}},
+    ),
     Case("GET", "/check-runs/{run}", 200),
     Case("GET", "/check-runs/999999999", 404),
     Case("PATCH", "/check-runs/{run}", 200, {"status": "completed", "conclusion": "failure"}),
@@ -416,6 +452,13 @@ CASES: list[Case] = [
     Case("POST", "/pulls", 422, {"head": "contract-c", "base": "master", "title": "Again"}),
     Case("POST", "/pulls", 422, {"head": "master", "base": "master", "title": "Nothing"}),
     Case("POST", "/pulls", 422, {"head": "no-such-branch", "base": "master", "title": "Missing"}),
+    Case("POST", "/pulls", 422, {"head": "contract-b", "base": "master", "title": "t" * 257}),
+    Case(
+        "POST",
+        "/pulls",
+        422,
+        {"head": "contract-b", "base": "master", "title": "t", "body": "b" * 65537},
+    ),
     Case(
         "POST",
         "/pulls",
@@ -432,6 +475,7 @@ CASES: list[Case] = [
     Case("GET", "/pulls?state=bogus", 422),
     Case("PATCH", "/pulls/{pr}", 200, {"body": "Updated body", "title": "Contract PR"}),
     Case("PATCH", "/pulls/{pr}", 422, {"state": "merged"}),
+    Case("PATCH", "/pulls/{pr}", 422, {"title": "t" * 257}),
     Case("GET", "/pulls/{pr}/commits", 200),
     Case("GET", "/pulls/{pr}/files", 200),
     Case("GET", "/pulls/{pr}/merge", 404),
@@ -456,14 +500,23 @@ CASES: list[Case] = [
         "POST", "/pulls/{pr}/reviews", 200, {"event": "APPROVE", "body": "LGTM"}, token="reviewer"
     ),
     Case("POST", "/pulls/{pr}/reviews", 422, {"event": "SHIP_IT"}, token="reviewer"),
+    Case(
+        "POST",
+        "/pulls/{pr}/reviews",
+        422,
+        {"event": "COMMENT", "body": "r" * 65537},
+        token="reviewer",
+    ),
     Case("GET", "/pulls/{pr}/reviews", 200),
     Case("POST", "/issues/{pr}/comments", 201, {"body": "Release payload"}, save={"comment": "id"}),
     Case("POST", "/issues/{pr}/comments", 422, {}),
+    Case("POST", "/issues/{pr}/comments", 422, {"body": "c" * 65537}),
     Case("GET", "/issues/{pr}/comments", 200),
     Case("GET", "/issues/comments/{comment}", 200),
     Case("GET", "/issues/comments/999999999", 404),
     Case("PATCH", "/issues/comments/{comment}", 200, {"body": "Release payload, edited"}),
     Case("PATCH", "/issues/comments/{comment}", 422, {"body": 7}),
+    Case("PATCH", "/issues/comments/{comment}", 422, {"body": "c" * 65537}),
     Case("PUT", "/pulls/{pr}/merge", 403, {"merge_method": "merge"}, token="read_only"),
     Case("PUT", "/pulls/{pr}/merge", 409, {"merge_method": "merge", "sha": "{tip}"}),
     Case("PUT", "/pulls/{pr}/merge", 422, {"merge_method": "octopus"}),
@@ -481,6 +534,13 @@ CASES: list[Case] = [
         "POST", "/dispatches", 204, {"event_type": "promote", "client_payload": {"env": "staging"}}
     ),
     Case("POST", "/dispatches", 422, {"client_payload": {}}),
+    Case("POST", "/dispatches", 422, {"event_type": "e" * 101}),
+    Case(
+        "POST",
+        "/dispatches",
+        422,
+        {"event_type": "e", "client_payload": {str(i): i for i in range(11)}},
+    ),
     Case(
         "POST",
         "/actions/workflows/update-ppc.yml/dispatches",
