@@ -37,6 +37,7 @@ from release import notify
 from release.cli.common import check_env, console, err_console, fail, project
 from release.engine import automation
 from release.ppc_status import PpcStateError, ppc_status, read_ppc_state
+from release.rules import clock
 from release.rules.cadence import (
     WEEKDAYS,
     Cadence,
@@ -67,11 +68,6 @@ ppc_app = typer.Typer(
 app.add_typer(ppc_app, name="ppc")
 
 CREATED = frozenset({"create", "replace", "create-replacement"})
-
-
-def today() -> dt.date:
-    """The day the calendar rules are checked against (UTC)."""
-    return dt.datetime.now(dt.UTC).date()
 
 
 # --- reading the project ---------------------------------------------------------------------
@@ -122,16 +118,12 @@ def running_release(proj: automation.Project, env: str) -> tuple[str | None, str
     resource and its pull request. A later failure in the same `up` (a PPC) keeps the stack's
     outputs as they were, but the merge is in the state, so this sees it."""
     try:
-        deployment = automation.stack(proj, env).export_stack().deployment or {}
+        resources = automation.state_resources(automation.stack(proj, env))
     except auto.CommandError:
         return None, None
     pulls: dict[Any, str] = {}
     merged: list[dict[str, Any]] = []
-    for resource in deployment.get("resources") or []:
-        if resource.get("delete"):
-            continue
-        name = str(resource.get("urn", "")).rsplit("::", 1)[-1]
-        outputs = resource.get("outputs") or {}
+    for name, _urn, outputs in resources:
         if name == "pull-request" and outputs.get("head"):
             pulls[outputs.get("number")] = str(outputs["head"])
         elif name == "merge" and outputs.get("merged"):
@@ -231,7 +223,7 @@ def ppc_lines(report: dict[str, Any]) -> list[str]:
 
 def schedule_lines(proj: automation.Project, day: dt.date | None = None) -> list[str]:
     """What `release status` adds: due today, late, the soak, and the PPCs."""
-    day = day or today()
+    day = day or clock.today()
     info = team(proj)
     cutting, promoting = roles(proj)
     staging = automation.outputs(proj, cutting) if cutting else {}
@@ -318,7 +310,7 @@ def check_promote(
     the train were checked with the rest of the stack's config, before anything is pinned."""
     env = settings.stack
     _cutting, promoting = roles(proj)
-    reason = promote_refusal(env, target, team(proj), today(), env == promoting)
+    reason = promote_refusal(env, target, team(proj), clock.today(), env == promoting)
     if reason is None:
         return
     if force:

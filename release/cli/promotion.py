@@ -8,7 +8,6 @@ release payload ENV     what the environment's release contains
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,8 +29,9 @@ from release.cli.common import (
     load,
     project,
 )
-from release.engine import automation, recovery
+from release.engine import automation
 from release.engine.day_two import day_two_summary, record_carry
+from release.rules import clock
 from release.rules.config import (
     CARRY_OVERRIDE,
     COMMIT_OVERRIDE,
@@ -139,14 +139,10 @@ def target_for(
     if source_outputs is None:
         source_outputs = automation.outputs(proj, source)
     try:
-        return resolve_target(env, source, source_outputs, commit, date, today())
+        return resolve_target(env, source, source_outputs, commit, date, clock.today())
     except TargetError as err:
         fail(str(err))
     return None
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def run_engine(
@@ -156,9 +152,12 @@ def run_engine(
     try:
         if action == "preview":
             return stack.preview(on_output=automation.printer(), diff=False)
-        for note in recovery.recover(stack, automation.printer()):  # after a crashed run
-            console.print(f"recovered: {term(note)}", highlight=False)
-        return stack.up(on_output=automation.printer(), message=message, parallel=parallel)
+        return automation.up(  # after a crashed run, recovers first
+            stack,
+            message,
+            parallel,
+            on_note=lambda note: console.print(f"recovered: {term(note)}", highlight=False),
+        )
     except auto.ConcurrentUpdateError:
         fail(
             f"another update of {stack.name} is running (the stack is locked); wait for it, "

@@ -23,7 +23,7 @@ import yaml
 from pulumi import automation as auto
 from semver import VersionInfo
 
-from release.engine.recovery import backend_folder, restore_checkpoint
+from release.engine.recovery import backend_folder, recover, restore_checkpoint
 from release.rules.config import NAMESPACE
 from release.rules.text import engine_line, plain
 
@@ -315,6 +315,35 @@ def secret(project: Project, name: str, key: str) -> str | None:
     except auto.CommandError:
         return None
     return value or None
+
+
+def state_resources(stack: auto.Stack) -> list[tuple[str, str, dict[str, Any]]]:
+    """(name, URN, outputs) of each resource in the stack's state, in state order; the one
+    scan of a stack's state by resource name. Resources pending deletion are left out."""
+    deployment = stack.export_stack().deployment or {}
+    found = []
+    for resource in deployment.get("resources") or []:
+        if resource.get("delete"):
+            continue
+        urn = str(resource.get("urn", ""))
+        found.append((urn.rsplit("::", 1)[-1], urn, dict(resource.get("outputs") or {})))
+    return found
+
+
+def up(
+    stack: auto.Stack,
+    message: str | None = None,
+    parallel: int | None = None,
+    on_output: Callable[[str], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> auto.UpResult:
+    """The one way release-train runs `up`: first clear what a crashed earlier run left
+    (its stale lock, its pending operations: release.engine.recovery), saying so through
+    `on_note`, then `up` with `parallel` resources at once."""
+    emit = on_output or printer()
+    for note in recover(stack, emit):
+        (on_note or emit)(note)
+    return stack.up(message=message, on_output=emit, parallel=parallel)
 
 
 def printer(prefix: str = "") -> Callable[[str], None]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pulumi import automation as auto
 
 from release.engine import automation
-from release.engine.recovery import recover
+from release.rules import clock
 from release.rules.config import NAMESPACE, Settings, as_list, check_sha, release_date_of
 from release.rules.history import Row, rows, stamp, with_pr
 from release.rules.picks import merge_picks, removed
@@ -55,10 +55,6 @@ class FlowResult:
         if self.up is None:
             return {}
         return {k: v.value for k, v in self.up.outputs.items()}
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def _key(name: str) -> str:
@@ -105,11 +101,8 @@ def _up(
     project: automation.Project, settings: Settings, message: str, on_output: Printer | None
 ) -> auto.UpResult:
     stack = automation.stack(project, settings.stack)
-    emit = on_output or automation.printer()
-    for line in recover(stack):  # a crashed earlier run: clear its lock and pending ops
-        emit(line)
     parallel = settings.up_parallelism()  # a whole PPC wave at once
-    return stack.up(message=message, on_output=emit, parallel=parallel)
+    return automation.up(stack, message, parallel, on_output)
 
 
 def removed_report(project: automation.Project, settings: Settings) -> list[str]:
@@ -221,7 +214,7 @@ def rollback(
         )
     if target in day_two.rolled_back and not force:
         raise DayTwoError(f"{target} was itself rolled back out of {env}; use --force to go to it")
-    when = (day or today()).isoformat()
+    when = (day or clock.today()).isoformat()
     if ongoing == target and day_two.rollback_date and day is None:
         when = day_two.rollback_date
     stack = automation.stack(project, env)
@@ -374,11 +367,9 @@ def abandon(
 
 def release_pull(stack: auto.Stack) -> dict[str, Any]:
     """The outputs of the stack's release pull request resource, from its state."""
-    deployment = stack.export_stack().deployment or {}
-    for resource in deployment.get("resources") or []:
-        urn = str(resource.get("urn", ""))
-        if urn.endswith("::pull-request") and "PullRequest" in urn:
-            return dict(resource.get("outputs") or {})
+    for name, urn, outputs in automation.state_resources(stack):
+        if name == "pull-request" and "PullRequest" in urn:
+            return outputs
     return {}
 
 

@@ -13,7 +13,6 @@ stack's config once (`parse_settings`) and builds the forge session, then passes
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from typing import Any
 
@@ -23,6 +22,7 @@ from github.Repository import Repository
 from release import forge
 from release.program.planning import find_green, open_repo, plan_promotion
 from release.program.registration import register_release
+from release.rules import clock
 from release.rules.config import (
     NAMESPACE,
     ConfigError,
@@ -34,11 +34,6 @@ from release.rules.fixes import LostFixError
 from release.rules.running import RECORD_OVERRIDE, StackRecord
 from release.rules.targets import TargetError, resolve_target
 from release.rules.text import plain
-
-
-def today() -> dt.date:
-    """The date of the cut (UTC)."""
-    return dt.datetime.now(dt.UTC).date()
 
 
 def stack_record() -> StackRecord | None:
@@ -106,7 +101,7 @@ def _from_source(settings: Settings, outputs: dict[str, Any]) -> tuple[str, str]
             outputs,
             settings.commit,
             settings.release_date.isoformat() if settings.release_date else None,
-            today(),
+            clock.today(),
             how_to_pin=f"pin {NAMESPACE}:commit",
         )
     except TargetError as err:

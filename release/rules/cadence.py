@@ -17,20 +17,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from release.rules.errors import ConfigProblem
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class CadenceConfigError(ValueError):
+class CadenceConfigError(ConfigProblem):
     """A cadence, oncall or freeze setting is wrong; the message names key, value and fix."""
 
     def __init__(self, key: str, value: object, fix: str) -> None:
-        self.key = key
-        self.value = value
-        self.fix = fix
         shown = "(not set)" if value is None else repr(value)
-        super().__init__(f"{key} = {shown}: {fix}")
+        super().__init__(f"{key} = {shown}: {fix}", key, value)
+        self.fix = fix
 
 
 # --- validation of single values ---------------------------------------------------------------

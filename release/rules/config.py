@@ -33,10 +33,11 @@ from release.rules.cadence import (
     parse_freezes,
     parse_oncall,
 )
+from release.rules.errors import NAMESPACE as NAMESPACE  # the namespace of every key
+from release.rules.errors import ConfigError
 from release.rules.guardrails import GuardrailsArgs, GuardrailsError
 from release.rules.ppcs import Ppc, PpcConfigError, parse_ppcs, plan_waves, validate_template
 
-NAMESPACE = "release-train"
 DEFAULT_API_URL = "https://api.github.com"
 RELEASE_PREFIX = "release/"
 # Per-run overrides of the pinned `commit` and `releaseDate` (`release plan` sets them, so a
@@ -121,17 +122,6 @@ ROLLOUT_KEYS = (
     "reviewerTeam",
 )
 """The keys around the train, validated into `RolloutSettings`."""
-
-
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the key, the value and the fix."""
-
-    def __init__(self, key: str, value: object, fix: str) -> None:
-        self.key = key
-        self.value = value
-        self.fix = fix
-        shown = "(not set)" if value is None else repr(value)
-        super().__init__(f"config {NAMESPACE}:{key} = {shown}: {fix}")
 
 
 def structured(value: Any) -> Any:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from release.rules.errors import ConfigProblem
+
 if TYPE_CHECKING:
     import pulumi
 
@@ -25,7 +27,7 @@ _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 
 
-class GuardrailsError(ValueError):
+class GuardrailsError(ConfigProblem):
     """A guardrails setting is invalid; the message names the setting, its value and the fix."""
 
 

@@ -12,13 +12,12 @@ from how its config differs from the update before it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from release.rules.config import NAMESPACE, release_name
+from release.rules.config import NAMESPACE, as_list, release_name, structured
 
 KINDS = ("promotion", "pick", "revert", "rollback", "abandon")
 _STAMP = re.compile(r"^release-train:([a-z][a-z-]*) (.*?)(?: \| (.*))?$", re.S)
@@ -62,20 +61,11 @@ def _value(config: Mapping[str, Any], key: str) -> Any:
         raw = raw.get("value")
     if hasattr(raw, "value"):  # an automation ConfigValue
         raw = raw.value
-    if isinstance(raw, str) and raw[:1] in "[{":
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            return raw
-    return raw
+    return structured(raw)
 
 
 def _list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)]
+    return [str(v) for v in as_list(value)]
 
 
 def classify(config: Mapping[str, Any], before: Mapping[str, Any] | None) -> tuple[str, str]:

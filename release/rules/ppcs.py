@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from release.rules.errors import ConfigProblem
+
 if TYPE_CHECKING:
     import pulumi
 
@@ -40,7 +42,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED_PREFIXES = ("RELEASE_TRAIN_", "PIN_")
 
 
-class PpcConfigError(ValueError):
+class PpcConfigError(ConfigProblem):
     """A PPC list, a pin or a command template that cannot be rolled out as given."""
 
 

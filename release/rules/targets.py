@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from release.rules.config import ConfigError, check_date, check_sha, release_date_of
+from release.rules.errors import ConfigProblem
 
 
-class TargetError(ValueError):
+class TargetError(ConfigProblem):
     """Nothing to promote, or a bad option; the message says what to do."""
 
 

@@ -24,8 +24,8 @@ from pulumi import automation as auto
 from typer.testing import CliRunner
 
 from release.cli import app
-from release.cli import ops as cli_ops
 from release.ppc_status import read_ppc_state
+from release.rules import clock
 from tests.e2e.harness import changes
 from tests.e2e.train import RELEASE_DATE, Train
 
@@ -98,7 +98,7 @@ class Cli:
 
     def __call__(self, *args: str, today: str = RELEASE_DATE) -> tuple[int, str]:
         day = dt.date.fromisoformat(today)
-        self.monkeypatch.setattr(cli_ops, "today", lambda: day)
+        self.monkeypatch.setattr(clock, "today", lambda: day)
         result = CliRunner().invoke(app, list(args))
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception

@@ -10,6 +10,7 @@ import pytest
 import typer
 
 from release.cli import promotion
+from release.rules import clock
 from release.rules.config import Settings
 from release.rules.running import StackRecord
 
@@ -22,7 +23,7 @@ SETTINGS = Settings(
 @pytest.fixture
 def after_midnight(monkeypatch):
     """It is 00:05 UTC on 2026-11-27; the cut waiting at the gate is release/2026-11-26."""
-    monkeypatch.setattr(promotion, "today", lambda: dt.date(2026, 11, 27))
+    monkeypatch.setattr(clock, "today", lambda: dt.date(2026, 11, 27))
     monkeypatch.setattr(promotion, "pull_open", lambda proj, settings, number: True)
 
 

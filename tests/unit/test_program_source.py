@@ -11,6 +11,7 @@ import pulumi
 import pytest
 
 from release.program import entry as program
+from release.rules import clock
 from release.rules.config import ConfigError
 from tests.support.mocks import EchoMocks, install
 from tests.unit.test_program import stack_settings
@@ -23,7 +24,7 @@ TODAY = dt.date(2026, 11, 26)
 
 @pytest.fixture(autouse=True)
 def fixed_day(monkeypatch):
-    monkeypatch.setattr(program, "today", lambda: TODAY)
+    monkeypatch.setattr(clock, "today", lambda: TODAY)
 
 
 def settings(stack: str, **pins: Any):

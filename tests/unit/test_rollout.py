@@ -339,7 +339,7 @@ def test_promote_and_day_two_run_up_with_the_stack_parallelism(monkeypatch, tmp_
             return "done"
 
     monkeypatch.setattr(automation, "stack", lambda *_a, **_k: FakeStack())
-    monkeypatch.setattr(day_two, "recover", lambda _stack: [])
+    monkeypatch.setattr(automation, "recover", lambda *_a: [])
     many = [{"name": f"ppc-{i:03d}", "wave": 1} for i in range(120)]
     raw = {**stack_raw("production"), "ppcs": many}
     project = automation.Project(tmp_path)
@@ -349,6 +349,5 @@ def test_promote_and_day_two_run_up_with_the_stack_parallelism(monkeypatch, tmp_
 
     from release.cli import promotion as cli
 
-    monkeypatch.setattr(cli.recovery, "recover", lambda *_a: [])
     cli.run_engine("up", FakeStack(), "m", 120)
     assert calls[-1]["parallel"] == 120
