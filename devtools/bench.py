@@ -260,56 +260,41 @@ def bench_green(work: Path) -> None:
 
 @dataclass
 class EngineProject:
-    """A copy of the project, its own file backend and passphrase, pointed at a sandbox."""
+    """A copy of the project, its own file backend and passphrase, pointed at a sandbox
+    (devtools/train.py, the set-up the tests share)."""
 
-    project: Any
-    sb: Any
+    setup: Any  # devtools.train.TrainProject
+
+    @property
+    def project(self) -> Any:
+        return self.setup.project
+
+    @property
+    def sb(self) -> Any:
+        return self.setup.sandbox
 
     @classmethod
     def create(cls, sb: Any, work: Path, home: Path) -> EngineProject:
-        from devtools.demo import point_at, prepare_project
-        from release.engine import automation
+        from devtools.train import TrainProject
 
         os.environ["RELEASE_TRAIN_PULUMI_ROOT"] = str(pulumi_bin().parent)
-        directory = prepare_project(automation.PROJECT_DIR, work / "release-train")
         env = {
             **engine_env(home),
             "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
             "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
         }
-        project = automation.Project(directory, backend_url=env["PULUMI_BACKEND_URL"], env=env)
-        point_at(project, sb.base_url, sb.token)
-        return cls(project, sb)
+        return cls(TrainProject.create(sb, work, env))
 
     def cli_env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            **self.project.env,
-            "RELEASE_TRAIN_PROJECT_DIR": str(self.project.directory),
-        }
+        return self.setup.cli_env()
 
     def promote(self, env: str) -> tuple[bool, str]:
         """`up` of `env` as `release promote` runs it; (succeeded, output)."""
         from pulumi import automation as auto
 
         from release.engine import automation
-        from release.rules.targets import resolve_target
 
-        source = self.project.stack_file(env).get("promotesFrom")
-        if source:
-            target = resolve_target(
-                env,
-                source,
-                automation.outputs(self.project, source),
-                None,
-                RELEASE_DATE,
-                dt.date.fromisoformat(RELEASE_DATE),
-            )
-            automation.pin(
-                self.project,
-                env,
-                {"commit": target.commit, "releaseDate": target.release_date.isoformat()},
-            )
+        self.setup.pin(env, RELEASE_DATE)
         lines: list[str] = []
         try:
             automation.stack(self.project, env).up(on_output=lines.append)
@@ -318,11 +303,9 @@ class EngineProject:
             return False, str(err)
 
     def approve(self, env: str) -> None:
-        from devtools.demo import act_as_ci_and_partner
-
         checks = list(self.project.stack_file("staging").get("requiredChecks") or [])
         with open(os.devnull, "w") as quiet, _stdout_to(quiet):
-            act_as_ci_and_partner(self.sb, self.sb.partner_token, env, checks)
+            self.setup.approve(env, self.sb.partner_token, checks)
 
     def promote_until_merged(self, env: str) -> tuple[int, int]:
         """(reads, writes) of the promotion's own runs, approving when the gate asks."""

@@ -16,7 +16,7 @@ from pulumi import automation as auto
 from rich import box
 from rich.table import Table
 
-from release.cli import day_two as cli_dayto
+from release.cli import day_two as cli_day_two
 from release.cli import ops as cli_ops
 from release.cli.common import (
     EnvArg,
@@ -245,7 +245,7 @@ def promote(
         fail(f"{env} tracks its source branch: --carry does not apply")
     cli_ops.check_promote(proj, settings, target, force)  # freeze dates, minimum soak
     if target:
-        cli_dayto.check_promote(settings, target.branch, force)  # refuses a rolled-back release
+        cli_day_two.check_promote(settings, target.branch, force)  # refuses a rolled-back release
         what = f"{term(target.commit)} as {term(target.branch)}"
         console.print(f"[bold]{env}[/]: promoting {what}", highlight=False)
         console.print(f"  chosen because: {term(target.reason)}", highlight=False)

@@ -7,18 +7,16 @@ through the same functions as the `release` command.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from github import Auth, Github
 from pulumi import automation as auto
 
-from devtools.demo import act_as_ci_and_partner, point_at, prepare_project
+from devtools.train import TrainProject
 from release.cli.common import load
 from release.engine import automation
 from release.rules.config import COMMIT_OVERRIDE, DATE_OVERRIDE, Settings
-from release.rules.targets import resolve_target
 from sandbox.seed import REPO
 from tests.e2e.harness import Harness
 
@@ -29,18 +27,21 @@ CHECKS = ["ci/travis", "test"]
 @dataclass
 class Train:
     harness: Harness
-    sandbox: Any
-    project: automation.Project
+    setup: TrainProject
     log: list[str] = field(default_factory=list)
 
     @classmethod
     def start(cls, harness: Harness, sandbox: Any, monkeypatch: Any) -> Train:
         monkeypatch.setenv("RELEASE_TRAIN_PULUMI_ROOT", str(harness.engine.bin_dir.parent))
-        directory = prepare_project(automation.PROJECT_DIR, harness.workdir / "release-train")
-        env = harness.env()
-        project = automation.Project(directory, backend_url=env["PULUMI_BACKEND_URL"], env=env)
-        point_at(project, sandbox.base_url, sandbox.token)
-        return cls(harness, sandbox, project)
+        return cls(harness, TrainProject.create(sandbox, harness.workdir, harness.env()))
+
+    @property
+    def project(self) -> automation.Project:
+        return self.setup.project
+
+    @property
+    def sandbox(self) -> Any:
+        return self.setup.sandbox
 
     def settings(self, env: str) -> Settings:
         """The stack's settings, as the command line loads them."""
@@ -50,16 +51,7 @@ class Train:
         return automation.stack(self.project, env, extra)
 
     def target(self, env: str) -> tuple[str, str]:
-        source = self.project.stack_file(env).get("promotesFrom")
-        target = resolve_target(
-            env,
-            source,
-            automation.outputs(self.project, source),
-            None,
-            RELEASE_DATE,
-            dt.date.fromisoformat(RELEASE_DATE),
-        )
-        return target.commit, target.release_date.isoformat()
+        return self.setup.target(env, RELEASE_DATE)
 
     def plan(self, env: str) -> auto.PreviewResult:
         commit, day = self.target(env)
@@ -67,9 +59,7 @@ class Train:
         return self.stack(env, extra).preview(on_output=self.harness_log)
 
     def promote(self, env: str) -> auto.UpResult:
-        if self.project.stack_file(env).get("promotesFrom"):
-            commit, day = self.target(env)
-            automation.pin(self.project, env, {"commit": commit, "releaseDate": day})
+        self.setup.pin(env, RELEASE_DATE)
         return self.stack(env).up(on_output=self.harness_log)
 
     def outputs(self, env: str) -> dict[str, Any]:
@@ -77,7 +67,7 @@ class Train:
 
     def approve(self, env: str) -> int:
         """Play CI and the oncall partner on the open release PR into `env`."""
-        return act_as_ci_and_partner(self.sandbox, self.sandbox.reviewer_token, env, CHECKS)
+        return self.setup.approve(env, self.sandbox.reviewer_token, CHECKS)
 
     def repo(self, token: str | None = None) -> Any:
         gh = Github(

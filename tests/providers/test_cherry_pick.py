@@ -7,7 +7,7 @@ import pytest
 from release.providers.cherry_pick import CherryPickProvider
 from release.providers.grafting import BranchMoved
 from release.rules.picks import PickConflict, PickRefused, is_temp_ref
-from tests.providers.daytwo_repo import RELEASE, build, engine_copy, props
+from tests.providers.day_two_repo import RELEASE, build, engine_copy, props
 
 
 @pytest.fixture

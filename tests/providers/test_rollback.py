@@ -6,7 +6,7 @@ import pytest
 
 from release.providers.grafting import BranchMoved
 from release.providers.rollback import RollbackCommitError, RollbackCommitProvider
-from tests.providers.daytwo_repo import (
+from tests.providers.day_two_repo import (
     ENV,
     PREVIOUS,
     RELEASE,

@@ -22,7 +22,7 @@ from typing import Any
 
 from github import Auth, Github
 
-from devtools.demo import act_as_ci_and_partner, point_at, prepare_project
+from devtools.train import TrainProject
 from release.engine import automation
 from sandbox.seed import REPO
 from tests.e2e.harness import ROOT, Harness
@@ -64,24 +64,20 @@ class CliTrain:
     @classmethod
     def start(cls, harness: Harness, sandbox: Any, workdir: Path) -> CliTrain:
         """A fresh copy of the project, every stack pointed at `sandbox`."""
-        directory = prepare_project(automation.PROJECT_DIR, workdir / "release-train")
-        train = cls.attach(harness, sandbox, directory)
-        point_at(train.project, sandbox.base_url, sandbox.token)
-        return train
+        setup = TrainProject.create(sandbox, workdir, harness.env())
+        return cls.attach(harness, sandbox, setup.project.directory)
 
     @classmethod
     def attach(cls, harness: Harness, sandbox: Any, directory: Path) -> CliTrain:
         """The project copy in `directory`, as it is (already pointed at the sandbox's URL)."""
-        env = harness.env()
-        project = automation.Project(directory, backend_url=env["PULUMI_BACKEND_URL"], env=env)
-        cli_env = {
-            **os.environ,
-            **env,
-            "RELEASE_TRAIN_PROJECT_DIR": str(directory),
-            "RELEASE_TRAIN_PULUMI_ROOT": str(harness.engine.bin_dir.parent),
-            "COLUMNS": "200",
-        }
-        return cls(harness, sandbox, project, cli_env)
+        setup = TrainProject.attach(sandbox, directory, harness.env())
+        cli_env = setup.cli_env(
+            {
+                "RELEASE_TRAIN_PULUMI_ROOT": str(harness.engine.bin_dir.parent),
+                "COLUMNS": "200",
+            }
+        )
+        return cls(harness, sandbox, setup.project, cli_env)
 
     def release(
         self,
@@ -160,7 +156,7 @@ class CliTrain:
         )
 
     def approve(self, env: str) -> int:
-        return act_as_ci_and_partner(self.sandbox, self.sandbox.reviewer_token, env, CHECKS)
+        return TrainProject(self.project, self.sandbox).approve(env, checks=CHECKS)
 
     def run_to_merge(
         self,
