@@ -1,6 +1,6 @@
 """The Automation API driver: a LocalWorkspace on the project folder, one stack per environment.
 
-It lives apart from the Pulumi program (release/program.py): the `release` command line
+It lives apart from the Pulumi program (release/program/): the `release` command line
 calls it to preview, pin and run `up`, and to read each stack's outputs and history.
 State goes to a file backend inside the project by default (no Pulumi Cloud login);
 secrets are encrypted with a passphrase (the sandbox default is documented in the README).

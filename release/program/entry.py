@@ -90,7 +90,7 @@ def _source_reference(settings: Settings) -> pulumi.StackReference:
 def _from_source(settings: Settings, outputs: dict[str, Any]) -> tuple[str, str]:
     """(release branch, commit) to promote, from the pins or the source stack's outputs.
 
-    The same decision as `release plan/promote` (release/targets.py): a plain `pulumi up`
+    The same decision as `release plan/promote` (release/rules/targets.py): a plain `pulumi up`
     promotes what the command line would, and refuses what it refuses (e.g. a source
     release whose pull request is not merged yet).
     """

@@ -5,7 +5,7 @@ able to update customer PPCs." A promotion stack whose config lists `ppcs` gets,
 same `up` and after its Merge resource:
 
 1. the optional verification command (`verifyCommand`, a smoke test), run once per release;
-2. the PPC rollout (`PpcRollout`, release/ppc.py): one `ppcCommand` job per PPC, wave after
+2. the PPC rollout (`PpcRollout`, release/program/ppc_rollout.py): one `ppcCommand` job per PPC, wave after
    wave, each with the release, its head commit and the component pins of the payload's
    new end as environment and triggers.
 
@@ -13,11 +13,11 @@ Both wait for the merge through data: their inputs carry the Merge resource's me
 so the engine records the dependency and starts them only once the merge succeeded (a
 refused gate fails the merge, and nothing after it starts).
 
-A stack with `manageProtection: true` also registers `Guardrails` (release/guardrails.py):
+A stack with `manageProtection: true` also registers `Guardrails` (release/program/guardrails.py):
 GitHub's own branch protection and environments, with `pulumi_github`.
 
 The keys around the train (`ppcs`, `ppcCommand`, `ppcStateDir`, `verifyCommand`, ...) are
-validated with the rest of the stack's config (release/config.py, `RolloutSettings`) before
+validated with the rest of the stack's config (release/rules/config.py, `RolloutSettings`) before
 any resource is registered. The webhook is only checked there: notifications are sent by the
 command line, so its URL never reaches a resource's inputs or the stack's state.
 """

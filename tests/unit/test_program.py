@@ -157,7 +157,9 @@ def test_serialized_provider_carries_no_token(monkeypatch):
 
 def test_exports_every_promotion_output():
     _, result = run_promotion("production", needs_ours_merge=False)
-    assert set(PROMOTION_OUTPUTS) - {"rollout"} <= set(result)  # rollout: release/rollout.py
+    assert set(PROMOTION_OUTPUTS) - {"rollout"} <= set(
+        result
+    )  # rollout: release/program/rollout.py
     assert result["releaseBranch"] == "release/2026-11-26"
     assert result["environment"] == "production"
     assert result["payload"]["prs"] == [41]

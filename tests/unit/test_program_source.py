@@ -1,5 +1,5 @@
 """What a plain `pulumi up` promotes when nothing is pinned: the source stack's outputs,
-decided as the `release` command line decides (release/targets.py)."""
+decided as the `release` command line decides (release/rules/targets.py)."""
 
 from __future__ import annotations
 
