@@ -12,6 +12,7 @@ from __future__ import annotations
 import typer
 
 from release.cli import day_two, ops, promotion
+from release.engine import lifetime
 
 app = typer.Typer(
     add_completion=False,
@@ -25,4 +26,5 @@ app.add_typer(ops.app)
 
 
 def main() -> None:
+    lifetime.install()  # SIGTERM ends the engine tree with the command (release/engine/lifetime.py)
     app()

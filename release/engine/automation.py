@@ -23,6 +23,7 @@ import yaml
 from pulumi import automation as auto
 from semver import VersionInfo
 
+from release.engine.lifetime import BoundPulumi
 from release.engine.recovery import backend_folder, recover, restore_checkpoint
 from release.rules.config import NAMESPACE
 from release.rules.text import engine_line, plain
@@ -116,20 +117,13 @@ def _pulumi_command(root: str) -> auto.PulumiCommand:
         )
     key = _binary_key(binary)
     known = _read_versions().get(key) if key else None
-    if known:
-        return _CheckedPulumi("pulumi" if not root else binary, known)
+    if known:  # checked on an earlier run
+        return BoundPulumi("pulumi" if not root else binary, VersionInfo.parse(known))
     command = auto.PulumiCommand(root=root) if root else auto.PulumiCommand()
     if key and command.version is not None:
         _remember_version(key, str(command.version))
-    return command
-
-
-class _CheckedPulumi(auto.PulumiCommand):
-    """A PulumiCommand for a binary whose `pulumi version` was checked on an earlier run."""
-
-    def __init__(self, command: str, version: str) -> None:  # no super(): it would re-run it
-        self.command = command
-        self.version = VersionInfo.parse(version)
+    # Every CLI run is part of this command's engine tree: it dies with the command.
+    return BoundPulumi(command.command, command.version)
 
 
 def _binary_key(binary: str) -> str | None:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
+from release.engine import lifetime
+
 
 @dataclass(frozen=True)
 class Lock:
@@ -138,14 +140,18 @@ def _loads(path: Path) -> bool:
 
 
 def recover(stack: auto.Stack, on_output: Callable[[str], None] | None = None) -> list[str]:
-    """Clear what a crashed update left on `stack`; returns what was done, one line each."""
+    """Clear what a crashed update left on `stack`; returns what was done, one line each.
+
+    First, what a killed run left running (its engine, plugins, jobs) is ended, so that none
+    of it writes to the forge while this run recovers and continues the update.
+    """
+    notes = lifetime.end_leftovers()
     workspace = stack.workspace
     backend = (getattr(workspace, "env_vars", None) or {}).get(
         "PULUMI_BACKEND_URL"
     ) or os.environ.get("PULUMI_BACKEND_URL", "")
     project = workspace.project_settings().name
     locks = lock_files(backend, project, stack.name)
-    notes: list[str] = []
     if locks:
         host = socket.gethostname()
         if not all(is_stale(lock, host, pid_alive) for lock in locks):

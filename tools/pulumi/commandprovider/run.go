@@ -33,7 +33,7 @@ func run(ctx context.Context, c command, prevStdout, prevStderr string) (result,
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
-	err := cmd.Run()
+	err := runBound(cmd)
 	res := result{
 		stdout: strings.TrimRight(stdout.String(), "\n"),
 		stderr: strings.TrimRight(stderr.String(), "\n"),

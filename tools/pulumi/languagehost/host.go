@@ -95,7 +95,7 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 	cmd.Stderr = os.Stderr
 	cmd.Env = append(cmd.Env, "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeysJSON))
 
-	if err := cmd.Run(); err != nil {
+	if err := runBound(cmd); err != nil {
 		_ = os.Stdout.Sync()
 		_ = os.Stderr.Sync()
 		var exitErr *exec.ExitError

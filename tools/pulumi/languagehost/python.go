@@ -66,6 +66,7 @@ func (p python) commandContext(ctx context.Context, args ...string) *exec.Cmd {
 			"PATH="+filepath.Join(p.virtualenv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	}
 	cmd.Env = env
+	diesWithThisPlugin(cmd)
 	return cmd
 }
 
