@@ -10,6 +10,14 @@ PPCs of one wave start in parallel, so every update takes an exclusive lock on
 DIR/ppcs.json.lock, reads, changes its own entry and replaces the file atomically: no run
 loses another's record, and a reader never sees half a file.
 
+A PPC is updated once per release commit, whatever re-runs the rollout makes after a crash
+(the contract every `ppcCommand` keeps; see the README): before acting, the job looks at the
+PPC under the lock. Already on the commit: it says so and exits 0, updating nothing. Being
+updated to the commit by another job that still runs (a killed run's leftover): it waits for
+that job's outcome. Otherwise it marks the update as its own ("updating" in ppcs.json, with
+its pid, so that a job killed mid-update is known as dead and its update run once by the
+next one), runs it, and records it, adding a line to DIR/updates.log (one per update run).
+
 To make a PPC's update fail (as a demo or a test of a halted rollout), put its name on a
 line of DIR/fail: the job then exits 1 with a message and records nothing. Remove the line
 and run `up` again to continue the rollout.
@@ -40,6 +48,8 @@ if TYPE_CHECKING:
 STATE_FILE = "ppcs.json"
 LOCK_FILE = "ppcs.json.lock"
 FAIL_FILE = "fail"
+UPDATES_LOG = "updates.log"
+WAIT_POLL = 0.2  # seconds between looks at another job's update of the same PPC and commit
 FORMAT_VERSION = 1
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -142,6 +152,114 @@ def _write_atomically(path: str, text: str) -> None:
         raise
 
 
+def _process_started(pid: int) -> str | None:
+    """When process `pid` started (/proc/PID/stat), or None when it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _holder_alive(holder: dict[str, str]) -> bool:
+    """Whether the job that marked an update as in progress still runs (on this machine)."""
+    if holder.get("host") != os.uname().nodename:
+        return True  # another machine's job: it cannot be checked from here, so it is waited for
+    pid = holder.get("pid", "")
+    return pid.isdigit() and _process_started(int(pid)) == holder.get("started")
+
+
+def _read_state(state_path: str) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """(entries, updates in progress) of the state file; both empty when there is none."""
+    try:
+        with open(state_path, encoding="utf-8") as current:
+            text = current.read()
+    except FileNotFoundError:
+        return {}, {}
+    entries = load_entries(text, state_path)
+    try:
+        updating = json.loads(text).get("updating") or {}
+    except (ValueError, AttributeError):
+        updating = {}
+    return entries, {k: v for k, v in updating.items() if isinstance(v, dict)}
+
+
+def _write_state(
+    state_path: str, entries: dict[str, dict[str, str]], updating: dict[str, dict[str, str]]
+) -> None:
+    text = dump_entries(entries)
+    if updating:
+        data = json.loads(text)
+        data["updating"] = dict(sorted(updating.items()))
+        text = json.dumps(data, indent=2) + "\n"
+    _write_atomically(state_path, text)
+
+
+class _Locked:
+    """The state folder's exclusive lock, held for one read-change-write."""
+
+    def __init__(self, directory: str) -> None:
+        self.path = os.path.join(directory, LOCK_FILE)
+
+    def __enter__(self) -> _Locked:
+        self.file = open(self.path, "a+b")  # noqa: SIM115 - closed in __exit__
+        fcntl.flock(self.file.fileno(), fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        fcntl.flock(self.file.fileno(), fcntl.LOCK_UN)
+        self.file.close()
+
+
+def _claim(
+    directory: str, ppc: str, release: str, commit: str
+) -> tuple[str, dict[str, str] | None]:
+    """Decide, under the lock, what this job does for `ppc` at `commit`:
+    ("done", entry) when the PPC already runs that commit; ("wait", None) while another live
+    job updates it to that commit; ("update", None) after marking the update as this job's."""
+    state_path = os.path.join(directory, STATE_FILE)
+    with _Locked(directory):
+        entries, updating = _read_state(state_path)
+        entry = entries.get(ppc)
+        if entry and entry["commit"] == commit:
+            return "done", entry
+        holder = updating.get(ppc)
+        if holder and holder.get("commit") == commit and _holder_alive(holder):
+            return "wait", None
+        updating[ppc] = {
+            "release": release,
+            "commit": commit,
+            "host": os.uname().nodename,
+            "pid": str(os.getpid()),
+            "started": _process_started(os.getpid()) or "",
+            "since": format_time(datetime.now(UTC)),
+        }
+        _write_state(state_path, entries, updating)
+    return "update", None
+
+
+def _finish(
+    directory: str, ppc: str, release: str, commit: str, deployed_at: datetime | None
+) -> None:
+    """Record the update's end under the lock: the PPC's new release (None: it failed), the
+    mark of the update in progress cleared, and one line in the updates log when it ran."""
+    state_path = os.path.join(directory, STATE_FILE)
+    with _Locked(directory):
+        entries, updating = _read_state(state_path)
+        if updating.get(ppc, {}).get("pid") == str(os.getpid()):
+            del updating[ppc]
+        if deployed_at is not None:
+            entries[ppc] = {
+                "release": release,
+                "commit": commit,
+                "deployedAt": format_time(deployed_at),
+            }
+            with open(os.path.join(directory, UPDATES_LOG), "a", encoding="utf-8") as log:
+                log.write(f"{format_time(deployed_at)} {ppc} {release} {commit}\n")
+        _write_state(state_path, entries, updating)
+
+
 def _deploy(
     state_dir: str | os.PathLike[str],
     ppc: str,
@@ -149,46 +267,44 @@ def _deploy(
     commit: str,
     seconds: float,
     now: datetime | None,
-) -> datetime:
-    """Run one PPC's update and record it; returns the recorded time."""
+) -> tuple[datetime, bool]:
+    """Update one PPC to `commit` once: (the time it runs it since, whether this job did it).
+
+    A PPC already on the commit is left alone; one being updated to it by another running
+    job is waited for; otherwise this job marks the update as its own, runs it, records it.
+    """
     if not _NAME.match(ppc):
         raise PpcDeployError(f"PPC name {ppc!r} is not valid (pattern ^[a-z0-9][a-z0-9-]*$)")
     if not release or not commit:
         raise PpcDeployError(f"PPC {ppc}: --release and --commit must not be empty")
     directory = os.fspath(state_dir) or "."  # "" is the current folder, as Path("") was
     os.makedirs(directory, exist_ok=True)
-    if seconds > 0:
-        time.sleep(seconds)
-    fail_path = os.path.join(directory, FAIL_FILE)
+    while True:
+        action, entry = _claim(directory, ppc, release, commit)
+        if action == "done" and entry:
+            return parse_time(entry["deployedAt"]), False
+        if action == "update":
+            break
+        time.sleep(WAIT_POLL)
+    deployed_at = None
     try:
-        with open(fail_path, encoding="utf-8") as fail:
-            failing = failing_ppcs(fail.read())
-    except FileNotFoundError:
-        failing = set()
-    if ppc in failing:
-        raise PpcDeployError(
-            f"PPC {ppc}: update to {release} failed: {fail_path} lists this PPC "
-            "(remove the line and run the rollout again)"
-        )
-    deployed_at = (now or datetime.now(UTC)).replace(microsecond=0)
-    state_path = os.path.join(directory, STATE_FILE)
-    with open(os.path.join(directory, LOCK_FILE), "a+b") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if seconds > 0:
+            time.sleep(seconds)
+        fail_path = os.path.join(directory, FAIL_FILE)
         try:
-            try:
-                with open(state_path, encoding="utf-8") as current:
-                    entries = load_entries(current.read(), state_path)
-            except FileNotFoundError:
-                entries = {}
-            entries[ppc] = {
-                "release": release,
-                "commit": commit,
-                "deployedAt": format_time(deployed_at),
-            }
-            _write_atomically(state_path, dump_entries(entries))
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-    return deployed_at
+            with open(fail_path, encoding="utf-8") as fail:
+                failing = failing_ppcs(fail.read())
+        except FileNotFoundError:
+            failing = set()
+        if ppc in failing:
+            raise PpcDeployError(
+                f"PPC {ppc}: update to {release} failed: {fail_path} lists this PPC "
+                "(remove the line and run the rollout again)"
+            )
+        deployed_at = (now or datetime.now(UTC)).replace(microsecond=0)
+    finally:
+        _finish(directory, ppc, release, commit, deployed_at)
+    return deployed_at, True
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -247,11 +363,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ppc, release, commit = options["--ppc"], options["--release"], options["--commit"]
     try:
         seconds = float(options.get("--seconds", "0"))
-        deployed_at = _deploy(options["--state"], ppc, release, commit, seconds, None)
+        deployed_at, updated = _deploy(options["--state"], ppc, release, commit, seconds, None)
     except (PpcDeployError, PpcStateError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"PPC {ppc} now runs {release} ({commit[:12]}) since {format_time(deployed_at)}")
+    since = format_time(deployed_at)
+    if updated:
+        print(f"PPC {ppc} now runs {release} ({commit[:12]}) since {since}")
+    else:
+        print(f"PPC {ppc} already runs {release} ({commit[:12]}) since {since}; not updated again")
     return 0
 
 

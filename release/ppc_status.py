@@ -196,4 +196,4 @@ def deploy(
 
     Raises PpcDeployError, recording nothing, when DIR/fail names the PPC.
     """
-    return PpcRecord(release, commit, _deploy(state_dir, ppc, release, commit, seconds, now))
+    return PpcRecord(release, commit, _deploy(state_dir, ppc, release, commit, seconds, now)[0])

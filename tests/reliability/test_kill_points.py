@@ -49,6 +49,7 @@ class EndState:
     outputs: dict[str, Any]
     pending_operations: int
     ppcs: dict[str, str]
+    ppc_updates: dict[str, int]
 
 
 def end_state(train: CliTrain, before: dict[str, str], env: str) -> EndState:
@@ -91,7 +92,17 @@ def end_state(train: CliTrain, before: dict[str, str], env: str) -> EndState:
         },
         pending_operations=len(train.deployment(env).get("pending_operations") or []),
         ppcs={name: r.release for name, r in read_ppc_state(ppc_dir).items()},
+        ppc_updates=ppc_updates(ppc_dir),
     )
+
+
+def ppc_updates(ppc_dir: Path) -> dict[str, int]:
+    """How many updates the PPC job ran per PPC (its updates log): once each, kill or not."""
+    log = ppc_dir / "updates.log"
+    counts: dict[str, int] = {}
+    for line in log.read_text().splitlines() if log.exists() else []:
+        counts[line.split()[1]] = counts.get(line.split()[1], 0) + 1
+    return counts
 
 
 @dataclass

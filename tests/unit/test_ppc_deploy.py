@@ -334,3 +334,68 @@ def test_in_process_main_records_and_prints(tmp_path, capsys):
     assert main(["--state", str(tmp_path), "--ppc", "acme", "--release", "r", "--commit", SHA]) == 0
     assert capsys.readouterr().out.startswith("PPC acme now runs r (0123456789ab) since ")
     assert read_ppc_state(tmp_path)["acme"].commit == SHA
+
+
+# --- once per release: the job's check, keyed by PPC and release commit ----------------------
+
+
+def updates(state: Path) -> list[tuple[str, str]]:
+    """The updates the job ran, (PPC, commit) per line of DIR/updates.log."""
+    log = state / "updates.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [(line.split()[1], line.split()[3]) for line in lines]
+
+
+def test_a_ppc_already_on_the_commit_is_not_updated_again(tmp_path):
+    first = run_job(tmp_path, "acme")
+    since = read_ppc_state(tmp_path)["acme"].deployed_at
+    again = run_job(tmp_path, "acme")
+    assert again.returncode == 0, again.stderr
+    assert "already runs release/2026-11-26 (0123456789ab)" in again.stdout
+    assert "not updated again" in again.stdout
+    assert first.returncode == 0 and read_ppc_state(tmp_path)["acme"].deployed_at == since
+    assert updates(tmp_path) == [("acme", SHA)]
+    # A new release commit is a new update.
+    assert run_job(tmp_path, "acme", "release/2026-12-03", OTHER).returncode == 0
+    assert updates(tmp_path) == [("acme", SHA), ("acme", OTHER)]
+
+
+def test_a_job_started_while_another_updates_the_ppc_waits_for_it(tmp_path):
+    """The re-run of a rollout whose job for this PPC still runs (a leftover of a killed run)
+    waits for that update and does not start a second one."""
+    in_flight = subprocess.Popen(job(tmp_path, "acme", "release/2026-11-26", SHA, "--seconds", "2"))
+    try:
+        deadline = time.monotonic() + 20
+        while '"updating"' not in (
+            (tmp_path / "ppcs.json").read_text() if (tmp_path / "ppcs.json").exists() else ""
+        ):
+            assert time.monotonic() < deadline and in_flight.poll() is None
+            time.sleep(0.02)
+        rerun = run_job(tmp_path, "acme")
+        assert in_flight.wait(timeout=30) == 0
+    finally:
+        if in_flight.poll() is None:
+            in_flight.kill()
+    assert rerun.returncode == 0, rerun.stderr
+    assert "not updated again" in rerun.stdout
+    assert updates(tmp_path) == [("acme", SHA)]
+    assert '"updating"' not in (tmp_path / "ppcs.json").read_text()
+
+
+def test_a_job_killed_mid_update_is_run_once_by_the_rerun(tmp_path):
+    """A job in flight at a kill, then the re-run of the whole wave: each PPC is updated
+    exactly once (the killed job never finished its update; the others are not redone)."""
+    assert run_job(tmp_path, "globex").returncode == 0  # finished before the kill
+    killed = subprocess.Popen(job(tmp_path, "acme", "release/2026-11-26", SHA, "--seconds", "30"))
+    deadline = time.monotonic() + 20
+    while "acme" not in (
+        (tmp_path / "ppcs.json").read_text() if (tmp_path / "ppcs.json").exists() else ""
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    killed.kill()
+    killed.wait()
+    for ppc in ("acme", "globex"):  # the re-run
+        assert run_job(tmp_path, ppc).returncode == 0
+    assert sorted(updates(tmp_path)) == [("acme", SHA), ("globex", SHA)]
+    assert set(read_ppc_state(tmp_path)) == {"acme", "globex"}
