@@ -236,8 +236,9 @@ def kill_tree(root: int) -> None:
     """SIGKILL `root` and all its descendants at once, as a machine losing power would.
 
     The engine starts its plugins (language host, dynamic providers) in process groups of
-    their own, so killing the command's group would leave them running. Every process of
-    the tree is stopped first (none can start another or send one more request), then killed.
+    their own; ours die with the engine (README, "Nothing outlives a killed command", tested in
+    test_lifetime.py), but here every process of the tree is stopped first (none can start
+    another or send one more request), then killed, so each kill point is exact.
     """
     stopped: set[int] = set()
     for _ in range(50):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.reliability.cli_train import RELEASE_DATE
+from tests.reliability.cli_train import RELEASE_DATE, git_refs
 from tests.reliability.lifetime_probe import ignores_sigint, spawn_tagged, writes
 from tests.reliability.summary import report
 from tests.reliability.test_kill_points import Scenario, end_state
@@ -109,27 +109,50 @@ def test_sigint_ignored_is_not_handed_on_to_the_engine(cli_train):
     report(f"plan started with SIGINT ignored: {took:.1f} s, {len(seen)} engine processes")
 
 
+def write_times(sandbox, command, timeout: float = 300) -> list[float]:
+    """Run `command` to its end; the instants (since its start) of each forge write."""
+    started, seen, times = time.monotonic(), writes(sandbox), []
+    while command.proc.poll() is None:
+        assert time.monotonic() - started < timeout, "the promotion ran too long"
+        now = writes(sandbox)
+        times += [time.monotonic() - started] * (now - seen)
+        seen = now
+        time.sleep(0.005)
+    return times
+
+
+def wait_first_write(sandbox, command, timeout: float = 300) -> bool:
+    """Wait until `command` has made its first forge write; False if it ended before."""
+    start, deadline = writes(sandbox), time.monotonic() + timeout
+    while writes(sandbox) == start:
+        if command.proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_killed_at_random_instants_no_write_after_the_kill(cli_train, harness, tmp_path):
-    """SIGTERM and process-group SIGKILL at random instants of a staging promotion."""
+    """SIGTERM and process-group SIGKILL at random instants of a staging promotion's writes:
+    uniformly between its first forge write and its last one (as timed on a reference run)."""
     train = cli_train
     assert train.promote("testing").code == 0
     scenario = Scenario.freeze(train.sandbox, harness, tmp_path)
     sandbox, reference_train = scenario.fresh("reference")
     try:
-        before = scenario.before = {}
-        from tests.reliability.cli_train import git_refs
-
-        before.update(git_refs(sandbox))
-        started = time.monotonic()
-        first = reference_train.promote("staging")
-        first_run = time.monotonic() - started
+        before = git_refs(sandbox)
+        command = spawn_tagged(reference_train, *PROMOTE_STAGING)
+        try:
+            times = write_times(sandbox, command)
+        finally:
+            command.stop_everything()
         reference_train.run_to_merge("staging")
         reference = end_state(reference_train, before, "staging")
     finally:
         sandbox.stop()
-    assert first.writes >= 2, first.describe()
+    assert len(times) >= 2, times
+    span = times[-1] - times[0]
 
     seed = int(os.environ.get("RELEASE_TRAIN_KILL_SEED") or time.time())
     rng = random.Random(seed)
@@ -138,12 +161,13 @@ def test_killed_at_random_instants_no_write_after_the_kill(cli_train, harness, t
     failures: list[str] = []
     for how in ("SIGKILL of the process group", "SIGTERM"):
         for n in range(trials):
-            instant = rng.uniform(0.15, 0.95) * first_run
+            delay = rng.uniform(0, span)
             sandbox, killed_train = scenario.fresh(f"{how.split()[0]}-{n}")
             try:
                 command = spawn_tagged(killed_train, *PROMOTE_STAGING)
                 try:
-                    time.sleep(instant)
+                    assert wait_first_write(sandbox, command), command.log.read_text()
+                    time.sleep(delay)
                     if command.proc.poll() is not None:
                         continue  # finished before the instant: not a kill
                     figures.setdefault(how, []).append(kill_and_watch(sandbox, command, how))
@@ -152,17 +176,20 @@ def test_killed_at_random_instants_no_write_after_the_kill(cli_train, harness, t
                 killed_train.run_to_merge("staging")
                 state = end_state(killed_train, before, "staging")
                 if state != reference:
-                    failures.append(f"{how} at {instant:.2f} s: {state} != {reference}")
+                    failures.append(f"{how} {delay:.2f} s in: {state} != {reference}")
             except AssertionError as err:
-                failures.append(f"{how} at {instant:.2f} s: {err}")
+                failures.append(f"{how} {delay:.2f} s after the first write: {err}")
             finally:
                 sandbox.stop()
     for how, rows in figures.items():
         report(
-            f"{how} at random instants (seed {seed}): {len(rows)} kills, engine tree gone "
-            f"within {max(r['gone_s'] for r in rows):.2f} s, "
+            f"{how} at random instants (seed {seed}): {len(rows)} kills mid-promotion, "
+            f"engine tree gone within {max(r['gone_s'] for r in rows):.2f} s, "
             f"{sum(int(r['in_flight']) for r in rows)} write(s) in flight at the kill, "
             f"{sum(int(r['after']) for r in rows)} after the tree ended"
         )
     assert not failures, "\n\n".join(failures)
-    assert all(len(rows) >= trials // 2 for rows in figures.values()), figures
+    assert all(
+        len(figures.get(how, [])) >= trials // 2
+        for how in ("SIGKILL of the process group", "SIGTERM")
+    ), figures
