@@ -101,3 +101,36 @@ def test_a_failing_cli_run_raises_the_sdks_command_error(tmp_path):
         )
     assert lines == ["args: --non-interactive stack select x"]
     assert "no such stack" in str(err.value)
+
+
+def test_recover_first_ends_what_a_killed_run_left_running(tmp_path):
+    """The next run ends a dead command's leftovers before it looks at locks and state."""
+    from types import SimpleNamespace
+
+    from release.engine import recovery
+
+    seen: list[bool] = []
+
+    class Stack:
+        name = "staging"
+        workspace = SimpleNamespace(
+            env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}"},
+            project_settings=lambda: SimpleNamespace(name="release-train"),
+        )
+
+        def export_stack(self):
+            seen.append(orphan.poll() is not None)  # the leftover is already gone here
+            return SimpleNamespace(deployment={})
+
+    orphan = _sleeper(_dead_mark())
+    try:
+        deadline = time.monotonic() + 5
+        while orphan.pid not in lifetime.marked_processes() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        notes = recovery.recover(Stack())  # type: ignore[arg-type]
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+        orphan.wait()
+    assert seen == [True]
+    assert len(notes) == 1 and "left running by the killed run" in notes[0]
