@@ -185,7 +185,10 @@ def bind_prefix() -> tuple[str, ...]:
 
 class BoundPulumi(auto.PulumiCommand):
     """The Pulumi CLI started as part of this command's engine tree: bound to the command's
-    life (`bind_prefix`) and carrying its mark (MARK) in the environment."""
+    life (`bind_prefix`) and carrying its mark (MARK) in the environment.
+
+    A parent-death signal fires when the *thread* that started the process exits: `run`
+    starts the CLI on the thread that then waits for it, so that thread outlives the CLI."""
 
     def __init__(self, command: str, version: Any) -> None:  # no super(): it runs the CLI
         self.command = command
