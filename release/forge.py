@@ -23,7 +23,14 @@ from urllib.parse import urlparse
 
 import requests
 
-from release.rules.config import NAMESPACE, RELEASE_PREFIX, release_date_of, token_from
+from release.rules.config import (
+    HIDDEN,
+    NAMESPACE,
+    RELEASE_PREFIX,
+    ConfigError,
+    release_date_of,
+    token_from,
+)
 from release.rules.gates import MergeGate, merge_gate
 from release.rules.running import EnvMerge, StackRecord, first_parent_merges, name_merge
 
@@ -54,6 +61,7 @@ _token: str | None = None
 _clients: dict[tuple[str, str, float], Github] = {}
 _secrets: set[str] = set()  # every token this process was given: redacted from errors
 DEFAULT_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 5.0
 TIMEOUT_VARIABLE = "RELEASE_TRAIN_HTTP_TIMEOUT"
 
 # POST is left out: a create that reached the server must not be sent twice blindly.
@@ -66,6 +74,7 @@ def _retry() -> GithubRetry:
 
     return GithubRetry(
         total=6,
+        connect=1,  # a forge that refuses connections is not waited for: apiUrl is named
         backoff_factor=0.3,
         backoff_max=20,
         status_forcelist=[429, 500, 502, 503, 504],
@@ -85,7 +94,7 @@ def connect(api_url: str, token: str, timeout: float = 30, lazy: bool = False) -
     """
     from github import Auth, Github
 
-    return Github(
+    client = Github(
         base_url=api_url,
         auth=Auth.Token(token),
         timeout=int(timeout),
@@ -96,6 +105,11 @@ def connect(api_url: str, token: str, timeout: float = 30, lazy: bool = False) -
         # secondary rate limits; a forge on this machine has none, so no spacing there.
         **(_NO_PACING if is_local(api_url) else {}),
     )
+    # A host that does not answer is given up on within seconds, not after the read timeout:
+    # requests takes (connect, read); PyGithub only takes one number and passes it through.
+    requester = client._Github__requester  # type: ignore[attr-defined]  # noqa: SLF001
+    requester._Requester__timeout = (min(CONNECT_TIMEOUT, timeout), timeout)  # noqa: SLF001
+    return client
 
 
 def is_local(api_url: str) -> bool:
@@ -219,11 +233,131 @@ def describe(err: Exception) -> str:
         message = data.get("message") or str(err.data)
         errors = data.get("errors")
         detail = f" ({errors})" if errors else ""
-        return redact(f"HTTP {err.status}: {message}{detail}")
+        needs = needed_permission(err)
+        hint = f"; the token needs the permission {needs}" if needs else ""
+        return redact(f"HTTP {err.status}: {message}{detail}{hint}")
     return redact(f"{type(err).__name__}: {err}")
 
 
+# GitHub's fine-grained permission names, as `X-Accepted-GitHub-Permissions` spells them.
+PERMISSION_NAMES = {
+    "contents": "Contents",
+    "pull_requests": "Pull requests",
+    "statuses": "Commit statuses",
+    "checks": "Checks",
+    "issues": "Issues",
+    "administration": "Administration",
+    "actions": "Actions",
+    "metadata": "Metadata",
+}
+
+
+def needed_permission(err: Exception) -> str | None:
+    """The permission a 403 says the token lacks (`X-Accepted-GitHub-Permissions`), in the
+    names GitHub's token settings show, e.g. "Contents: write"; None for any other error."""
+    from github import GithubException
+
+    if not isinstance(err, GithubException) or err.status != 403:
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (err.headers or {}).items()}
+    value = headers.get("x-accepted-github-permissions")
+    if not value:
+        return None
+    names = []
+    for item in value.replace(",", ";").split(";"):
+        name, _, level = item.strip().partition("=")
+        if name:
+            label = PERMISSION_NAMES.get(name, name.replace("_", " ").capitalize())
+            names.append(f"{label}: {level or 'read'}")
+    return " or ".join(names) or None
+
+
+def unreachable(api_url: str, err: Exception) -> ConfigError:
+    """The ConfigError for a forge that could not be reached at `api_url`."""
+    reason = _root_cause(err)
+    host = urlparse(api_url).netloc or api_url
+    return ConfigError(
+        "apiUrl",
+        api_url,
+        f"cannot reach {host} ({reason}); check the URL (https://api.github.com, or "
+        "https://HOST/api/v3 for GitHub Enterprise) and that the forge is up",
+    )
+
+
+def _root_cause(err: BaseException) -> str:
+    seen: BaseException | None = err
+    last = err
+    while seen is not None:
+        last = seen
+        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = getattr(seen, "reason", None) or inner or seen.__cause__ or seen.__context__
+        if seen is last:
+            break
+    text = str(last)
+    for known in ("Connection refused", "timed out", "Name or service not known", "No route"):
+        if known.lower() in text.lower():
+            return known.lower()
+    return redact(type(last).__name__)
+
+
+REQUIRED_PERMISSIONS = "Contents: write, Pull requests: write, Commit statuses: read, Checks: read"
+"""What a promotion's token needs, in GitHub's fine-grained names."""
+
+
+def check_repository(session: ForgeSession, write: bool = True) -> Repository:
+    """The session's repository, read once; every way that read can fail becomes a
+    ConfigError naming apiUrl, token or repository and the fix. With `write`, a token that
+    may only read the repository is refused here, before anything is written."""
+    from github import BadCredentialsException, GithubException, UnknownObjectException
+
+    try:
+        repo = session.repo
+        permissions = repo.permissions
+    except _TRANSIENT_OR_RETRY as err:
+        raise unreachable(session.api_url, err) from None
+    except BadCredentialsException:
+        raise ConfigError(
+            "token",
+            HIDDEN,
+            f"{urlparse(session.api_url).netloc} refused the token (401 Bad credentials): set a "
+            f"valid one with `pulumi config set --secret {NAMESPACE}:token ...` or GITHUB_TOKEN",
+        ) from None
+    except UnknownObjectException:
+        raise ConfigError(
+            "repository",
+            session.repository,
+            "no such repository, or the token cannot read it: check owner/name, and that the "
+            "token has access to it (fine-grained: the repository selected, Metadata: read)",
+        ) from None
+    except GithubException as err:
+        raise ConfigError("apiUrl", session.api_url, describe(err)) from None
+    if write and permissions is not None and not permissions.push:
+        raise ConfigError(
+            "token",
+            HIDDEN,
+            f"the token can read {session.repository} but not write to it; give it "
+            f"{REQUIRED_PERMISSIONS} (a classic token: the repo scope)",
+        )
+    return repo
+
+
+def check_commits(repo: Repository, repository: str, shas: Mapping[str, str]) -> None:
+    """Each `key -> sha` names a commit of the repository, or a ConfigError names it."""
+    from github import GithubException
+
+    for key, sha in shas.items():
+        try:
+            repo.get_git_commit(sha)
+        except GithubException as err:
+            if err.status not in (404, 422):
+                raise ConfigError(key, sha, describe(err)) from None
+            raise ConfigError(
+                key, sha, f"no such commit in {repository}; give the SHA of one of its commits"
+            ) from None
+
+
 _TRANSIENT = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+_TRANSIENT_OR_RETRY = (*_TRANSIENT, requests.exceptions.RetryError)
 _RATE_LIMIT_WAIT = 60.0  # a rate limit without Retry-After: GitHub asks for at least a minute
 
 

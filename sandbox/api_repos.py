@@ -43,6 +43,8 @@ def paginate(
 
 def permissions(forge: Forge, login: str) -> dict[str, bool]:
     # A read-only token only ever reads; every known login may push otherwise.
+    if login in forge.read_only_logins:
+        return {"admin": False, "maintain": False, "push": False, "triage": False, "pull": True}
     return {"admin": True, "maintain": True, "push": True, "triage": True, "pull": True}
 
 

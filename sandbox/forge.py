@@ -123,6 +123,7 @@ class Forge:
         self.store = Store(data_dir)
         self.links = links
         self.logins = set(logins)
+        self.read_only_logins: set[str] = set()  # their `permissions` say no push
 
     # -- repositories ---------------------------------------------------------------
     def repo_path(self, full_name: str) -> Path:

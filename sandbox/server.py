@@ -90,6 +90,9 @@ class Sandbox:
         self.forge = Forge(
             self.data_dir, shapes.Links("http://127.0.0.1:0", "http://127.0.0.1:0/api/v3"), logins
         )
+        self.forge.read_only_logins = set(self.read_only_tokens.values()) - set(
+            self.tokens.values()
+        )
 
     # -- life cycle -------------------------------------------------------------------
     def start(self, port: int = 0) -> None:
@@ -291,6 +294,28 @@ class _BadFraming(Exception):
 
 class _Truncated(Exception):
     """The client stopped sending before its body was complete: close without an answer."""
+
+
+# The fine-grained permission each write route needs, by the first template part that tells.
+_WRITE_PERMISSIONS = (
+    ("/pulls/{number}/merge", "contents=write"),
+    ("/pulls", "pull_requests=write"),
+    ("/issues", "issues=write; pull_requests=write"),
+    ("/statuses/", "statuses=write"),
+    ("/check-runs", "checks=write"),
+    ("/dispatches", "actions=write"),
+    ("/git/", "contents=write"),
+    ("/merges", "contents=write"),
+    ("/contents/", "contents=write"),
+)
+
+
+def accepted_permission(template: str) -> str:
+    """The `X-Accepted-GitHub-Permissions` value of a write route (GitHub's header on a 403)."""
+    for part, permission in _WRITE_PERMISSIONS:
+        if part in template:
+            return permission
+    return "administration=write"  # the repository's settings (PATCH /repos/{owner}/{repo})
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -581,8 +606,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, shapes.error("Not Found", status=404))
             return
         if write and not may_write:
+            # As GitHub answers a fine-grained token that lacks the route's permission.
             self._send_json(
-                403, shapes.error("Resource not accessible by personal access token", status=403)
+                403,
+                shapes.error("Resource not accessible by personal access token", status=403),
+                {"X-Accepted-GitHub-Permissions": accepted_permission(found[0].template)},
             )
             return
         try:

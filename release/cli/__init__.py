@@ -12,7 +12,9 @@ from __future__ import annotations
 import typer
 
 from release.cli import day_two, ops, promotion
+from release.cli.common import config_message, fail
 from release.engine import lifetime
+from release.rules.config import ConfigError
 
 app = typer.Typer(
     add_completion=False,
@@ -27,4 +29,10 @@ app.add_typer(ops.app)
 
 def main() -> None:
     lifetime.install()  # SIGTERM ends the engine tree with the command (release/engine/lifetime.py)
-    app()
+    try:
+        app()
+    except ConfigError as err:  # a stack file read outside a command's own checks
+        try:
+            fail(config_message(None, err), code=2)
+        except typer.Exit as stop:
+            raise SystemExit(stop.exit_code) from None

@@ -15,11 +15,12 @@ from pulumi import automation as auto
 
 from release.cli.console import make_console
 from release.engine import automation
-from release.rules.config import ConfigError, Settings, parse_settings
+from release.rules.config import ConfigError, Settings, StackFileError, parse_settings
 from release.rules.text import term
 
 if TYPE_CHECKING:
     from release.forge import ForgeSession
+    from release.rules.targets import Target
 
 console = make_console()  # no wrapping in CI logs
 err_console = make_console(stderr=True)
@@ -30,6 +31,7 @@ EnvArg = Annotated[
 
 
 def fail(message: str, code: int = 1) -> None:
+    """The command line's one way to stop on an error: `error: MESSAGE` on stderr."""
     err_console.print(f"[bold red]error:[/] {term(message, multiline=True)}", highlight=False)
     raise typer.Exit(code)
 
@@ -62,8 +64,12 @@ def load(proj: automation.Project, env: str) -> Settings:
     key, text = (proj.directory.resolve(), env), repr(sorted(raw.items()))
     known = _parsed.get(key)
     if known is None or known[0] != text:
+        # A webhook written in the stack file as plain text (not `secure:`) is no secret.
+        plain = isinstance(raw.get("notifyWebhook"), str) and bool(raw["notifyWebhook"].strip())
         try:
-            value: Settings | ConfigError = parse_settings(env, raw)
+            value: Settings | ConfigError = parse_settings(
+                env, raw, webhook_secret=False if plain else None, stacks=proj.stack_names()
+            )
         except ConfigError as err:
             value = err
         known = _parsed[key] = (text, value)
@@ -76,12 +82,40 @@ def check_env(proj: automation.Project, env: str) -> Settings:
     """The stack's settings, validated, or an error naming the bad key (no writes)."""
     names = proj.stack_names()
     if env not in names:
-        fail(f"unknown environment {env!r}: choose one of {', '.join(names)} (Pulumi.<env>.yaml)")
+        fail(
+            f"unknown environment {env!r} (no Pulumi.{env}.yaml): choose one of "
+            f"{', '.join(names)} (Pulumi.<env>.yaml)"
+        )
     try:
         return load(proj, env)
     except ConfigError as err:
-        fail(f"Pulumi.{env}.yaml: {err}")
+        fail(config_message(env, err))
     raise AssertionError("unreachable")
+
+
+def config_message(env: str | None, err: ConfigError) -> str:
+    """A ConfigError as the command line shows it: the file first."""
+    if isinstance(err, StackFileError) or env is None:
+        return str(err)
+    return f"Pulumi.{env}.yaml: {err}"
+
+
+def check_forge(
+    proj: automation.Project, settings: Settings, target: Target | None, write: bool
+) -> None:
+    """Reads only, before the engine runs: the forge answers at apiUrl, the token may read
+    (and with `write`, write) the repository, and every SHA the run names is a commit."""
+    from release import forge
+
+    shas = {f"picks[{i}]": sha for i, sha in enumerate(settings.picks)}
+    shas.update({f"reverts[{i}]": sha for i, sha in enumerate(settings.day_two.reverts)})
+    if target and target.reason == "--commit":
+        shas["--commit"] = target.commit
+    try:
+        repo = forge.check_repository(forge_session(proj, settings), write=write)
+        forge.check_commits(repo, settings.repository, shas)
+    except ConfigError as err:
+        fail(config_message(None if err.key == "--commit" else settings.stack, err))
 
 
 def forge_session(proj: automation.Project, settings: Settings) -> ForgeSession:
@@ -89,7 +123,9 @@ def forge_session(proj: automation.Project, settings: Settings) -> ForgeSession:
     (`release.rules.config.token_from`: the stack's `token` secret, else GITHUB_TOKEN)."""
     from release import forge
 
-    secret = automation.secret(proj, settings.stack, "token")
+    # The secret is decrypted by the engine only when the stack file holds one.
+    has_secret = "token" in proj.stack_file(settings.stack)
+    secret = automation.secret(proj, settings.stack, "token") if has_secret else None
     return forge.session(settings.api_url, settings.repository, secret, os.environ)
 
 

@@ -22,6 +22,7 @@ from release.cli.common import (
     EnvArg,
     actor,
     check_env,
+    check_forge,
     console,
     engine_error,
     fail,
@@ -207,6 +208,7 @@ def plan(
     target = target_for(proj, env, settings, commit, date, source, record)
     if carried and not target:
         fail(f"{env} tracks its source branch: --carry does not apply")
+    check_forge(proj, settings, target, write=False)
     extra = {}
     if target:
         what = f"{term(target.commit)} as {term(target.branch)}"
@@ -243,6 +245,7 @@ def promote(
     target = target_for(proj, env, settings, commit, date, record=record)
     if carried and not target:
         fail(f"{env} tracks its source branch: --carry does not apply")
+    check_forge(proj, settings, target, write=True)
     cli_ops.check_promote(proj, settings, target, force)  # freeze dates, minimum soak
     if target:
         cli_day_two.check_promote(settings, target.branch, force)  # refuses a rolled-back release

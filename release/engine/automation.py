@@ -25,7 +25,7 @@ from semver import VersionInfo
 
 from release.engine.lifetime import BoundPulumi
 from release.engine.recovery import backend_folder, recover, restore_checkpoint
-from release.rules.config import NAMESPACE
+from release.rules.config import NAMESPACE, STACK_EXAMPLE, StackFileError, stack_config
 from release.rules.text import engine_line, plain
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ class Project:
         names = [
             p.name[len("Pulumi.") : -len(".yaml")] for p in self.directory.glob("Pulumi.*.yaml")
         ]
-        chain = {name: self.stack_file(name).get("promotesFrom") for name in names}
+        chain = {name: self._promotes_from(name) for name in names}
         ordered: list[str] = []
         while len(ordered) < len(names):
             ready = sorted(
@@ -81,15 +81,78 @@ class Project:
             ordered += ready
         return ordered
 
+    def _promotes_from(self, stack: str) -> str | None:
+        """A stack's `promotesFrom` for ordering the stacks; a broken file orders as a root
+        (the command that works on that stack names what is wrong with it)."""
+        try:
+            value = self.stack_file(stack).get("promotesFrom")
+        except StackFileError:
+            return None
+        return value if isinstance(value, str) else None
+
     def stack_file(self, stack: str) -> dict[str, Any]:
-        """The raw `release-train:*` config of a stack file, keys without the namespace."""
+        """The raw `release-train:*` config of a stack file, keys without the namespace.
+
+        Raises StackFileError (a ConfigError) naming the file, and the line, when the file is
+        missing, empty, not YAML or names a key twice."""
         path = self.directory / f"Pulumi.{stack}.yaml"
-        if not path.exists():
-            return {}
-        data = yaml.safe_load(path.read_text()) or {}
-        config = data.get("config") or {}
-        prefix = f"{NAMESPACE}:"
-        return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+        try:
+            text: str | None = path.read_text()
+        except FileNotFoundError:
+            text = None
+        except (OSError, UnicodeDecodeError) as err:
+            raise StackFileError(path.name, f"cannot be read ({err})", "check the file") from None
+        return parse_stack_file(path.name, text)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a mapping naming one key twice (the engine does too)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if not isinstance(key, str | int | float | bool):
+                continue
+            if key in seen:
+                raise StackFileError(
+                    self.file,
+                    f"the key {key!r} is given twice",
+                    "keep one of them",
+                    key_node.start_mark.line + 1,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    file = "the stack file"
+
+
+def parse_stack_file(file: str, text: str | None) -> dict[str, Any]:
+    """The raw `release-train:*` keys (without the namespace) of a stack file's `text`.
+
+    `file` is the name errors give (Pulumi.<stack>.yaml); None text is a missing file. Raises
+    StackFileError naming the file (and the line) for a missing or empty file, YAML that
+    does not parse, a key given twice, or a `config:` that is not a mapping.
+    """
+    if text is None:
+        raise StackFileError(
+            file, "the stack file does not exist", f"create it with {STACK_EXAMPLE}"
+        )
+    loader = type("_Loader", (_UniqueKeyLoader,), {"file": file})
+    try:
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = " ".join(str(part) for part in (err.context, err.problem) if part)
+        raise StackFileError(
+            file,
+            f"not valid YAML ({problem})",
+            "fix the YAML at that line (indent with spaces, quote values with ': ' or '#')",
+            mark.line + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as err:
+        raise StackFileError(file, f"not valid YAML ({err})", "fix the YAML") from None
+    return stack_config(file, data)
 
 
 def pulumi_command() -> auto.PulumiCommand:

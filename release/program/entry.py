@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 from github.Repository import Repository
+from pulumi.runtime.config import get_config_env
 
 from release import forge
 from release.program.planning import find_green, open_repo, plan_promotion
@@ -27,6 +28,7 @@ from release.rules.config import (
     NAMESPACE,
     ConfigError,
     Settings,
+    check_keys,
     parse_settings,
     read_pulumi_config,
 )
@@ -141,6 +143,8 @@ def main() -> None:
 
 def _main() -> None:
     config = pulumi.Config(NAMESPACE)
+    prefix = f"{NAMESPACE}:"
+    check_keys([k[len(prefix) :] for k in get_config_env() if k.startswith(prefix)])
     raw = read_pulumi_config(config.get)
     secret = None
     if raw.get("notifyWebhook"):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from github import GithubException, UnknownObjectException
+from github import UnknownObjectException
 from github.Repository import Repository
 
 from release import forge
@@ -48,15 +48,15 @@ def plan_pick(
 ) -> str | None:
     """What a listed pick will do: the commit that already has it, or None (it will be
     applied). Raises PickRefused for a merge commit or an off-source commit."""
-    found = find_applied(repo, sha, branch_head)
-    if found:
-        return found
-    try:
+    try:  # first: an unknown SHA is named as such, not as a failed compare
         commit = repo.get_git_commit(sha)
     except forge.GithubException:
         raise ConfigError(
             f"picks[{index}]", sha, f"no such commit in {settings.repository}"
         ) from None
+    found = find_applied(repo, sha, branch_head)
+    if found:
+        return found
     parents = [p.sha for p in commit.parents]
     on_source = settings.allow_off_master or (
         len(parents) == 1 and forge.is_ancestor(repo, sha, settings.source_branch)
@@ -164,19 +164,10 @@ def checks_of(repo: Repository, sha: str) -> dict[str, str]:
 
 
 def open_repo(settings: Settings, session: forge.ForgeSession) -> Repository:
-    """The configured repository, or a ConfigError naming `repository` (before any write)."""
-    try:
-        repo = session.repo
-        repo.full_name  # noqa: B018 - forces the read, so a 404 is reported here
-    except UnknownObjectException:
-        raise ConfigError(
-            "repository",
-            settings.repository,
-            "no such repository, or the token cannot read it; check owner/name and the token",
-        ) from None
-    except GithubException as err:
-        raise ConfigError("apiUrl", settings.api_url, forge.describe(err)) from None
-    return repo
+    """The configured repository, or a ConfigError naming apiUrl, token or repository (before
+    any write). An `up` of a promotion also needs a token that may write."""
+    write = not settings.tracks_source and not pulumi.runtime.is_dry_run()
+    return forge.check_repository(session, write=write)
 
 
 def find_green(settings: Settings, repo: Repository) -> GreenResult:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import json
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ from release.rules.cadence import (
     parse_oncall,
 )
 from release.rules.errors import NAMESPACE as NAMESPACE  # the namespace of every key
-from release.rules.errors import ConfigError
+from release.rules.errors import ConfigError, StackFileError
 from release.rules.guardrails import GuardrailsArgs, GuardrailsError
 from release.rules.ppcs import Ppc, PpcConfigError, parse_ppcs, plan_waves, validate_template
 
@@ -122,6 +123,107 @@ ROLLOUT_KEYS = (
     "reviewerTeam",
 )
 """The keys around the train, validated into `RolloutSettings`."""
+
+
+STACK_EXAMPLE = (
+    "e.g. `release-train:repository: acme/service` and `release-train:environment: staging`"
+)
+
+
+def stack_config(file: str, data: Any) -> dict[str, Any]:
+    """The raw `release-train:*` keys (without the namespace) of a stack file's parsed YAML
+    `data`; `file` is the name errors give (Pulumi.<stack>.yaml). Raises StackFileError for
+    an empty file, one without `config:`, or one that sets no key of the namespace."""
+    example = STACK_EXAMPLE
+    if data is None or data == {}:
+        raise StackFileError(file, "the stack file is empty", f"give its config, {example}")
+    if not isinstance(data, Mapping):
+        raise StackFileError(
+            file, "the stack file is not a mapping", f"give `config:` with {example}"
+        )
+    config = data.get("config")
+    if config is None or config == {}:
+        raise StackFileError(file, "the stack file has no `config:`", f"give it, {example}")
+    if not isinstance(config, Mapping):
+        raise StackFileError(file, "`config:` is not a mapping", f"give keys, {example}")
+    prefix = f"{NAMESPACE}:"
+    raw = {str(k)[len(prefix) :]: v for k, v in config.items() if str(k).startswith(prefix)}
+    if not raw:
+        raise StackFileError(
+            file, f"the stack file sets no {NAMESPACE}: key", f"give them, {example}"
+        )
+    return raw
+
+
+def check_keys(names: Collection[str]) -> None:
+    """Refuse a key of the `release-train:` namespace that `KEYS` does not declare, with the
+    nearest declared name as a suggestion (a typo must not silently weaken a gate)."""
+    for name in names:
+        if name in KEY_NAMES:
+            continue
+        lowered = {key.lower(): key for key in KEY_NAMES}
+        close = difflib.get_close_matches(name, sorted(KEY_NAMES), n=1, cutoff=0.6)
+        nearest = lowered.get(name.lower()) or (close[0] if close else None)
+        fix = (
+            f"no such key; did you mean {NAMESPACE}:{nearest}?"
+            if nearest
+            else "no such key; the keys are declared in Pulumi.yaml (and KEYS in "
+            "release/rules/config.py)"
+        )
+        raise ConfigError(name, _shown(name, nearest, names), fix)
+
+
+_SECRET_WORDS = ("token", "webhook", "secret", "password", "key")
+
+
+def _shown(name: str, nearest: str | None, names: Collection[str]) -> object:
+    """An unknown key's value as an error shows it: hidden when it may be a credential."""
+    value = names[name] if isinstance(names, Mapping) else None
+    secret = any(key.secret and key.name == nearest for key in KEYS)
+    if secret or isinstance(value, Mapping) or any(w in name.lower() for w in _SECRET_WORDS):
+        return HIDDEN
+    return value
+
+
+_PLAIN = (str, int, float, dt.date)
+_SHA_LISTS = frozenset({"picks", "reverts", "carry"})
+
+
+def check_types(raw: Mapping[str, Any]) -> None:
+    """Each present key's value against its declared type (`KEYS`), before any finer check.
+
+    Values may come from a stack file (YAML types) or from the engine (text, JSON text for
+    arrays and objects); both forms are taken.
+    """
+    for key in KEYS:
+        if key.name not in raw or raw[key.name] is None:
+            continue
+        value = structured(raw[key.name])
+        if key.secret:
+            ok = isinstance(value, str | Mapping)
+            shown: object = HIDDEN
+            fix = f"give it as a secret: `pulumi config set --secret {NAMESPACE}:{key.name} ...`"
+        else:
+            shown = value
+            ok, fix = _type_ok(key, value)
+        if not ok:
+            raise ConfigError(key.name, shown, fix)
+
+
+def _type_ok(key: Key, value: Any) -> tuple[bool, str]:
+    if key.type == "string":
+        return (isinstance(value, _PLAIN) and not isinstance(value, bool), "give a string")
+    if key.type == "integer":  # the range, and text that is no number: the key's own check
+        return not isinstance(value, list | Mapping), "give a whole number, e.g. 1"
+    if key.type == "boolean":
+        ok = isinstance(value, bool) or str(value).strip().lower() in ("true", "false", "")
+        return ok, "give true or false"
+    if key.type == "array":
+        ok = isinstance(value, list) or (isinstance(value, _PLAIN) and not isinstance(value, bool))
+        what = "list of full commit SHAs" if key.name in _SHA_LISTS else "list"
+        return ok, f"give a {what} (YAML sequence)"
+    ok = isinstance(value, Mapping) or value == ""
+    return ok, "give a mapping (YAML keys and values)"
 
 
 def structured(value: Any) -> Any:
@@ -376,14 +478,26 @@ def parse_settings(
     raw: Mapping[str, Any],
     env: Mapping[str, str] | None = None,
     webhook_secret: bool | None = None,
+    stacks: Collection[str] | None = None,
 ) -> Settings:
     """Validate the raw `release-train:*` config of `stack` (keys without the namespace):
-    every key of `KEYS`, into one `Settings`. Keys the table does not name are ignored.
+    every key of `KEYS`, into one `Settings`. A key the table does not name is refused
+    (with the nearest name), then each key's type, range and cross-key rules are checked.
 
     `env` may carry the per-run overrides of `commit` and `releaseDate`; `webhook_secret`
-    False says the webhook was stored in plain text (refused), None that it is not known.
+    False says the webhook was stored in plain text (refused), None that it is not known;
+    `stacks`, when known, are the project's stacks (`promotesFrom` must name one).
     """
     env = env or {}
+    check_keys(raw)
+    check_types(raw)
+    if not raw.get("repository") and not raw.get("environment"):
+        raise ConfigError(
+            "repository",
+            None,
+            f"the stack {stack} sets neither repository nor environment: give at least "
+            "`release-train:repository: owner/name` and `release-train:environment: BRANCH`",
+        )
     if env.get(COMMIT_OVERRIDE):
         raw = {**raw, "commit": env[COMMIT_OVERRIDE]}
     if env.get(DATE_OVERRIDE):
@@ -394,7 +508,7 @@ def parse_settings(
     api_url = _text(raw, "apiUrl", DEFAULT_API_URL) or DEFAULT_API_URL
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", api_url):
         raise ConfigError("apiUrl", api_url, "give an http(s) URL such as https://api.github.com")
-    api_url = api_url.rstrip("/")
+    api_url = check_api_url(api_url.rstrip("/"))
     environment = check_branch_name("environment", _text(raw, "environment"))
     if environment.startswith(RELEASE_PREFIX):
         raise ConfigError(
@@ -405,6 +519,13 @@ def parse_settings(
         raise ConfigError("promotesFrom", promotes_from, "give the name of a stack, e.g. testing")
     if promotes_from == stack:
         raise ConfigError("promotesFrom", promotes_from, "a stack cannot promote from itself")
+    if promotes_from is not None and stacks is not None and promotes_from not in stacks:
+        others = ", ".join(s for s in stacks if s != stack) or "none"
+        raise ConfigError(
+            "promotesFrom",
+            promotes_from,
+            f"no such stack (no Pulumi.{promotes_from}.yaml); the stacks are: {others}",
+        )
     source_branch = check_branch_name("sourceBranch", _text(raw, "sourceBranch", "master"))
     if promotes_from is not None and environment == source_branch:
         raise ConfigError(
@@ -489,6 +610,27 @@ def parse_settings(
         carry=carried_commits(raw, env),
         rollout=parse_rollout(settings, raw, webhook_secret),
     )
+
+
+def check_api_url(api_url: str) -> str:
+    """The forge's REST API root: https://api.github.com, or https://HOST/api/v3 for GitHub
+    Enterprise and the sandbox; anything else is a ConfigError saying the expected form."""
+    parts = urllib.parse.urlsplit(api_url)
+    host, path = (parts.hostname or "").lower(), parts.path.rstrip("/")
+    if host in ("github.com", "www.github.com"):
+        raise ConfigError("apiUrl", api_url, f"the API of github.com is {DEFAULT_API_URL}")
+    if host == "api.github.com":
+        if path:
+            raise ConfigError("apiUrl", api_url, f"give {DEFAULT_API_URL} (no path)")
+        return api_url
+    if path != "/api/v3":
+        root = f"{parts.scheme}://{parts.netloc}/api/v3"
+        raise ConfigError(
+            "apiUrl",
+            api_url,
+            f"a GitHub Enterprise (or sandbox) API root ends in /api/v3: give {root}",
+        )
+    return api_url
 
 
 def tracks(promotes_from: str | None) -> bool:

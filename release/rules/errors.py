@@ -32,3 +32,17 @@ class ConfigProblem(ConfigError):
         self.value = value
         self.fix = message
         ValueError.__init__(self, message)
+
+
+class StackFileError(ConfigError):
+    """A stack file as a whole is wrong: missing, empty, or not YAML (names the file and line)."""
+
+    def __init__(self, file: str, problem: str, fix: str, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.problem = problem
+        self.key = ""
+        self.value = None
+        self.fix = fix
+        where = f"{file} line {line}" if line else file
+        ValueError.__init__(self, f"{where}: {problem}; {fix}")

@@ -175,9 +175,32 @@ def test_a_numeric_login_read_by_yaml_as_a_number_is_a_login() -> None:
     assert settings.reviewers == ("12345",)
 
 
-def test_unknown_keys_are_ignored() -> None:
-    settings = parse_settings("staging", staging(ppcWaves=5), {})
-    assert settings == parse_settings("staging", staging(), {})
+@pytest.mark.parametrize(
+    ("key", "value", "suggestion"),
+    [
+        ("requiredApproval", 2, "requiredApprovals"),
+        ("reviewer", ["oncall-partner"], "reviewers"),
+        ("requiredapprovals", 2, "requiredApprovals"),
+        ("pick", [SHA], "picks"),
+        ("ppcWaves", 5, "ppcs"),
+        ("colour", "blue", None),
+    ],
+)
+def test_an_unknown_key_is_refused_with_the_nearest_name(key, value, suggestion) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("staging", staging(**{key: value}), {})
+    assert caught.value.key == key
+    if suggestion:
+        assert f"did you mean {NAMESPACE}:{suggestion}?" in str(caught.value)
+    else:
+        assert "no such key" in str(caught.value) and "did you mean" not in str(caught.value)
+
+
+def test_an_unknown_key_that_may_be_a_credential_never_shows_its_value() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("staging", staging(tokn="ghp_supersecret"), {})
+    assert "ghp_supersecret" not in str(caught.value)
+    assert "did you mean release-train:token?" in str(caught.value)
 
 
 # -- missing values --------------------------------------------------------------------------------

@@ -128,6 +128,8 @@ def test_a_promotion_and_a_day_two_command_act_as_one_identity(monkeypatch):
             program._main()
     finally:
         set_config("release-train:token", "")
+    # The stack file holds the secret (encrypted), so the command line asks the engine for it.
+    monkeypatch.setattr(automation.Project, "stack_file", lambda *_a: {"token": {"secure": "x"}})
     monkeypatch.setattr(automation, "secret", lambda *_a: "token-of-the-stack")
     command_line = cli.forge_session(automation.Project(), settings("staging"))
     assert [s.token for s in sessions] == [command_line.token] == ["token-of-the-stack"]
