@@ -144,7 +144,9 @@ def main() -> None:
 def _main() -> None:
     config = pulumi.Config(NAMESPACE)
     prefix = f"{NAMESPACE}:"
-    check_keys([k[len(prefix) :] for k in get_config_env() if k.startswith(prefix)])
+    # Every key the engine was given (pulumi.Config reads only the ones asked for).
+    given = {*get_config_env(), *pulumi.runtime.config.CONFIG.get()}
+    check_keys([k[len(prefix) :] for k in given if k.startswith(prefix)])
     raw = read_pulumi_config(config.get)
     secret = None
     if raw.get("notifyWebhook"):

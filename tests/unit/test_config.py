@@ -577,3 +577,91 @@ def test_carry_adds_the_per_run_override_each_commit_once() -> None:
     assert parse_settings("staging", staging()).carry == ()
     err = refused("staging", staging(), {CARRY_OVERRIDE: "abc"})
     assert_names(err, "carry[0]", "abc", "40-character")
+
+
+# -- the stack file as a whole, types, apiUrl, promotesFrom --------------------------------------
+
+
+def stack_error(text: str | None) -> str:
+    from release.engine.automation import parse_stack_file
+    from release.rules.config import StackFileError
+
+    with pytest.raises(StackFileError) as caught:
+        parse_stack_file("Pulumi.staging.yaml", text)
+    assert isinstance(caught.value, ConfigError)  # one family: the command line prints it
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, "Pulumi.staging.yaml: the stack file does not exist; create it"),
+        ("", "Pulumi.staging.yaml: the stack file is empty"),
+        ("# only a comment\n", "Pulumi.staging.yaml: the stack file is empty"),
+        ("- a\n- b\n", "Pulumi.staging.yaml: the stack file is not a mapping"),
+        ("encryptionsalt: x\n", "Pulumi.staging.yaml: the stack file has no `config:`"),
+        ("config: [a]\n", "Pulumi.staging.yaml: `config:` is not a mapping"),
+        ("config:\n  pulumi:tags: {a: b}\n", "sets no release-train: key"),
+        ("config:\n  a: 1\n\tb: 2\n", "Pulumi.staging.yaml line 3: not valid YAML"),
+        ("config:\n  x: [1, 2\n", "Pulumi.staging.yaml line 3: not valid YAML"),
+        ("config:\n  a: 1\n  a: 2\n", "Pulumi.staging.yaml line 3: the key 'a' is given twice"),
+        ("config:\n  p:\n    name: a\n    name: b\n", "line 4: the key 'name' is given twice"),
+    ],
+)
+def test_a_broken_stack_file_is_named_with_its_line(text, expected) -> None:
+    message = stack_error(text)
+    assert expected in message, message
+    assert "Traceback" not in message and "<unicode string>" not in message
+
+
+def test_a_stack_file_keeps_only_its_namespace() -> None:
+    from release.engine.automation import parse_stack_file
+
+    text = "config:\n  release-train:repository: acme/service\n  pulumi:tags: {a: b}\n"
+    assert parse_stack_file("Pulumi.x.yaml", text) == {"repository": "acme/service"}
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "fix"),
+    [
+        ("environment", ["staging"], "give a string"),
+        ("promotesFrom", {"stack": "testing"}, "give a string"),
+        ("requiredApprovals", {"n": 1}, "give a whole number"),
+        ("allowOffMaster", ["yes"], "give true or false"),
+        ("requiredChecks", {"ci": True}, "give a list"),
+        ("cadence", ["thursday"], "give a mapping"),
+        ("releaseDate", True, "give a string"),
+    ],
+)
+def test_a_value_of_the_wrong_type_names_the_declared_type(key, bad, fix) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("staging", staging(**{key: bad}), {})
+    assert caught.value.key == key and fix in caught.value.fix
+
+
+@pytest.mark.parametrize(
+    ("url", "fix"),
+    [
+        ("https://github.com", "the API of github.com is https://api.github.com"),
+        ("https://api.github.com/v3", "give https://api.github.com (no path)"),
+        ("https://ghe.example.com", "ends in /api/v3: give https://ghe.example.com/api/v3"),
+        ("https://ghe.example.com/api", "give https://ghe.example.com/api/v3"),
+        ("http://127.0.0.1:8750/api/v4", "give http://127.0.0.1:8750/api/v3"),
+    ],
+)
+def test_an_api_url_of_the_wrong_form_names_the_expected_one(url, fix) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("staging", staging(apiUrl=url), {})
+    assert caught.value.key == "apiUrl" and fix in caught.value.fix, caught.value.fix
+
+
+@pytest.mark.parametrize("url", ["https://api.github.com", "https://ghe.example.com/api/v3/"])
+def test_the_api_url_forms_that_work(url) -> None:
+    assert parse_settings("staging", staging(apiUrl=url), {}).api_url == url.rstrip("/")
+
+
+def test_promotes_from_names_the_stacks_that_exist() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("staging", staging(promotesFrom="qa"), {}, stacks=["testing", "staging"])
+    assert "no such stack (no Pulumi.qa.yaml); the stacks are: testing" == caught.value.fix
+    assert parse_settings("staging", staging(), {}, stacks=["testing", "staging"]).promotes_from

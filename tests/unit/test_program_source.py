@@ -139,3 +139,21 @@ def test_a_promotion_and_a_day_two_command_act_as_one_identity(monkeypatch):
     assert cli.forge_session(automation.Project(), settings("staging")).token == (
         "token-of-the-environment"
     )
+
+
+def test_the_program_refuses_an_unknown_key_of_its_namespace_before_any_read(monkeypatch):
+    """A plain `pulumi up` checks the keys too: `pulumi.Config` alone would skip the typo."""
+    from pulumi.runtime.config import set_config
+
+    install(EchoMocks({}), "staging")
+    opened: list = []
+    monkeypatch.setattr(program, "open_repo", lambda *a: opened.append(a))
+    set_config("release-train:requiredApproval", "2")
+    set_config("pulumi:tags", "{}")  # another namespace: left alone
+    try:
+        with pytest.raises(ConfigError, match=r"did you mean release-train:requiredApprovals\?"):
+            program._main()
+    finally:
+        pulumi.runtime.config.CONFIG.get().pop("release-train:requiredApproval", None)
+        pulumi.runtime.config.CONFIG.get().pop("pulumi:tags", None)
+    assert opened == []
