@@ -93,29 +93,44 @@ def check_env(proj: automation.Project, env: str) -> Settings:
     raise AssertionError("unreachable")
 
 
+_CONFIG = "config release-train:"
+
+
 def config_message(env: str | None, err: ConfigError) -> str:
-    """A ConfigError as the command line shows it: the file first."""
+    """A ConfigError as the command line shows it: the file first; an option (`--commit`)
+    or an argument (`SHA`) the user typed is named as such."""
+    text = str(err)
+    if err.key.startswith("--"):
+        return text.replace(_CONFIG, "option ", 1)
+    if err.key.isupper():
+        return text.replace(_CONFIG, "argument ", 1)
     if isinstance(err, StackFileError) or env is None:
-        return str(err)
-    return f"Pulumi.{env}.yaml: {err}"
+        return text
+    return f"Pulumi.{env}.yaml: {text}"
 
 
 def check_forge(
-    proj: automation.Project, settings: Settings, target: Target | None, write: bool
+    proj: automation.Project,
+    settings: Settings,
+    target: Target | None,
+    write: bool,
+    arguments: dict[str, str] | None = None,
 ) -> None:
     """Reads only, before the engine runs: the forge answers at apiUrl, the token may read
-    (and with `write`, write) the repository, and every SHA the run names is a commit."""
+    (and with `write`, write) the repository, and every SHA the run names is a commit (the
+    stack's picks and reverts, --commit, and `arguments`, e.g. {"SHA": sha})."""
     from release import forge
 
     shas = {f"picks[{i}]": sha for i, sha in enumerate(settings.picks)}
     shas.update({f"reverts[{i}]": sha for i, sha in enumerate(settings.day_two.reverts)})
     if target and target.reason == "--commit":
         shas["--commit"] = target.commit
+    shas.update(arguments or {})
     try:
         repo = forge.check_repository(forge_session(proj, settings), write=write)
         forge.check_commits(repo, settings.repository, shas)
     except ConfigError as err:
-        fail(config_message(None if err.key == "--commit" else settings.stack, err))
+        fail(config_message(settings.stack, err))
 
 
 def forge_session(proj: automation.Project, settings: Settings) -> ForgeSession:

@@ -10,6 +10,7 @@ release history ENV [--json] [--all]                   promotions, picks, revert
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -21,6 +22,8 @@ from release.cli.common import (
     EnvArg,
     actor,
     check_env,
+    check_forge,
+    config_message,
     console,
     engine_error,
     err_console,
@@ -42,7 +45,9 @@ app = typer.Typer()
 def _run(what: str, env: str, flow: Callable[[], T], hint: str = "") -> T:
     try:
         return flow()
-    except (DayTwoError, ConfigError) as err:
+    except ConfigError as err:
+        fail(config_message(env, err))
+    except DayTwoError as err:
         fail(str(err))
     except auto.ConcurrentUpdateError:
         fail(
@@ -52,6 +57,11 @@ def _run(what: str, env: str, flow: Callable[[], T], hint: str = "") -> T:
     except auto.CommandError as err:
         fail(f"{what} on {env} failed:\n{engine_error(err)}{hint}")
     raise AssertionError("unreachable")
+
+
+def _well_formed(shas: dict[str, str]) -> dict[str, str]:
+    """The SHAs given in full (a short or malformed one is refused by the flow's own check)."""
+    return {k: v for k, v in shas.items() if re.fullmatch("[0-9a-f]{40}", v)}
 
 
 def _report(env: str, result: FlowResult) -> None:
@@ -81,6 +91,10 @@ def cherry_pick(
     """Cherry-pick commits (with -x) into the release branch, then PR it into ENV."""
     proj = project()
     settings = check_env(proj, env)
+    named = {
+        "SHA" if len(shas) == 1 else f"SHA {i + 1}": s.strip().lower() for i, s in enumerate(shas)
+    }
+    check_forge(proj, settings, None, write=True, arguments=_well_formed(named))
     result = _run(
         "cherry-pick",
         env,
@@ -102,6 +116,9 @@ def revert(
     """Revert one commit of the release branch, then PR it into ENV."""
     proj = project()
     settings = check_env(proj, env)
+    check_forge(
+        proj, settings, None, write=True, arguments=_well_formed({"SHA": sha.strip().lower()})
+    )
     _report(env, _run("revert", env, lambda: day_two.revert(proj, settings, sha, by=actor())))
 
 

@@ -123,7 +123,7 @@ def cherry_pick(
 ) -> FlowResult:
     """List `shas` in the stack's picks (in order) and run up."""
     env = _promotion(settings)
-    wanted = [check_sha("picks", s.strip().lower()) for s in shas]
+    wanted = [check_sha("SHA", s.strip().lower()) for s in shas]  # the command's argument
     if not wanted:
         raise DayTwoError("name at least one commit to cherry-pick")
     picks = merge_picks(settings.picks, wanted)
@@ -162,7 +162,7 @@ def revert(
 ) -> FlowResult:
     """List `sha` (a commit of the release branch) in the stack's reverts and run up."""
     env = _promotion(settings)
-    wanted = check_sha("reverts", sha.strip().lower())
+    wanted = check_sha("SHA", sha.strip().lower())  # the command's argument
     before = list(settings.day_two.reverts)
     result = FlowResult(notes=removed_report(project, settings))
     release = automation.outputs(project, env).get("releaseBranch")

@@ -399,7 +399,38 @@ CASES = [
     Case(
         "--commit unknown SHA",
         (*PROMOTE, "--commit", UNKNOWN, "--date", DATE),
-        rf"--commit = '{UNKNOWN}': no such commit in acme/service",
+        rf"option --commit = '{UNKNOWN}': no such commit in acme/service",
+    ),
+    Case(
+        "cherry-pick an unknown SHA",
+        ("cherry-pick", "staging", UNKNOWN),
+        rf"error: argument SHA = '{UNKNOWN}': no such commit in acme/service",
+    ),
+    Case(
+        "cherry-pick a second unknown SHA",
+        ("cherry-pick", "staging", "{green}", UNKNOWN),
+        rf"argument SHA 2 = '{UNKNOWN}': no such commit in acme/service",
+    ),
+    Case(
+        "cherry-pick a short SHA",
+        ("cherry-pick", "staging", "abc123"),
+        r"error: argument SHA = 'abc123': give the full 40-character",
+    ),
+    Case(
+        "revert a malformed SHA",
+        ("revert", "staging", "HEAD~1"),
+        r"error: argument SHA = 'head~1': give the full 40-character",
+    ),
+    Case(
+        "revert an unknown SHA",
+        ("revert", "staging", UNKNOWN),
+        rf"argument SHA = '{UNKNOWN}': no such commit in acme/service",
+    ),
+    Case(
+        "cherry-pick with a read-only token",
+        ("cherry-pick", "staging", "{green}"),
+        r"token = '<hidden>': the token can read acme/service but not write to it",
+        token=READ_ONLY_TOKEN,
     ),
     Case(
         "plan with an unknown pick",
