@@ -130,6 +130,8 @@ def check_forge(
         repo = forge.check_repository(forge_session(proj, settings), write=write)
         forge.check_commits(repo, settings.repository, shas)
     except ConfigError as err:
+        if err.key == "token" and "token" not in proj.stack_file(settings.stack):
+            fail(f"GITHUB_TOKEN (Pulumi.{settings.stack}.yaml sets no token): {err.fix}")
         fail(config_message(settings.stack, err))
 
 

@@ -366,15 +366,16 @@ CASES = [
     Case(
         "token read-only",
         (*PROMOTE, *PIN),
-        r"token = '<hidden>': the token can read acme/service but not write to it; give it "
-        r"Contents: write, Pull requests: write",
+        r"error: GITHUB_TOKEN \(Pulumi\.staging\.yaml sets no token\): the token can read "
+        r"acme/service but not write to it; give it Contents: write, Pull requests: write",
         token=READ_ONLY_TOKEN,
         hidden=(READ_ONLY_TOKEN,),
     ),
     Case(
         "token unknown",
         (*PROMOTE, *PIN),
-        r"token = '<hidden>': 127\.0\.0\.1:\d+ refused the token \(401 Bad credentials\)",
+        r"GITHUB_TOKEN \(Pulumi\.staging\.yaml sets no token\): 127\.0\.0\.1:\d+ refused the "
+        r"token \(401 Bad credentials\)",
         token="sandbox-token-nobody",
         hidden=("sandbox-token-nobody",),
     ),
@@ -429,7 +430,7 @@ CASES = [
     Case(
         "cherry-pick with a read-only token",
         ("cherry-pick", "staging", "{green}"),
-        r"token = '<hidden>': the token can read acme/service but not write to it",
+        r"GITHUB_TOKEN .*: the token can read acme/service but not write to it",
         token=READ_ONLY_TOKEN,
     ),
     Case(
