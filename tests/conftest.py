@@ -1,7 +1,13 @@
-"""Shared fixtures: a running sandbox forge per test, and PyGithub clients for it."""
+"""Shared fixtures: a running sandbox forge per test, and PyGithub clients for it; a
+PostgreSQL server per session (scripts/postgres.sh) for the shared-backend tests."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -159,3 +165,45 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("property test cases")
         for line in figures.LINES:
             terminalreporter.write_line(line)
+
+
+POSTGRES_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "postgres.sh"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server's URL: RELEASE_TRAIN_POSTGRES_URL (.ci/run starts one), else a
+    server this session starts with scripts/postgres.sh in a temporary folder and stops."""
+    given = os.environ.get("RELEASE_TRAIN_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    folder = tempfile.mkdtemp(prefix="release-train-pg-")
+    env = {**os.environ, "RELEASE_TRAIN_PG_DIR": folder}
+    started = subprocess.run(
+        [str(POSTGRES_SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=900
+    )
+    if started.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.fail(f"scripts/postgres.sh start failed:\n{started.stderr}", pytrace=False)
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([str(POSTGRES_SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_backend(postgres_url: str) -> Iterator[str]:
+    """A `postgres://` state backend of its own for one test: a fresh table of the server."""
+    import pg8000.native
+
+    from release.engine.backends import PostgresStore, _connect
+
+    table = f"state_{secrets.token_hex(6)}"
+    url = f"{postgres_url}{'&' if '?' in postgres_url else '?'}table={table}"
+    yield url
+    try:
+        _connect(url).run(f"DROP TABLE IF EXISTS {PostgresStore(url).table}")
+    except (pg8000.native.DatabaseError, pg8000.native.InterfaceError, OSError):
+        pass

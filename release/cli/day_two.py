@@ -31,7 +31,7 @@ from release.cli.common import (
     forge_session,
     project,
 )
-from release.engine import day_two
+from release.engine import day_two, recovery
 from release.engine.day_two import DayTwoError, FlowResult
 from release.rules.config import ConfigError, Settings
 from release.rules.text import term
@@ -49,11 +49,8 @@ def _run(what: str, env: str, flow: Callable[[], T], hint: str = "") -> T:
         fail(config_message(env, err))
     except DayTwoError as err:
         fail(str(err))
-    except auto.ConcurrentUpdateError:
-        fail(
-            f"another update of {env} is running (the stack is locked); wait for it, "
-            "or run `pulumi cancel` if it crashed"
-        )
+    except auto.ConcurrentUpdateError as err:
+        fail(recovery.locked_message(env, err))
     except auto.CommandError as err:
         fail(f"{what} on {env} failed:\n{engine_error(err)}{hint}")
     raise AssertionError("unreachable")

@@ -30,7 +30,7 @@ from release.cli.common import (
     load,
     project,
 )
-from release.engine import automation
+from release.engine import automation, recovery
 from release.engine.day_two import day_two_summary, record_carry
 from release.rules import clock
 from release.rules.config import (
@@ -146,6 +146,14 @@ def target_for(
     return None
 
 
+def refuse_if_locked(proj: automation.Project, env: str) -> None:
+    """Stop at once, naming the holder, when another update holds `env`'s lock."""
+    try:
+        recovery.refuse_if_locked(proj.backend(), automation.project_name(proj), env)
+    except recovery.StackLocked as err:
+        fail(err.message())
+
+
 def run_engine(
     action: str, stack: auto.Stack, message: str | None = None, parallel: int | None = None
 ) -> Any:
@@ -159,11 +167,8 @@ def run_engine(
             parallel,
             on_note=lambda note: console.print(f"recovered: {term(note)}", highlight=False),
         )
-    except auto.ConcurrentUpdateError:
-        fail(
-            f"another update of {stack.name} is running (the stack is locked); wait for it, "
-            "or run `pulumi cancel` if it crashed"
-        )
+    except auto.ConcurrentUpdateError as err:
+        fail(recovery.locked_message(stack.name, err))
     except auto.CommandError as err:
         fail(f"{action} of {stack.name} failed:\n{engine_error(err)}")
 
@@ -245,6 +250,7 @@ def promote(
     target = target_for(proj, env, settings, commit, date, record=record)
     if carried and not target:
         fail(f"{env} tracks its source branch: --carry does not apply")
+    refuse_if_locked(proj, env)  # before anything is pinned
     check_forge(proj, settings, target, write=True)
     cli_ops.check_promote(proj, settings, target, force)  # freeze dates, minimum soak
     if target:

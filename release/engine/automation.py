@@ -9,7 +9,6 @@ secrets are encrypted with a passphrase (the sandbox default is documented in th
 from __future__ import annotations
 
 import functools
-import gzip
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ import yaml
 from pulumi import automation as auto
 from semver import VersionInfo
 
+from release.engine import backends
 from release.engine.lifetime import BoundPulumi
 from release.engine.recovery import backend_folder, recover, restore_checkpoint
 from release.rules.config import NAMESPACE, STACK_EXAMPLE, StackFileError, stack_config
@@ -229,7 +229,7 @@ def stack(project: Project, name: str, extra_env: Mapping[str, str] | None = Non
         env_vars=project.env_vars(extra_env),
         pulumi_command=pulumi_command(),
     )
-    if checkpoint_path(backend, project_id, name):
+    if backends.has_stack(backend, project_id, name):
         workspace.existing = frozenset({name})
     return auto.Stack.create_or_select(name, workspace)
 
@@ -257,18 +257,30 @@ def project_name(project: Project) -> str:
 def outputs(project: Project, name: str) -> dict[str, Any]:
     """A stack's outputs as plain values (secrets stay masked as "[secret]").
 
-    On a `file://` backend they are read from the stack's checkpoint, which needs no engine
-    run and no passphrase (the CLI's `stack output` costs three runs and a key derivation);
-    a stack the backend has no readable checkpoint for is asked of the CLI.
+    Where the backend is read directly (`file://`, `postgres://`: release.engine.backends) they come
+    from the stack's checkpoint, which needs no engine run and no passphrase (the CLI's
+    `stack output` costs three runs and a key derivation). Elsewhere, and for a stack with
+    no readable checkpoint, from one `pulumi stack export`, which every backend serves.
     """
     found = checkpoint_outputs(project.backend(), project_name(project), name)
     if found is not None:
         return found
+    return exported_outputs(project, name)
+
+
+def exported_outputs(project: Project, name: str) -> dict[str, Any]:
+    """The outputs in `pulumi stack export` of the stack (no passphrase needed: secrets stay
+    ciphertext, shown as "[secret]"); {} for a stack the backend does not have."""
     try:
-        values = stack(project, name).outputs()
-    except auto.CommandError:
+        result = pulumi_command().run(
+            ["stack", "export", "--stack", name],
+            cwd=str(project.directory),
+            additional_env=project.env_vars(),
+        )
+        deployment = json.loads(result.stdout).get("deployment") or {}
+    except (auto.CommandError, ValueError, AttributeError):
         return {}
-    return {k: ("[secret]" if v.secret else v.value) for k, v in values.items()}
+    return root_outputs(deployment.get("resources") or [])
 
 
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
@@ -276,23 +288,31 @@ SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 
 
 def checkpoint_outputs(backend_url: str, project: str, name: str) -> dict[str, Any] | None:
-    """The root stack outputs in a `file://` backend's checkpoint of `project`/`name`.
+    """The root stack outputs in the checkpoint of `project`/`name`, read from the backend.
 
-    None when the backend is not a folder or holds no whole checkpoint for the stack. Secret
-    values, at any depth, come back as "[secret]" (their ciphertext is never returned).
+    None when the backend is not read directly (release.engine.backends) or holds no whole
+    checkpoint for the stack. Secret values, at any depth, come back as "[secret]" (their
+    ciphertext is never returned).
     """
-    path = checkpoint_path(backend_url, project, name)
-    if path is None:
+    document = backends.checkpoint(backend_url, project, name)
+    if document is None:
         return None
     try:
-        raw = path.read_bytes()
-        data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
-        latest = data["checkpoint"].get("latest") or {}
+        latest = document["checkpoint"].get("latest") or {}
         resources = latest.get("resources") or []
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError):
         return None  # not a checkpoint this code knows: ask the CLI
+    return root_outputs(resources)
+
+
+def root_outputs(resources: list[Any]) -> dict[str, Any]:
+    """The masked outputs of the root `pulumi:pulumi:Stack` resource of a deployment."""
     for resource in resources:
-        if resource.get("type") == "pulumi:pulumi:Stack" and not resource.get("parent"):
+        if (
+            isinstance(resource, dict)
+            and resource.get("type") == "pulumi:pulumi:Stack"
+            and not resource.get("parent")
+        ):
             return {k: _masked(v) for k, v in (resource.get("outputs") or {}).items()}
     return {}
 
@@ -300,17 +320,15 @@ def checkpoint_outputs(backend_url: str, project: str, name: str) -> dict[str, A
 def resources(project: Project, name: str) -> list[dict[str, Any]]:
     """The stack's resources (urn, type, delete, outputs with secrets masked) from its state.
 
-    Read from the checkpoint on a `file://` backend (no engine run), else exported by the
-    CLI. A stack with no state has none.
+    Read from the checkpoint where the backend is read directly (`file://`, `postgres://`:
+    release.engine.backends; no engine run), else exported by the CLI. A stack with no state has none.
     """
-    path = checkpoint_path(project.backend(), project_name(project), name)
+    document = backends.checkpoint(project.backend(), project_name(project), name)
     found: list[dict[str, Any]] | None = None
-    if path is not None:
+    if document is not None:
         try:
-            raw = path.read_bytes()
-            data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
-            found = list((data["checkpoint"].get("latest") or {}).get("resources") or [])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            found = list((document["checkpoint"].get("latest") or {}).get("resources") or [])
+        except (KeyError, TypeError, AttributeError):
             found = None
     if found is None:
         try:

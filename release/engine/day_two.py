@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pulumi import automation as auto
 
 from release.engine import automation
+from release.engine.recovery import refuse_if_locked
 from release.rules import clock
 from release.rules.config import NAMESPACE, Settings, as_list, check_sha, release_date_of
 from release.rules.history import Row, rows, stamp, with_pr
@@ -61,10 +62,13 @@ def _key(name: str) -> str:
     return f"{NAMESPACE}:{name}"
 
 
-def _promotion(settings: Settings) -> str:
-    """The stack's name; a stack that tracks its source branch has no release to change."""
+def _promotion(project: automation.Project, settings: Settings) -> str:
+    """The stack's name, once it is known not to be locked by a running update; a stack
+    that tracks its source branch has no release to change."""
     if settings.tracks_source:
         raise DayTwoError(f"{settings.stack} tracks its source branch; it has no release to change")
+    # Before anything is written: a running update holds the stack (StackLocked).
+    refuse_if_locked(project.backend(), automation.project_name(project), settings.stack)
     return settings.stack
 
 
@@ -122,7 +126,7 @@ def cherry_pick(
     by: str = "unknown",
 ) -> FlowResult:
     """List `shas` in the stack's picks (in order) and run up."""
-    env = _promotion(settings)
+    env = _promotion(project, settings)
     wanted = [check_sha("SHA", s.strip().lower()) for s in shas]  # the command's argument
     if not wanted:
         raise DayTwoError("name at least one commit to cherry-pick")
@@ -161,7 +165,7 @@ def revert(
     by: str = "unknown",
 ) -> FlowResult:
     """List `sha` (a commit of the release branch) in the stack's reverts and run up."""
-    env = _promotion(settings)
+    env = _promotion(project, settings)
     wanted = check_sha("SHA", sha.strip().lower())  # the command's argument
     before = list(settings.day_two.reverts)
     result = FlowResult(notes=removed_report(project, settings))
@@ -193,7 +197,7 @@ def rollback(
 
     Running it again for the same target (say, once the PR is approved) continues it.
     """
-    env = _promotion(settings)
+    env = _promotion(project, settings)
     outputs = automation.outputs(project, env)
     current = outputs.get("releaseBranch")
     if not current:
@@ -314,7 +318,7 @@ def abandon(
     by: str = "unknown",
 ) -> FlowResult:
     """Close the open release PR with a comment, and return the stack to its previous release."""
-    env = _promotion(settings)
+    env = _promotion(project, settings)
     stack = automation.stack(project, env)
     # The stack's state, not its outputs: an up stopped by the merge gate (the usual reason
     # to abandon) leaves the outputs of the run before, but records the pull request.

@@ -1,19 +1,24 @@
-"""Recovery after a crashed `up`: a stale stack lock and pending operations.
+"""Locks and recovery after a crashed `up`: a held lock, a stale one, pending operations.
 
-A `pulumi up` that is killed (SIGKILL, power loss) leaves two things behind in a file
-backend: the stack's lock file, naming the pid and host of the dead engine, and in the
+A `pulumi up` that is killed (SIGKILL, power loss) leaves two things behind on a DIY
+backend (`file://`, `postgres://`, a bucket): the stack's lock object, naming the user, pid
+and host of the dead engine and since when, and in the
 state the operations that were in flight ("pending operations"). The next `up` is then
 refused as a concurrent update, and once the lock is gone the pending operations stay in
 the state, warned about on every later run.
 
 Before an `up`, `recover` clears both, but only when it is safe:
 - a lock whose process is alive on this host, or that was taken on another host, is left
-  alone (another update may really be running: the `up` is then refused as concurrent);
+  alone: another update may really be running, and the command is refused at once
+  (`StackLocked`), naming who holds the lock, from which host and since when;
 - a lock whose process is gone on this host is cancelled (`pulumi cancel`);
 - pending operations are cleared by `pulumi refresh --clear-pending-creates`. Dropping a
   pending create is safe here because every release-train provider looks before it
   creates: the next `up` adopts the branch, commit, pull request or merge that the killed
   run had made, rather than making a second one.
+Locks and checkpoints are read from the backend itself on `file://` and `postgres://`
+(release.engine.backends); on other backends `recover` asks the engine (`pulumi stack export`), and
+the holder of a lock is taken from the engine's own refusal (`locked_message`).
 """
 
 from __future__ import annotations
@@ -22,38 +27,14 @@ import json
 import os
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from pulumi import automation as auto
 
-from release.engine import lifetime
+from release.engine import backends, lifetime
+from release.engine.backends import Lock, parse_lock
 
-
-@dataclass(frozen=True)
-class Lock:
-    """A stack lock file of the file backend."""
-
-    path: Path
-    pid: int | None
-    hostname: str | None
-
-
-def parse_lock(path: Path, text: str) -> Lock:
-    """A lock file's holder; unreadable content gives a lock with no known holder."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    pid = data.get("pid")
-    host = data.get("hostname")
-    return Lock(
-        path,
-        pid if isinstance(pid, int) else None,
-        host if isinstance(host, str) else None,
-    )
+__all__ = ["Lock", "StackLocked", "parse_lock", "recover", "refuse_if_locked"]
 
 
 def is_stale(lock: Lock, this_host: str, alive: Callable[[int], bool]) -> bool:
@@ -86,20 +67,9 @@ def backend_folder(backend_url: str) -> Path | None:
 
 
 def lock_files(backend_url: str, project: str, stack: str) -> list[Lock]:
-    """The lock files of `project`/`stack` in a `file://` backend (none for other backends)."""
-    folder = backend_folder(backend_url)
-    if folder is None:
-        return []
-    root = folder / "locks"
-    folders = [root / "organization" / project / stack, root / stack]
-    found: list[Lock] = []
-    for folder in folders:
-        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-            try:
-                found.append(parse_lock(path, path.read_text()))
-            except OSError:
-                continue
-    return found
+    """The locks of `project`/`stack` on a backend whose locks are read here (`file://`,
+    `postgres://`); none for other backends, where the engine's refusal names the holder."""
+    return backends.locks(backend_url, project, stack) or []
 
 
 def restore_checkpoint(backend_url: str, project: str, stack: str) -> str | None:
@@ -139,27 +109,88 @@ def _loads(path: Path) -> bool:
     return True
 
 
+def backend_of(stack: auto.Stack) -> str:
+    """The backend URL a stack's workspace runs the engine with."""
+    env = getattr(stack.workspace, "env_vars", None) or {}
+    return env.get("PULUMI_BACKEND_URL") or os.environ.get("PULUMI_BACKEND_URL", "")
+
+
+class StackLocked(auto.ConcurrentUpdateError):
+    """Another update holds the stack's lock: the command is refused before it writes."""
+
+    def __init__(self, stack: str, locks: list[Lock]) -> None:
+        self.stack, self.locks = stack, locks
+        super().__init__(auto.CommandResult(stdout="", stderr=self.message(), code=255))
+
+    def message(self) -> str:
+        return lock_message(self.stack, self.locks)
+
+
+def lock_message(stack: str, locks: list[Lock]) -> str:
+    """Who holds the stack's lock, from which host and since when, and what to do."""
+    if not locks:
+        return (
+            f"another update of {stack} is running (the stack is locked); wait for it and run "
+            f"the command again, or run `pulumi cancel --stack {stack} --yes` if it crashed"
+        )
+    held = "; ".join(f"{lock.holder()} {lock.age()}" for lock in locks)
+    hosts = sorted({lock.hostname or "its host" for lock in locks})
+    return (
+        f"another update of {stack} is running: the stack is locked by {held}. Wait for it to "
+        f"finish, then run the command again. If that run crashed on {', '.join(hosts)}, the "
+        f"next command there clears its lock, or run `pulumi cancel --stack {stack} --yes` "
+        "once you know it is gone."
+    )
+
+
+def locked_message(stack: str, err: auto.ConcurrentUpdateError) -> str:
+    """The refusal of a command on a locked stack: from `StackLocked`, else from the
+    engine's own refusal (it names the holders on every DIY backend)."""
+    if isinstance(err, StackLocked):
+        return err.message()
+    return lock_message(stack, backends.locks_in_engine_error(str(err)))
+
+
+def live_locks(backend_url: str, project: str, stack: str) -> list[Lock]:
+    """The stack's locks whose holder may still run (any lock not provably stale)."""
+    host = socket.gethostname()
+    return [
+        lock
+        for lock in lock_files(backend_url, project, stack)
+        if not is_stale(lock, host, pid_alive)
+    ]
+
+
+def refuse_if_locked(backend_url: str, project: str, stack: str) -> None:
+    """Raise `StackLocked` when another update may be running on the stack.
+
+    Called before a command writes anything, so that a refused command leaves nothing
+    behind; a lock whose holder is provably gone is left for `recover` to clear.
+    """
+    held = live_locks(backend_url, project, stack)
+    if held:
+        raise StackLocked(stack, held)
+
+
 def recover(stack: auto.Stack, on_output: Callable[[str], None] | None = None) -> list[str]:
     """Clear what a crashed update left on `stack`; returns what was done, one line each.
 
     First, what a killed run left running (its engine, plugins, jobs) is ended, so that none
-    of it writes to the forge while this run recovers and continues the update.
+    of it writes to the forge while this run recovers and continues the update. Raises
+    `StackLocked` when the stack's lock may belong to a running update.
     """
     notes = lifetime.end_leftovers()
-    workspace = stack.workspace
-    backend = (getattr(workspace, "env_vars", None) or {}).get(
-        "PULUMI_BACKEND_URL"
-    ) or os.environ.get("PULUMI_BACKEND_URL", "")
-    project = workspace.project_settings().name
+    backend = backend_of(stack)
+    project = stack.workspace.project_settings().name
     locks = lock_files(backend, project, stack.name)
     if locks:
         host = socket.gethostname()
-        if not all(is_stale(lock, host, pid_alive) for lock in locks):
-            return notes  # another update may be running: `up` reports it as concurrent
+        live = [lock for lock in locks if not is_stale(lock, host, pid_alive)]
+        if live:
+            raise StackLocked(stack.name, live)
         stack.cancel()
         notes.append(_describe_locks(locks))
-    deployment = stack.export_stack().deployment or {}
-    pending = deployment.get("pending_operations") or []
+    pending = _pending_operations(backend, project, stack)
     if pending:
         stack.refresh(clear_pending_creates=True, on_output=on_output)
         notes.append(
@@ -169,9 +200,21 @@ def recover(stack: auto.Stack, on_output: Callable[[str], None] | None = None) -
     return notes
 
 
+def _pending_operations(backend: str, project: str, stack: auto.Stack) -> list[dict]:
+    """The operations the last update left in flight: from the checkpoint where the backend
+    is read here, else from `pulumi stack export` (every backend)."""
+    document = backends.checkpoint(backend, project, stack.name)
+    if document is not None:
+        latest = (document.get("checkpoint") or {}).get("latest") or {}
+        return list(latest.get("pending_operations") or [])
+    deployment = stack.export_stack().deployment or {}
+    return list(deployment.get("pending_operations") or [])
+
+
 def _describe_locks(locks: Iterable[Lock]) -> str:
+    held = "; ".join(f"{lock.holder()} {lock.age()}" for lock in locks)
     pids = ", ".join(str(lock.pid) for lock in locks)
-    return f"removed the lock of a crashed update (process {pids} is gone)"
+    return f"removed the lock of a crashed update, {held} (process {pids} is gone)"
 
 
 def _pending_names(pending: list[dict]) -> list[str]:

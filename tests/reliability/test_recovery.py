@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from release.engine.recovery import Lock, is_stale, lock_files, parse_lock, pid_alive
 
@@ -14,7 +14,7 @@ HOST = "build-host"
 
 
 def lock(pid: int | None, host: str | None = HOST) -> Lock:
-    return Lock(Path("x.json"), pid, host)
+    return Lock("x.json", pid, host)
 
 
 def test_a_lock_of_a_dead_local_process_is_stale():
@@ -32,11 +32,14 @@ def test_a_lock_from_another_host_or_without_pid_is_never_stale():
 
 
 def test_parse_lock_reads_the_file_backend_format_and_survives_garbage():
-    text = json.dumps({"pid": 7, "username": "u", "hostname": HOST, "timestamp": "t"})
-    assert parse_lock(Path("a.json"), text) == Lock(Path("a.json"), 7, HOST)
-    assert parse_lock(Path("b.json"), "{not json") == Lock(Path("b.json"), None, None)
-    assert parse_lock(Path("c.json"), "[1, 2]") == Lock(Path("c.json"), None, None)
-    assert parse_lock(Path("d.json"), '{"pid": "7"}') == Lock(Path("d.json"), None, None)
+    text = json.dumps(
+        {"pid": 7, "username": "u", "hostname": HOST, "timestamp": "2026-11-26T14:03:12.123456789Z"}
+    )
+    since = dt.datetime(2026, 11, 26, 14, 3, 12, 123456, tzinfo=dt.UTC)
+    assert parse_lock("a.json", text) == Lock("a.json", 7, HOST, "u", since)
+    assert parse_lock("b.json", "{not json") == Lock("b.json", None, None)
+    assert parse_lock("c.json", "[1, 2]") == Lock("c.json", None, None)
+    assert parse_lock("d.json", '{"pid": "7", "timestamp": "soon"}') == Lock("d.json", None, None)
 
 
 def test_lock_files_of_a_project_scoped_stack(tmp_path):
@@ -46,6 +49,7 @@ def test_lock_files_of_a_project_scoped_stack(tmp_path):
     (tmp_path / ".pulumi" / "locks" / "organization" / "release-train" / "production").mkdir()
     found = lock_files(f"file://{tmp_path}", "release-train", "staging")
     assert [(f.pid, f.hostname) for f in found] == [(5, HOST)]
+    assert found[0].where.endswith("organization/release-train/staging/one.json")
     assert lock_files(f"file://{tmp_path}", "release-train", "production") == []
     assert lock_files("https://api.example.invalid", "release-train", "staging") == []
 
