@@ -10,10 +10,13 @@ PULUMI_BIN = $(shell scripts/install-pulumi.sh --print-bin-dir)
 
 .PHONY: venv pulumi openapi actionlint lint imports test e2e reliability bench demo clean
 
-$(VENV)/.installed: requirements.txt
+# The pinned packages, then this checkout installed editable: `.venv/bin/release` runs the
+# checkout's code (the engine's program and providers import the same files).
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 venv: $(VENV)/.installed

@@ -41,14 +41,16 @@ def paginate(
     return slice_page(items, page, per_page), ({"Link": link} if link else {})
 
 
-def permissions(forge: Forge, login: str) -> dict[str, bool]:
+def permissions(forge: Forge, login: str, may_write: bool = True) -> dict[str, bool]:
     # A read-only token only ever reads; every known login may push otherwise.
-    if login in forge.read_only_logins:
+    if not may_write or login in forge.read_only_logins:
         return {"admin": False, "maintain": False, "push": False, "triage": False, "pull": True}
     return {"admin": True, "maintain": True, "push": True, "triage": True, "pull": True}
 
 
-def repo_body(forge: Forge, handle: RepoHandle, login: str) -> dict[str, Any]:
+def repo_body(
+    forge: Forge, handle: RepoHandle, login: str, may_write: bool = True
+) -> dict[str, Any]:
     owner = handle.full_name.split("/")[0]
     open_pulls = sum(1 for p in handle.meta["pulls"].values() if p["state"] == "open")
     handle.meta["default_branch"] = handle.meta.get("default_branch") or handle.git.head_branch()
@@ -59,14 +61,14 @@ def repo_body(forge: Forge, handle: RepoHandle, login: str) -> dict[str, Any]:
         forge.owner_kind(owner),
         handle.meta.get("pushed_at") or handle.meta["created_at"],
         open_pulls,
-        permissions(forge, login),
+        permissions(forge, login, may_write),
     )
 
 
 @route("GET", "/repos/{owner}/{repo}")
 def get_repo(forge: Forge, req: Request, owner: str, repo: str) -> Response:
     handle = forge.open(owner, repo)
-    return Response(200, repo_body(forge, handle, req.login))
+    return Response(200, repo_body(forge, handle, req.login, req.may_write))
 
 
 @route("PATCH", "/repos/{owner}/{repo}")

@@ -71,6 +71,7 @@ class Request:
     login: str
     route: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    may_write: bool = True  # False for a read-only token
 
     def json_object(self) -> dict[str, Any]:
         if self.body is None:

@@ -630,7 +630,14 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             _check_input(params, payload)
             req = Request(
-                method, path, params, payload, login, found[0].template, dict(self.headers.items())
+                method,
+                path,
+                params,
+                payload,
+                login,
+                found[0].template,
+                dict(self.headers.items()),
+                may_write,
             )
             resp = routes.call(sb.forge, found[0], req, found[1])
         except ApiError as err:

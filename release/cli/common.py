@@ -37,9 +37,9 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def project() -> automation.Project:
-    """The project folder: RELEASE_TRAIN_PROJECT_DIR, else this checkout."""
+    """The project folder: RELEASE_TRAIN_PROJECT_DIR, else the one around the current folder."""
     directory = os.environ.get("RELEASE_TRAIN_PROJECT_DIR")
-    return automation.Project(Path(directory)) if directory else automation.Project()
+    return automation.Project(Path(directory) if directory else automation.find_project_dir())
 
 
 def actor() -> str:

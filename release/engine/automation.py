@@ -32,6 +32,16 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 SANDBOX_PASSPHRASE = "release-train-sandbox"
 
 
+def find_project_dir(start: Path | None = None) -> Path:
+    """The nearest folder from `start` (the current one) up that holds a Pulumi.yaml, else
+    the checkout this package runs from (an installed `release` run outside a project)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    return PROJECT_DIR
+
+
 @dataclass
 class Project:
     """Where the program, its stack files and its state live."""
