@@ -11,6 +11,9 @@ Everything runs on this machine against a local sandbox forge and the real Pulum
   nothing to do (all through the engine, as `release promote` runs them);
 - requests to build the payload of a release of 2,000 commits;
 - wall time of `release plan staging` against `pulumi preview` of an empty program;
+- wall time of `release plan staging` and of a staging promotion on PostgreSQL (the team's
+  shared backend; RELEASE_TRAIN_POSTGRES_URL, else scripts/postgres.sh starts one) beside
+  `file://`;
 - wall time of a PPC rollout (N PPCs in 5 waves, S-second jobs) against 5 x S;
 - seconds to construct the production program under Pulumi mocks with 500 PPCs and
   20 picks.
@@ -274,13 +277,15 @@ class EngineProject:
         return self.setup.sandbox
 
     @classmethod
-    def create(cls, sb: Any, work: Path, home: Path) -> EngineProject:
+    def create(
+        cls, sb: Any, work: Path, home: Path, backend_url: str | None = None
+    ) -> EngineProject:
         from devtools.train import TrainProject
 
         os.environ["RELEASE_TRAIN_PULUMI_ROOT"] = str(pulumi_bin().parent)
         env = {
             **engine_env(home),
-            "PULUMI_BACKEND_URL": f"file://{work / 'state'}",
+            "PULUMI_BACKEND_URL": backend_url or f"file://{work / 'state'}",
             "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
         }
         return cls(TrainProject.create(sb, work, env))
@@ -625,7 +630,72 @@ def bench_construction(ppcs: int = 500, picks: int = 20) -> None:
     )
 
 
-BENCHES = ("green", "promotions", "payload", "plan", "rollout", "construction")
+BENCHES = ("green", "promotions", "payload", "plan", "backends", "rollout", "construction")
+
+
+@contextmanager
+def postgres_url(work: Path) -> Iterator[str]:
+    """RELEASE_TRAIN_POSTGRES_URL, else a server scripts/postgres.sh starts (and stops)."""
+    given = os.environ.get("RELEASE_TRAIN_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    script = Path(__file__).resolve().parents[1] / "scripts" / "postgres.sh"
+    folder = Path(tempfile.mkdtemp(prefix="release-bench-pg-"))
+    env = {**os.environ, "RELEASE_TRAIN_PG_DIR": str(folder)}
+    url = run([str(script), "start"], env).strip().splitlines()[-1]
+    try:
+        yield url
+    finally:
+        subprocess.run([str(script), "stop"], env=env, capture_output=True, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def bench_backends(work: Path, home: Path, rounds: int = 3) -> None:
+    """`release plan staging` and a whole staging promotion on file:// and on PostgreSQL."""
+    print(f"\nthe state backend: file:// against postgres:// (plan: median of {rounds} runs)")
+    with postgres_url(work) as base:
+        backends = {
+            "file://": None,
+            "postgres://": f"{base}{'&' if '?' in base else '?'}table=bench_{secrets.token_hex(4)}",
+        }
+        for label, url in backends.items():
+            name = label.rstrip(":/")
+            with sandbox(work / f"{name}-forge", seeded=True) as sb:
+                train = EngineProject.create(sb, work / f"{name}-project", home, url)
+                ok, output = train.promote("testing")
+                if not ok:
+                    raise RuntimeError(output[-3000:])
+                cli = train.cli_env()
+                times = []
+                for _ in range(rounds):
+                    started = time.perf_counter()
+                    run(
+                        [
+                            sys.executable,
+                            "-m",
+                            "release",
+                            "plan",
+                            "staging",
+                            "--date",
+                            RELEASE_DATE,
+                        ],
+                        cli,
+                    )
+                    times.append(time.perf_counter() - started)
+                report(
+                    f"release plan staging, {label}",
+                    f"{statistics.median(times):.1f} s (median)",
+                    "postgres:// close to file://",
+                )
+                started = time.perf_counter()
+                train.promote_until_merged("staging")
+                report(
+                    f"staging promotion, {label}",
+                    f"{time.perf_counter() - started:.1f} s",
+                    "postgres:// close to file://",
+                    "(the gate-held run, the approval, the merging run)",
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -638,12 +708,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"release-train benchmarks on {machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="release-bench-") as tmp:
         work = Path(tmp)
-        home = pulumi_home(work) if {"promotions", "plan", "rollout"} & set(chosen) else work
+        engine_benches = {"promotions", "plan", "backends", "rollout"}
+        home = pulumi_home(work) if engine_benches & set(chosen) else work
         steps: dict[str, Callable[[], None]] = {
             "green": lambda: bench_green(work),
             "promotions": lambda: bench_promotions(work, home),
             "payload": lambda: bench_payload(work),
             "plan": lambda: bench_plan_vs_preview(work, home),
+            "backends": lambda: bench_backends(work, home),
             "rollout": lambda: bench_rollout(work, home, args.ppcs, args.ppc_seconds),
             "construction": lambda: bench_construction(),
         }
