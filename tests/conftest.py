@@ -204,6 +204,9 @@ def postgres_backend(postgres_url: str) -> Iterator[str]:
     url = f"{postgres_url}{'&' if '?' in postgres_url else '?'}table={table}"
     yield url
     try:
-        _connect(url).run(f"DROP TABLE IF EXISTS {PostgresStore(url).table}")
+        connection = _connect(url)
+        connection.run(f"DROP TABLE IF EXISTS {PostgresStore(url).table}")
+        connection.close()
     except (pg8000.native.DatabaseError, pg8000.native.InterfaceError, OSError):
         pass
+    _connect.cache_clear()
