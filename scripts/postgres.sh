@@ -151,7 +151,9 @@ case "${1:-}" in
 start) start ;;
 stop) stop ;;
 url)
-    running && [ -s "$DIR/port" ] || die "not running; run: $0 start"
+    if ! running || [ ! -s "$DIR/port" ]; then
+        die "not running; run: $0 start"
+    fi
     url
     ;;
 status)

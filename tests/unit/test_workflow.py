@@ -215,7 +215,9 @@ def readme_commands() -> set[str]:
 def test_dispatch_offers_every_command_the_readme_lists(workflow):
     inputs = triggers(workflow)["workflow_dispatch"]["inputs"]
     options = set(inputs["command"]["options"])
-    wanted = readme_commands()
+    # `release init` is the first use of a backend, run once by a person from a checkout
+    # (it may ask for the token): not a command of the scheduled or dispatched runs.
+    wanted = readme_commands() - {"init"}
     assert wanted >= {"revert", "history", "ppc-status", "rollback", "abandon", "cherry-pick"}
     assert wanted <= options, wanted - options
     assert options == WRITE_COMMANDS | READ_COMMANDS
