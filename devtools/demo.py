@@ -133,7 +133,7 @@ def run_demo(port: int = 8750, workdir: str = ".demo") -> int:
                         "\n(The demo runs a week in minutes: staging's release has not soaked "
                         "the minimum days yet, so production is promoted with --force.)"
                     )
-                    force = ("--force",)
+                    force = ("--force", "--reason", "the demo runs a week in minutes")
             code = release_cmd(project_dir, "promote", environment, *force, env=env)
             if code == 0:
                 continue

@@ -34,7 +34,7 @@ import typer
 from pulumi import automation as auto
 
 from release import notify
-from release.cli.common import check_env, console, err_console, fail, project
+from release.cli.common import check_env, console, err_console, fail, forge_session, project
 from release.engine import automation
 from release.ppc_status import PpcStateError, ppc_status, read_ppc_state
 from release.rules import clock
@@ -57,6 +57,7 @@ from release.rules.config import (
     check_webhook,
     release_date_of,
 )
+from release.rules.production import Refusal, Staged, force_text, promotion_refusals
 from release.rules.targets import Target
 from release.rules.text import plain, term
 
@@ -285,18 +286,37 @@ def promote_refusal(
     target: Target | None,
     info: Team,
     day: dt.date,
-    soak_applies: bool,
-) -> str | None:
-    """Why `promote` must not go ahead today (pure), or None: a freeze, or, for the stack
-    that promotes staging's release, a soak shorter than the minimum."""
-    freeze = freeze_check(day, info.freezes)
-    if freeze:
-        return freeze_message(freeze)
-    if soak_applies and target is not None:
-        soak = soak_check(target.release_date, day, info.cadence.min_soak_days)
-        if not soak.ok:
-            return f"{env}: {soak.message}"
-    return None
+    staged: Staged | None,
+) -> list[Refusal]:
+    """Every rule that stops `promote` today (pure): a freeze, and, for the stack that
+    promotes staging's release (`staged` given), a release staging did not merge or one that
+    has not soaked since its staging merge."""
+    refusals = promotion_refusals(
+        target.branch if target else None,
+        target.commit if target else None,
+        day,
+        info.freezes,
+        staged,
+        info.cadence.min_soak_days,
+    )
+    return [Refusal(r.rule, f"{env}: {r.message}") for r in refusals]
+
+
+def staged_release(proj: automation.Project, settings: Settings) -> Staged:
+    """The release staging runs: its stack's outputs, and the day its PR merged (forge)."""
+    source = settings.promotes_from or ""
+    values = automation.outputs(proj, source)
+    merged_on = None
+    number = values.get("prNumber")
+    if values.get("state") == "merged" and number:
+        try:
+            pull = forge_session(proj, check_env(proj, source)).repo.get_pull(int(number))
+            if pull.merged_at is not None:
+                merged_on = pull.merged_at.astimezone(dt.UTC).date()
+        except Exception:  # noqa: BLE001 - unknown: the soak rule then refuses, named
+            merged_on = None
+    head = values.get("releaseHead") or values.get("releaseCommit")
+    return Staged(values.get("releaseBranch"), head, values.get("state"), merged_on)
 
 
 def check_promote(
@@ -304,21 +324,29 @@ def check_promote(
     settings: Settings,
     target: Target | None,
     force: bool,
-) -> None:
-    """Before `release promote` pins anything: refuse on a freeze date, and refuse production
-    before the minimum soak, unless forced. A refusal notifies `blocked`. The keys around
-    the train were checked with the rest of the stack's config, before anything is pinned."""
+    reason: str | None = None,
+) -> str | None:
+    """Before `release promote` pins anything: refuse on a freeze date, and refuse in
+    production a release staging did not merge or that has not soaked since, unless forced
+    with a reason. A refusal notifies `blocked`. Returns what --force overrode and why (for
+    history), or None."""
     env = settings.stack
     _cutting, promoting = roles(proj)
-    reason = promote_refusal(env, target, team(proj), clock.today(), env == promoting)
-    if reason is None:
-        return
+    staged = staged_release(proj, settings) if env == promoting and target else None
+    refusals = promote_refusal(env, target, team(proj), clock.today(), staged)
+    if not refusals:
+        return None
     if force:
-        console.print(term(f"  note: --force: {reason}"), highlight=False)
-        return
+        text = force_text(refusals, reason or "")
+        for refusal in refusals:
+            console.print(term(f"  note: --force ({refusal.rule}): {refusal.message}"))
+        console.print(term(f"  {text}"), highlight=False)
+        return text
     if target is not None:
-        send(proj, env, "blocked", target.branch, reason)
-    fail(f"{reason}\n(use --force to promote anyway)")
+        send(proj, env, "blocked", target.branch, "; ".join(r.message for r in refusals))
+    lines = "\n".join(f"{r.message} [{r.rule}]" for r in refusals)
+    fail(f'{lines}\n(use --force --reason "why" to promote anyway)')
+    return None
 
 
 def webhook(proj: automation.Project, env: str) -> str | None:

@@ -78,7 +78,10 @@ CarryOpt = Annotated[
     ),
 ]
 ReasonOpt = Annotated[
-    str | None, typer.Option("--reason", help="Why the --carry commits are carried (history).")
+    str | None,
+    typer.Option(
+        "--reason", help="Why --carry carries commits, or why --force overrides rules (history)."
+    ),
 ]
 
 
@@ -237,7 +240,10 @@ def promote(
     date: DateOpt = None,
     force: Annotated[
         bool,
-        typer.Option(help="Promote anyway: a rolled-back release, a freeze date, a short soak."),
+        typer.Option(
+            help="Promote anyway (with --reason): a rolled-back release, a freeze date, a "
+            "release staging did not merge, a short soak; every rule overridden is named."
+        ),
     ] = False,
     carry: CarryOpt = None,
     reason: ReasonOpt = None,
@@ -246,13 +252,16 @@ def promote(
     proj = project()
     settings = check_env(proj, env)
     carried = check_carry(carry, reason)
+    if force and not (reason or "").strip():
+        fail('--force needs --reason "why the rules are overridden" (kept in release history)')
     record = stack_record(proj, env) if settings.promotes_from else None
     target = target_for(proj, env, settings, commit, date, record=record)
     if carried and not target:
         fail(f"{env} tracks its source branch: --carry does not apply")
     refuse_if_locked(proj, env)  # before anything is pinned
     check_forge(proj, settings, target, write=True)
-    cli_ops.check_promote(proj, settings, target, force)  # freeze dates, minimum soak
+    # freeze dates; in production, a release staging merged, soaked since that merge
+    overridden = cli_ops.check_promote(proj, settings, target, force, reason)
     if target:
         cli_day_two.check_promote(settings, target.branch, force)  # refuses a rolled-back release
         what = f"{term(target.commit)} as {term(target.branch)}"
@@ -266,6 +275,8 @@ def promote(
     summary_text = f"{target.branch} -> {env}" if target else f"track {env}"
     if carried:
         summary_text += f"; carrying {', '.join(s[:12] for s in carried)}: {reason}"
+    if overridden:
+        summary_text += f"; {overridden}"
     message = stamp(
         "promotion",
         summary_text,

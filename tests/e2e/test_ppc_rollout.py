@@ -135,7 +135,8 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
 
     # production: refused a day after the cut (minimum soak 4 days), and on a freeze date.
     code, out = cli("promote", "production", today="2026-11-27")
-    assert code == 1 and "only 1 day; the minimum is 4" in flat(out) and "--force" in out
+    assert code == 1 and "[soak]" in flat(out) and "the minimum is 4" in flat(out)
+    assert "--force" in out
     production = train.stack("production")
     production.set_config(
         "release-train:freezes[0].date", auto.ConfigValue("2026-12-01"), path=True
@@ -151,14 +152,14 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
     # Forced past the freeze: held by production's gate; no PPC starts before the merge.
     ppc_state(train).mkdir(parents=True, exist_ok=True)
     (ppc_state(train) / "fail").write_text("globex\n")
-    code, out = cli("promote", "production", "--force", today="2026-12-01")
+    code, out = cli("promote", "production", "--force", "--reason", "drill", today="2026-12-01")
     assert code == 1 and "needs 1 more approval" in flat(out)
     assert read_ppc_state(ppc_state(train)) == {}
     assert receiver.events()[5:] == ["blocked"]
 
     # Approved: merged, the smoke test and wave 1 run, globex fails wave 2, wave 3 never starts.
     train.approve("production")
-    code, out = cli("promote", "production", "--force", today="2026-12-01")
+    code, out = cli("promote", "production", "--force", "--reason", "drill", today="2026-12-01")
     assert code == 1 and "PPC globex" in flat(out)
     assert receiver.events()[6:] == ["merged", "ppc_wave_failed"]
     failure = json.dumps(receiver.messages[-1])

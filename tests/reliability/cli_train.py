@@ -150,7 +150,10 @@ class CliTrain:
         kill_when: Callable[[], bool] | None = None,
     ) -> Outcome:
         # production: --force, as the seed's release has not soaked on staging for days.
-        extra = {"staging": ("--date", RELEASE_DATE), "production": ("--force",)}.get(env, ())
+        extra = {
+            "staging": ("--date", RELEASE_DATE),
+            "production": ("--force", "--reason", "soak"),
+        }.get(env, ())
         return self.release(
             "promote", env, *extra, kill_after_writes=kill_after_writes, kill_when=kill_when
         )

@@ -17,6 +17,7 @@ from release.engine import automation
 from release.rules.cadence import Cadence, Freeze, Oncall
 from release.rules.config import RolloutSettings
 from release.rules.ppcs import Ppc
+from release.rules.production import Staged
 from release.rules.targets import Target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,38 +38,32 @@ def target(day: str = "2026-11-26") -> Target:
 # --- promote: freeze and soak ---------------------------------------------------------------
 
 
+def staged(merged_on: str = "2026-11-26", state: str = "merged") -> Staged:
+    return Staged(RELEASE, "1" * 40, state, dt.date.fromisoformat(merged_on))
+
+
 def test_a_freeze_date_refuses_every_environment_with_its_reason():
     frozen = team([Freeze(TUESDAY, "year-end change freeze")])
-    for env, soak_applies in (("testing", False), ("staging", False), ("production", True)):
-        reason = cli_ops.promote_refusal(env, target(), frozen, TUESDAY, soak_applies)
-        assert reason and "year-end change freeze" in reason and "2026-12-01" in reason
-    assert cli_ops.promote_refusal("testing", None, frozen, TUESDAY, False)
-    assert (
-        cli_ops.promote_refusal("staging", target(), frozen, TUESDAY + dt.timedelta(1), False)
-        is None
-    )
+    for env, stage in (("testing", None), ("staging", None), ("production", staged())):
+        (refusal,) = cli_ops.promote_refusal(env, target(), frozen, TUESDAY, stage)
+        assert refusal.rule == "freeze"
+        assert "year-end change freeze" in refusal.message and "2026-12-01" in refusal.message
+    assert cli_ops.promote_refusal("testing", None, frozen, TUESDAY, None)
+    day_after = TUESDAY + dt.timedelta(1)
+    assert cli_ops.promote_refusal("staging", target(), frozen, day_after, None) == []
 
 
-def test_production_waits_for_the_minimum_soak():
-    short = cli_ops.promote_refusal("production", target(), team(), dt.date(2026, 11, 29), True)
-    assert short and "only 3 days" in short and "minimum is 4" in short and "2026-11-30" in short
-    assert (
-        cli_ops.promote_refusal("production", target(), team(), dt.date(2026, 11, 30), True) is None
-    )
-    assert cli_ops.promote_refusal("production", target(), team(), TUESDAY, True) is None
+def test_production_waits_for_the_minimum_soak_from_the_staging_merge():
+    # cut on the 26th but merged into staging on the 27th: the soak counts from the merge
+    late = staged("2026-11-27")
+    (short,) = cli_ops.promote_refusal("production", target(), team(), dt.date(2026, 11, 30), late)
+    assert short.rule == "soak" and "only 3 days" in short.message
+    assert "minimum is 4" in short.message and "2026-12-01" in short.message
+    assert cli_ops.promote_refusal("production", target(), team(), TUESDAY, late) == []
     # staging is not held by the soak, and a soak of 0 days never holds production
-    assert (
-        cli_ops.promote_refusal("staging", target(), team(), dt.date(2026, 11, 26), False) is None
-    )
-    assert (
-        cli_ops.promote_refusal(
-            "production", target(), team(min_soak=0), dt.date(2026, 11, 26), True
-        )
-        is None
-    )
-
-
-# --- the stack files: team settings and roles ----------------------------------------------------
+    assert cli_ops.promote_refusal("staging", target(), team(), dt.date(2026, 11, 26), None) == []
+    day = dt.date(2026, 11, 27)
+    assert cli_ops.promote_refusal("production", target(), team(min_soak=0), day, late) == []
 
 
 def project_with(tmp_path: Path, changes: dict[str, dict]) -> automation.Project:
