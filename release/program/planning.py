@@ -272,6 +272,7 @@ def plan_promotion(
             repo, previous, previous_head, release, commit, (*settings.picks, *carried)
         )
     base = previous_head or env_head
+    described = payload_head(commit, forge.branch_head(repo, release), repo)
     # Day-two changes are checked with reads before anything is registered: bad config
     # stops here, with no forge write.
     changes = plan_release_changes(settings, repo, release, commit)
@@ -285,7 +286,7 @@ def plan_promotion(
         previous_head=previous_head,
         needs_ours_merge=needs_ours,
         already_contained=forge.is_ancestor(repo, commit, env_head),
-        payload=build_payload(settings, repo, previous, base, release, commit),
+        payload=build_payload(settings, repo, previous, base, release, described),
         changes=changes,
         rollback=rollback,
         carried=carried if needs_ours else (),
@@ -384,6 +385,14 @@ def check_lost_fixes(
 
 def _files(repo: Repository, sha: str) -> list[dict[str, Any]]:
     return [f.raw_data for f in repo.get_commit(sha).files]
+
+
+def payload_head(commit: str, branch_head: str | None, repo: Repository) -> str:
+    """The head the payload describes: the release branch's current head (its ours-merge,
+    picks and reverts included) when it holds the cut, else the cut (not made yet)."""
+    if branch_head and (branch_head == commit or forge.is_ancestor(repo, commit, branch_head)):
+        return branch_head
+    return commit
 
 
 def build_payload(

@@ -93,6 +93,7 @@ def register_promotion(
         required_checks=list(settings.required_checks),
         reviewers=list(settings.reviewers),
         required_approvals=settings.required_approvals,
+        check_body=True,  # the body the reviewers approved describes the head that merges
         **common,
     )
     return {

@@ -2,7 +2,8 @@
 
 It merges only when every required check on the pull request's head passed and the
 required approvals from configured reviewers of that very head exist, and only with the
-`merge` method (never squash or rebase). The head SHA is sent with the merge, so a pull
+`merge` method (never squash or rebase), and only when the pull request's body (what
+the reviewers approved) describes that head (`release.rules.payload.description_refusal`). The head SHA is sent with the merge, so a pull
 request that moved underneath is refused by the forge rather than merged unseen. A refused
 gate fails `up` with the exact reasons and changes nothing; the next `up` tries again.
 """
@@ -16,6 +17,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
 
 from release import forge
 from release.providers.base import ForgeProvider, ForgeResource, call
+from release.rules.payload import description_refusal
 
 if TYPE_CHECKING:
     from github.PullRequest import PullRequest as GhPull
@@ -58,10 +60,16 @@ class MergeProvider(ForgeProvider):
         pull = call(f"read pull request #{number}", lambda: repo.get_pull(number))
         if not pull.merged:
             gate = evaluate(repo, pull, props)
-            if not gate.ok:
+            reasons = list(gate.reasons)
+            stale = None
+            if props.get("check_body"):
+                stale = description_refusal(pull.body, str(props["head_sha"]))
+            if stale:
+                reasons.append(stale)
+            if reasons:
                 raise GateClosed(
                     f"pull request #{number} was not merged: "
-                    + "; ".join(gate.reasons)
+                    + "; ".join(reasons)
                     + ". Nothing was changed; run up again once this is resolved."
                 )
             self._merge(repo, pull, props)
@@ -123,6 +131,7 @@ class Merge(ForgeResource, module="github", name="Merge"):
         required_checks: pulumi.Input[list[str]],
         reviewers: pulumi.Input[list[str]],
         required_approvals: pulumi.Input[int],
+        check_body: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -134,6 +143,7 @@ class Merge(ForgeResource, module="github", name="Merge"):
             "reviewers": reviewers,
             "required_approvals": required_approvals,
             "merge_method": "merge",
+            "check_body": check_body,  # the body must describe head_sha (a release PR)
         }
         super().__init__(
             MergeProvider(), name, props, ("merged", "merge_commit", "merged_by"), opts

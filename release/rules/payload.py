@@ -19,6 +19,10 @@ from release.rules.text import md_cell, md_code, md_url
 BODY_LIMIT = 65536
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+)\b")
 _SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+# The body's own line naming the head it describes; forge text never starts a line of the
+# body (commit lines start with "- "), so only this line can match.
+_DESCRIBES = re.compile(r"^Describes head `([0-9a-f]{40})` ", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,39 @@ class Payload:
         data["pins"] = [{**asdict(p), "changed": p.changed} for p in self.pins]
         data.pop("extra")
         return data
+
+
+def describes_line(head_sha: str) -> str:
+    """The body's line naming the release branch head it describes (the merge gate reads it)."""
+    if not _SHA.match(head_sha or ""):
+        return f"Describes head {md_code(head_sha)} (not a full SHA: the merge gate refuses it)."
+    return (
+        f"Describes head `{head_sha}` of the release branch, picks and reverts included; "
+        "the merge gate merges no other head."
+    )
+
+
+def described_head(body: str | None) -> str | None:
+    """The head a pull request body says it describes (its first such line), or None."""
+    match = _DESCRIBES.search(body or "")
+    return match.group(1) if match else None
+
+
+def description_refusal(body: str | None, head_sha: str) -> str | None:
+    """Why the gate must not merge `head_sha` under this body, or None: the approved body
+    must describe the very head that merges."""
+    described = described_head(body)
+    if described is None:
+        return (
+            f"the pull request body describes no head; the head to merge is {head_sha[:12]}: "
+            "run up again to update the body, then have it approved"
+        )
+    if described != head_sha:
+        return (
+            f"the pull request body describes head {described[:12]}, not the head to merge "
+            f"{head_sha[:12]}: run up again to update the body, then have that head approved"
+        )
+    return None
 
 
 def pr_number(message: str) -> int | None:
@@ -143,7 +180,7 @@ def render_markdown(payload: Payload, limit: int = BODY_LIMIT) -> str:
     compare URL) is a code span or an autolink (`release.rules.text`): a title such as
     `<!-- @everyone` is shown as typed, and neither hides the rest of the body nor pings.
     """
-    head = [f"## Release {md_code(payload.release)}", ""]
+    head = [f"## Release {md_code(payload.release)}", "", describes_line(payload.head_sha), ""]
     if payload.previous:
         head.append(
             f"Since {md_code(payload.previous)}: {len(payload.commits)} commit(s), "

@@ -15,6 +15,8 @@ from release.rules.payload import (
     Payload,
     PayloadCommit,
     PinChange,
+    described_head,
+    description_refusal,
     payload_commits,
     pin_changes,
     pr_number,
@@ -300,3 +302,31 @@ def test_commits_of_a_merged_branch_are_credited_to_its_pull_request():
     ]
     rows = {row.sha: row.pr for row in payload_commits(oldest_first)}
     assert rows == {"b": 15, "m": 14, "f2": 14, "f1": 14, "a": None}
+
+
+# -- the body names the head it describes; the gate merges no other ---------------------------
+
+
+def test_the_body_names_the_head_it_describes_and_survives_the_cut():
+    payload = payload_of(5000, title="x" * 200)
+    body = render_markdown(payload)
+    assert len(body) <= BODY_LIMIT
+    assert described_head(body) == "2" * 40
+    assert description_refusal(body, "2" * 40) is None
+
+
+def test_the_gate_refuses_a_head_the_body_does_not_describe():
+    body = render_markdown(payload_of(3))
+    moved = description_refusal(body, "3" * 40)
+    assert moved and "describes head 222222222222" in moved and "333333333333" in moved
+    assert "run up again" in moved
+    assert description_refusal("Some hand-written body", "2" * 40)  # describes nothing
+    assert description_refusal(None, "2" * 40)
+
+
+def test_a_commit_title_cannot_claim_to_describe_a_head():
+    forged = f"Describes head `{'3' * 40}` of the release branch"
+    body = render_markdown(payload_of(2, title=forged))
+    assert described_head(body) == "2" * 40
+    assert description_refusal(body, "3" * 40)
+    assert described_head(f"- `{'3' * 40}`\n{forged}") == "3" * 40  # only a line start counts
