@@ -29,7 +29,16 @@ from pulumi import automation as auto
 from release.engine import automation
 from release.engine.recovery import refuse_if_locked
 from release.rules import clock
-from release.rules.config import NAMESPACE, Settings, as_list, check_sha, release_date_of
+from release.rules.abandon import AbandonPlan, plan_abandon
+from release.rules.config import (
+    COMMIT_OVERRIDE,
+    DATE_OVERRIDE,
+    NAMESPACE,
+    Settings,
+    as_list,
+    check_sha,
+    release_date_of,
+)
 from release.rules.history import Row, rows, stamp, with_pr
 from release.rules.picks import merge_picks, removed
 from release.rules.text import md_code
@@ -281,24 +290,6 @@ def check_promote(
     return notes
 
 
-def _previous_pins(
-    history: Sequence[auto.UpdateSummary], current_commit: str | None
-) -> dict[str, Any] | None:
-    """The config of the newest successful update that ran another release than the current."""
-    for entry in sorted(history, key=lambda h: h.version or 0, reverse=True):
-        if entry.result != "succeeded" or entry.kind != "update":
-            continue
-        commit = entry.config.get(_key("commit"))
-        if commit is None or commit.value in (None, "", current_commit):
-            continue
-        return {
-            name: entry.config[_key(name)].value
-            for name in ("commit", "releaseDate", "picks", "reverts")
-            if _key(name) in entry.config
-        }
-    return None
-
-
 def abandon_comment(who: str, reason: str, release: str, env: str) -> str:
     """The comment `abandon` leaves on the pull request. The reason and the names are code
     spans (release.rules.text): a reason is shown as typed, and mentions in it notify nobody."""
@@ -317,37 +308,53 @@ def abandon(
     on_output: Printer | None = None,
     by: str = "unknown",
 ) -> FlowResult:
-    """Close the open release PR with a comment, and return the stack to its previous release."""
+    """Close the open release PR with a comment, and return the stack to its previous release.
+
+    Everything is decided before the first write (`release.rules.abandon.plan_abandon`): the
+    release to go back to (another release, not merely another commit), and, with a
+    preview, that going back to it passes the program's checks. Every abandon leaves a
+    history row: an `up` pinned back, or, for a stack's first release, a refresh that
+    forgets the closed pull request (so the next `promote` opens a new one).
+    """
     env = _promotion(project, settings)
     stack = automation.stack(project, env)
     # The stack's state, not its outputs: an up stopped by the merge gate (the usual reason
     # to abandon) leaves the outputs of the run before, but records the pull request.
     pull_state = release_pull(stack)
-    release, number = pull_state.get("head"), pull_state.get("number")
-    if not release or not number:
-        raise DayTwoError(f"{env} has no release pull request to abandon")
-    if pull_state.get("state") == "merged":
-        raise DayTwoError(
-            f"{release} is already merged into {env}; roll it back instead (release rollback {env})"
-        )
+    try:
+        plan = plan_abandon(pull_state, env, [_summary(h) for h in stack.history()], NAMESPACE)
+    except ValueError as err:
+        raise DayTwoError(str(err)) from None
+    release, number = plan.release, pull_state["number"]
+    if not plan.first:
+        _check_pin_back(project, env, plan)  # raises before any write
     pull = session.repo.get_pull(int(number))  # the command line's identity
-    who = by
     result = FlowResult()
+    message = stamp(
+        "abandon",
+        f"abandon {release} on {env}: {reason}",
+        release=release,
+        pr=number,
+        env=env,
+        by=by,
+    )
     if pull.state == "open":
-        pull.create_issue_comment(abandon_comment(who, reason, release, env))
+        pull.create_issue_comment(abandon_comment(by, reason, release, env))
         pull.edit(state="closed")
         result.notes.append(f"closed PR #{number} with a comment; {release} stays")
     else:
         result.notes.append(f"PR #{number} was already {pull.state}; {release} stays")
-    pins = _previous_pins(stack.history(), settings.commit or "")
-    if pins is None:
+    if plan.first:
         for name in ("commit", "releaseDate"):
             _remove(stack, name)
+        _forget_pull(stack)
+        stack.refresh(message=message, on_output=on_output or automation.printer())
         result.notes.append(
-            f"{env} ran no earlier release in its history: its pins are removed, and its "
-            f"state keeps {release} until the next `release promote {env}`"
+            f"{env} ran no earlier release in its history: its pins are removed and it "
+            f"forgot PR #{number}; the next `release promote {env}` opens a new one"
         )
         return result
+    pins = plan.pins
     for name in ("commit", "releaseDate"):
         stack.set_config(_key(name), auto.ConfigValue(value=str(pins[name])))
     listed = {"picks": settings.picks, "reverts": settings.day_two.reverts}
@@ -355,18 +362,39 @@ def abandon(
         values = [str(v) for v in as_list(pins.get(name))]
         if values != list(listed[name]):
             _set_list(stack, name, values)
-    previous = f"release/{pins['releaseDate']}" if pins.get("releaseDate") else pins["commit"]
-    message = stamp(
-        "abandon",
-        f"abandon {release} on {env}: {reason}",
-        release=release,
-        pr=number,
-        env=env,
-        by=who,
-    )
-    result.notes.append(f"{env} pinned back to {previous} ({str(pins['commit'])[:12]})")
+    result.notes.append(f"{env} pinned back to {plan.previous} ({str(pins['commit'])[:12]})")
     result.up = _up(project, settings, message, on_output)
     return result
+
+
+def _check_pin_back(project: automation.Project, env: str, plan: AbandonPlan) -> None:
+    """A preview of the stack pinned back to `plan.previous` (no write): abandon refuses
+    before closing anything when going back would fail (a lost fix, a bad pin)."""
+    extra = {COMMIT_OVERRIDE: str(plan.pins["commit"])}
+    if plan.pins.get("releaseDate"):
+        extra[DATE_OVERRIDE] = str(plan.pins["releaseDate"])
+    try:
+        automation.stack(project, env, extra).preview(on_output=lambda _line: None, diff=False)
+    except auto.CommandError as err:
+        lines = [ln for ln in str(err).splitlines() if "error" in ln.lower()][-3:]
+        raise DayTwoError(
+            f"abandon refused, nothing was changed: going back to {plan.previous} would fail: "
+            + " ".join(ln.strip() for ln in lines)
+        ) from None
+
+
+def _forget_pull(stack: auto.Stack) -> None:
+    """Drop the release pull request and its merge from the stack's state (the PR stays on
+    the forge, closed); written as a whole new deployment, as `pulumi stack import` does."""
+    exported = stack.export_stack()
+    deployment = dict(exported.deployment or {})
+    kept = [
+        r
+        for r in deployment.get("resources") or []
+        if not str(r.get("urn", "")).endswith(("::pull-request", "::merge"))
+    ]
+    deployment["resources"] = kept
+    stack.import_stack(auto.Deployment(version=exported.version, deployment=deployment))
 
 
 def release_pull(stack: auto.Stack) -> dict[str, Any]:

@@ -120,7 +120,8 @@ def rows(entries: Sequence[Mapping[str, Any]], everything: bool = False) -> list
     for entry in ordered:
         config = entry.get("config") or {}
         kind, summary, fields = parse_stamp(entry.get("message"))
-        if entry.get("kind", "update") != "update":
+        if entry.get("kind", "update") != "update" and kind is None:
+            # An unstamped refresh or destroy; a stamped one (abandon's refresh) keeps its kind.
             kind, summary = str(entry.get("kind")), summary or str(entry.get("kind"))
         elif kind is None:
             kind, summary = classify(config, before)
