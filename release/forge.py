@@ -32,6 +32,7 @@ from release.rules.config import (
     token_from,
 )
 from release.rules.gates import MergeGate, merge_gate
+from release.rules.pacing import Pacing, for_api
 from release.rules.running import EnvMerge, StackRecord, first_parent_merges, name_merge
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _token: str | None = None
-_clients: dict[tuple[str, str, float], Github] = {}
+_clients: dict[tuple[str, str, float, Pacing], Github] = {}
 _secrets: set[str] = set()  # every token this process was given: redacted from errors
 DEFAULT_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 5.0
@@ -83,17 +84,25 @@ def _retry() -> GithubRetry:
     )
 
 
-_NO_PACING: dict[str, Any] = {"seconds_between_requests": 0, "seconds_between_writes": 0}
+def connect(
+    api_url: str,
+    token: str,
+    timeout: float = 30,
+    lazy: bool = False,
+    pacing: Pacing | None = None,
+) -> Github:
+    """A PyGithub client for `api_url` with retries and backoff, paced by `pacing` (by
+    default the policy `rules.pacing.for_api` picks for `api_url`).
 
-
-def connect(api_url: str, token: str, timeout: float = 30, lazy: bool = False) -> Github:
-    """A PyGithub client for `api_url` with retries and backoff.
-
-    A lazy client builds objects such as a repository without reading them first, which
-    saves a request per call in the providers.
+    The policy replaces PyGithub's github.com defaults (0.25 s between all requests, 1 s
+    between writes): no spacing between reads, `pacing.write_spacing` between writes, and
+    at most `pacing.reads_in_flight` pooled connections. Retries still honour `Retry-After`
+    and secondary rate limits. A lazy client builds objects such as a repository without
+    reading them first, which saves a request per call in the providers.
     """
     from github import Auth, Github
 
+    policy = pacing or for_api(api_url)
     client = Github(
         base_url=api_url,
         auth=Auth.Token(token),
@@ -101,21 +110,15 @@ def connect(api_url: str, token: str, timeout: float = 30, lazy: bool = False) -
         retry=_retry(),
         per_page=100,
         lazy=lazy,
-        # PyGithub spaces requests (0.25 s) and writes (1 s) to stay clear of GitHub's
-        # secondary rate limits; a forge on this machine has none, so no spacing there.
-        **(_NO_PACING if is_local(api_url) else {}),
+        pool_size=policy.reads_in_flight,
+        seconds_between_requests=0,
+        seconds_between_writes=policy.write_spacing,
     )
     # A host that does not answer is given up on within seconds, not after the read timeout:
     # requests takes (connect, read); PyGithub only takes one number and passes it through.
     requester = client._Github__requester  # type: ignore[attr-defined]  # noqa: SLF001
     requester._Requester__timeout = (min(CONNECT_TIMEOUT, timeout), timeout)  # noqa: SLF001
     return client
-
-
-def is_local(api_url: str) -> bool:
-    """Whether the forge runs on this machine (the sandbox)."""
-    host = urlparse(api_url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 @dataclass(frozen=True)
@@ -128,13 +131,18 @@ class ForgeSession:
     repository: str
     token: str = field(repr=False)
     timeout: float = DEFAULT_TIMEOUT
+    pacing: Pacing | None = None  # None: `rules.pacing.for_api(api_url)`
 
     def __post_init__(self) -> None:
         remember_secret(self.token)
+        if self.pacing is None:
+            object.__setattr__(self, "pacing", for_api(self.api_url))
 
     @functools.cached_property
     def client(self) -> Github:
-        return connect(self.api_url, self.token, self.timeout)
+        """This process's one client for the session's forge and token (shared with the
+        providers' `client`, so the writes of one token are spaced together)."""
+        return client(self.api_url, self.token, self.timeout, self.pacing)
 
     @functools.cached_property
     def repo(self) -> Repository:
@@ -146,8 +154,11 @@ def session(
     api_url: str, repository: str, secret: str | None, env: Mapping[str, str]
 ) -> ForgeSession:
     """The forge session of a stack: its API URL and repository, the token `token_from`
-    decides (the stack's secret, else GITHUB_TOKEN in `env`), and the HTTP timeout."""
-    return ForgeSession(api_url, repository, token_from(secret, env), timeout_from(env))
+    decides (the stack's secret, else GITHUB_TOKEN in `env`), the HTTP timeout, and the
+    pacing policy for the API URL (`rules.pacing.for_api`, overridable in `env`)."""
+    return ForgeSession(
+        api_url, repository, token_from(secret, env), timeout_from(env), for_api(api_url, env)
+    )
 
 
 def remember_secret(token: str | None) -> None:
@@ -177,14 +188,18 @@ def provider_token() -> str | None:
     return _token
 
 
-def client(api_url: str, token: str, timeout: float = DEFAULT_TIMEOUT) -> Github:
-    """The provider process's client for `api_url` and `token`, one per process."""
+def client(
+    api_url: str, token: str, timeout: float = DEFAULT_TIMEOUT, pacing: Pacing | None = None
+) -> Github:
+    """This process's client for `api_url` and `token` (one per process and policy),
+    paced by `pacing` (default: `rules.pacing.for_api(api_url)`)."""
     remember_secret(token)
+    policy = pacing or for_api(api_url)
     with _lock:
-        key = (api_url, token, timeout)
+        key = (api_url, token, timeout, policy)
         cached = _clients.get(key)
         if cached is None:
-            cached = _clients[key] = connect(api_url, token, timeout)
+            cached = _clients[key] = connect(api_url, token, timeout, pacing=policy)
         return cached
 
 

@@ -7,6 +7,7 @@ import fnmatch
 import math
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,11 +83,19 @@ class Counters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, dict[str, int]] = {}
+        self._writes_at: list[float] = []
 
     def record(self, key: str, write: bool) -> None:
         with self._lock:
             entry = self._counts.setdefault(key, {"reads": 0, "writes": 0})
             entry["writes" if write else "reads"] += 1
+            if write:
+                self._writes_at.append(time.monotonic())
+
+    def writes_at(self) -> list[float]:
+        """When each write since the last reset was served (`time.monotonic()`), oldest first."""
+        with self._lock:
+            return list(self._writes_at)
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
@@ -103,6 +112,7 @@ class Counters:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._writes_at.clear()
 
 
 class InFlight:

@@ -167,6 +167,10 @@ class Sandbox:
     def writes(self) -> int:
         return self.counter.writes()
 
+    def writes_at(self) -> list[float]:
+        """When each API write since the last reset was served (`time.monotonic()`)."""
+        return self.counter.writes_at()
+
     def reset_counters(self) -> None:
         """Forget the per-route counts and start the in-flight maximum again from now."""
         self.counter.reset()

@@ -22,6 +22,7 @@ from pulumi.dynamic import ConfigureRequest, DiffResult, Resource, ResourceProvi
 
 from release import forge
 from release.rules.config import token_from
+from release.rules.pacing import for_api
 
 if TYPE_CHECKING:
     from github.Repository import Repository
@@ -77,7 +78,8 @@ class ForgeProvider(ResourceProvider):
         # The one rule: the stack's secret (from `configure`), else GITHUB_TOKEN.
         token = token_from(forge.provider_token(), os.environ)
         timeout = forge.timeout_from(os.environ)
-        return forge.client(props["api_url"], token, timeout).get_repo(props["repository"])
+        pacing = for_api(props["api_url"], os.environ)
+        return forge.client(props["api_url"], token, timeout, pacing).get_repo(props["repository"])
 
 
 def call(what: str, fn: Callable[[], T]) -> T:
