@@ -630,7 +630,16 @@ def bench_construction(ppcs: int = 500, picks: int = 20) -> None:
     )
 
 
-BENCHES = ("green", "promotions", "payload", "plan", "backends", "rollout", "construction")
+BENCHES = (
+    "green",
+    "promotions",
+    "payload",
+    "plan",
+    "latency",
+    "backends",
+    "rollout",
+    "construction",
+)
 
 
 @contextmanager
@@ -698,6 +707,84 @@ def bench_backends(work: Path, home: Path, rounds: int = 3) -> None:
                 )
 
 
+def bench_latency(work: Path, home: Path, latencies: tuple[int, ...] = (0, 150)) -> None:
+    """`release plan staging` and a staging promotion (held at the gate, approved, merged) at
+    each sandbox latency, the client paced as on github.com (`RELEASE_TRAIN_PACING=github`),
+    with requests per route.
+    One round each: a fresh forge and project per latency, so each promotion starts equal."""
+    from release.rules.pacing import PACING_VARIABLE
+
+    print("\nat sandbox latency, the client paced as on github.com (one round each)")
+    saved = os.environ.get(PACING_VARIABLE)
+    try:
+        for ms in latencies:
+            with sandbox(work / f"latency-{ms}-forge", seeded=True) as sb:
+                train = EngineProject.create(sb, work / f"latency-{ms}", home)
+                ok, output = train.promote("testing")
+                if not ok:
+                    raise RuntimeError(output[-3000:])
+                # The program and its providers (children of the engine) and the CLI read it.
+                os.environ[PACING_VARIABLE] = "github"
+                cli = {**train.cli_env(), PACING_VARIABLE: "github"}
+                sb.set_latency(ms)
+
+                sb.reset_counters()
+                started = time.perf_counter()
+                run(
+                    [sys.executable, "-m", "release", "plan", "staging", "--date", RELEASE_DATE],
+                    cli,
+                )
+                took = time.perf_counter() - started
+                report(
+                    f"release plan staging, {ms} ms",
+                    f"{took:.2f} s, {sb.reads()} reads, {sb.writes()} writes",
+                    "≤ 2.5 s at 150 ms" if ms else "(reference)",
+                )
+                _routes(sb)
+
+                # Thursday as it runs: the first `up` cuts, ours-merges and opens the PR,
+                # then waits at the gate; CI and the partner approve (not timed); the second
+                # `up` merges. A merge needs checks on the new head, so one `up` cannot merge.
+                took, reads, writes, routes = 0.0, 0, 0, {}
+                for attempt in range(4):
+                    sb.reset_counters()
+                    started = time.perf_counter()
+                    ok, output = train.promote("staging")
+                    took += time.perf_counter() - started
+                    reads, writes = reads + sb.reads(), writes + sb.writes()
+                    for route, counts in sb.counters().items():
+                        routes[route] = routes.get(route, 0) + counts["reads"] + counts["writes"]
+                    if ok:
+                        break
+                    if "approval" not in output or attempt == 3:
+                        raise RuntimeError(f"staging promotion failed:\n{output[-3000:]}")
+                    sb.set_latency(0)
+                    train.approve("staging")
+                    sb.set_latency(ms)
+                report(
+                    f"staging promotion (held, approved, merged), {ms} ms",
+                    f"{took:.2f} s over {attempt + 1} runs, {reads} reads, {writes} writes",
+                    "≤ 14 s at 150 ms" if ms else "(reference)",
+                )
+                _print_routes(routes)
+                os.environ.pop(PACING_VARIABLE, None)
+    finally:
+        if saved is None:
+            os.environ.pop(PACING_VARIABLE, None)
+        else:
+            os.environ[PACING_VARIABLE] = saved
+
+
+def _routes(sb: Any) -> None:
+    """The requests the sandbox served since its last reset, per route."""
+    _print_routes({k: v["reads"] + v["writes"] for k, v in sb.counters().items()})
+
+
+def _print_routes(routes: dict[str, int]) -> None:
+    for route, served in sorted(routes.items()):
+        print(f"      {served:3d}  {route}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__)
     parser.add_argument("--only", action="append", choices=BENCHES, help="run only these")
@@ -708,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"release-train benchmarks on {machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="release-bench-") as tmp:
         work = Path(tmp)
-        engine_benches = {"promotions", "plan", "backends", "rollout"}
+        engine_benches = {"promotions", "plan", "latency", "backends", "rollout"}
         home = pulumi_home(work) if engine_benches & set(chosen) else work
         steps: dict[str, Callable[[], None]] = {
             "green": lambda: bench_green(work),
@@ -716,6 +803,7 @@ def main(argv: list[str] | None = None) -> int:
             "payload": lambda: bench_payload(work),
             "plan": lambda: bench_plan_vs_preview(work, home),
             "backends": lambda: bench_backends(work, home),
+            "latency": lambda: bench_latency(work, home),
             "rollout": lambda: bench_rollout(work, home, args.ppcs, args.ppc_seconds),
             "construction": lambda: bench_construction(),
         }
