@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pulumi import automation as auto
@@ -16,6 +16,7 @@ from pulumi import automation as auto
 from release.cli.console import make_console
 from release.engine import automation
 from release.rules.config import ConfigError, Settings, StackFileError, parse_settings
+from release.rules.outcomes import expected_refusal, gate_block
 from release.rules.text import term
 
 if TYPE_CHECKING:
@@ -30,7 +31,18 @@ EnvArg = Annotated[
 ]
 
 
-def fail(message: str, code: int = 1) -> None:
+# Exit codes of `release` (README "Exit codes"; the CI workflow's RELEASE_GATE_EXIT_CODE is
+# GATE_WAIT_EXIT_CODE): 0 done; 1 failed (unexpected, or a forge error); 2 bad input (a bad
+# key, value or argument: nothing was written); 3 waiting at a merge gate (a state: run the
+# named command once the gate opens); 4 refused (an expected refusal: the message names the
+# commit, files or setting and the way forward).
+FAILED_EXIT_CODE = 1
+BAD_INPUT_EXIT_CODE = 2
+GATE_WAIT_EXIT_CODE = 3
+REFUSED_EXIT_CODE = 4
+
+
+def fail(message: str, code: int = FAILED_EXIT_CODE) -> None:
     """The command line's one way to stop on an error: `error: MESSAGE` on stderr."""
     err_console.print(f"[bold red]error:[/] {term(message, multiline=True)}", highlight=False)
     raise typer.Exit(code)
@@ -151,3 +163,35 @@ def engine_error(err: auto.CommandError) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     wanted = [ln for ln in lines if "error:" in ln or "Exception:" in ln or "Error:" in ln]
     return "\n".join(wanted[-8:] or lines[-8:])
+
+
+def engine_failed(what: str, env: str, err: auto.CommandError, hint: str = "") -> None:
+    """End a failed engine run: an expected refusal (release.rules.outcomes) as its own short
+    message and the refused exit code; anything else as unexpected, with the engine's
+    traceback lines, and the failed exit code."""
+    refused = expected_refusal(str(err))
+    if refused:
+        fail(
+            f"{what} on {env} refused: {refused[1]}\n"
+            f"next: fix what is named above, then run the command again "
+            f"(`release status` shows where {env} stands)",
+            REFUSED_EXIT_CODE,
+        )
+    text = str(err)
+    tail = [ln for ln in text.splitlines() if ln.strip()][-40:]
+    err_console.print("\n".join(term(ln) for ln in tail), highlight=False, soft_wrap=True)
+    fail(
+        f"{what} on {env} failed with an unexpected error (the engine's output is above):\n"
+        f"{engine_error(err)}{hint}"
+    )
+
+
+def gate_wait(env: str, values: dict[str, Any]) -> None:
+    """If `env`'s promotion or rollback waits at its merge gate (from the stack's outputs):
+    print why on stderr, and exit with GATE_WAIT_EXIT_CODE. Returns when nothing waits."""
+    block = gate_block(env, values)
+    if not block:
+        return
+    for line in block:
+        err_console.print(term(line), highlight=False, soft_wrap=True)
+    raise typer.Exit(GATE_WAIT_EXIT_CODE)

@@ -25,10 +25,11 @@ from release.cli.common import (
     check_forge,
     config_message,
     console,
-    engine_error,
+    engine_failed,
     err_console,
     fail,
     forge_session,
+    gate_wait,
     project,
 )
 from release.engine import day_two, recovery
@@ -52,7 +53,7 @@ def _run(what: str, env: str, flow: Callable[[], T], hint: str = "") -> T:
     except auto.ConcurrentUpdateError as err:
         fail(recovery.locked_message(env, err))
     except auto.CommandError as err:
-        fail(f"{what} on {env} failed:\n{engine_error(err)}{hint}")
+        engine_failed(what, env, err, hint)
     raise AssertionError("unreachable")
 
 
@@ -71,6 +72,7 @@ def _report(env: str, result: FlowResult) -> None:
                 console.print(term(f"  {key}: {values[key]}"), highlight=False)
         for line in day_two.day_two_summary(values):
             console.print(term(f"  {line}"), highlight=False)
+        gate_wait(env, values)  # never "done" for a merge that did not happen
     console.print(f"[green]{env}: done[/]")
 
 

@@ -422,12 +422,17 @@ class Watch:
         branch = self.done.get("release-branch")
         if self.cuts and branch and branch[0] in CREATED:
             found.append(("cut", release, f"branch {branch[1].get('branch') or release}"))
+        # A merge happens on create, or on the update of a merge that waited at its gate.
+        acted = CREATED | {"update"}
         merge = self.done.get("merge")
-        if merge and merge[0] in CREATED and merge[1].get("merged"):
+        if merge and merge[0] in acted and merge[1].get("merged"):
             sha = str(merge[1].get("merge_commit") or "")
             found.append(("merged", release, f"merge commit {sha[:12]}" if sha else ""))
+        elif merge and merge[0] in acted and merge[1].get("gate_state") == "waiting":
+            reasons = "; ".join(str(r) for r in merge[1].get("waiting") or [])
+            found.append(("blocked", release, _short(f"waits at the merge gate: {reasons}")))
         rollback = self.done.get("rollback-merge")
-        if rollback and rollback[0] in CREATED and rollback[1].get("merged"):
+        if rollback and rollback[0] in acted and rollback[1].get("merged"):
             found.append(("rolled_back", self.rollback_to or "an earlier release", release))
         if ok:
             return found

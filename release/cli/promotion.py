@@ -24,9 +24,10 @@ from release.cli.common import (
     check_env,
     check_forge,
     console,
-    engine_error,
+    engine_failed,
     fail,
     forge_session,
+    gate_wait,
     load,
     project,
 )
@@ -42,6 +43,7 @@ from release.rules.config import (
     check_sha,
 )
 from release.rules.history import stamp
+from release.rules.outcomes import gate_of
 from release.rules.running import (
     RECORD_OVERRIDE,
     StackRecord,
@@ -173,7 +175,7 @@ def run_engine(
     except auto.ConcurrentUpdateError as err:
         fail(recovery.locked_message(stack.name, err))
     except auto.CommandError as err:
-        fail(f"{action} of {stack.name} failed:\n{engine_error(err)}")
+        engine_failed(action, stack.name, err)
 
 
 def describe_gate(settings: Settings) -> str:
@@ -288,8 +290,10 @@ def promote(
     extra = {RECORD_OVERRIDE: record.to_json()} if record else None
     result = run_engine("up", cli_ops.notifying(proj, settings, target, extra), message, parallel)
     summary = dict(result.summary.resource_changes or {})
+    values = {k: v.value for k, v in result.outputs.items()}
+    _print_outputs(env, values)
+    gate_wait(env, values)  # exits GATE_WAIT_EXIT_CODE when the merge waits
     console.print(f"[green]{env} is up to date[/] ({summary})")
-    _print_outputs(env, {k: v.value for k, v in result.outputs.items()})
 
 
 def _print_outputs(env: str, values: dict[str, Any]) -> None:
@@ -314,6 +318,8 @@ def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str
             "state": values.get("state") or ("tracking" if values else "never run"),
             "mergeCommit": values.get("mergeCommit"),
             "dayTwo": day_two_summary(values),
+            "gate": gate_of(values),
+            "rollbackGate": gate_of((values.get("dayTwo") or {}).get("rollback")),
             "waiting": None,
             "runs": None,
         }

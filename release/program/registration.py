@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 
 from release.program.planning import PlannedRollback, PromotionPlan, ReleaseChanges
-from release.program.rollout import register_rollout
+from release.program.rollout import register_guardrails, register_rollout
 from release.providers.branch import ReleaseBranch
 from release.providers.cherry_pick import CherryPick
 from release.providers.merge import Merge
@@ -36,7 +36,23 @@ def register_release(
     pins = {pin.name: pin.after for pin in plan.payload.pins if pin.after}
     rollout = settings.rollout
     secret = pulumi.Output.secret(token) if rollout.manage_protection and token else None
-    outputs["rollout"] = register_rollout(settings, rollout, plan.release, pins, outputs, secret)
+
+    def after_merge(sha: str | None) -> Any:
+        # Registered only once the merge has a merge commit: nothing downstream of a
+        # merge that waits at its gate runs (or is even planned) in this `up`.
+        if not sha:
+            return {}
+        return pulumi.Output.from_input(
+            register_rollout(settings, rollout, plan.release, pins, outputs)
+        )
+
+    guard = (
+        {"guardrails": register_guardrails(settings, rollout, secret)}
+        if rollout.manage_protection
+        else {}
+    )
+    merge_commit = pulumi.Output.from_input(outputs["mergeCommit"])
+    outputs["rollout"] = merge_commit.apply(after_merge).apply(lambda added: {**added, **guard})
     return outputs
 
 
@@ -109,10 +125,29 @@ def register_promotion(
         "prUrl": pull.url,
         "mergeCommit": merge.merge_commit,
         "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
+        "gate": gate_output(merge, f"release promote {settings.environment}"),
         "payload": plan.payload.to_dict(),
         "dayTwo": day_two,
         "source": source,
     }
+
+
+def gate_output(merge: Merge, next_command: str) -> pulumi.Output[dict[str, Any]]:
+    """The merge's recorded gate ({"state": "merged"|"waiting", "reasons": [...]}) as an
+    output; a waiting gate is also said in one warning line of the engine's stream."""
+
+    def record(values: list[Any]) -> dict[str, Any]:
+        merged, reasons, number = bool(values[0]), list(values[1] or []), values[2]
+        state = "merged" if merged else "waiting"
+        if state == "waiting":
+            pulumi.log.warn(
+                f"pull request #{number} waits at the merge gate: {'; '.join(reasons)}. "
+                f"Nothing after the merge ran; run `{next_command}` once it is resolved.",
+                resource=merge,
+            )
+        return {"state": state, "reasons": [] if merged else reasons}
+
+    return pulumi.Output.all(merge.merged, merge.waiting, merge.number).apply(record)
 
 
 def register_release_changes(
@@ -231,5 +266,6 @@ def register_rollback(
             "prUrl": pull.url,
             "mergeCommit": merge.merge_commit,
             "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
+            "gate": gate_output(merge, f"release promote {env}"),
         }
     }

@@ -10,8 +10,9 @@ same `up` and after its Merge resource:
    new end as environment and triggers.
 
 Both wait for the merge through data: their inputs carry the Merge resource's merge commit,
-so the engine records the dependency and starts them only once the merge succeeded (a
-refused gate fails the merge, and nothing after it starts).
+so the engine records the dependency; and they are registered only once the merge has a merge
+commit (release/program/registration.py): a merge waiting at its gate is recorded as
+waiting, and nothing after it starts.
 
 A stack with `manageProtection: true` also registers `Guardrails` (release/program/guardrails.py):
 GitHub's own branch protection and environments, with `pulumi_github`.
@@ -40,10 +41,9 @@ def register_rollout(
     release: str,
     pins: Mapping[str, str],
     outputs: Mapping[str, Any],
-    token: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
-    """After the promotion's Merge (through `outputs["mergeCommit"]`): the smoke test, the
-    PPC rollout and the guardrails, as configured. Returns the outputs to add."""
+    """After the promotion's Merge (through `outputs["mergeCommit"]`): the smoke test and the
+    PPC rollout, as configured. Returns the outputs to add."""
     head = pulumi.Output.from_input(outputs["releaseHead"])
     merged = pulumi.Output.from_input(outputs["mergeCommit"]).apply(lambda sha: sha or "")
     # The release's head, resolved only once the merge is done: carries the dependency.
@@ -84,8 +84,14 @@ def register_rollout(
             "release": release,
             "commit": after_merge,
         }
-    if rollout.manage_protection:
-        args = guardrails_args(settings, rollout.reviewer_team, token)
-        Guardrails("guardrails", args)
-        added["guardrails"] = [*args.environment_branches, args.release_branch_pattern]
     return added
+
+
+def register_guardrails(
+    settings: Settings, rollout: RolloutSettings, token: pulumi.Input[str] | None = None
+) -> list[str]:
+    """GitHub's own branch protection and environments (`manageProtection`); independent of
+    the merge. Returns the branches and the pattern they protect."""
+    args = guardrails_args(settings, rollout.reviewer_team, token)
+    Guardrails("guardrails", args)
+    return [*args.environment_branches, args.release_branch_pattern]

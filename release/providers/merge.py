@@ -3,9 +3,15 @@
 It merges only when every required check on the pull request's head passed and the
 required approvals from configured reviewers of that very head exist, and only with the
 `merge` method (never squash or rebase), and only when the pull request's body (what
-the reviewers approved) describes that head (`release.rules.payload.description_refusal`). The head SHA is sent with the merge, so a pull
-request that moved underneath is refused by the forge rather than merged unseen. A refused
-gate fails `up` with the exact reasons and changes nothing; the next `up` tries again.
+the reviewers approved) describes that head (`release.rules.payload.description_refusal`).
+The head SHA is sent with the merge, so a pull request that moved underneath is refused by
+the forge rather than merged unseen.
+
+A closed gate is a state, not a failure: the resource records `gate_state: waiting` with the
+exact reasons (`waiting`), `merged: false` and no merge commit, and the `up` succeeds having
+merged nothing. While it waits, every `diff` reports a change, so the next `up` looks at the
+gate again and merges once it is open. Nothing downstream starts on a waiting merge (the
+program registers what follows a merge only once it has a merge commit).
 """
 
 from __future__ import annotations
@@ -13,7 +19,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    UpdateResult,
+)
 
 from release import forge
 from release.providers.base import ForgeProvider, ForgeResource, call
@@ -26,8 +39,8 @@ if TYPE_CHECKING:
     from release.rules.gates import MergeGate
 
 
-class GateClosed(RuntimeError):
-    """The merge gate is not open; the message lists every reason."""
+class MergesNotAllowed(RuntimeError):
+    """The repository does not allow merge commits (an expected refusal: the fix is a setting)."""
 
 
 def evaluate(repo: Repository, pull: GhPull, props: dict[str, Any]) -> MergeGate:
@@ -54,27 +67,40 @@ class MergeProvider(ForgeProvider):
             )
         return CheckResult(news, failures)
 
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """As every provider, and a waiting merge always changes: the next `up` re-reads
+        the gate (an update) and merges when it is open."""
+        base = super().diff(_id, olds, news)
+        if olds.get("merged") or base.replaces:
+            return base
+        return DiffResult(changes=True, replaces=[], delete_before_replace=False)
+
     def create(self, props: dict[str, Any]) -> CreateResult:
+        number = int(props["number"])
+        return CreateResult(str(number), self._attempt(props))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if olds.get("merged"):  # only the gate's settings changed: a merge stays merged
+            return UpdateResult({**olds, **news})
+        return UpdateResult(self._attempt(news))
+
+    def _attempt(self, props: dict[str, Any]) -> dict[str, Any]:
+        """Merge when the gate is open; otherwise record why it waits (nothing changed)."""
         repo = self.repo(props)
         number = int(props["number"])
         pull = call(f"read pull request #{number}", lambda: repo.get_pull(number))
         if not pull.merged:
             gate = evaluate(repo, pull, props)
             reasons = list(gate.reasons)
-            stale = None
             if props.get("check_body"):
                 stale = description_refusal(pull.body, str(props["head_sha"]))
-            if stale:
-                reasons.append(stale)
+                if stale:
+                    reasons.append(stale)
             if reasons:
-                raise GateClosed(
-                    f"pull request #{number} was not merged: "
-                    + "; ".join(reasons)
-                    + ". Nothing was changed; run up again once this is resolved."
-                )
+                return self._outs(props, pull, reasons)
             self._merge(repo, pull, props)
             pull = repo.get_pull(number)
-        return CreateResult(str(number), self._outs(props, pull))
+        return self._outs(props, pull)
 
     def _merge(self, repo: Repository, pull: GhPull, props: dict[str, Any]) -> None:
         title = f"Merge pull request #{pull.number} from {pull.head.ref} into {pull.base.ref}"
@@ -85,7 +111,7 @@ class MergeProvider(ForgeProvider):
             if fresh.merged:  # the merge went through before the error reached us
                 return
             if err.status == 405 and not repo.allow_merge_commit:
-                raise forge.ForgeError(
+                raise MergesNotAllowed(
                     f"{repo.full_name} does not allow merge commits; enable 'Allow merge "
                     "commits' in the repository settings (releases are never squashed or rebased)"
                 ) from None
@@ -101,15 +127,20 @@ class MergeProvider(ForgeProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         pull = self.repo(props).get_pull(int(id_))
-        return ReadResult(id_, self._outs(props, pull))
+        return ReadResult(id_, self._outs(props, pull, props.get("waiting")))
 
     @staticmethod
-    def _outs(props: dict[str, Any], pull: GhPull) -> dict[str, Any]:
+    def _outs(
+        props: dict[str, Any], pull: GhPull, reasons: list[str] | None = None
+    ) -> dict[str, Any]:
+        merged = bool(pull.merged)
         return {
             **props,
-            "merged": bool(pull.merged),
-            "merge_commit": pull.merge_commit_sha if pull.merged else None,
-            "merged_by": pull.merged_by.login if pull.merged and pull.merged_by else None,
+            "merged": merged,
+            "merge_commit": pull.merge_commit_sha if merged else None,
+            "merged_by": pull.merged_by.login if merged and pull.merged_by else None,
+            "gate_state": "merged" if merged else "waiting",
+            "waiting": [] if merged else list(reasons or []),
         }
 
 
@@ -119,6 +150,8 @@ class Merge(ForgeResource, module="github", name="Merge"):
     merged: pulumi.Output[bool]
     merge_commit: pulumi.Output[str]
     merged_by: pulumi.Output[str]
+    gate_state: pulumi.Output[str]
+    waiting: pulumi.Output[list[str]]
 
     def __init__(
         self,
@@ -146,5 +179,9 @@ class Merge(ForgeResource, module="github", name="Merge"):
             "check_body": check_body,  # the body must describe head_sha (a release PR)
         }
         super().__init__(
-            MergeProvider(), name, props, ("merged", "merge_commit", "merged_by"), opts
+            MergeProvider(),
+            name,
+            props,
+            ("merged", "merge_commit", "merged_by", "gate_state", "waiting"),
+            opts,
         )

@@ -7,7 +7,7 @@ from github import Auth, Github
 
 from release import forge
 from release.providers.branch import BranchExistsElsewhere, ReleaseBranchProvider
-from release.providers.merge import GateClosed, MergeProvider
+from release.providers.merge import MergeProvider
 from release.providers.ours_merge import OursMergeProvider
 from release.providers.pull_request import PullRequestProvider
 from release.rules.config import parse_settings
@@ -182,19 +182,27 @@ def test_merge_waits_for_approval_then_merges_with_a_merge_commit(ctx):
     provider = engine_copy(MergeProvider(), sb.token)
 
     sb.reset_counters()
-    with pytest.raises(GateClosed, match="oncall-partner") as refused:
-        provider.create(merge_inputs(sb, number, green))
+    waiting = provider.create(merge_inputs(sb, number, green)).outs
     assert sb.writes() == 0
-    assert "approval" in str(refused.value)
+    assert (waiting["merged"], waiting["merge_commit"], waiting["gate_state"]) == (
+        False,
+        None,
+        "waiting",
+    )
+    assert any("approval" in r and "oncall-partner" in r for r in waiting["waiting"])
     assert not repo.get_pull(number).merged
+    # A waiting merge is a change for the next `up`, which re-reads the gate.
+    assert provider.diff(str(number), waiting, merge_inputs(sb, number, green)).changes
 
     partner = Github(base_url=sb.base_url, auth=Auth.Token(sb.reviewer_token), retry=None)
     partner_pull = partner.get_repo(REPO).get_pull(number)
     partner_pull.create_review(commit=partner.get_repo(REPO).get_commit(green), event="APPROVE")
 
     staging_before = repo.get_branch("staging").commit.sha
-    result = provider.create(merge_inputs(sb, number, green))
-    assert result.outs["merged"] is True
+    result = provider.update(str(number), waiting, merge_inputs(sb, number, green))
+    assert result.outs["merged"] is True and result.outs["gate_state"] == "merged"
+    assert result.outs["waiting"] == []
+    assert not provider.diff(str(number), result.outs, merge_inputs(sb, number, green)).changes
     merged = repo.get_git_commit(result.outs["merge_commit"])
     assert [p.sha for p in merged.parents] == [staging_before, green]
     assert repo.get_branch("staging").commit.sha == merged.sha
@@ -216,10 +224,9 @@ def test_merge_refuses_red_checks_and_names_them(ctx, commit_files):
         commit=partner.get_repo(REPO).get_commit(red), event="APPROVE"
     )
     provider = engine_copy(MergeProvider(), sb.token)
-    with pytest.raises(GateClosed) as refused:
-        provider.create(merge_inputs(sb, number, red))
-    assert "ci/travis is failure" in str(refused.value)
-    assert "test is missing" in str(refused.value)
+    reasons = " ".join(provider.create(merge_inputs(sb, number, red)).outs["waiting"])
+    assert "ci/travis is failure" in reasons
+    assert "test is missing" in reasons
     assert not repo.get_pull(number).merged
 
 
@@ -229,8 +236,8 @@ def test_merge_refuses_when_the_head_moved(ctx, commit_files):
     number = created.outs["number"]
     commit_files(repo, RELEASE, {"app/late.py": "y = 2\n"}, "pushed after review")
     provider = engine_copy(MergeProvider(), sb.token)
-    with pytest.raises(GateClosed, match="head moved"):
-        provider.create(merge_inputs(sb, number, green))
+    outs = provider.create(merge_inputs(sb, number, green)).outs
+    assert outs["gate_state"] == "waiting" and "head moved" in " ".join(outs["waiting"])
     assert not repo.get_pull(number).merged
 
 

@@ -246,3 +246,21 @@ def test_without_a_webhook_a_failed_wave_is_still_explained(capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert f"PPC rollout of {RELEASE} stopped: wave 3: hooli: PPC hooli: boom" in err
     assert "release promote production` again: PPCs already updated are not run again" in err
+
+
+def test_a_merge_waiting_at_its_gate_is_blocked_never_merged_and_merges_on_a_later_update():
+    posted: list = []
+    w = watch(cuts=False, posted=posted)
+    reasons = ["needs 1 more approval(s) of 333333333333 from oncall-partner"]
+    waiting = {"merged": False, "merge_commit": None, "gate_state": "waiting", "waiting": reasons}
+    w.on_event(outputs_event("merge", MERGE, "create", waiting))
+    w.finish(ok=True)
+    assert [p[0] for p in posted] == ["blocked"]
+    assert "oncall-partner" in posted[0][2]
+
+    posted.clear()
+    later = watch(cuts=False, posted=posted)
+    done = {"merged": True, "merge_commit": "5" * 40, "gate_state": "merged", "waiting": []}
+    later.on_event(outputs_event("merge", MERGE, "update", done))
+    later.finish(ok=True)
+    assert [p[0] for p in posted] == ["merged"] and "555555555555" in posted[0][2]

@@ -351,3 +351,39 @@ def test_promote_and_day_two_run_up_with_the_stack_parallelism(monkeypatch, tmp_
 
     cli.run_engine("up", FakeStack(), "m", 120)
     assert calls[-1]["parallel"] == 120
+
+
+def test_nothing_after_a_merge_that_waits_at_its_gate_is_registered():
+    reasons = ["needs 1 more approval(s) of 333333333333 from oncall-partner"]
+    mocks = RolloutMocks()
+    mocks.extra["pulumi-python:dynamic/github:Merge"] = {
+        "merged": False,
+        "merge_commit": None,
+        "merged_by": None,
+        "gate_state": "waiting",
+        "waiting": reasons,
+    }
+    monitor, result = run("production", mocks=mocks)
+    assert "merge" in monitor.registered
+    assert not [n for n in monitor.registered if n == "verify" or n.startswith("ppc-")]
+    assert result["resolved"] == {}  # no smoke test, no PPC waves in the outputs
+
+    @pulumi.runtime.test
+    def check():
+        return pulumi.Output.all(result["gate"], result["state"]).apply(
+            lambda v: v == [{"state": "waiting", "reasons": reasons}, "open"] or pytest.fail(v)
+        )
+
+    check()
+
+
+def test_a_merged_gate_is_recorded_as_merged():
+    _, result = run("production")
+
+    @pulumi.runtime.test
+    def check():
+        return pulumi.Output.from_input(result["gate"]).apply(
+            lambda v: v["state"] == "merged" or pytest.fail(v)
+        )
+
+    check()

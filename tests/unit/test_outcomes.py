@@ -1,0 +1,97 @@
+"""How a run ended, over plain data: the gate-wait block and the expected refusals."""
+
+from __future__ import annotations
+
+from release.rules.outcomes import expected_refusal, gate_block, gate_of, split_reasons
+
+REASONS = [
+    "check ci/travis is missing on 333333333333",
+    "needs 1 more approval(s) of 333333333333 from oncall-partner",
+    "the pull request cannot be merged cleanly (conflict)",
+]
+WAITING = {
+    "releaseBranch": "release/2026-11-26",
+    "releaseHead": "3" * 40,
+    "prNumber": 7,
+    "prUrl": "http://forge.invalid/acme/app/pull/7",
+    "state": "open",
+    "gate": {"state": "waiting", "reasons": REASONS},
+}
+
+
+def test_gate_block_names_pr_head_each_reason_and_the_next_command():
+    block = "\n".join(gate_block("staging", WAITING) or [])
+    assert "release/2026-11-26 waits at the merge gate" in block
+    assert "#7 http://forge.invalid/acme/app/pull/7" in block
+    assert "head: " + "3" * 40 in block
+    assert "missing check: check ci/travis is missing" in block
+    assert "missing approval: needs 1 more approval(s) of 333333333333 from oncall-partner" in block
+    assert "also: the pull request cannot be merged cleanly" in block
+    assert "`release promote staging`" in block
+
+
+def test_nothing_waits_when_merged_or_never_run():
+    assert gate_block("staging", {**WAITING, "gate": {"state": "merged", "reasons": []}}) is None
+    assert gate_block("staging", {}) is None
+    assert gate_of({"gate": {"state": "merged"}}) is None
+
+
+def test_a_waiting_rollback_is_named():
+    values = {
+        "releaseBranch": "release/2026-11-26",
+        "gate": {"state": "merged", "reasons": []},
+        "dayTwo": {
+            "rollback": {
+                "to": "release/2026-11-19",
+                "commit": "9" * 40,
+                "prNumber": 9,
+                "prUrl": None,
+                "gate": {"state": "waiting", "reasons": REASONS[1:2]},
+            }
+        },
+    }
+    block = "\n".join(gate_block("staging", values) or [])
+    assert "rollback to release/2026-11-19 waits" in block and "#9" in block
+    assert "head: " + "9" * 40 in block
+
+
+def test_split_reasons():
+    kinds = split_reasons(REASONS)
+    assert kinds == {"checks": REASONS[:1], "approvals": REASONS[1:2], "other": REASONS[2:]}
+
+
+ENGINE_TEXT = """\
+    Traceback (most recent call last):
+      File "/x/pulumi/dynamic/__main__.py", line 170, in Create
+        result = provider.create(props)
+    release.rules.picks.PickConflict: cherry-pick of 0123456789ab onto release/2026-11-26 conflicts in:
+      - README.md
+      - app/main.py
+    Nothing was pushed and the branch is unchanged. Make a fix on master.
+
+Resources:
+    5 unchanged
+"""
+
+
+def test_an_expected_refusal_is_found_with_its_files():
+    found = expected_refusal(ENGINE_TEXT)
+    assert found is not None
+    kind, message = found
+    assert kind == "PickConflict"
+    assert message.startswith("cherry-pick of 0123456789ab onto release/2026-11-26 conflicts in:")
+    assert "- README.md" in message and "- app/main.py" in message
+    assert "Nothing was pushed" in message and "Resources" not in message
+
+
+def test_an_unexpected_error_is_not_a_refusal():
+    text = ENGINE_TEXT.replace("release.rules.picks.PickConflict", "KeyError")
+    assert expected_refusal(text) is None
+    assert expected_refusal("error: Exception: boom") is None
+
+
+def test_moved_branch_and_merges_not_allowed_are_expected():
+    moved = "release.providers.grafting.BranchMoved: release/x is at 1, not at 2 as planned"
+    assert expected_refusal(moved) == ("BranchMoved", "release/x is at 1, not at 2 as planned")
+    merges = "    release.providers.merge.MergesNotAllowed: acme/app does not allow merge commits"
+    assert expected_refusal(merges)[0] == "MergesNotAllowed"
