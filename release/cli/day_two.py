@@ -32,12 +32,23 @@ from release.cli.common import (
     gate_wait,
     project,
 )
-from release.engine import day_two, recovery
+from release.engine import automation, day_two, recovery
 from release.engine.day_two import DayTwoError, FlowResult
 from release.rules.config import ConfigError, Settings
 from release.rules.text import term
 
 T = TypeVar("T")
+
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show the engine's per-resource stream.")
+]
+
+
+def stream(verbose: bool) -> Callable[[str], None]:
+    """The engine's output stream: printed with --verbose, else not shown (a failure still
+    shows its error; the summary and the gate's state are printed either way)."""
+    return automation.printer() if verbose else (lambda _line: None)
+
 
 app = typer.Typer()
 """The day-two commands: composed into release.cli.app."""
@@ -86,6 +97,7 @@ def cherry_pick(
             "--allow-off-master", help="Pick commits that are not on master (upstream first)."
         ),
     ] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Cherry-pick commits (with -x) into the release branch, then PR it into ENV."""
     proj = project()
@@ -98,7 +110,12 @@ def cherry_pick(
         "cherry-pick",
         env,
         lambda: day_two.cherry_pick(
-            proj, settings, shas, allow_off_master=allow_off_master, by=actor()
+            proj,
+            settings,
+            shas,
+            allow_off_master=allow_off_master,
+            by=actor(),
+            on_output=stream(verbose),
         ),
         hint=f"\nA closed gate: run `release promote {env}` again once checks and approvals "
         f"are there. A pick that cannot apply: take it out of release-train:picks in "
@@ -111,6 +128,7 @@ def cherry_pick(
 def revert(
     env: EnvArg,
     sha: Annotated[str, typer.Argument(help="Full SHA of a commit of the release branch.")],
+    verbose: VerboseOpt = False,
 ) -> None:
     """Revert one commit of the release branch, then PR it into ENV."""
     proj = project()
@@ -118,7 +136,14 @@ def revert(
     check_forge(
         proj, settings, None, write=True, arguments=_well_formed({"SHA": sha.strip().lower()})
     )
-    _report(env, _run("revert", env, lambda: day_two.revert(proj, settings, sha, by=actor())))
+    _report(
+        env,
+        _run(
+            "revert",
+            env,
+            lambda: day_two.revert(proj, settings, sha, by=actor(), on_output=stream(verbose)),
+        ),
+    )
 
 
 @app.command()
@@ -129,13 +154,20 @@ def rollback(
         typer.Option("--to", help="Release to go back to (default: the one before)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a rollback in progress.")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Restore an earlier release's tree on ENV through a PR and the same gates."""
     proj = project()
     settings = check_env(proj, env)
     _report(
         env,
-        _run("rollback", env, lambda: day_two.rollback(proj, settings, to, force, by=actor())),
+        _run(
+            "rollback",
+            env,
+            lambda: day_two.rollback(
+                proj, settings, to, force, by=actor(), on_output=stream(verbose)
+            ),
+        ),
     )
 
 
@@ -145,6 +177,7 @@ def abandon(
     reason: Annotated[
         str, typer.Option("--reason", help="Why; posted on the pull request.")
     ] = "abandoned by oncall",
+    verbose: VerboseOpt = False,
 ) -> None:
     """Close ENV's open release PR and return the stack to the release it ran before."""
     proj = project()
@@ -152,7 +185,13 @@ def abandon(
     session = forge_session(proj, settings)
     _report(
         env,
-        _run("abandon", env, lambda: day_two.abandon(proj, settings, session, reason, by=actor())),
+        _run(
+            "abandon",
+            env,
+            lambda: day_two.abandon(
+                proj, settings, session, reason, by=actor(), on_output=stream(verbose)
+            ),
+        ),
     )
 
 

@@ -43,7 +43,7 @@ from release.rules.config import (
     check_sha,
 )
 from release.rules.history import stamp
-from release.rules.outcomes import gate_of
+from release.rules.outcomes import gate_of, promotion_summary
 from release.rules.running import (
     RECORD_OVERRIDE,
     StackRecord,
@@ -160,16 +160,24 @@ def refuse_if_locked(proj: automation.Project, env: str) -> None:
 
 
 def run_engine(
-    action: str, stack: auto.Stack, message: str | None = None, parallel: int | None = None
+    action: str,
+    stack: auto.Stack,
+    message: str | None = None,
+    parallel: int | None = None,
+    verbose: bool = True,
 ) -> Any:
-    """Preview or `up` the stack; `parallel` caps the resources updated at once."""
+    """Preview or `up` the stack; `parallel` caps the resources updated at once. Without
+    `verbose`, the engine's per-resource stream is not printed (a failure still shows
+    its error)."""
+    stream = automation.printer() if verbose else (lambda _line: None)
     try:
         if action == "preview":
-            return stack.preview(on_output=automation.printer(), diff=False)
+            return stack.preview(on_output=stream, diff=False)
         return automation.up(  # after a crashed run, recovers first
             stack,
             message,
             parallel,
+            on_output=stream,
             on_note=lambda note: console.print(f"recovered: {term(note)}", highlight=False),
         )
     except auto.ConcurrentUpdateError as err:
@@ -249,6 +257,9 @@ def promote(
     ] = False,
     carry: CarryOpt = None,
     reason: ReasonOpt = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the engine's per-resource stream.")
+    ] = False,
 ) -> None:
     """Pin the commit and date in Pulumi.<env>.yaml, then run `pulumi up`."""
     proj = project()
@@ -288,7 +299,8 @@ def promote(
     )
     parallel = settings.up_parallelism()  # a whole PPC wave at once
     extra = {RECORD_OVERRIDE: record.to_json()} if record else None
-    result = run_engine("up", cli_ops.notifying(proj, settings, target, extra), message, parallel)
+    stack = cli_ops.notifying(proj, settings, target, extra)
+    result = run_engine("up", stack, message, parallel, verbose)
     summary = dict(result.summary.resource_changes or {})
     values = {k: v.value for k, v in result.outputs.items()}
     _print_outputs(env, values)
@@ -297,10 +309,9 @@ def promote(
 
 
 def _print_outputs(env: str, values: dict[str, Any]) -> None:
-    keys = ("greenCommit", "releaseBranch", "releaseHead", "prUrl", "state", "mergeCommit")
-    for key in keys:
-        if values.get(key) is not None:
-            console.print(f"  {key}: {term(values[key])}", highlight=False)
+    """The concise promotion summary (release.rules.outcomes.promotion_summary)."""
+    for line in promotion_summary(values):
+        console.print(term(line), highlight=False)
 
 
 def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str, Any]]:

@@ -124,6 +124,7 @@ PROMOTION_OUTPUTS = (
     "prUrl",
     "mergeCommit",
     "state",
+    "gate",
     "payload",
     "source",
     "dayTwo",

@@ -101,3 +101,29 @@ def gate_block(env: str, values: Mapping[str, Any]) -> list[str] | None:
         " (it merges; nothing else changes meanwhile)"
     )
     return lines
+
+
+def promotion_summary(values: Mapping[str, Any]) -> list[str]:
+    """The few lines `release promote` prints after its `up`: the release, the PR, the gate's
+    state, the payload's size and its pins (the whole payload is `release payload ENV`)."""
+    if values.get("greenCommit") and not values.get("releaseBranch"):
+        return [f"  green commit: {values['greenCommit']}"]
+    lines = [
+        f"  release: {values.get('releaseBranch') or '-'} at {values.get('releaseHead') or '-'}"
+    ]
+    if values.get("prNumber") is not None:
+        lines.append(f"  pull request: #{values['prNumber']} {values.get('prUrl') or ''}".rstrip())
+    gate = values.get("gate") if isinstance(values.get("gate"), Mapping) else {}
+    state = (gate or {}).get("state") or values.get("state") or "-"
+    merge = values.get("mergeCommit")
+    lines.append(f"  gate: {state}" + (f" (merge commit {merge})" if merge else ""))
+    payload = values.get("payload") if isinstance(values.get("payload"), Mapping) else None
+    if payload:
+        commits = payload.get("commits") or []
+        pins = [
+            f"{p.get('name')} {p.get('before') or '-'} -> {p.get('after') or '-'}"
+            for p in payload.get("pins") or []
+            if isinstance(p, Mapping)
+        ]
+        lines.append(f"  payload: {len(commits)} commit(s); pins: {', '.join(pins) or 'none'}")
+    return lines

@@ -24,6 +24,7 @@ from pulumi import automation as auto
 from typer.testing import CliRunner
 
 from release.cli import app
+from release.cli.common import GATE_WAIT_EXIT_CODE
 from release.ppc_status import read_ppc_state
 from release.rules import clock
 from tests.e2e.harness import changes
@@ -125,7 +126,7 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
     # testing, then staging: cut, held by the gate (cut + blocked), then merged.
     assert cli("promote", "testing")[0] == 0
     code, out = cli("promote", "staging", "--date", RELEASE_DATE)
-    assert code == 1 and "needs 1 more approval" in flat(out)
+    assert code == GATE_WAIT_EXIT_CODE and "needs 1 more approval" in flat(out)
     assert receiver.events() == ["cut", "blocked"]
     assert RELEASE in receiver.messages[0]["text"]
     assert "needs 1 more approval" in json.dumps(receiver.messages[1])
@@ -153,7 +154,7 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
     ppc_state(train).mkdir(parents=True, exist_ok=True)
     (ppc_state(train) / "fail").write_text("globex\n")
     code, out = cli("promote", "production", "--force", "--reason", "drill", today="2026-12-01")
-    assert code == 1 and "needs 1 more approval" in flat(out)
+    assert code == GATE_WAIT_EXIT_CODE and "needs 1 more approval" in flat(out)
     assert read_ppc_state(ppc_state(train)) == {}
     assert receiver.events()[5:] == ["blocked"]
 

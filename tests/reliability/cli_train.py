@@ -23,6 +23,7 @@ from typing import Any
 from github import Auth, Github
 
 from devtools.train import TrainProject
+from release.cli.common import GATE_WAIT_EXIT_CODE
 from release.engine import automation
 from sandbox.seed import REPO
 from tests.e2e.harness import ROOT, Harness
@@ -184,7 +185,7 @@ class CliTrain:
                 assert left > 0, "the pause should have fired"
             if outcome.code == 0:
                 return runs
-            if GATE_WAITS in outcome.output:
+            if outcome.code == GATE_WAIT_EXIT_CODE and GATE_WAITS in outcome.output:
                 self.approve(env)
                 continue
             raise AssertionError("\n\n".join(o.describe() for o in runs))

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from release import forge
+from release.cli.common import GATE_WAIT_EXIT_CODE
 from tests.reliability.provider_flow import (
     ENGINE_STEPS,
     RELEASE,
@@ -178,7 +179,9 @@ def test_release_promote_through_a_flaky_forge_under_the_engine(cli_train):
     sb.inject("GET", "/repos/{owner}/{repo}/compare/{basehead}", "429", retry_after=1)
     sb.inject("GET", "/repos/{owner}/{repo}/pulls", "secondary_rate_limit", retry_after=1)
     first = train.promote("staging")
-    assert first.code == 1 and "needs 1 more approval" in first.output, first.describe()
+    assert first.code == GATE_WAIT_EXIT_CODE and "needs 1 more approval" in first.output, (
+        first.describe()
+    )
     left = [f["path_pattern"] for f in sb.faults.pending()]
     assert left == [], f"faults never reached: {left}"
 

@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from release.cli.common import GATE_WAIT_EXIT_CODE
 from tests.reliability.cli_train import RELEASE, RELEASE_DATE, ok_writes
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -44,7 +45,9 @@ def test_a_second_promote_is_refused_while_the_first_runs(cli_train):
 
     # The first run went on to the merge gate, as a lone run does.
     first_text = first_log.read_text()
-    assert first.returncode == 1 and "needs 1 more approval" in first_text, first_text
+    assert first.returncode == GATE_WAIT_EXIT_CODE and "needs 1 more approval" in first_text, (
+        first_text
+    )
     deployment = train.deployment("staging")
     assert not deployment.get("pending_operations")
     types = sorted(r["type"].rsplit(":", 1)[-1] for r in deployment["resources"])

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from release.rules.outcomes import expected_refusal, gate_block, gate_of, split_reasons
+from release.rules.outcomes import (
+    expected_refusal,
+    gate_block,
+    gate_of,
+    promotion_summary,
+    split_reasons,
+)
 
 REASONS = [
     "check ci/travis is missing on 333333333333",
@@ -95,3 +101,21 @@ def test_moved_branch_and_merges_not_allowed_are_expected():
     assert expected_refusal(moved) == ("BranchMoved", "release/x is at 1, not at 2 as planned")
     merges = "    release.providers.merge.MergesNotAllowed: acme/app does not allow merge commits"
     assert expected_refusal(merges)[0] == "MergesNotAllowed"
+
+
+def test_promotion_summary_is_short_and_names_release_pr_gate_size_and_pins():
+    values = {
+        **WAITING,
+        "payload": {
+            "commits": [{"sha": str(i) * 40} for i in range(14)],
+            "pins": [{"name": "sdk", "before": "v3.44.0", "after": "v3.44.1"}],
+        },
+    }
+    lines = promotion_summary(values)
+    assert lines == [
+        "  release: release/2026-11-26 at " + "3" * 40,
+        "  pull request: #7 http://forge.invalid/acme/app/pull/7",
+        "  gate: waiting",
+        "  payload: 14 commit(s); pins: sdk v3.44.0 -> v3.44.1",
+    ]
+    assert promotion_summary({"greenCommit": "a" * 40}) == ["  green commit: " + "a" * 40]
