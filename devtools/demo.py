@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from release import forge
+from release.cli.common import GATE_WAIT_EXIT_CODE
 from release.engine import automation
 from sandbox import Sandbox
 from sandbox.seed import REPO, seed
@@ -137,6 +138,8 @@ def run_demo(port: int = 8750, workdir: str = ".demo") -> int:
             code = release_cmd(project_dir, "promote", environment, *force, env=env)
             if code == 0:
                 continue
+            if code != GATE_WAIT_EXIT_CODE:  # a failure, not a gate wait
+                return 1
             print(f"\n(The merge into {environment} waits for its gates, as it should.)")
             act_as_ci_and_partner(sandbox, partner_token, environment, checks)
             if release_cmd(project_dir, "promote", environment, *force, env=env) != 0:
