@@ -212,17 +212,22 @@ def history(
         err_console.print(f"{env} has no release events in its history yet")
         return
     table = Table(title=f"{env} history")
-    for column in ("when", "who", "kind", "release", "commit", "pr", "result", "summary"):
+    columns = ("when", "who", "kind", "release", "commit", "made", "pr", "outcome", "summary")
+    for column in columns:
         table.add_column(column)
     for row in found:
+        outcome = row.outcome or row.result
+        if row.merge_commit:
+            outcome += f" ({row.merge_commit[:12]})"
         cells = (
             row.when[:19],
             row.who,
             row.kind,
             row.release or "-",
             (row.commit or "-")[:12],
+            ",".join(m[:12] for m in (row.made or "-").split(",")),
             f"#{row.pr}" if row.pr else "-",
-            row.result,
+            outcome,
             row.summary,
         )
         table.add_row(*map(term, cells))

@@ -39,7 +39,7 @@ from release.rules.config import (
     check_sha,
     release_date_of,
 )
-from release.rules.history import Row, rows, stamp, with_pr
+from release.rules.history import Row, rows, stamp, with_outcomes, with_pr
 from release.rules.picks import merge_picks, removed
 from release.rules.text import md_code
 
@@ -423,7 +423,8 @@ def history(project: automation.Project, env: str, everything: bool = False) -> 
         raise DayTwoError(f"unknown environment {env!r}: no Pulumi.{env}.yaml")
     stack = automation.stack(project, env)
     entries = [_summary(e) for e in stack.history(show_secrets=False)]
-    return with_pr(rows(entries, everything), automation.outputs(project, env))
+    values = automation.outputs(project, env)
+    return with_outcomes(with_pr(rows(entries, everything), values), values)
 
 
 def day_two_summary(outputs: Mapping[str, Any]) -> list[str]:

@@ -50,6 +50,9 @@ class Row:
     pr: int | None
     summary: str
     result: str
+    outcome: str = ""  # requested, waiting at the gate, landed, failed, done (with_outcomes)
+    made: str | None = None  # the commit this event made: the pick, revert, rollback or head
+    merge_commit: str | None = None  # the merge that landed it, once landed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,4 +176,74 @@ def with_pr(history: Iterable[Row], outputs: Mapping[str, Any]) -> list[Row]:
                 release_done = True
                 row = Row(**{**row.to_dict(), "pr": release_pr})
         out.append(row)
+    return out
+
+
+def _gate_state(values: Mapping[str, Any]) -> str:
+    gate = values.get("gate")
+    if isinstance(gate, Mapping) and gate.get("state"):
+        return str(gate["state"])
+    return "merged" if values.get("state") == "merged" else "waiting"
+
+
+def _made(items: Any, requested: str | None) -> str | None:
+    """The commits made for the requested SHAs (12-character prefixes, comma-separated)."""
+    wanted = [w for w in (requested or "").split(",") if w]
+    made = [
+        str(item.get("commit"))
+        for item in items or []
+        if isinstance(item, Mapping)
+        and item.get("commit")
+        and any(str(item.get("sha") or "").startswith(w) for w in wanted)
+    ]
+    return ",".join(made) or None
+
+
+def with_outcomes(history: Iterable[Row], outputs: Mapping[str, Any]) -> list[Row]:
+    """Say what happened to each event, from its update's result and the stack's outputs now:
+    failed (its update failed), waiting at the gate, landed (with the merge commit), requested
+    (no longer in the stack's release), done (an abandon). Each pick, revert, rollback and
+    promotion row carries the commit it made (`made`); a rollback's `commit` is its own."""
+    day_two = outputs.get("dayTwo") or {}
+    current = outputs.get("releaseBranch")
+    state = _gate_state(outputs)
+    back = day_two.get("rollback") if isinstance(day_two.get("rollback"), Mapping) else None
+    out: list[Row] = []
+    rollback_seen = False
+    for row in history:
+        changes: dict[str, Any] = {}
+        if row.result == "failed":
+            changes["outcome"] = "failed"
+        elif row.kind == "abandon":
+            changes["outcome"] = "done"
+        elif row.kind == "rollback":
+            if back and not rollback_seen:
+                rollback_seen = True
+                made = back.get("commit")
+                landed = _gate_state(back) == "merged"
+                changes = {
+                    "made": made,
+                    "commit": made or row.commit,
+                    "outcome": "landed" if landed else "waiting at the gate",
+                    "merge_commit": back.get("mergeCommit") if landed else None,
+                }
+            else:
+                changes["outcome"] = "requested"
+        elif row.kind in ("pick", "revert", "promotion"):
+            if row.kind == "promotion":
+                made = outputs.get("releaseHead") if row.release == current else None
+            else:
+                made = _made(day_two.get(f"{row.kind}s"), row.commit)
+            if made and row.release in (None, current):
+                landed = state == "merged"
+                changes = {
+                    "made": made,
+                    "outcome": "landed" if landed else "waiting at the gate",
+                    "merge_commit": outputs.get("mergeCommit") if landed else None,
+                }
+            else:
+                changes["outcome"] = "requested"
+        else:
+            changes["outcome"] = row.result
+        out.append(Row(**{**row.to_dict(), **changes}))
     return out

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from release.rules.history import Row, classify, parse_stamp, rows, stamp, with_pr
+from release.rules.history import (
+    Row,
+    classify,
+    parse_stamp,
+    rows,
+    stamp,
+    with_outcomes,
+    with_pr,
+)
 
 C1, C2 = "1" * 40, "2" * 40
 P1, R1 = "a" * 40, "b" * 40
@@ -110,3 +118,73 @@ def test_an_unstamped_rollback_names_the_release_it_restores():
     ]
     newest = rows(entries)[0]
     assert (newest.kind, newest.release) == ("rollback", "release/2026-11-19")
+
+
+REL = "release/2026-11-26"
+PICKED, MERGE, BACK, BACK_MERGE = "c" * 40, "d" * 40, "e" * 40, "f" * 40
+
+
+def day_rows(*results: str) -> list[Row]:
+    """A promotion, a pick of P1 and a rollback, newest first, with the given results."""
+    base = {"commit": C1, "releaseDate": "2026-11-26"}
+    history = [
+        entry(1, stamp("promotion", "promote", release=REL, commit=C1), base, results[0]),
+        entry(2, stamp("pick", "cherry-pick", release=REL, commit=P1[:12]), base, results[1]),
+        entry(3, stamp("rollback", "roll back", release="release/2026-11-19"), base, results[2]),
+    ]
+    return rows(history)
+
+
+def outputs(gate: str, rollback_gate: str) -> dict:
+    return {
+        "releaseBranch": REL,
+        "releaseHead": PICKED,
+        "mergeCommit": MERGE if gate == "merged" else None,
+        "state": "merged" if gate == "merged" else "open",
+        "gate": {"state": gate, "reasons": []},
+        "dayTwo": {
+            "picks": [{"sha": P1, "commit": PICKED, "applied": True}],
+            "rollback": {
+                "to": "release/2026-11-19",
+                "commit": BACK,
+                "mergeCommit": BACK_MERGE if rollback_gate == "merged" else None,
+                "gate": {"state": rollback_gate, "reasons": []},
+            },
+        },
+    }
+
+
+def test_a_pick_that_waited_then_landed_is_landed_with_its_commit_and_merge():
+    found = {
+        r.kind: r for r in with_outcomes(day_rows(*["succeeded"] * 3), outputs("merged", "merged"))
+    }
+    pick = found["pick"]
+    assert (pick.outcome, pick.made, pick.merge_commit) == ("landed", PICKED, MERGE)
+    assert found["promotion"].outcome == "landed"
+
+
+def test_waiting_rows_say_so_and_a_rollback_row_carries_the_rollback_commit():
+    found = {
+        r.kind: r
+        for r in with_outcomes(day_rows(*["succeeded"] * 3), outputs("waiting", "waiting"))
+    }
+    assert (found["pick"].outcome, found["pick"].merge_commit) == ("waiting at the gate", None)
+    back = found["rollback"]
+    assert (back.outcome, back.commit, back.made) == ("waiting at the gate", BACK, BACK)
+    landed = {
+        r.kind: r for r in with_outcomes(day_rows(*["succeeded"] * 3), outputs("merged", "merged"))
+    }
+    assert (landed["rollback"].outcome, landed["rollback"].merge_commit) == ("landed", BACK_MERGE)
+
+
+def test_a_failed_update_is_failed_and_a_dropped_pick_only_requested():
+    found = {
+        r.kind: r
+        for r in with_outcomes(
+            day_rows("succeeded", "failed", "succeeded"), outputs("merged", "merged")
+        )
+    }
+    assert found["pick"].outcome == "failed"
+    gone = {**outputs("merged", "merged"), "dayTwo": {}}
+    again = {r.kind: r for r in with_outcomes(day_rows(*["succeeded"] * 3), gone)}
+    assert again["pick"].outcome == "requested" and again["pick"].made is None
