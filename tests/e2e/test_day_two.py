@@ -109,6 +109,18 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     with pytest.raises(day_two.DayTwoError, match="rolled back"):
         day_two.check_promote(train.project, train.settings("staging"), RELEASE)
 
+    # History: the pick waited at its gate, then landed; each row carries what it made.
+    rows = day_two.history(train.project, "staging")
+    pick_row = next(r for r in rows if r.kind == "pick")
+    assert pick_row.result == "succeeded"
+    assert (pick_row.outcome, pick_row.made) == ("landed", picked)
+    back_row = next(r for r in rows if r.kind == "rollback")
+    rollback_out = train.outputs("staging")["dayTwo"]["rollback"]
+    assert back_row.commit == rollback_out["commit"] == back_row.made
+    assert back_row.outcome == "landed" and back_row.merge_commit == staging_head.sha
+    revert_row = next(r for r in rows if r.kind == "revert")
+    assert revert_row.outcome == "landed" and revert_row.made == reverted.sha
+
     # One truth after the rollback: status, history and next week's plan say staging runs
     # release/2026-11-19's tree, restored by the rollback; the finished rollback is not
     # planned again (its resources leave the stack; its branch and PR stay).
