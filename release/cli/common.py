@@ -167,8 +167,9 @@ def engine_error(err: auto.CommandError) -> str:
 
 def engine_failed(what: str, env: str, err: auto.CommandError, hint: str = "") -> None:
     """End a failed engine run: an expected refusal (release.rules.outcomes) as its own short
-    message and the refused exit code; anything else as unexpected, with the engine's
-    traceback lines, and the failed exit code."""
+    message and the refused exit code; the program's own refusals (no traceback) as their
+    error lines; anything else as unexpected, with the engine's traceback lines. Both
+    with the failed exit code."""
     refused = expected_refusal(str(err))
     if refused:
         fail(
@@ -178,6 +179,9 @@ def engine_failed(what: str, env: str, err: auto.CommandError, hint: str = "") -
             REFUSED_EXIT_CODE,
         )
     text = str(err)
+    if "Traceback (most recent call last)" not in text:
+        # The program's own refusal (a bad key, a fix that would be lost): its error lines.
+        fail(f"{what} on {env} failed:\n{engine_error(err)}{hint}")
     tail = [ln for ln in text.splitlines() if ln.strip()][-40:]
     err_console.print("\n".join(term(ln) for ln in tail), highlight=False, soft_wrap=True)
     fail(
