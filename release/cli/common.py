@@ -32,12 +32,13 @@ EnvArg = Annotated[
 
 
 # Exit codes of `release` (README "Exit codes"; the CI workflow's RELEASE_GATE_EXIT_CODE is
-# GATE_WAIT_EXIT_CODE): 0 done; 1 failed (unexpected, or a forge error); 2 bad input (a bad
-# key, value or argument: nothing was written); 3 waiting at a merge gate (a state: run the
-# named command once the gate opens); 4 refused (an expected refusal: the message names the
-# commit, files or setting and the way forward).
+# GATE_WAIT_EXIT_CODE): 0 done; 1 failed (a forge error, an unexpected error, or a check of
+# the command line's own: a bad key or value, a freeze, a fix that would be lost); 2 a usage
+# error (an unknown option or a missing argument, from typer); 3 waiting at a merge gate (a
+# state: run the named command once the gate opens); 4 refused by a provider (an expected
+# refusal: the message names the commit, files or setting and the way forward).
 FAILED_EXIT_CODE = 1
-BAD_INPUT_EXIT_CODE = 2
+USAGE_EXIT_CODE = 2  # typer's, for an unknown option or a missing argument
 GATE_WAIT_EXIT_CODE = 3
 REFUSED_EXIT_CODE = 4
 
