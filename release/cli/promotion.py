@@ -32,7 +32,7 @@ from release.cli.common import (
     project,
 )
 from release.engine import automation, recovery
-from release.engine.day_two import day_two_summary, record_carry
+from release.engine.day_two import day_two_summary, record_carry, release_pull
 from release.rules import clock
 from release.rules.config import (
     CARRY_OVERRIDE,
@@ -426,7 +426,10 @@ def payload(
 
     proj = project()
     check_env(proj, env)
-    data = automation.outputs(proj, env).get("payload")
+    # The whole payload is in the release pull request's state (an older stack: its outputs).
+    data = release_pull(automation.stack(proj, env)).get("payload") or automation.outputs(
+        proj, env
+    ).get("payload")
     if not data:
         fail(f"{env} has no release payload yet; run `release promote {env}` first")
     if as_json:

@@ -125,7 +125,7 @@ PROMOTION_OUTPUTS = (
     "mergeCommit",
     "state",
     "gate",
-    "payload",
+    "payloadSummary",
     "source",
     "dayTwo",
     "rollout",

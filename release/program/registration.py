@@ -100,6 +100,7 @@ def register_promotion(
         title=title,
         body=body,
         reviewers=list(settings.reviewers),
+        payload=plan.payload.to_dict(),
         **common,
     )
     merge = Merge(
@@ -126,7 +127,7 @@ def register_promotion(
         "mergeCommit": merge.merge_commit,
         "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
         "gate": gate_output(merge, f"release promote {settings.environment}"),
-        "payload": plan.payload.to_dict(),
+        "payloadSummary": plan.payload.summary(),
         "dayTwo": day_two,
         "source": source,
     }

@@ -23,7 +23,7 @@ BODY_LIMIT = 65536
 
 class PullRequestProvider(ForgeProvider):
     replace_on = ("api_url", "repository", "head", "base", "head_sha")
-    update_on = ("title", "body", "reviewers")
+    update_on = ("title", "body", "reviewers", "payload")
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         repo = self.repo(props)
@@ -105,8 +105,11 @@ class PullRequest(ForgeResource, module="github", name="PullRequest"):
         title: pulumi.Input[str],
         body: pulumi.Input[str],
         reviewers: pulumi.Input[list[str]],
+        payload: pulumi.Input[dict[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        # `payload`: the release's whole payload as data, kept in this resource's state
+        # (read by `release payload`) rather than in every run's stack outputs.
         props = {
             "api_url": api_url,
             "repository": repository,
@@ -117,6 +120,8 @@ class PullRequest(ForgeResource, module="github", name="PullRequest"):
             "body": body,
             "reviewers": reviewers,
         }
+        if payload is not None:
+            props["payload"] = payload
         super().__init__(
             PullRequestProvider(), name, props, ("number", "url", "state", "pr_head_sha"), opts
         )

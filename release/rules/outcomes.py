@@ -117,13 +117,14 @@ def promotion_summary(values: Mapping[str, Any]) -> list[str]:
     state = (gate or {}).get("state") or values.get("state") or "-"
     merge = values.get("mergeCommit")
     lines.append(f"  gate: {state}" + (f" (merge commit {merge})" if merge else ""))
-    payload = values.get("payload") if isinstance(values.get("payload"), Mapping) else None
-    if payload:
+    payload = values.get("payloadSummary") or values.get("payload")
+    if isinstance(payload, Mapping):
         commits = payload.get("commits") or []
+        count = commits if isinstance(commits, int) else len(commits)
         pins = [
             f"{p.get('name')} {p.get('before') or '-'} -> {p.get('after') or '-'}"
             for p in payload.get("pins") or []
             if isinstance(p, Mapping)
         ]
-        lines.append(f"  payload: {len(commits)} commit(s); pins: {', '.join(pins) or 'none'}")
+        lines.append(f"  payload: {count} commit(s); pins: {', '.join(pins) or 'none'}")
     return lines

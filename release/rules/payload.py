@@ -59,6 +59,19 @@ class Payload:
     def prs(self) -> list[int]:
         return sorted({c.pr for c in self.commits if c.pr is not None})
 
+    def summary(self) -> dict[str, Any]:
+        """The payload in brief, for the stack's outputs: its size and its pins (the whole
+        payload is in the pull request's body and state, `release payload ENV`)."""
+        return {
+            "release": self.release,
+            "previous": self.previous,
+            "head_sha": self.head_sha,
+            "commits": len(self.commits),
+            "prs": self.prs,
+            "pins": [{**asdict(p), "changed": p.changed} for p in self.pins],
+            "compare_url": self.compare_url,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["prs"] = self.prs

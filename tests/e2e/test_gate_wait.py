@@ -50,6 +50,13 @@ def test_gate_wait_exits_3_with_the_reasons_then_merges(train, monkeypatch):  # 
     assert values["state"] == "merged" and values["gate"] == {"state": "merged", "reasons": []}
     assert train.repo().get_pull(pull.number).merged
 
+    # The stack's outputs carry the payload in brief; `release payload` shows all of it.
+    assert "payload" not in values
+    code, out = cli("payload", "staging", "--json")
+    whole = json.loads(out[out.index("{") :])
+    assert code == 0 and len(whole["commits"]) == values["payloadSummary"]["commits"] > 0
+    assert whole["pins"] == values["payloadSummary"]["pins"]
+
 
 def test_a_conflicting_pick_is_refused_with_its_files_and_exit_4(
     train,  # noqa: F811

@@ -119,3 +119,5 @@ def test_promotion_summary_is_short_and_names_release_pr_gate_size_and_pins():
         "  payload: 14 commit(s); pins: sdk v3.44.0 -> v3.44.1",
     ]
     assert promotion_summary({"greenCommit": "a" * 40}) == ["  green commit: " + "a" * 40]
+    brief = {**WAITING, "payloadSummary": {"commits": 3, "pins": []}}
+    assert promotion_summary(brief)[-1] == "  payload: 3 commit(s); pins: none"

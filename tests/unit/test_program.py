@@ -162,7 +162,8 @@ def test_exports_every_promotion_output():
     )  # rollout: release/program/rollout.py
     assert result["releaseBranch"] == "release/2026-11-26"
     assert result["environment"] == "production"
-    assert result["payload"]["prs"] == [41]
+    assert result["payloadSummary"]["prs"] == [41]
+    assert "payload" not in result  # the whole payload is the pull request's, not an output
 
 
 def test_preview_registers_the_same_graph():
