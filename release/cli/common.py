@@ -181,7 +181,12 @@ def engine_failed(what: str, env: str, err: auto.CommandError, hint: str = "") -
         )
     text = str(err)
     if "Traceback (most recent call last)" not in text:
-        # The program's own refusal (a bad key, a fix that would be lost): its error lines.
+        # The program's own refusal (a bad key, a fix that would be lost): the engine's
+        # diagnostics (the stream is not shown without --verbose), then its error lines.
+        start = text.find("Diagnostics:")
+        shown = text[start:] if start >= 0 else text
+        lines = [ln for ln in shown.splitlines() if ln.strip()][:60]
+        err_console.print("\n".join(term(ln) for ln in lines), highlight=False, soft_wrap=True)
         fail(f"{what} on {env} failed:\n{engine_error(err)}{hint}")
     tail = [ln for ln in text.splitlines() if ln.strip()][-40:]
     err_console.print("\n".join(term(ln) for ln in tail), highlight=False, soft_wrap=True)
