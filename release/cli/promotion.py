@@ -426,10 +426,11 @@ def payload(
 
     proj = project()
     check_env(proj, env)
-    # The whole payload is in the release pull request's state (an older stack: its outputs).
-    data = release_pull(automation.stack(proj, env)).get("payload") or automation.outputs(
-        proj, env
-    ).get("payload")
+    # An older stack exported the whole payload; now it is in the release PR's state.
+    values = automation.outputs(proj, env)
+    data = values.get("payload")
+    if not data and values.get("payloadSummary"):
+        data = release_pull(automation.stack(proj, env)).get("payload")
     if not data:
         fail(f"{env} has no release payload yet; run `release promote {env}` first")
     if as_json:
