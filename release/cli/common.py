@@ -14,7 +14,7 @@ import typer
 from pulumi import automation as auto
 
 from release.cli.console import make_console
-from release.engine import automation
+from release.engine import automation, recovery
 from release.rules.config import ConfigError, Settings, StackFileError, parse_settings
 from release.rules.outcomes import expected_refusal, gate_block
 from release.rules.text import term
@@ -205,3 +205,11 @@ def gate_wait(env: str, values: dict[str, Any]) -> None:
     for line in block:
         err_console.print(term(line), highlight=False, soft_wrap=True)
     raise typer.Exit(GATE_WAIT_EXIT_CODE)
+
+
+def refuse_if_locked(proj: automation.Project, env: str) -> None:
+    """Stop at once, naming the holder, when another update holds `env`'s lock."""
+    try:
+        recovery.refuse_if_locked(proj.backend(), automation.project_name(proj), env)
+    except recovery.StackLocked as err:
+        fail(err.message())

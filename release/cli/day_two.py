@@ -31,6 +31,7 @@ from release.cli.common import (
     forge_session,
     gate_wait,
     project,
+    refuse_if_locked,
 )
 from release.engine import automation, day_two, recovery
 from release.engine.day_two import DayTwoError, FlowResult
@@ -105,6 +106,7 @@ def cherry_pick(
     named = {
         "SHA" if len(shas) == 1 else f"SHA {i + 1}": s.strip().lower() for i, s in enumerate(shas)
     }
+    refuse_if_locked(proj, env)  # a held lock refuses at once, before any forge read
     check_forge(proj, settings, None, write=True, arguments=_well_formed(named))
     result = _run(
         "cherry-pick",
@@ -133,6 +135,7 @@ def revert(
     """Revert one commit of the release branch, then PR it into ENV."""
     proj = project()
     settings = check_env(proj, env)
+    refuse_if_locked(proj, env)  # a held lock refuses at once, before any forge read
     check_forge(
         proj, settings, None, write=True, arguments=_well_formed({"SHA": sha.strip().lower()})
     )

@@ -30,6 +30,7 @@ from release.cli.common import (
     gate_wait,
     load,
     project,
+    refuse_if_locked,
 )
 from release.engine import automation, recovery
 from release.engine.day_two import day_two_summary, record_carry, release_pull
@@ -149,14 +150,6 @@ def target_for(
     except TargetError as err:
         fail(str(err))
     return None
-
-
-def refuse_if_locked(proj: automation.Project, env: str) -> None:
-    """Stop at once, naming the holder, when another update holds `env`'s lock."""
-    try:
-        recovery.refuse_if_locked(proj.backend(), automation.project_name(proj), env)
-    except recovery.StackLocked as err:
-        fail(err.message())
 
 
 def run_engine(
