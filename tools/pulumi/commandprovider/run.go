@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"release-train/tools/pulumi/lifetime"
 )
 
 // result is what one command printed.
@@ -33,7 +35,7 @@ func run(ctx context.Context, c command, prevStdout, prevStderr string) (result,
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
-	err := runBound(cmd)
+	err := lifetime.RunBound(cmd)
 	res := result{
 		stdout: strings.TrimRight(stdout.String(), "\n"),
 		stderr: strings.TrimRight(stderr.String(), "\n"),

@@ -11,6 +11,8 @@ import (
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"release-train/tools/pulumi/lifetime"
 )
 
 // userActionableExit is the exit code the SDK's program runner uses after it has already shown
@@ -95,7 +97,7 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 	cmd.Stderr = os.Stderr
 	cmd.Env = append(cmd.Env, "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeysJSON))
 
-	if err := runBound(cmd); err != nil {
+	if err := lifetime.RunBound(cmd); err != nil {
 		_ = os.Stdout.Sync()
 		_ = os.Stderr.Sync()
 		var exitErr *exec.ExitError

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+
+	"release-train/tools/pulumi/lifetime"
 )
 
 // python is the interpreter a program runs with, and the environment it runs in.
@@ -66,7 +68,7 @@ func (p python) commandContext(ctx context.Context, args ...string) *exec.Cmd {
 			"PATH="+filepath.Join(p.virtualenv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	}
 	cmd.Env = env
-	diesWithThisPlugin(cmd)
+	lifetime.DiesWithThisPlugin(cmd)
 	return cmd
 }
 

@@ -1,4 +1,6 @@
-package main
+// Package lifetime binds a plugin, and every process it starts, to the life of the engine that
+// started it. Imported by each of release-train's plugins; its init does the binding.
+package lifetime
 
 import (
 	"fmt"
@@ -55,20 +57,20 @@ func stopOnInterruptEvenIfIgnored() {
 	}()
 }
 
-// diesWithThisPlugin makes cmd's process get SIGKILL when this plugin dies.
-func diesWithThisPlugin(cmd *exec.Cmd) {
+// DiesWithThisPlugin makes cmd's process get SIGKILL when this plugin dies.
+func DiesWithThisPlugin(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 }
 
-// runBound runs cmd to completion on one locked OS thread: the child's parent-death signal
+// RunBound runs cmd to completion on one locked OS thread: the child's parent-death signal
 // fires when the thread that forked it exits, and a locked thread cannot exit (nor run another
 // goroutine) before the child has been waited for.
-func runBound(cmd *exec.Cmd) error {
+func RunBound(cmd *exec.Cmd) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	diesWithThisPlugin(cmd)
+	DiesWithThisPlugin(cmd)
 	return cmd.Run()
 }
