@@ -16,7 +16,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	# compat mode: a plain path in a .pth file, no import hook at every interpreter start (the
+	# PPC job must start light; tests/unit/test_ppc_deploy.py checks what it imports).
+	$(PY) -m pip install --quiet --no-deps --config-settings editable_mode=compat -e .
 	touch $@
 
 venv: $(VENV)/.installed
