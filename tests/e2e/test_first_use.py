@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from devtools.demo import act_as_ci_and_partner, prepare_project
+from release.cli.common import GATE_WAIT_EXIT_CODE
 from release.engine import automation
 from tests.e2e.harness import ROOT, base_env
 
@@ -110,7 +111,7 @@ def test_the_readme_using_it_block_runs_verbatim_on_a_fresh_backend(
             continue
         out = run_line(folder, exports, command, env)
         transcript.append(f"$ {command} -> {out.returncode}\n{out.stdout}{out.stderr}")
-        if command == "release promote staging" and out.returncode == 1:
+        if command == "release promote staging" and out.returncode == GATE_WAIT_EXIT_CODE:
             assert GATE in out.stdout + out.stderr, "\n".join(transcript)
             act_as_ci_and_partner(sb, sb.reviewer_token, "staging", ["ci/travis", "test"])
             out = run_line(folder, exports, command, env)  # "run it again once ... approved"
