@@ -294,7 +294,8 @@ class EngineProject:
         return self.setup.cli_env()
 
     def promote(self, env: str) -> tuple[bool, str]:
-        """`up` of `env` as `release promote` runs it; (succeeded, output)."""
+        """`up` of `env` as `release promote` runs it; (done, output): not done while its
+        merge waits at the gate."""
         from pulumi import automation as auto
 
         from release.engine import automation
@@ -302,10 +303,13 @@ class EngineProject:
         self.setup.pin(env, RELEASE_DATE)
         lines: list[str] = []
         try:
-            automation.stack(self.project, env).up(on_output=lines.append)
-            return True, "".join(lines)
+            result = automation.stack(self.project, env).up(on_output=lines.append)
         except auto.CommandError as err:
             return False, str(err)
+        # A closed gate is a recorded state, not a failed `up`: not done until it merged.
+        gate = result.outputs.get("gate")
+        waiting = gate is not None and (gate.value or {}).get("state") == "waiting"
+        return not waiting, "".join(lines)
 
     def approve(self, env: str) -> None:
         checks = list(self.project.stack_file("staging").get("requiredChecks") or [])
