@@ -41,6 +41,14 @@ class PullRequestProvider(ForgeProvider):
             make,
         )
         if pull.state == "open":
+            body = props["body"][:BODY_LIMIT]
+            if pull.title != props["title"] or (pull.body or "") != body:
+                # Adopted after a killed run: bring it to what this run describes, so the
+                # body the reviewers read describes the head that merges.
+                call(
+                    "edit the pull request",
+                    lambda: pull.edit(title=props["title"], body=body),
+                )
             self._request_reviews(pull, props)
         return CreateResult(str(pull.number), self._outs(props, pull))
 
