@@ -60,6 +60,15 @@ def _comment_too_long(text: object) -> None:
         )
 
 
+def _comment_body(req: Request) -> str:
+    """An issue comment's body: given, not empty, and within GitHub's length (else 422)."""
+    text = req.string("body", "IssueComment", required=True)
+    if not text:
+        raise invalid("body is missing", "IssueComment", "body", "missing_field")
+    _comment_too_long(text)
+    return text
+
+
 REVIEW_EVENTS = {
     "APPROVE": "APPROVED",
     "REQUEST_CHANGES": "CHANGES_REQUESTED",
@@ -687,10 +696,7 @@ def list_requested_reviewers(
 def create_comment(forge: Forge, req: Request, owner: str, repo: str, number: str) -> Response:
     handle = forge.open(owner, repo)
     pr = _pull(handle, number)
-    text = req.string("body", "IssueComment", required=True)
-    if not text:
-        raise invalid("body is missing", "IssueComment", "body", "missing_field")
-    _comment_too_long(text)
+    text = _comment_body(req)
     now = now_iso()
     record = {
         "id": forge.store.new_id(),
@@ -737,10 +743,7 @@ def get_comment(forge: Forge, req: Request, owner: str, repo: str, comment_id: s
 def update_comment(forge: Forge, req: Request, owner: str, repo: str, comment_id: str) -> Response:
     handle = forge.open(owner, repo)
     record = _comment(handle, comment_id)
-    text = req.string("body", "IssueComment", required=True)
-    if not text:
-        raise invalid("body is missing", "IssueComment", "body", "missing_field")
-    _comment_too_long(text)
+    text = _comment_body(req)
     record["body"] = text
     record["updated_at"] = now_iso()
     forge.save(handle)
