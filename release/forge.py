@@ -606,8 +606,10 @@ def read_gate(
     reviewers: Sequence[str],
     required_approvals: int,
     expected_head: str | None = None,
+    must_approve: Sequence[str] = (),
 ) -> MergeGate:
-    """Read a pull request's checks and reviews and decide its merge gate (reads only)."""
+    """Read a pull request's checks and reviews and decide its merge gate (reads only);
+    `must_approve`: the reviewers whose own approval is required (the oncall partner)."""
     head = pull.head.sha
     statuses, runs = checks_seen(repo, head)
     return merge_gate(
@@ -621,6 +623,7 @@ def read_gate(
         required_approvals=required_approvals,
         state=pull.state,
         mergeable=pull.mergeable,
+        must_approve=list(must_approve),
     )
 
 

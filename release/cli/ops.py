@@ -42,7 +42,6 @@ from release.rules.cadence import (
     WEEKDAYS,
     Cadence,
     Freeze,
-    Oncall,
     due_today,
     freeze_check,
     freeze_message,
@@ -58,6 +57,15 @@ from release.rules.config import (
     release_date_of,
 )
 from release.rules.production import Refusal, Staged, force_text, promotion_refusals
+from release.rules.rotation import (
+    CUT,
+    PROMOTE,
+    OutsideRotation,
+    Rotation,
+    Week,
+    owed_today,
+    week_of,
+)
 from release.rules.targets import Target
 from release.rules.text import plain, term
 
@@ -76,17 +84,17 @@ CREATED = frozenset({"create", "replace", "create-replacement"})
 
 @dataclass(frozen=True)
 class Team:
-    """The calendar, the oncall pair and the freezes, from the stack files."""
+    """The calendar, the oncall rotation and the freezes, from the stack files."""
 
     cadence: Cadence = Cadence()
-    oncall: Oncall | None = None
+    oncall: Rotation | None = None
     freezes: tuple[Freeze, ...] = ()
 
 
 def team(proj: automation.Project) -> Team:
     """Cadence and oncall from the last stack that sets them; freezes from all stacks."""
     cadence: Cadence | None = None
-    oncall: Oncall | None = None
+    oncall: Rotation | None = None
     freezes: dict[dt.date, Freeze] = {}
     for env in reversed(proj.stack_names()):
         rollout = check_env(proj, env).rollout
@@ -231,24 +239,44 @@ def schedule_lines(proj: automation.Project, day: dt.date | None = None) -> list
     staging_date = release_date_of(str(staging.get("releaseBranch") or ""))
     production = running_release(proj, promoting) if promoting else (None, None)
     production_date = release_date_of(production[0] or "")
+    promoting_values = automation.outputs(proj, promoting) if promoting else {}
     lines = [f"today: {WEEKDAYS[day.weekday()].capitalize()} {day.isoformat()}"]
     freeze = freeze_check(day, info.freezes)
     if freeze:
         lines.append(f"freeze: {freeze_message(freeze)}")
     if info.oncall is None:
-        lines.append("oncall: not named (release-train:oncall {primary, secondary})")
+        lines.append("oncall: not named (release-train:oncall {start, people: [...]})")
     else:
-        lines.append(
-            f"oncall: primary {info.oncall.primary} (production, "
-            f"{info.cadence.production_weekday.capitalize()}), secondary "
-            f"{info.oncall.secondary} (staging, {info.cadence.staging_weekday.capitalize()})"
-        )
-        due = due_today(day, info.cadence, info.oncall, staging_date, production_date)
-        lines += [f"due today: {duty.message}" for duty in due] or ["due today: nothing"]
-        lines += [
-            f"late: {duty.message}"
-            for duty in late(day, info.cadence, info.oncall, staging_date, production_date)
-        ]
+        try:
+            this, following = week_of(info.oncall, day), week_of(info.oncall, day + dt.timedelta(7))
+        except OutsideRotation as err:
+            this = following = None
+            lines.append(f"oncall: {err}")
+        if this is not None and following is not None:
+            lines += [
+                _week_line("this week", this, info.cadence),
+                _week_line("next week", following, info.cadence),
+            ]
+            due = due_today(day, info.cadence, this.pair, staging_date, production_date)
+            lines += [f"due today: {duty.message}" for duty in due] or ["due today: nothing"]
+            lines += [
+                f"late: {duty.message}"
+                for duty in late(day, info.cadence, this.pair, staging_date, production_date)
+            ]
+            pulls = {
+                duty: int(values["prNumber"])
+                for duty, values in ((CUT, staging), (PROMOTE, promoting_values))
+                if values.get("state") == "open" and values.get("prNumber")
+            }
+            owed = owed_today(
+                info.oncall,
+                info.cadence,
+                day,
+                any(d.environment == "staging" for d in due),
+                any(d.environment == "production" for d in due),
+                pulls,
+            )
+            lines += [f"owes today: {item.line()}" for item in owed]
     if cutting and promoting:
         if staging_date and staging_date == production_date:
             lines.append(f"soak: {promoting} already runs {cutting}'s release")
@@ -260,6 +288,16 @@ def schedule_lines(proj: automation.Project, day: dt.date | None = None) -> list
         if check_env(proj, env).rollout.ppcs:
             lines.append(_ppc_line(proj, env))
     return lines
+
+
+def _week_line(label: str, week: Week, cadence: Cadence) -> str:
+    """One week of the rotation: its dates, who is primary and who secondary."""
+    swapped = " (swapped)" if week.swapped else ""
+    return (
+        f"oncall {label} ({week.start.isoformat()} to {week.end.isoformat()}){swapped}: "
+        f"primary {week.primary} (production, {cadence.production_weekday.capitalize()}), "
+        f"secondary {week.secondary} (staging, {cadence.staging_weekday.capitalize()})"
+    )
 
 
 def _ppc_line(proj: automation.Project, env: str) -> str:

@@ -9,6 +9,7 @@ writes. Any refusal is raised here, so bad config stops before anything is regis
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from github.Repository import Repository
 from release import forge
 from release.providers.grafting import find_applied
 from release.providers.rollback import rollback_branch
+from release.rules import clock
 from release.rules.config import ConfigError, Settings
 from release.rules.fixes import (
     LostFixError,
@@ -31,6 +33,7 @@ from release.rules.gates import check_states
 from release.rules.green import GreenResult, newest_green
 from release.rules.payload import Payload, payload_commits, pin_changes, read_pin
 from release.rules.picks import refusal, revert_refusal
+from release.rules.rotation import Approvers, approvers
 from release.rules.running import StackRecord, check_head, rollback_superseded, running_release
 
 
@@ -201,6 +204,7 @@ class PromotionPlan:
     rollback: PlannedRollback | None = None  # the rollback the config asks for, checked
     carried: tuple[str, ...] = ()  # fixes of the running release carried (--carry)
     notes: tuple[str, ...] = ()  # how the running release was found
+    approvers: Approvers | None = None  # who must approve the merge (plan_approvers)
 
     def describe(self) -> str:
         lines = [
@@ -225,7 +229,23 @@ class PromotionPlan:
         for pin in self.payload.pins:
             mark = "changed" if pin.changed else "unchanged"
             lines.append(f"pin {pin.name}: {pin.before} -> {pin.after} ({mark})")
+        if self.approvers and self.approvers.note:
+            lines.append(f"approval: {self.approvers.note} must approve")
         return "\n".join(lines)
+
+
+def plan_approvers(settings: Settings, day: dt.date | None = None) -> Approvers:
+    """Who must approve this stack's merge on `day` (today): the oncall rotation's partner
+    for the week, with the configured reviewers, or the configured reviewers alone when no
+    rotation gates (none, the old fixed pair, or `partnerApproves: false`). Pure; a day
+    before the rotation's first week is a ConfigError naming oncall.start."""
+    return approvers(
+        settings.rollout.oncall,
+        settings.reviewers,
+        settings.required_approvals,
+        settings.environment,
+        day or clock.today(),
+    )
 
 
 def plan_promotion(
@@ -291,6 +311,7 @@ def plan_promotion(
         rollback=rollback,
         carried=carried if needs_ours else (),
         notes=tuple(notes),
+        approvers=plan_approvers(settings),
     )
 
 

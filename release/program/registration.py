@@ -24,6 +24,7 @@ from release.providers.revert import Revert
 from release.providers.rollback import RollbackCommit
 from release.rules.config import Settings
 from release.rules.payload import render_markdown
+from release.rules.rotation import Approvers
 from release.rules.text import md_code
 
 
@@ -89,7 +90,8 @@ def register_promotion(
         )
         head = ours.merge_sha
     head, day_two = register_release_changes(settings, release, plan.changes, head)
-    day_two.update(register_rollback(settings, release, plan.rollback))
+    gate = plan.approvers or Approvers(tuple(settings.reviewers), settings.required_approvals)
+    day_two.update(register_rollback(settings, release, plan.rollback, gate))
     title = f"Promote {release} to {settings.environment}"
     body = render_markdown(plan.payload)
     pull = PullRequest(
@@ -99,7 +101,7 @@ def register_promotion(
         head_sha=head,
         title=title,
         body=body,
-        reviewers=list(settings.reviewers),
+        reviewers=list(gate.reviewers),  # the oncall partner of the week is asked
         payload=plan.payload.to_dict(),
         **common,
     )
@@ -108,8 +110,9 @@ def register_promotion(
         number=pull.number,
         head_sha=head,
         required_checks=list(settings.required_checks),
-        reviewers=list(settings.reviewers),
-        required_approvals=settings.required_approvals,
+        reviewers=list(gate.reviewers),
+        required_approvals=gate.required,
+        must_approve=list(gate.must_approve),
         check_body=True,  # the body the reviewers approved describes the head that merges
         **common,
     )
@@ -213,10 +216,14 @@ def rollback_body(
 
 
 def register_rollback(
-    settings: Settings, release: str, planned: PlannedRollback | None
+    settings: Settings,
+    release: str,
+    planned: PlannedRollback | None,
+    gate: Approvers | None = None,
 ) -> dict[str, Any]:
     """A rollback commit on `rollback/ENV-DATE`, its pull request into the environment, and
-    its merge through the same gates as a promotion (with the planned approvals)."""
+    its merge through the same gates as a promotion (with the planned approvals; when they
+    are not 0, the oncall partner's among them, as `gate` says)."""
     if planned is None:
         return {}
     env, target, to_sha, branch = (
@@ -226,6 +233,9 @@ def register_rollback(
         planned.branch,
     )
     approvals = planned.approvals
+    gate = gate or Approvers(tuple(settings.reviewers), approvals)
+    reviewers = list(gate.reviewers)
+    must_approve = list(gate.must_approve) if approvals > 0 else []
     common = {"api_url": settings.api_url, "repository": settings.repository}
     commit = RollbackCommit(
         "rollback-commit",
@@ -237,7 +247,7 @@ def register_rollback(
         from_release=release,
         **common,
     )
-    body = rollback_body(env, target, to_sha, release, branch, approvals, settings.reviewers)
+    body = rollback_body(env, target, to_sha, release, branch, approvals, reviewers)
     pull = PullRequest(
         "rollback-pull-request",
         head=branch,
@@ -245,7 +255,7 @@ def register_rollback(
         head_sha=commit.head,
         title=f"Roll back {env} to {target}",
         body=body,
-        reviewers=list(settings.reviewers),
+        reviewers=reviewers,
         **common,
     )
     merge = Merge(
@@ -253,8 +263,9 @@ def register_rollback(
         number=pull.number,
         head_sha=commit.head,
         required_checks=list(settings.required_checks),
-        reviewers=list(settings.reviewers),
+        reviewers=reviewers,
         required_approvals=approvals,
+        must_approve=must_approve,
         **common,
     )
     return {

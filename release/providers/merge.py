@@ -1,7 +1,8 @@
 """The merge of a release pull request: gated, with a merge commit, head pinned.
 
 It merges only when every required check on the pull request's head passed and the
-required approvals from configured reviewers of that very head exist, and only with the
+required approvals from configured reviewers of that very head exist (among them the
+approval of each reviewer in `must_approve`: the oncall partner), and only with the
 `merge` method (never squash or rebase), and only when the pull request's body (what
 the reviewers approved) describes that head (`release.rules.payload.description_refusal`).
 The head SHA is sent with the merge, so a pull request that moved underneath is refused by
@@ -52,12 +53,13 @@ def evaluate(repo: Repository, pull: GhPull, props: dict[str, Any]) -> MergeGate
         props.get("reviewers") or [],
         int(props.get("required_approvals") or 0),
         expected_head=props.get("head_sha"),
+        must_approve=props.get("must_approve") or [],
     )
 
 
 class MergeProvider(ForgeProvider):
     replace_on = ("api_url", "repository", "number", "head_sha")
-    update_on = ("required_checks", "reviewers", "required_approvals")
+    update_on = ("required_checks", "reviewers", "required_approvals", "must_approve")
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
@@ -165,6 +167,7 @@ class Merge(ForgeResource, module="github", name="Merge"):
         reviewers: pulumi.Input[list[str]],
         required_approvals: pulumi.Input[int],
         check_body: bool = False,
+        must_approve: pulumi.Input[list[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -175,6 +178,7 @@ class Merge(ForgeResource, module="github", name="Merge"):
             "required_checks": required_checks,
             "reviewers": reviewers,
             "required_approvals": required_approvals,
+            "must_approve": must_approve or [],  # the oncall partner of the merge's week
             "merge_method": "merge",
             "check_body": check_body,  # the body must describe head_sha (a release PR)
         }

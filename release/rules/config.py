@@ -29,15 +29,15 @@ from release.rules.cadence import (
     Cadence,
     CadenceConfigError,
     Freeze,
-    Oncall,
     parse_cadence,
     parse_freezes,
-    parse_oncall,
 )
 from release.rules.errors import NAMESPACE as NAMESPACE  # the namespace of every key
 from release.rules.errors import ConfigError, StackFileError
 from release.rules.guardrails import GuardrailsArgs, GuardrailsError
 from release.rules.ppcs import Ppc, PpcConfigError, parse_ppcs, plan_waves, validate_template
+from release.rules.rotation import EXAMPLE as ROTATION_EXAMPLE
+from release.rules.rotation import Rotation, check_handoff, parse_rotation
 
 DEFAULT_API_URL = "https://api.github.com"
 RELEASE_PREFIX = "release/"
@@ -268,7 +268,7 @@ class RolloutSettings:
     ppc_state_dir: str = DEFAULT_STATE_DIR
     verify_command: str | None = None
     cadence: Cadence = Cadence()
-    oncall: Oncall | None = None
+    oncall: Rotation | None = None  # the rotation (or the old fixed pair)
     freezes: tuple[Freeze, ...] = ()
     has_webhook: bool = False
     manage_protection: bool = False
@@ -549,18 +549,22 @@ def parse_settings(
     if len({login.lower() for login in reviewers}) != len(reviewers):
         raise ConfigError("reviewers", reviewers, "list each reviewer once (logins ignore case)")
     approvals = _int(raw, "requiredApprovals", 1, 0)
-    if not tracks(promotes_from) and approvals > 0 and not reviewers:
+    # A rotation whose partner approves is one more reviewer, named week by week.
+    partner = 1 if (rotation := oncall_rotation(raw)) is not None and rotation.gates else 0
+    if not tracks(promotes_from) and approvals > 0 and not reviewers and not partner:
         raise ConfigError(
             "reviewers",
             reviewers,
             f"requiredApprovals is {approvals}: list the oncall partner(s) who approve, "
-            "or set requiredApprovals to 0",
+            "give an oncall rotation, or set requiredApprovals to 0",
         )
-    if approvals > len(reviewers) and reviewers:
+    if approvals > len(reviewers) + partner and (reviewers or partner):
         raise ConfigError(
             "requiredApprovals",
             approvals,
-            f"only {len(reviewers)} reviewer(s) are listed; lower it or add reviewers",
+            f"only {len(reviewers) + partner} reviewer(s) are listed"
+            + (" (the oncall partner included)" if partner else "")
+            + "; lower it or add reviewers",
         )
 
     merge_method = _text(raw, "mergeMethod", "merge")
@@ -801,6 +805,18 @@ def check_webhook(value: Any, secret: bool | None) -> bool:
     return True
 
 
+def oncall_rotation(raw: Mapping[str, Any]) -> Rotation | None:
+    """The `oncall` key: the rotation (release/rules/rotation.py), the old fixed pair
+    {primary, secondary}, or None when unset. Raises ConfigError naming the key."""
+    value = _mapping(raw, "oncall", ROTATION_EXAMPLE)
+    if not value:
+        return None
+    try:
+        return parse_rotation(value)
+    except CadenceConfigError as err:
+        raise _cadence_error(err) from None
+
+
 def parse_rollout(
     settings: Settings, raw: Mapping[str, Any], webhook_secret: bool | None = None
 ) -> RolloutSettings:
@@ -845,8 +861,9 @@ def parse_rollout(
         cadence = parse_cadence(
             _mapping(raw, "cadence", "{stagingWeekday: thursday, productionWeekday: tuesday}")
         )
-        oncall_value = _mapping(raw, "oncall", "{primary: alice, secondary: bob}")
-        oncall = parse_oncall(oncall_value) if oncall_value else None
+        oncall = oncall_rotation(raw)
+        if oncall is not None:
+            check_handoff(oncall, cadence)
         freezes_value = structured(raw.get("freezes"))
         if freezes_value in ("", None):
             freezes_value = []

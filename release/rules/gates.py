@@ -5,7 +5,10 @@ reviews), so the rules are tested without a server. The rules follow the forge's
 the newest status per context and the newest check run per name count; a neutral or
 skipped check run passes; anything not finished is pending; a required check that never
 reported is missing. An approval counts only from a configured reviewer, only on the
-current head, and a later "changes requested" from a reviewer blocks.
+current head, and a later "changes requested" from a reviewer blocks. A reviewer named in
+`must_approve` (the oncall partner of the week, release/rules/rotation.py) must be among the
+approvers, whatever the count: an approval from anyone else, last week's partner included,
+does not stand in for theirs.
 """
 
 from __future__ import annotations
@@ -155,6 +158,7 @@ def merge_gate(
     required_approvals: int,
     state: str = "open",
     mergeable: bool | None = True,
+    must_approve: Sequence[str] = (),
 ) -> MergeGate:
     """Decide a merge. Every reason names the check, the reviewer or the head that is off."""
     reasons: list[str] = []
@@ -174,10 +178,22 @@ def merge_gate(
     approval = approvals(reviews, reviewers, required_approvals, head_sha)
     for login in approval.blocked_by:
         reasons.append(f"{login} requested changes")
-    if approval.missing:
-        waiting = [r for r in reviewers if r.lower() not in approval.approved_by]
+    # The required reviewers first: their approval is named, not only counted.
+    owed = [w for w in must_approve if w.lower() not in approval.approved_by]
+    for login in owed:
+        if login.lower() not in approval.blocked_by:
+            reasons.append(
+                f"needs the approval of {head_sha[:12]} by {login}, the oncall partner "
+                "(no other approval counts instead)"
+            )
+    more = approval.missing - len(owed)
+    if more > 0:
+        named = {w.lower() for w in owed}
+        waiting = [
+            r for r in reviewers if r.lower() not in approval.approved_by and r.lower() not in named
+        ]
         reasons.append(
-            f"needs {approval.missing} more approval(s) of {head_sha[:12]} from "
+            f"needs {more} more approval(s) of {head_sha[:12]} from "
             f"{', '.join(waiting) or 'a configured reviewer'}"
         )
     if mergeable is False:

@@ -124,9 +124,9 @@ def week_of(rotation: Rotation, day: date) -> Week:
 
     Raises OutsideRotation for a day before the first week (the fixed form has none)."""
     begins = week_start(rotation, day)
-    first = week_start(rotation, rotation.start)
+    first = begins if rotation.fixed else week_start(rotation, rotation.start)
     index = (begins - first).days // 7
-    if index < 0 and not rotation.fixed:
+    if index < 0:
         raise OutsideRotation(
             "oncall.start",
             rotation.start.isoformat(),
@@ -277,6 +277,8 @@ def check_handoff(rotation: Rotation, cadence: Cadence) -> None:
 def _login(value: object, key: str) -> str:
     if isinstance(value, str) and _LOGIN.match(value.strip().lstrip("@")):
         return value.strip().lstrip("@")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise RotationConfigError(key, value, "name who holds this role, e.g. alice")
     raise RotationConfigError(key, value, "give a GitHub login, e.g. alice")
 
 

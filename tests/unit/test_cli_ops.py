@@ -18,6 +18,7 @@ from release.rules.cadence import Cadence, Freeze, Oncall
 from release.rules.config import RolloutSettings
 from release.rules.ppcs import Ppc
 from release.rules.production import Staged
+from release.rules.rotation import pair_on, parse_rotation
 from release.rules.targets import Target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,9 @@ RELEASE = "release/2026-11-26"  # cut on a Thursday
 
 def team(freezes=(), min_soak=4) -> cli_ops.Team:
     return cli_ops.Team(
-        Cadence(min_soak_days=min_soak), Oncall("dana", "oncall-partner"), tuple(freezes)
+        Cadence(min_soak_days=min_soak),
+        parse_rotation({"primary": "dana", "secondary": "oncall-partner"}),
+        tuple(freezes),
     )
 
 
@@ -79,7 +82,10 @@ def project_with(tmp_path: Path, changes: dict[str, dict]) -> automation.Project
 def test_team_settings_from_the_example_stack_files(tmp_path):
     proj = project_with(tmp_path, {})
     info = cli_ops.team(proj)
-    assert info.oncall == Oncall("dana", "oncall-partner")
+    assert info.oncall is not None
+    assert info.oncall.people == ("dana", "oncall-partner") and info.oncall.handoff == "monday"
+    assert pair_on(info.oncall, dt.date(2026, 11, 26)) == Oncall("dana", "oncall-partner")
+    assert pair_on(info.oncall, dt.date(2026, 12, 1)) == Oncall("oncall-partner", "dana")
     assert info.cadence == Cadence("thursday", "tuesday", 4)
     assert info.freezes == ()
     assert cli_ops.roles(proj) == ("staging", "production")

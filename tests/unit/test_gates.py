@@ -427,3 +427,59 @@ def test_every_problem_at_once_is_listed() -> None:
 def test_gate_with_no_required_checks_needs_some_check() -> None:
     result = gate(required_checks=[], statuses=[], check_runs=[])
     assert result.reasons == (f"check no checks reported on {HEAD[:12]}",)
+
+
+# -- the oncall partner (must_approve) ---------------------------------------------------------
+
+
+def test_the_partners_approval_opens_the_gate():
+    result = gate(
+        reviewers=["alice"], reviews=[review("alice", "APPROVED")], must_approve=["alice"]
+    )
+    assert result.ok and result.approval.approved_by == ("alice",)
+
+
+def test_last_weeks_partner_does_not_count_for_this_weeks():
+    # Last week's partner (dana) approved; this week's (alice) has not: dana is no reviewer.
+    result = gate(reviewers=["alice"], reviews=[review("dana", "APPROVED")], must_approve=["alice"])
+    assert not result.ok
+    assert result.reasons == (
+        f"needs the approval of {HEAD[:12]} by alice, the oncall partner "
+        "(no other approval counts instead)",
+    )
+
+
+def test_another_reviewers_approval_does_not_stand_in_for_the_partner():
+    result = gate(
+        reviewers=["alice", "lead"],
+        reviews=[review("lead", "APPROVED")],
+        required_approvals=1,
+        must_approve=["alice"],
+    )
+    assert not result.ok and len(result.reasons) == 1 and "by alice" in result.reasons[0]
+
+
+def test_the_partner_and_one_more_reviewer():
+    both = [review("alice", "APPROVED"), review("lead", "APPROVED")]
+    args = {
+        "reviewers": ["alice", "lead", "ops"],
+        "required_approvals": 2,
+        "must_approve": ["alice"],
+    }
+    assert gate(reviews=both, **args).ok
+    only_partner = gate(reviews=[review("alice", "APPROVED")], **args)
+    assert only_partner.reasons == (f"needs 1 more approval(s) of {HEAD[:12]} from lead, ops",)
+    neither = gate(reviews=[], **args)
+    assert len(neither.reasons) == 2 and "by alice" in neither.reasons[0]
+    assert neither.reasons[1] == f"needs 1 more approval(s) of {HEAD[:12]} from lead, ops"
+
+
+def test_the_partners_old_approval_or_change_request_keeps_the_gate_closed():
+    old = gate(
+        reviewers=["alice"], reviews=[review("alice", "APPROVED", OLD)], must_approve=["alice"]
+    )
+    assert not old.ok and "by alice" in old.reasons[0]
+    blocked = gate(
+        reviewers=["alice"], reviews=[review("alice", "CHANGES_REQUESTED")], must_approve=["alice"]
+    )
+    assert blocked.reasons == ("alice requested changes",)

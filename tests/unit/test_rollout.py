@@ -31,6 +31,9 @@ def stack_raw(stack: str) -> dict:
     return {k.split(":", 1)[1]: v for k, v in raw.items()}
 
 
+ROTATION = {"start": "2026-11-23", "people": ["dana", "oncall-partner", "erin"]}
+
+
 def settings_of(stack: str, **changes):
     raw = {**stack_raw(stack), **changes}
     return parse_settings(stack, raw), raw
@@ -226,7 +229,8 @@ def test_the_production_example_is_valid():
     assert [p.name for p in rollout.ppcs][:2] == ["acme-internal", "globex"]
     assert rollout.wave_of("umbrella") == 3 and rollout.wave_of("nobody") is None
     assert rollout.cadence.min_soak_days == 4
-    assert rollout.oncall and rollout.oncall.primary == "dana"
+    assert rollout.oncall and rollout.oncall.people == ("dana", "oncall-partner")
+    assert not rollout.oncall.gates  # the examples pin `reviewers`
     assert rollout.freezes == () and rollout.manage_protection is False
     assert rollout.ppc_state_dir == ".state/ppcs" and rollout.has_webhook is False
 
@@ -237,6 +241,15 @@ def test_structured_values_arrive_as_json_text_from_the_engine():
     assert isinstance(text["ppcs"], str) and isinstance(text["cadence"], str)
     assert parse_settings("production", text) == settings
     assert parse_rollout(settings, text) == parsed()
+
+
+def test_a_gating_rotation_stands_in_for_the_reviewers_list():
+    settings, _ = settings_of("staging", oncall=ROTATION, reviewers=[], requiredApprovals=1)
+    assert settings.rollout.oncall and settings.rollout.oncall.gates
+    settings, _ = settings_of("staging", oncall=ROTATION, reviewers=["lead"], requiredApprovals=2)
+    assert settings.required_approvals == 2
+    with pytest.raises(ConfigError, match="give an oncall rotation"):
+        settings_of("staging", oncall={**ROTATION, "partnerApproves": False}, reviewers=[])
 
 
 @pytest.mark.parametrize(
@@ -253,6 +266,23 @@ def test_structured_values_arrive_as_json_text_from_the_engine():
         ({"cadence": {"soak": 4}}, "cadence.soak", "unknown setting"),
         ({"cadence": "weekly"}, "cadence", "give a mapping"),
         ({"oncall": {"primary": "dana"}}, "oncall.secondary", "name who holds this role"),
+        ({"oncall": {"start": "2026-11-23", "people": []}}, "oncall.people", "at least two"),
+        ({"oncall": {**ROTATION, "handoff": "funday"}}, "oncall.handoff", "weekday name"),
+        ({"oncall": {**ROTATION, "handoff": "wednesday"}}, "oncall.handoff", "hand off on one"),
+        ({"oncall": {**ROTATION, "start": "23/11/2026"}}, "oncall.start", "YYYY-MM-DD"),
+        (
+            {"oncall": {**ROTATION, "swaps": [{"week": "2026-12-01", "swap": ["dana", "zoe"]}]}},
+            "oncall.swaps[0].swap[1]",
+            "not in the rotation",
+        ),
+        ({"oncall": {**ROTATION, "people": ["dana", "Dana"]}}, "oncall.people[1]", "once"),
+        ({"oncall": {**ROTATION, "reviewers": ["x"]}}, "oncall.reviewers", "unknown setting"),
+        ({"oncall": ["dana", "bob"]}, "oncall", "give a mapping"),
+        (
+            {"oncall": ROTATION, "reviewers": ["lead"], "requiredApprovals": 3},
+            "requiredApprovals",
+            "oncall partner included",
+        ),
         ({"freezes": [{"date": "2026-12-24"}]}, "freezes[0].reason", "say why"),
         ({"freezes": [{"date": "24.12.2026", "reason": "x"}]}, "freezes[0].date", "YYYY-MM-DD"),
         ({"freezes": {"date": "2026-12-24"}}, "freezes", "give a list"),

@@ -170,7 +170,7 @@ def test_what_each_owes_today():
         ),
         ({"start": "2026-11-23", "people": ["a1", "b2"], "every": 2}, "oncall.every", "unknown"),
         ({"primary": "a1", "secondary": "b2", "start": "2026-11-23"}, "oncall.start", "fixed pair"),
-        ({"primary": "a1"}, "oncall.secondary", "login"),
+        ({"primary": "a1"}, "oncall.secondary", "name who holds this role"),
         (
             {
                 "start": "2026-11-23",
