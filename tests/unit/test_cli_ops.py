@@ -270,3 +270,35 @@ def test_a_merge_waiting_at_its_gate_is_blocked_never_merged_and_merges_on_a_lat
     later.on_event(outputs_event("merge", MERGE, "update", done))
     later.finish(ok=True)
     assert [p[0] for p in posted] == ["merged"] and "555555555555" in posted[0][2]
+
+
+def test_status_shows_this_and_next_weeks_pair_and_what_each_owes(tmp_path, monkeypatch):
+    rotation = {
+        "start": "2026-11-23",
+        "people": ["dana", "oncall-partner", "erin"],
+        "swaps": [{"week": "2026-11-30", "swap": ["oncall-partner", "dana"]}],
+    }
+    proj = project_with(tmp_path, {"production": {"oncall": rotation}})
+    outputs = {
+        "staging": {"releaseBranch": "release/2026-11-19", "state": "open", "prNumber": 12},
+        "production": {"state": "merged", "prNumber": 9},
+    }
+    monkeypatch.setattr(cli_ops.automation, "outputs", lambda _proj, env: outputs.get(env, {}))
+    monkeypatch.setattr(cli_ops, "running_release", lambda _proj, _env: (None, None))
+    monkeypatch.setattr(cli_ops, "_ppc_line", lambda _proj, env: f"PPCs ({env})")
+    lines = cli_ops.schedule_lines(proj, dt.date(2026, 11, 26))  # Thursday of week 0
+    assert (
+        "oncall this week (2026-11-23 to 2026-11-29): primary dana (production, Tuesday), "
+        "secondary oncall-partner (staging, Thursday)"
+    ) in lines
+    # Next week oncall-partner would be primary; the swap hands the week to dana.
+    assert (
+        "oncall next week (2026-11-30 to 2026-12-06) (swapped): primary dana (production, "
+        "Tuesday), secondary erin (staging, Thursday)"
+    ) in lines
+    assert "owes today: secondary oncall-partner: cut staging today (Thursday)" in lines
+    assert "owes today: partner dana: approve PR #12" in lines
+    lines = cli_ops.schedule_lines(proj, dt.date(2026, 11, 20))
+    assert any(
+        "oncall: oncall.start" in line and "move oncall.start back" in line for line in lines
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pulumi
@@ -9,10 +11,11 @@ import pytest
 import yaml
 
 from release.program.entry import PROMOTION_OUTPUTS
-from release.program.planning import PromotionPlan
+from release.program.planning import PromotionPlan, plan_approvers
 from release.program.registration import register_promotion
 from release.rules.config import parse_settings
 from release.rules.payload import Payload, PayloadCommit, PinChange
+from release.rules.rotation import parse_rotation
 from tests.support.mocks import EchoMocks, install
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +104,37 @@ def test_promotion_registers_branch_pr_and_merge_in_order(stack):
     # The merge waits for the pull request, which waits for the branch's commit.
     assert pull.urn in merge.dependencies
     assert monitor.registered["release-branch"].urn in pull.dependencies
+
+
+def test_the_rotations_partner_is_asked_and_required_by_the_merge():
+    settings = dataclasses.replace(
+        stack_settings("production"),
+        rollout=dataclasses.replace(
+            stack_settings("production").rollout,
+            oncall=parse_rotation({"start": "2026-11-23", "people": ["dana", "erin", "fay"]}),
+        ),
+    )
+    gate = plan_approvers(settings, dt.date(2026, 12, 1))  # week 1: erin primary, fay secondary
+    assert gate.must_approve == ("fay",) and gate.reviewers == ("fay", "oncall-partner")
+    assert plan_approvers(settings, dt.date(2026, 11, 26)).must_approve == ("erin",)
+    monitor = install(EchoMocks(OUTS), "production")
+
+    @pulumi.runtime.test
+    def program():
+        planned = dataclasses.replace(plan("production", False), approvers=gate)
+        return pulumi.Output.from_input(
+            register_promotion(settings, planned, {"stack": "x"})["prNumber"]
+        )
+
+    program()
+    pull = monitor.registered["pull-request"].inputs
+    merge = monitor.registered["merge"].inputs
+    assert pull["reviewers"] == ["fay", "oncall-partner"]
+    assert merge["must_approve"] == ["fay"] and merge["reviewers"] == ["fay", "oncall-partner"]
+    assert (
+        "approval: oncall partner fay (secondary, week of 2026-11-30)"
+        in dataclasses.replace(plan("production", False), approvers=gate).describe()
+    )
 
 
 def test_ours_merge_sits_between_branch_and_pull_request():
