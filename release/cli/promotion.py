@@ -355,6 +355,7 @@ def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str
 def waiting_gate(proj: automation.Project, env: str, branch: str | None) -> str | None:
     """Why the open release pull request into `env` is not merged yet (reads only)."""
     from release import forge
+    from release.program.planning import plan_approvers
 
     try:
         settings = load(proj, env)
@@ -362,12 +363,14 @@ def waiting_gate(proj: automation.Project, env: str, branch: str | None) -> str 
         pull = branch and forge.find_pull(repo, settings.owner, branch, settings.environment)
         if not pull:
             return None
+        approvers = plan_approvers(settings)  # the oncall partner of this week, if any
         gate = forge.read_gate(
             repo,
             pull,
             settings.required_checks,
-            settings.reviewers,
-            settings.required_approvals,
+            approvers.reviewers,
+            approvers.required,
+            must_approve=approvers.must_approve,
         )
     except Exception as err:  # noqa: BLE001 - status reports, it does not fail
         return f"gate unknown: {forge.redact(str(err))}"

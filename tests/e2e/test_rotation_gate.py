@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from devtools.demo import act_as_ci_and_partner
+from release.cli.promotion import collect_status
 from release.rules.rotation import parse_rotation, partner
 from sandbox import Sandbox
 from tests.conftest import REVIEWER_TOKEN, TOKEN
@@ -95,6 +96,9 @@ def test_the_gate_takes_this_weeks_partner_and_refuses_last_weeks(
     ]
     assert repo.get_branch("staging").commit.sha == staging_before
     assert not repo.get_pull(pull.number).merged
+    # `release status` reads the same gate live: still waiting for this week's partner.
+    row = {r["environment"]: r for r in collect_status(train.project)}["staging"]
+    assert f"#{pull.number} waits" in row["waiting"] and "by oncall-partner" in row["waiting"]
 
     # This week's partner approves: the next up merges.
     train.approve("staging")
