@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from release.program.entry import PROMOTION_OUTPUTS
-from release.program.planning import PromotionPlan, plan_approvers
-from release.program.registration import register_promotion
+from release.program.planning import PlannedRollback, PromotionPlan, plan_approvers
+from release.program.registration import register_promotion, register_rollback
 from release.rules.config import parse_settings
 from release.rules.payload import Payload, PayloadCommit, PinChange
-from release.rules.rotation import parse_rotation
+from release.rules.rotation import approvers, parse_rotation
 from tests.support.mocks import EchoMocks, install
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,3 +203,31 @@ def test_exports_every_promotion_output():
 def test_preview_registers_the_same_graph():
     monitor, _ = run_promotion("staging", needs_ours_merge=True, preview=True)
     assert monitor.order == ["release-branch", "ours-merge", "pull-request", "merge"]
+
+
+@pytest.mark.parametrize(("approvals", "required"), [(1, ["fay"]), (0, [])])
+def test_a_rollback_needing_approvals_needs_the_partners(approvals, required):
+    settings = stack_settings("production")
+    gate = approvers(
+        parse_rotation({"start": "2026-11-23", "people": ["dana", "erin", "fay"]}),
+        settings.reviewers,
+        settings.required_approvals,
+        "production",
+        dt.date(2026, 12, 1),
+    )
+    planned = PlannedRollback("release/2026-11-19", "5" * 40, ENV_HEAD, "rollback/x", approvals)
+    monitor = install(EchoMocks(OUTS), "production")
+
+    @pulumi.runtime.test
+    def program():
+        return pulumi.Output.from_input(
+            register_rollback(settings, "release/2026-11-26", planned, gate)["rollback"]["to"]
+        )
+
+    program()
+    merge = monitor.registered["rollback-merge"].inputs
+    assert merge["must_approve"] == required and merge["required_approvals"] == approvals
+    assert monitor.registered["rollback-pull-request"].inputs["reviewers"] == [
+        "fay",
+        "oncall-partner",
+    ]
