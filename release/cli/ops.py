@@ -325,8 +325,10 @@ def promote_refusal(
     info: Team,
     day: dt.date,
     staged: Staged | None,
+    writes: bool = True,
 ) -> list[Refusal]:
-    """Every rule that stops `promote` today (pure): a freeze, and, for the stack that
+    """Every rule that stops `promote` today (pure): a freeze (only for a stack whose `up`
+    writes to the forge: the tracking stack, testing, only reads), and, for the stack that
     promotes staging's release (`staged` given), a release staging did not merge or one that
     has not soaked since its staging merge."""
     refusals = promotion_refusals(
@@ -337,7 +339,9 @@ def promote_refusal(
         staged,
         info.cadence.min_soak_days,
     )
-    return [Refusal(r.rule, f"{env}: {r.message}") for r in refusals]
+    return [
+        Refusal(r.rule, f"{env}: {r.message}") for r in refusals if writes or r.rule != "freeze"
+    ]
 
 
 def staged_release(proj: automation.Project, settings: Settings) -> Staged:
@@ -371,7 +375,8 @@ def check_promote(
     env = settings.stack
     _cutting, promoting = roles(proj)
     staged = staged_release(proj, settings) if env == promoting and target else None
-    refusals = promote_refusal(env, target, team(proj), clock.today(), staged)
+    writes = bool(settings.promotes_from)  # the tracking stack only reads the forge
+    refusals = promote_refusal(env, target, team(proj), clock.today(), staged, writes)
     if not refusals:
         return None
     if force:

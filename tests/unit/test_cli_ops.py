@@ -56,6 +56,13 @@ def test_a_freeze_date_refuses_every_environment_with_its_reason():
     assert cli_ops.promote_refusal("staging", target(), frozen, day_after, None) == []
 
 
+def test_a_freeze_blocks_writes_only_the_tracking_stack_still_reads():
+    frozen = team([Freeze(TUESDAY, "year-end change freeze")])
+    assert cli_ops.promote_refusal("testing", None, frozen, TUESDAY, None, writes=False) == []
+    (refusal,) = cli_ops.promote_refusal("staging", target(), frozen, TUESDAY, None, writes=True)
+    assert refusal.rule == "freeze"
+
+
 def test_production_waits_for_the_minimum_soak_from_the_staging_merge():
     # cut on the 26th but merged into staging on the 27th: the soak counts from the merge
     late = staged("2026-11-27")
