@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from release.rules.text import slack
 
@@ -35,7 +38,10 @@ EVENTS: dict[str, tuple[str, str]] = {
     "merged": (":white_check_mark:", "Release {release} merged into {environment}"),
     "blocked": (":no_entry:", "Release {release} blocked on {environment}"),
     "rolled_back": (":rewind:", "{environment} rolled back to {release}"),
+    "abandoned": (":wastebasket:", "Release {release} abandoned on {environment}"),
+    "ppc_wave_started": (":arrow_forward:", "PPC wave started for {release} on {environment}"),
     "ppc_wave_failed": (":rotating_light:", "PPC wave failed for {release} on {environment}"),
+    "ppc_wave_done": (":checkered_flag:", "PPC wave completed for {release} on {environment}"),
 }
 
 # Slack's documented limits for a section block.
@@ -46,6 +52,7 @@ MAX_FIELD = 2000
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS = 3
 BACKOFF = 0.25  # seconds before the 2nd attempt, doubled before each later one
+RETRY_AFTER_CAP = 10.0  # the longest a 429's Retry-After makes us wait, in seconds
 
 USER_AGENT = "release-train-notify"
 
@@ -80,15 +87,183 @@ def _field(key: str, value: str) -> dict:
     return _mrkdwn(label + slack(value, MAX_FIELD - len(label)))
 
 
-def format_message(event: str, release: str, environment: str, detail: str = "") -> dict:
+def format_message(
+    event: str,
+    release: str,
+    environment: str,
+    detail: str = "",
+    *,
+    pr_url: str = "",
+    actor: str = "",
+    next_step: str = "",
+) -> dict:
     """The webhook body for one train event, e.g. ``format_message("merged", "release/2024-05-02",
-    "staging", "merge commit abc1234")``. Pure; raises ValueError for an unknown event."""
+    "staging", "merge commit abc1234", pr_url=..., actor="ana", next_step=...)``: the release,
+    the environment, the pull request's link, who acted and what is next, each escaped.
+    Pure; raises ValueError for an unknown event."""
     _, template = _event(event)
     text = template.format(release=release, environment=environment)
     fields = {"release": release, "environment": environment}
+    if pr_url:
+        fields["pull request"] = pr_url
+    if actor:
+        fields["by"] = actor
     if detail:
         fields["detail"] = detail
+    if next_step:
+        fields["next"] = next_step
     return build_payload(event, text, fields)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing the train did in a run, to be posted once."""
+
+    kind: str
+    release: str
+    environment: str
+    detail: str = ""
+    pr_url: str = ""
+    actor: str = ""
+    next_step: str = ""
+
+    def message(self) -> dict:
+        return format_message(
+            self.kind,
+            self.release,
+            self.environment,
+            self.detail,
+            pr_url=self.pr_url,
+            actor=self.actor,
+            next_step=self.next_step,
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one `up` (or day-two command) did, beside the stack outputs: the command, whether
+    it succeeded, who ran it, and what the engine reported (reasons a gate or a check gave,
+    the PPCs it updated and those that failed, with their waves)."""
+
+    command: str  # "promote", "rollback", "abandon", ...
+    ok: bool
+    actor: str = ""
+    cuts: bool = False  # the stack cuts releases: a new release branch is a `cut`
+    branch_created: bool = False  # the engine created the release branch in this run
+    blocked: tuple[str, ...] = ()
+    ppcs_updated: Mapping[str, int] = field(default_factory=dict)  # PPC -> wave
+    ppcs_failed: Mapping[str, tuple[int, str]] = field(default_factory=dict)  # -> (wave, why)
+    reason: str = ""  # an abandon's reason
+
+
+def run_events(
+    environment: str, before: Mapping[str, Any], after: Mapping[str, Any], run: Run
+) -> list[Event]:
+    """The events a run produced, from the stack's outputs before and after it (pure).
+
+    A promotion is ``merged`` when the outputs name a merge commit the earlier outputs did not
+    (so every promotion posts once, and a no-op re-run posts nothing); a rollback likewise
+    from ``dayTwo.rollback``; ``cut`` when the release branch is new; ``abandoned`` when an
+    abandon went through; ``blocked`` with the reasons in plain words; and per PPC wave, its
+    start, its failure or its completion."""
+    env = environment
+    release = str(after.get("releaseBranch") or before.get("releaseBranch") or "the release")
+    pr_url = str(after.get("prUrl") or "")
+    who = run.actor
+    found: list[Event] = []
+
+    def add(kind: str, detail: str, next_step: str, rel: str = release, url: str = pr_url) -> None:
+        found.append(Event(kind, rel, env, detail, url, who, next_step))
+
+    new_branch = after.get("releaseBranch") and after.get("releaseBranch") != before.get(
+        "releaseBranch"
+    )
+    if run.cuts and run.command == "promote" and (new_branch or run.branch_created):
+        add(
+            "cut",
+            f"branch {release}",
+            f"checks and approvals on the PR, then `release promote {env}` again",
+        )
+    commit = after.get("mergeCommit")
+    if run.ok and after.get("state") == "merged" and commit and commit != before.get("mergeCommit"):
+        add(
+            "merged",
+            f"merge commit {str(commit)[:12]}",
+            f"{env} runs {release}; watch it, then promote the next environment on its day",
+        )
+    old_rb = (before.get("dayTwo") or {}).get("rollback") or {}
+    new_rb = (after.get("dayTwo") or {}).get("rollback") or {}
+    if (
+        run.ok
+        and new_rb.get("state") == "merged"
+        and new_rb.get("mergeCommit")
+        and new_rb.get("mergeCommit") != old_rb.get("mergeCommit")
+    ):
+        add(
+            "rolled_back",
+            f"replacing {new_rb.get('from') or 'the release'}",
+            f"{env} runs {new_rb.get('to')} again; fix on master, then cut or cherry-pick",
+            rel=str(new_rb.get("to") or "an earlier release"),
+            url=str(new_rb.get("prUrl") or ""),
+        )
+    if run.command == "abandon" and run.ok:
+        gone = str(before.get("releaseBranch") or release)
+        back = str(after.get("releaseBranch") or "the release before")
+        add(
+            "abandoned",
+            run.reason,
+            f"{env} is back on {back}; the next release is cut on its day",
+            rel=gone,
+            url=str(before.get("prUrl") or ""),
+        )
+    failed_waves = sorted({wave for wave, _ in run.ppcs_failed.values()})
+    started = sorted({w for w in run.ppcs_updated.values()} | set(failed_waves))
+    for wave in started:
+        names = sorted(n for n, w in run.ppcs_updated.items() if w == wave)
+        add(
+            "ppc_wave_started",
+            f"wave {wave}: {', '.join(names) or 'its PPCs'}",
+            "wait for the wave to finish",
+        )
+    for wave in failed_waves:
+        why = "; ".join(f"{n}: {m}" for n, (w, m) in sorted(run.ppcs_failed.items()) if w == wave)
+        add(
+            "ppc_wave_failed",
+            f"wave {wave}: {why}. Later waves did not start",
+            f"fix it and run `release promote {env}` again: PPCs already updated are not run again",
+        )
+    for wave in started:
+        if run.ok or (failed_waves and wave < failed_waves[0]):
+            add("ppc_wave_done", f"wave {wave}", "the next wave, if any, follows")
+    if run.blocked and not run.ok:
+        add(
+            "blocked",
+            "; ".join(plain_reason(r, env) for r in run.blocked),
+            f"fix what is listed, then run `release {run.command} {env}` again",
+        )
+    return found
+
+
+_EXCEPTION_PREFIX = re.compile(
+    r"^(?:error:\s*)?(?:[A-Za-z_][\w.]*)?(?:Error|Exception|GateClosed):\s*"
+)
+
+
+def plain_reason(message: str, environment: str) -> str:
+    """A gate's or a check's refusal in plain words: no exception class in front, no "run up
+    again" (the reader runs `release promote ENV`). Pure."""
+    text = " ".join(message.split())
+    while True:
+        stripped = _EXCEPTION_PREFIX.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    text = re.sub(
+        r"[Rr]un up again",
+        f"run `release promote {environment}` again",
+        text,
+    )
+    return text
 
 
 def notify(
@@ -134,11 +309,12 @@ def post_message(
         log.warning("notification %r not sent: %s", event, _redact(str(error), webhook_url))
         return False
 
-    cause = "no attempt made"
+    cause: str | None = "no attempt made"
+    wait: float | None = None
     for attempt in range(1, max(attempts, 1) + 1):
         if attempt > 1:
-            time.sleep(pause * 2 ** (attempt - 2))
-        retry, cause = _attempt(webhook_url, body, timeout)
+            time.sleep(pause * 2 ** (attempt - 2) if wait is None else wait)
+        retry, cause, wait = _attempt(webhook_url, body, timeout)
         if cause is None:
             return True
         if not retry:
@@ -147,13 +323,30 @@ def post_message(
         "notification %r not delivered after %d attempt(s): %s",
         event,
         attempt,
-        _redact(cause, webhook_url),
+        _redact(cause or "", webhook_url),
     )
     return False
 
 
-def _attempt(webhook_url: str, body: bytes, timeout: float) -> tuple[bool, str | None]:
-    """One POST. Returns (worth retrying, cause of failure or None on success)."""
+def retry_after(value: str | None, cap: float | None = None) -> float | None:
+    """The pause a 429's ``Retry-After`` asks for (seconds; an HTTP date is not honoured),
+    capped at :data:`RETRY_AFTER_CAP`; None when absent or unreadable (then the backoff
+    applies). Pure."""
+    limit = RETRY_AFTER_CAP if cap is None else cap
+    try:
+        seconds = float((value or "").strip())
+    except ValueError:
+        return None
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        return None
+    return min(seconds, limit)
+
+
+def _attempt(
+    webhook_url: str, body: bytes, timeout: float
+) -> tuple[bool, str | None, float | None]:
+    """One POST. Returns (worth retrying, cause of failure or None on success, the pause a
+    429 asked for or None)."""
     request = urllib.request.Request(
         webhook_url,
         data=body,
@@ -163,17 +356,18 @@ def _attempt(webhook_url: str, body: bytes, timeout: float) -> tuple[bool, str |
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
-            return False, None
+            return False, None, None
     except urllib.error.HTTPError as error:
+        wait = retry_after(error.headers.get("Retry-After")) if error.code == 429 else None
         reply = _read_reply(error)
         cause = f"HTTP {error.code}" + (f" ({reply})" if reply else "")
-        return error.code in RETRY_STATUSES, cause
+        return error.code in RETRY_STATUSES, cause, wait
     except urllib.error.URLError as error:
-        return True, f"connection failed: {error.reason}"
+        return True, f"connection failed: {error.reason}", None
     except (TimeoutError, ConnectionError) as error:
-        return True, f"connection failed: {type(error).__name__}: {error}"
+        return True, f"connection failed: {type(error).__name__}: {error}", None
     except Exception as error:  # e.g. a malformed URL; not worth retrying
-        return False, f"{type(error).__name__}: {error}"
+        return False, f"{type(error).__name__}: {error}", None
 
 
 def _read_reply(error: urllib.error.HTTPError) -> str:

@@ -1,7 +1,8 @@
 """What every command group of `python -m release` shares: the consoles, the error exit,
 the project folder, and the command line's edge: it reads the stack files (`load`, once per
 version of a file), the environment (`actor`, GITHUB_TOKEN) and the token secret
-(`forge_session`), and passes Settings and a ForgeSession down.
+(`forge_session`), and passes Settings and a ForgeSession down; the webhook URL (`webhook`,
+decrypted here and never printed) and the best-effort `post_event`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pulumi import automation as auto
 
+from release import notify
 from release.cli.console import make_console
 from release.engine import automation, recovery
-from release.rules.config import ConfigError, Settings, StackFileError, parse_settings
+from release.rules.config import (
+    NAMESPACE,
+    ConfigError,
+    Settings,
+    StackFileError,
+    check_webhook,
+    parse_settings,
+)
 from release.rules.outcomes import expected_refusal, gate_block
 from release.rules.text import term
 
@@ -213,3 +222,30 @@ def refuse_if_locked(proj: automation.Project, env: str) -> None:
         recovery.refuse_if_locked(proj.backend(), automation.project_name(proj), env)
     except recovery.StackLocked as err:
         fail(err.message())
+
+
+def webhook(proj: automation.Project, env: str) -> str | None:
+    """The stack's webhook URL, decrypted, or None. Never printed."""
+    if not check_env(proj, env).rollout.has_webhook:
+        return None
+    try:
+        value = automation.stack(proj, env).get_config(f"{NAMESPACE}:notifyWebhook")
+    except auto.CommandError:
+        return None
+    try:
+        check_webhook(value.value, value.secret)
+    except ConfigError as err:
+        fail(f"Pulumi.{env}.yaml: {err}")
+    return value.value or None
+
+
+def post_event(url: str, event: notify.Event) -> None:
+    """Post one event (best effort); a failure is a warning line, never an error."""
+    delivered = notify.post_message(url, event.message(), event=event.kind)
+    if delivered:
+        console.print(f"  notification {event.kind}: sent", highlight=False)
+    else:
+        err_console.print(
+            f"  warning: notification {event.kind}: not delivered (the promotion goes on)",
+            highlight=False,
+        )

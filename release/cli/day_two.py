@@ -18,6 +18,7 @@ import typer
 from pulumi import automation as auto
 from rich.table import Table
 
+from release import notify
 from release.cli.common import (
     EnvArg,
     actor,
@@ -30,8 +31,10 @@ from release.cli.common import (
     fail,
     forge_session,
     gate_wait,
+    post_event,
     project,
     refuse_if_locked,
+    webhook,
 )
 from release.engine import automation, day_two, recovery
 from release.engine.day_two import DayTwoError, FlowResult
@@ -74,7 +77,9 @@ def _well_formed(shas: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in shas.items() if re.fullmatch("[0-9a-f]{40}", v)}
 
 
-def _report(env: str, result: FlowResult) -> None:
+def _report(env: str, result: FlowResult, post: Callable[[], None] | None = None) -> None:
+    """Print what the command did; then `post` its notifications (before a gate wait ends
+    the command with its exit code, so a held merge is posted too)."""
     for note in result.notes:
         console.print(term(f"  note: {note}"), highlight=False)
     values = result.outputs
@@ -84,8 +89,50 @@ def _report(env: str, result: FlowResult) -> None:
                 console.print(term(f"  {key}: {values[key]}"), highlight=False)
         for line in day_two.day_two_summary(values):
             console.print(term(f"  {line}"), highlight=False)
+    if post is not None:
+        post()
+    if values:
         gate_wait(env, values)  # never "done" for a merge that did not happen
     console.print(f"[green]{env}: done[/]")
+
+
+def day_two_events(
+    env: str, command: str, result: FlowResult, by: str, reason: str = ""
+) -> list[notify.Event]:
+    """What a finished day-two command posts (pure): a rollback's merge from the outputs
+    before and after its `up`; an abandon, once its pull request was closed."""
+    found = notify.run_events(
+        env, result.before, result.outputs, notify.Run(command=command, ok=True, actor=by)
+    )
+    found = [e for e in found if e.kind != "abandoned"]
+    if command == "abandon" and result.abandoned is not None:
+        release, url = result.abandoned
+        back = str(result.outputs.get("releaseBranch") or "the release before")
+        found.append(
+            notify.Event(
+                "abandoned",
+                release,
+                env,
+                reason,
+                url,
+                by,
+                f"{env} is back on {back}; the next release is cut on its day",
+            )
+        )
+    return found
+
+
+def _post(
+    proj: automation.Project, env: str, command: str, result: FlowResult, reason: str = ""
+) -> None:
+    """Post what the command did to the stack's webhook, if it has one (best effort)."""
+    try:
+        events = day_two_events(env, command, result, actor(), reason)
+        url = webhook(proj, env) if events else None
+        for event in events if url else []:
+            post_event(url, event)
+    except Exception as err:  # noqa: BLE001 - a chat outage never fails the command
+        err_console.print(f"warning: notifications not sent: {type(err).__name__}")
 
 
 @app.command("cherry-pick")
@@ -162,16 +209,12 @@ def rollback(
     """Restore an earlier release's tree on ENV through a PR and the same gates."""
     proj = project()
     settings = check_env(proj, env)
-    _report(
+    result = _run(
+        "rollback",
         env,
-        _run(
-            "rollback",
-            env,
-            lambda: day_two.rollback(
-                proj, settings, to, force, by=actor(), on_output=stream(verbose)
-            ),
-        ),
+        lambda: day_two.rollback(proj, settings, to, force, by=actor(), on_output=stream(verbose)),
     )
+    _report(env, result, lambda: _post(proj, env, "rollback", result))
 
 
 @app.command()
@@ -186,16 +229,14 @@ def abandon(
     proj = project()
     settings = check_env(proj, env)
     session = forge_session(proj, settings)
-    _report(
+    result = _run(
+        "abandon",
         env,
-        _run(
-            "abandon",
-            env,
-            lambda: day_two.abandon(
-                proj, settings, session, reason, by=actor(), on_output=stream(verbose)
-            ),
+        lambda: day_two.abandon(
+            proj, settings, session, reason, by=actor(), on_output=stream(verbose)
         ),
     )
+    _report(env, result, lambda: _post(proj, env, "abandon", result, reason))
 
 
 @app.command()

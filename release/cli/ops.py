@@ -34,7 +34,17 @@ import typer
 from pulumi import automation as auto
 
 from release import notify
-from release.cli.common import check_env, console, err_console, fail, forge_session, project
+from release.cli.common import (
+    actor,
+    check_env,
+    console,
+    err_console,
+    fail,
+    forge_session,
+    post_event,
+    project,
+    webhook,
+)
 from release.engine import automation
 from release.ppc_status import PpcStateError, ppc_status, read_ppc_state
 from release.rules import clock
@@ -49,11 +59,8 @@ from release.rules.cadence import (
     soak_check,
 )
 from release.rules.config import (
-    NAMESPACE,
-    ConfigError,
     RolloutSettings,
     Settings,
-    check_webhook,
     release_date_of,
 )
 from release.rules.production import Refusal, Staged, force_text, promotion_refusals
@@ -77,6 +84,7 @@ ppc_app = typer.Typer(
 app.add_typer(ppc_app, name="ppc")
 
 CREATED = frozenset({"create", "replace", "create-replacement"})
+CHANGED = CREATED | {"update"}
 
 
 # --- reading the project ---------------------------------------------------------------------
@@ -392,21 +400,6 @@ def check_promote(
     return None
 
 
-def webhook(proj: automation.Project, env: str) -> str | None:
-    """The stack's webhook URL, decrypted, or None. Never printed."""
-    if not check_env(proj, env).rollout.has_webhook:
-        return None
-    try:
-        value = automation.stack(proj, env).get_config(f"{NAMESPACE}:notifyWebhook")
-    except auto.CommandError:
-        return None
-    try:
-        check_webhook(value.value, value.secret)
-    except ConfigError as err:
-        fail(f"Pulumi.{env}.yaml: {err}")
-    return value.value or None
-
-
 def send(proj: automation.Project, env: str, event: str, release: str, detail: str = "") -> None:
     """Post one event to the stack's webhook, if it has one (best effort)."""
     url = webhook(proj, env)
@@ -415,11 +408,10 @@ def send(proj: automation.Project, env: str, event: str, release: str, detail: s
 
 
 def deliver(url: str, event: str, release: str, env: str, detail: str) -> None:
-    delivered = notify.post_message(
-        url, notify.format_message(event, release, env, detail), event=event
+    next_step = (
+        f"wait for the date, or `release promote {env} --force`" if event == "blocked" else ""
     )
-    word = "sent" if delivered else "not delivered"
-    console.print(f"  notification {event}: {word}", highlight=False)
+    post_event(url, notify.Event(event, release, env, detail, actor=actor(), next_step=next_step))
 
 
 @dataclass
@@ -431,7 +423,9 @@ class Watch:
     cuts: bool  # the stack cuts releases (staging): a new release branch is a `cut`
     rollout: RolloutSettings
     rollback_to: str | None
-    post: Callable[[str, str, str], None] | None  # (event, release, detail); None: no webhook
+    post: Callable[[notify.Event], None] | None  # None: no webhook
+    command: str = "promote"
+    by: str = ""
     done: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
 
@@ -444,65 +438,73 @@ class Watch:
         if diagnostic is not None and diagnostic.severity == "error":
             self.errors.append((diagnostic.urn or "", diagnostic.message.strip()))
 
-    def finish(self, ok: bool) -> None:
+    def finish(
+        self,
+        ok: bool,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
         """Say what a failed rollout means, and send what this `up` did (when the stack has a
         webhook); never raises (a chat outage does not fail a release)."""
         try:
-            for event, release, detail in self.events(ok):
-                if event == "ppc_wave_failed":
+            for event in self.events(ok, before or {}, after or {}):
+                if event.kind == "ppc_wave_failed":
                     err_console.print(
-                        term(f"PPC rollout of {release} stopped: {detail}"), highlight=False
+                        term(
+                            f"PPC rollout of {event.release} stopped: {event.detail}; "
+                            f"{event.next_step}."
+                        ),
+                        highlight=False,
                     )
                 if self.post is not None:
-                    self.post(event, release, detail)
+                    self.post(event)
         except Exception as err:  # noqa: BLE001 - notifications are best effort
-            err_console.print(f"notifications not sent: {type(err).__name__}", highlight=False)
+            err_console.print(
+                f"warning: notifications not sent: {type(err).__name__}", highlight=False
+            )
 
-    def events(self, ok: bool) -> list[tuple[str, str, str]]:
-        """(event, release, detail) for each notification this `up` calls for (pure)."""
-        release = self.release or "the release"
-        found: list[tuple[str, str, str]] = []
-        branch = self.done.get("release-branch")
-        if self.cuts and branch and branch[0] in CREATED:
-            found.append(("cut", release, f"branch {branch[1].get('branch') or release}"))
-        # A merge happens on create, or on the update of a merge that waited at its gate.
-        acted = CREATED | {"update"}
-        merge = self.done.get("merge")
-        if merge and merge[0] in acted and merge[1].get("merged"):
-            sha = str(merge[1].get("merge_commit") or "")
-            found.append(("merged", release, f"merge commit {sha[:12]}" if sha else ""))
-        elif merge and merge[0] in acted and merge[1].get("gate_state") == "waiting":
-            reasons = "; ".join(str(r) for r in merge[1].get("waiting") or [])
-            found.append(("blocked", release, _short(f"waits at the merge gate: {reasons}")))
-        rollback = self.done.get("rollback-merge")
-        if rollback and rollback[0] in acted and rollback[1].get("merged"):
-            found.append(("rolled_back", self.rollback_to or "an earlier release", release))
-        if ok:
-            return found
-        failed_ppcs: dict[str, str] = {}
+    def run(self, ok: bool) -> notify.Run:
+        """This `up` as notify.Run: the engine's errors sorted into gate refusals and PPC
+        failures, the PPCs it updated (pure)."""
+        failed: dict[str, tuple[int, str]] = {}
         blocked: list[str] = []
         for urn, message in self.errors:
             name, kind = _name(urn), _type(urn)
             if kind == "command:local:Command" and name.startswith("ppc-"):
-                failed_ppcs.setdefault(name[len("ppc-") :], _short(message))
+                ppc = name[len("ppc-") :]
+                failed.setdefault(ppc, (self.rollout.wave_of(ppc) or 0, _short(message)))
             elif kind == "command:local:Command" and name == "verify":
                 blocked.append(f"the smoke test (verifyCommand) failed: {_short(message)}")
             elif kind.endswith(":Merge"):
                 blocked.append(_short(message))
             elif "would be lost" in message:
                 blocked.append(_short(message))
-        if failed_ppcs:
-            waves = sorted({self.rollout.wave_of(n) or 0 for n in failed_ppcs})
-            detail = (
-                f"wave {', '.join(str(w) for w in waves)}: "
-                + "; ".join(f"{n}: {m}" for n, m in sorted(failed_ppcs.items()))
-                + ". Later waves did not start; fix it and run `release promote "
-                + f"{self.env}` again: PPCs already updated are not run again."
-            )
-            found.append(("ppc_wave_failed", release, detail))
-        if blocked:
-            found.append(("blocked", release, blocked[0]))
-        return found
+        updated = {
+            name[len("ppc-") :]: self.rollout.wave_of(name[len("ppc-") :]) or 0
+            for name, (op, _outs) in self.done.items()
+            if name.startswith("ppc-") and op in CHANGED
+        }
+        branch = self.done.get("release-branch")
+        return notify.Run(
+            command=self.command,
+            ok=ok,
+            actor=self.by,
+            cuts=self.cuts,
+            branch_created=bool(branch and branch[0] in CREATED),
+            blocked=tuple(dict.fromkeys(blocked)),
+            ppcs_updated=updated,
+            ppcs_failed=failed,
+        )
+
+    def events(
+        self, ok: bool, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None
+    ) -> list[notify.Event]:
+        """The notifications this `up` calls for (pure): notify.run_events over the stack's
+        outputs before and after it and what the engine reported."""
+        before = dict(before or {})
+        if self.release and not before.get("releaseBranch") and not (after or {}):
+            before["releaseBranch"] = self.release
+        return notify.run_events(self.env, before, after or {}, self.run(ok))
 
 
 def _name(urn: str) -> str:
@@ -521,6 +523,15 @@ def _short(message: str, limit: int = 600) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def stack_outputs(stack: auto.Stack) -> dict[str, Any]:
+    """The stack's outputs now, or {} (a new stack, an unreadable state): what a run's
+    events are measured against."""
+    try:
+        return {k: v.value for k, v in stack.outputs().items()}
+    except Exception:  # noqa: BLE001 - no outputs: every event of the run is new
+        return {}
+
+
 class NotifyingStack:
     """A stack whose `up` reports its events to a Watch (what `release promote` runs)."""
 
@@ -534,14 +545,16 @@ class NotifyingStack:
 
     def up(self, **kwargs: Any) -> auto.UpResult:
         kwargs["on_event"] = self.watch.on_event
+        before = stack_outputs(self._stack)
         try:
             result = self._stack.up(**kwargs)
         except auto.ConcurrentUpdateError:
             raise
         except auto.CommandError:
-            self.watch.finish(ok=False)
+            self.watch.finish(ok=False, before=before)
             raise
-        self.watch.finish(ok=True)
+        after = {k: v.value for k, v in result.outputs.items()}
+        self.watch.finish(ok=True, before=before, after=after)
         return result
 
     def __getattr__(self, name: str) -> Any:
@@ -570,8 +583,7 @@ def notifying(
         cuts=check_env(proj, source).tracks_source,
         rollout=settings.rollout,
         rollback_to=settings.day_two.rollback_to,
-        post=(lambda event, release, detail: deliver(url, event, release, env, detail))
-        if url
-        else None,
+        post=(lambda event: post_event(url, event)) if url else None,
+        by=actor(),
     )
     return NotifyingStack(stack, watch)

@@ -59,6 +59,8 @@ class FlowResult:
 
     up: auto.UpResult | None = None
     notes: list[str] = field(default_factory=list)
+    before: dict[str, Any] = field(default_factory=dict)  # the stack's outputs before the up
+    abandoned: tuple[str, str] | None = None  # (release, its PR's link) when one was closed
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -111,9 +113,18 @@ def _remove(stack: auto.Stack, name: str) -> None:
 
 
 def _up(
-    project: automation.Project, settings: Settings, message: str, on_output: Printer | None
+    project: automation.Project,
+    settings: Settings,
+    message: str,
+    on_output: Printer | None,
+    result: FlowResult | None = None,
 ) -> auto.UpResult:
     stack = automation.stack(project, settings.stack)
+    if result is not None:  # what the notifications of this run are measured against
+        try:
+            result.before = {k: v.value for k, v in stack.outputs().items()}
+        except auto.CommandError:
+            result.before = {}
     parallel = settings.up_parallelism()  # a whole PPC wave at once
     return automation.up(stack, message, parallel, on_output)
 
@@ -159,7 +170,7 @@ def cherry_pick(
     # for checks and approval; run up again). A pick that cannot apply (a conflict, a
     # refusal) must be taken out of release-train:picks by hand, as the error says.
     try:
-        result.up = _up(project, settings, message, on_output)
+        result.up = _up(project, settings, message, on_output, result)
     finally:
         if flipped:
             _remove(stack, "allowOffMaster")
@@ -189,7 +200,7 @@ def revert(
         env=env,
         by=by,
     )
-    result.up = _up(project, settings, message, on_output)  # a gate failure keeps it listed
+    result.up = _up(project, settings, message, on_output, result)  # a gate failure keeps it listed
     return result
 
 
@@ -246,7 +257,7 @@ def rollback(
     result = FlowResult(
         notes=[f"{current} is marked rolled back: promote refuses it without --force"]
     )
-    result.up = _up(project, settings, message, on_output)
+    result.up = _up(project, settings, message, on_output, result)
     return result
 
 
@@ -341,6 +352,7 @@ def abandon(
     if pull.state == "open":
         pull.create_issue_comment(abandon_comment(by, reason, release, env))
         pull.edit(state="closed")
+        result.abandoned = (str(release), str(getattr(pull, "html_url", "") or ""))
         result.notes.append(f"closed PR #{number} with a comment; {release} stays")
     else:
         result.notes.append(f"PR #{number} was already {pull.state}; {release} stays")
@@ -363,7 +375,7 @@ def abandon(
         if values != list(listed[name]):
             _set_list(stack, name, values)
     result.notes.append(f"{env} pinned back to {plan.previous} ({str(pins['commit'])[:12]})")
-    result.up = _up(project, settings, message, on_output)
+    result.up = _up(project, settings, message, on_output, result)
     return result
 
 

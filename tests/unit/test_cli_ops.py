@@ -167,8 +167,22 @@ def watch(cuts: bool, posted: list) -> cli_ops.Watch:
         cuts=cuts,
         rollout=rollout,
         rollback_to=None,
-        post=lambda *args: posted.append(args),
+        post=posted.append,
+        by="oncall-ana",
     )
+
+
+PR_URL = "https://forge.example/acme/app/pull/7"
+
+
+def merged_outputs(commit: str, release: str = RELEASE) -> dict:
+    return {
+        "releaseBranch": release,
+        "prUrl": PR_URL,
+        "prNumber": 7,
+        "state": "merged",
+        "mergeCommit": commit,
+    }
 
 
 def test_a_merge_then_a_failed_ppc_wave():
@@ -186,41 +200,63 @@ def test_a_merge_then_a_failed_ppc_wave():
     )
     w.on_event(error_event(urn("production", "pulumi:pulumi:Stack"), "update failed"))
     w.finish(ok=False)
-    assert [p[0] for p in posted] == ["merged", "ppc_wave_failed"]  # production cuts nothing
-    assert posted[0][2] == "merge commit " + ("ab" * 20)[:12]
-    detail = posted[1][2]
-    assert detail.startswith("wave 2: globex: ") and "fail lists this PPC" in detail
-    assert "Later waves did not start" in detail
+    # a failed up records no new outputs: its merge is posted by the run that completes
+    kinds = [e.kind for e in posted]
+    assert kinds == ["ppc_wave_started", "ppc_wave_started", "ppc_wave_failed", "ppc_wave_done"]
+    failed = posted[2]
+    assert failed.detail.startswith("wave 2: globex: ") and "fail lists this PPC" in failed.detail
+    assert "Later waves did not start" in failed.detail
+    assert posted[3].detail == "wave 1"  # the wave before the failure completed
+    assert all(e.actor == "oncall-ana" and e.environment == "production" for e in posted)
 
 
-def test_a_cut_refused_at_the_gate_is_cut_and_blocked():
+def test_every_promotion_is_merged_once_and_a_rerun_posts_nothing():
+    posted: list = []
+    first = merged_outputs("a" * 40)
+    w = watch(cuts=False, posted=posted)
+    w.finish(ok=True, before={}, after=first)
+    second = merged_outputs("b" * 40, "release/2026-12-03")
+    w = watch(cuts=False, posted=posted)  # the merge resource replaced: a new merge commit
+    w.on_event(outputs_event("merge", MERGE, "replace", {"merged": True}))
+    w.finish(ok=True, before=first, after=second)
+    w = watch(cuts=False, posted=posted)  # a no-op re-run
+    w.on_event(outputs_event("merge", MERGE, "same", {"merged": True}))
+    w.finish(ok=True, before=second, after=second)
+    assert [(e.kind, e.release) for e in posted] == [
+        ("merged", RELEASE),
+        ("merged", "release/2026-12-03"),
+    ]
+    assert posted[1].pr_url == PR_URL and posted[1].detail == "merge commit " + "b" * 12
+    assert "promote the next environment" in posted[1].next_step
+
+
+def test_a_cut_refused_at_the_gate_is_cut_and_blocked_in_plain_words():
     posted: list = []
     w = watch(cuts=True, posted=posted)
     w.on_event(outputs_event("release-branch", BRANCH, "create", {"branch": RELEASE}))
     w.on_event(
         error_event(
             urn("merge", MERGE),
-            "error: Exception: pull request #3 was not merged: needs 1 more approval of "
-            "the head from oncall-partner. Nothing was changed; run up again once this is resolved.",
+            "error: release.providers.merge.GateClosed: pull request #3 was not merged: needs 1 "
+            "more approval of the head from oncall-partner. Nothing was changed; run up again "
+            "once this is resolved.",
         )
     )
-    w.finish(ok=False)
-    assert [p[0] for p in posted] == ["cut", "blocked"]
-    assert "needs 1 more approval" in posted[1][2]
+    w.finish(ok=False, before={})
+    assert [e.kind for e in posted] == ["cut", "blocked"]
+    reason = posted[1].detail
+    assert reason.startswith("pull request #3 was not merged: needs 1 more approval")
+    assert "GateClosed" not in reason and "up again" not in reason
+    assert "run `release promote production` again" in reason
 
 
-def test_an_idle_up_sends_nothing_and_a_rerun_merge_does_not_repeat_the_cut():
+def test_an_idle_up_sends_nothing():
     posted: list = []
     w = watch(cuts=True, posted=posted)
     w.on_event(outputs_event("release-branch", BRANCH, "same", {"branch": RELEASE}))
     w.on_event(outputs_event("merge", MERGE, "same", {"merged": True}))
-    w.finish(ok=True)
+    w.finish(ok=True, before=merged_outputs("c" * 40), after=merged_outputs("c" * 40))
     assert posted == []
-    w = watch(cuts=True, posted=posted)
-    w.on_event(outputs_event("release-branch", BRANCH, "same", {"branch": RELEASE}))
-    w.on_event(outputs_event("merge", MERGE, "create", {"merged": True, "merge_commit": "c" * 40}))
-    w.finish(ok=True)
-    assert [p[0] for p in posted] == ["merged"]
 
 
 def test_lost_fix_and_smoke_test_failures_are_blocks():
@@ -236,18 +272,17 @@ def test_lost_fix_and_smoke_test_failures_are_blocks():
     w = watch(cuts=False, posted=posted)
     w.on_event(error_event(urn("verify", COMMAND), "error: exit status 1"))
     w.finish(ok=False)
-    assert [p[0] for p in posted] == ["blocked", "blocked"]
-    assert "would be lost" in posted[0][2] and "smoke test" in posted[1][2]
+    assert [e.kind for e in posted] == ["blocked", "blocked"]
+    assert "would be lost" in posted[0].detail and "smoke test" in posted[1].detail
 
 
 def test_a_broken_receiver_never_fails_the_promotion(capsys):
-    def post(*_args):
+    def post(_event):
         raise ConnectionError("receiver down")
 
     w = watch(cuts=True, posted=[])
     w.post = post
-    w.on_event(outputs_event("merge", MERGE, "create", {"merged": True}))
-    w.finish(ok=True)
+    w.finish(ok=True, before={}, after=merged_outputs("d" * 40))
     assert "notifications not sent" in capsys.readouterr().err
 
 
@@ -261,22 +296,21 @@ def test_without_a_webhook_a_failed_wave_is_still_explained(capsys):
     assert "release promote production` again: PPCs already updated are not run again" in err
 
 
-def test_a_merge_waiting_at_its_gate_is_blocked_never_merged_and_merges_on_a_later_update():
-    posted: list = []
-    w = watch(cuts=False, posted=posted)
-    reasons = ["needs 1 more approval(s) of 333333333333 from oncall-partner"]
-    waiting = {"merged": False, "merge_commit": None, "gate_state": "waiting", "waiting": reasons}
-    w.on_event(outputs_event("merge", MERGE, "create", waiting))
-    w.finish(ok=True)
-    assert [p[0] for p in posted] == ["blocked"]
-    assert "oncall-partner" in posted[0][2]
+def test_day_two_commands_post_their_rollback_and_abandon_once():
+    from release.cli.day_two import day_two_events
+    from release.engine.day_two import FlowResult
 
-    posted.clear()
-    later = watch(cuts=False, posted=posted)
-    done = {"merged": True, "merge_commit": "5" * 40, "gate_state": "merged", "waiting": []}
-    later.on_event(outputs_event("merge", MERGE, "update", done))
-    later.finish(ok=True)
-    assert [p[0] for p in posted] == ["merged"] and "555555555555" in posted[0][2]
+    abandoned = FlowResult(abandoned=(RELEASE, PR_URL))
+    [event] = day_two_events("staging", "abandon", abandoned, "ana", "a bad build")
+    assert (event.kind, event.release, event.pr_url, event.detail, event.actor) == (
+        "abandoned",
+        RELEASE,
+        PR_URL,
+        "a bad build",
+        "ana",
+    )
+    assert day_two_events("staging", "abandon", FlowResult(), "ana") == []  # PR already closed
+    assert day_two_events("staging", "rollback", FlowResult(), "ana") == []  # no up ran
 
 
 def test_status_shows_this_and_next_weeks_pair_and_what_each_owes(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,6 +15,7 @@ import pytest
 
 from release import notify as notify_module
 from release.notify import EVENTS, build_payload, format_message, notify
+from release.rules.text import slack
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/XXXXsecretXXXXtokenXXXX"
 
@@ -23,7 +25,8 @@ class Receiver:
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
-        self.statuses: list[int] = []
+        self.statuses: list = []  # a status, or (status, headers)
+        self.times: list[float] = []
         self.lock = threading.Lock()
         receiver = self
 
@@ -40,8 +43,12 @@ class Receiver:
                         }
                     )
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    receiver.times.append(time.monotonic())
+                status, extra = status if isinstance(status, tuple) else (status, {})
                 reply = b"ok" if status == 200 else b"no_service"
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
@@ -201,3 +208,108 @@ def assert_no_secret(text: str, url: str) -> None:
     assert url not in text
     assert "XXXXsecretXXXXtokenXXXX" not in text
     assert SECRET_PATH not in text
+
+
+# --- Retry-After, the message's fields, the events of a run ------------------------------
+
+
+def test_a_429_waits_for_its_retry_after_within_the_cap(receiver, monkeypatch):
+    monkeypatch.setattr(notify_module, "RETRY_AFTER_CAP", 0.6)
+    receiver.statuses = [(429, {"Retry-After": "0.4"}), (429, {"Retry-After": "3600"})]
+    assert notify(receiver.url, "merged", "Release merged") is True
+    first, second, third = receiver.times
+    assert second - first >= 0.35  # the 0.4 s asked for, not the 0.01 s backoff
+    assert 0.55 <= third - second < 3  # an hour asked for, capped at 0.6 s
+    assert notify_module.retry_after("soon") is None
+    assert notify_module.retry_after("-1") is None
+    assert notify_module.retry_after("2", cap=1.0) == 1.0
+
+
+def test_the_message_carries_the_pr_who_and_what_next_escaped():
+    event = notify_module.Event(
+        "merged",
+        "release/2026-11-26",
+        "production",
+        "merge commit abc",
+        pr_url="https://forge.example/acme/app/pull/7",
+        actor="ana<!channel>",
+        next_step="promote `staging` on Thursday",
+    )
+    fields = [f["text"] for f in event.message()["blocks"][1]["fields"]]
+    assert fields == [
+        "*release*\nrelease/2026-11-26",
+        "*environment*\nproduction",
+        "*pull request*\nhttps://forge.example/acme/app/pull/7",
+        "*by*\nana&lt;!channel&gt;",
+        "*detail*\nmerge commit abc",
+        "*next*\n" + slack("promote `staging` on Thursday"),
+    ]
+
+
+PROMOTED = {
+    "releaseBranch": "release/2026-11-26",
+    "prUrl": "https://forge.example/acme/app/pull/7",
+    "state": "merged",
+    "mergeCommit": "a" * 40,
+}
+
+
+def run(command: str = "promote", ok: bool = True, **kw) -> notify_module.Run:
+    return notify_module.Run(command=command, ok=ok, actor="ana", **kw)
+
+
+def kinds(before: dict, after: dict, r: notify_module.Run) -> list[str]:
+    return [e.kind for e in notify_module.run_events("staging", before, after, r)]
+
+
+def test_run_events_merged_once_per_merge_commit():
+    assert kinds({}, PROMOTED, run()) == ["merged"]
+    assert kinds(PROMOTED, PROMOTED, run()) == []  # a no-op re-run
+    nxt = {**PROMOTED, "releaseBranch": "release/2026-12-03", "mergeCommit": "b" * 40}
+    assert kinds(PROMOTED, nxt, run(cuts=True)) == ["cut", "merged"]
+    assert kinds(PROMOTED, {**nxt, "state": "open", "mergeCommit": None}, run(cuts=True)) == ["cut"]
+    assert kinds(PROMOTED, {}, run(ok=False)) == []  # a failure with nothing to say
+
+
+def test_run_events_rollback_abandon_and_block():
+    rolled = {
+        **PROMOTED,
+        "dayTwo": {
+            "rollback": {
+                "to": "release/2026-11-19",
+                "from": "release/2026-11-26",
+                "prUrl": "https://forge.example/acme/app/pull/9",
+                "state": "merged",
+                "mergeCommit": "c" * 40,
+            }
+        },
+    }
+    [event] = notify_module.run_events("staging", PROMOTED, rolled, run("rollback"))
+    assert (event.kind, event.release) == ("rolled_back", "release/2026-11-19")
+    assert event.pr_url.endswith("/pull/9") and event.actor == "ana"
+    assert kinds(rolled, rolled, run()) == []  # posted once, not again by the next promote
+    assert kinds(PROMOTED, {}, run("abandon", reason="bad")) == ["abandoned"]
+    blocked = run(ok=False, blocked=("Exception: checks pending. Run up again.",))
+    [event] = notify_module.run_events("staging", PROMOTED, {}, blocked)
+    assert event.kind == "blocked"
+    assert event.detail == "checks pending. run `release promote staging` again."
+    assert "release promote staging" in event.next_step
+
+
+def test_run_events_ppc_waves_start_fail_and_complete():
+    done = run(ppcs_updated={"acme": 1, "globex": 2, "initech": 2})
+    assert kinds(PROMOTED, PROMOTED, done) == [
+        "ppc_wave_started",
+        "ppc_wave_started",
+        "ppc_wave_done",
+        "ppc_wave_done",
+    ]
+    failed = run(ok=False, ppcs_updated={"acme": 1}, ppcs_failed={"globex": (2, "boom")})
+    events = notify_module.run_events("production", PROMOTED, {}, failed)
+    assert [(e.kind, e.detail.split(":")[0]) for e in events] == [
+        ("ppc_wave_started", "wave 1"),
+        ("ppc_wave_started", "wave 2"),
+        ("ppc_wave_failed", "wave 2"),
+        ("ppc_wave_done", "wave 1"),
+    ]
+    assert "globex: boom" in events[2].detail
