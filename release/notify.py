@@ -149,72 +149,80 @@ class Run:
     ok: bool
     actor: str = ""
     cuts: bool = False  # the stack cuts releases: a new release branch is a `cut`
-    branch_created: bool = False  # the engine created the release branch in this run
+    release: str = ""  # the release the run was for, when the state does not say
     blocked: tuple[str, ...] = ()
     ppcs_updated: Mapping[str, int] = field(default_factory=dict)  # PPC -> wave
     ppcs_failed: Mapping[str, tuple[int, str]] = field(default_factory=dict)  # -> (wave, why)
     reason: str = ""  # an abandon's reason
 
 
-def run_events(
-    environment: str, before: Mapping[str, Any], after: Mapping[str, Any], run: Run
-) -> list[Event]:
-    """The events a run produced, from the stack's outputs before and after it (pure).
+TRAIN_RESOURCES = (
+    "release-branch",
+    "pull-request",
+    "merge",
+    "rollback-commit",
+    "rollback-pull-request",
+    "rollback-merge",
+)
+"""The resources whose state tells what a run did (by name: their outputs in the state)."""
 
-    A promotion is ``merged`` when the outputs name a merge commit the earlier outputs did not
-    (so every promotion posts once, and a no-op re-run posts nothing); a rollback likewise
-    from ``dayTwo.rollback``; ``cut`` when the release branch is new; ``abandoned`` when an
-    abandon went through; ``blocked`` with the reasons in plain words; and per PPC wave, its
-    start, its failure or its completion."""
+
+def run_events(
+    environment: str,
+    before: Mapping[str, Mapping[str, Any]],
+    after: Mapping[str, Mapping[str, Any]],
+    run: Run,
+) -> list[Event]:
+    """The events a run produced (pure), from the state of :data:`TRAIN_RESOURCES` before and
+    after it (resource name -> outputs) and what the engine reported (``run``).
+
+    The state is written even by an `up` that fails later on, so a merge is seen once: a
+    promotion is ``merged`` when the ``merge`` resource records a merge commit it did not
+    record before (every promotion posts once; a re-run, or the run that continues a failed
+    PPC wave, posts nothing again); a rollback likewise from ``rollback-merge``; ``cut`` when
+    the release branch is new; ``abandoned`` when an abandon went through; ``blocked`` with
+    the reasons in plain words; and per PPC wave, its start, its failure or its completion."""
     env = environment
-    release = str(after.get("releaseBranch") or before.get("releaseBranch") or "the release")
-    pr_url = str(after.get("prUrl") or "")
+    pull = after.get("pull-request") or before.get("pull-request") or {}
+    branch = after.get("release-branch") or {}
+    release = str(pull.get("head") or branch.get("branch") or run.release or "the release")
+    pr_url = str(pull.get("url") or "")
     who = run.actor
     found: list[Event] = []
 
     def add(kind: str, detail: str, next_step: str, rel: str = release, url: str = pr_url) -> None:
         found.append(Event(kind, rel, env, detail, url, who, next_step))
 
-    new_branch = after.get("releaseBranch") and after.get("releaseBranch") != before.get(
-        "releaseBranch"
-    )
-    if run.cuts and run.command == "promote" and (new_branch or run.branch_created):
+    old_branch = (before.get("release-branch") or {}).get("branch")
+    if run.cuts and run.command == "promote" and branch.get("branch") not in (None, old_branch):
         add(
             "cut",
-            f"branch {release}",
+            f"branch {branch.get('branch')}",
             f"checks and approvals on the PR, then `release promote {env}` again",
+            rel=str(branch.get("branch")),
         )
-    commit = after.get("mergeCommit")
-    if run.ok and after.get("state") == "merged" and commit and commit != before.get("mergeCommit"):
+    if run.command != "abandon" and _new_merge(before.get("merge"), after.get("merge")):
+        commit = str((after.get("merge") or {}).get("merge_commit"))
         add(
             "merged",
-            f"merge commit {str(commit)[:12]}",
+            f"merge commit {commit[:12]}",
             f"{env} runs {release}; watch it, then promote the next environment on its day",
         )
-    old_rb = (before.get("dayTwo") or {}).get("rollback") or {}
-    new_rb = (after.get("dayTwo") or {}).get("rollback") or {}
-    if (
-        run.ok
-        and new_rb.get("state") == "merged"
-        and new_rb.get("mergeCommit")
-        and new_rb.get("mergeCommit") != old_rb.get("mergeCommit")
-    ):
+    if _new_merge(before.get("rollback-merge"), after.get("rollback-merge")):
+        commit = after.get("rollback-commit") or {}
+        to = str(commit.get("to_release") or "an earlier release")
         add(
             "rolled_back",
-            f"replacing {new_rb.get('from') or 'the release'}",
-            f"{env} runs {new_rb.get('to')} again; fix on master, then cut or cherry-pick",
-            rel=str(new_rb.get("to") or "an earlier release"),
-            url=str(new_rb.get("prUrl") or ""),
+            f"replacing {commit.get('from_release') or 'the release'}",
+            f"{env} runs {to} again; fix on master, then cut or cherry-pick",
+            rel=to,
+            url=str((after.get("rollback-pull-request") or {}).get("url") or ""),
         )
     if run.command == "abandon" and run.ok:
-        gone = str(before.get("releaseBranch") or release)
-        back = str(after.get("releaseBranch") or "the release before")
         add(
             "abandoned",
             run.reason,
-            f"{env} is back on {back}; the next release is cut on its day",
-            rel=gone,
-            url=str(before.get("prUrl") or ""),
+            f"{env} is back on the release before; the next release is cut on its day",
         )
     failed_waves = sorted({wave for wave, _ in run.ppcs_failed.values()})
     started = sorted({w for w in run.ppcs_updated.values()} | set(failed_waves))
@@ -242,6 +250,14 @@ def run_events(
             f"fix what is listed, then run `release {run.command} {env}` again",
         )
     return found
+
+
+def _new_merge(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> bool:
+    """The merge resource records a merge commit now that it did not record before."""
+    commit = (after or {}).get("merge_commit")
+    return bool((after or {}).get("merged") and commit) and commit != (before or {}).get(
+        "merge_commit"
+    )
 
 
 _EXCEPTION_PREFIX = re.compile(

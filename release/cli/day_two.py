@@ -99,15 +99,16 @@ def _report(env: str, result: FlowResult, post: Callable[[], None] | None = None
 def day_two_events(
     env: str, command: str, result: FlowResult, by: str, reason: str = ""
 ) -> list[notify.Event]:
-    """What a finished day-two command posts (pure): a rollback's merge from the outputs
-    before and after its `up`; an abandon, once its pull request was closed."""
-    found = notify.run_events(
-        env, result.before, result.outputs, notify.Run(command=command, ok=True, actor=by)
-    )
-    found = [e for e in found if e.kind != "abandoned"]
+    """What a finished day-two command posts (pure): what its `up` did, from the state of the
+    train's resources before and after it (a merge of the re-PR'd release, a rollback's
+    merge), and an abandon once its pull request was closed."""
+    run = notify.Run(command=command, ok=True, actor=by)
+    found = [
+        e for e in notify.run_events(env, result.before, result.after, run) if e.kind != "abandoned"
+    ]
     if command == "abandon" and result.abandoned is not None:
         release, url = result.abandoned
-        back = str(result.outputs.get("releaseBranch") or "the release before")
+        back = (result.after.get("pull-request") or {}).get("head") or "the release before"
         found.append(
             notify.Event(
                 "abandoned",
@@ -170,7 +171,7 @@ def cherry_pick(
         f"are there. A pick that cannot apply: take it out of release-train:picks in "
         f"Pulumi.{env}.yaml.",
     )
-    _report(env, result)
+    _report(env, result, lambda: _post(proj, env, "cherry-pick", result))
 
 
 @app.command()
@@ -186,14 +187,12 @@ def revert(
     check_forge(
         proj, settings, None, write=True, arguments=_well_formed({"SHA": sha.strip().lower()})
     )
-    _report(
+    result = _run(
+        "revert",
         env,
-        _run(
-            "revert",
-            env,
-            lambda: day_two.revert(proj, settings, sha, by=actor(), on_output=stream(verbose)),
-        ),
+        lambda: day_two.revert(proj, settings, sha, by=actor(), on_output=stream(verbose)),
     )
+    _report(env, result, lambda: _post(proj, env, "revert", result))
 
 
 @app.command()

@@ -484,13 +484,12 @@ class Watch:
             for name, (op, _outs) in self.done.items()
             if name.startswith("ppc-") and op in CHANGED
         }
-        branch = self.done.get("release-branch")
         return notify.Run(
             command=self.command,
             ok=ok,
             actor=self.by,
             cuts=self.cuts,
-            branch_created=bool(branch and branch[0] in CREATED),
+            release=self.release or "",
             blocked=tuple(dict.fromkeys(blocked)),
             ppcs_updated=updated,
             ppcs_failed=failed,
@@ -499,12 +498,9 @@ class Watch:
     def events(
         self, ok: bool, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None
     ) -> list[notify.Event]:
-        """The notifications this `up` calls for (pure): notify.run_events over the stack's
-        outputs before and after it and what the engine reported."""
-        before = dict(before or {})
-        if self.release and not before.get("releaseBranch") and not (after or {}):
-            before["releaseBranch"] = self.release
-        return notify.run_events(self.env, before, after or {}, self.run(ok))
+        """The notifications this `up` calls for (pure): notify.run_events over the state of
+        the train's resources before and after it and what the engine reported."""
+        return notify.run_events(self.env, before or {}, after or {}, self.run(ok))
 
 
 def _name(urn: str) -> str:
@@ -523,21 +519,13 @@ def _short(message: str, limit: int = 600) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def stack_outputs(stack: auto.Stack) -> dict[str, Any]:
-    """The stack's outputs now, or {} (a new stack, an unreadable state): what a run's
-    events are measured against."""
-    try:
-        return {k: v.value for k, v in stack.outputs().items()}
-    except Exception:  # noqa: BLE001 - no outputs: every event of the run is new
-        return {}
-
-
 class NotifyingStack:
     """A stack whose `up` reports its events to a Watch (what `release promote` runs)."""
 
-    def __init__(self, stack: auto.Stack, watch: Watch) -> None:
+    def __init__(self, stack: auto.Stack, watch: Watch, state: Callable[[], dict]) -> None:
         self._stack = stack
         self.watch = watch
+        self._state = state  # the train's resources in the stack's state, now
 
     @property
     def name(self) -> str:
@@ -545,16 +533,15 @@ class NotifyingStack:
 
     def up(self, **kwargs: Any) -> auto.UpResult:
         kwargs["on_event"] = self.watch.on_event
-        before = stack_outputs(self._stack)
+        before = self._state()
         try:
             result = self._stack.up(**kwargs)
         except auto.ConcurrentUpdateError:
             raise
         except auto.CommandError:
-            self.watch.finish(ok=False, before=before)
+            self.watch.finish(ok=False, before=before, after=self._state())
             raise
-        after = {k: v.value for k, v in result.outputs.items()}
-        self.watch.finish(ok=True, before=before, after=after)
+        self.watch.finish(ok=True, before=before, after=self._state())
         return result
 
     def __getattr__(self, name: str) -> Any:
@@ -586,4 +573,6 @@ def notifying(
         post=(lambda event: post_event(url, event)) if url else None,
         by=actor(),
     )
-    return NotifyingStack(stack, watch)
+    return NotifyingStack(
+        stack, watch, lambda: automation.train_state(proj, env, notify.TRAIN_RESOURCES)
+    )

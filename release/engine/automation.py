@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -357,6 +357,23 @@ def resources(project: Project, name: str) -> list[dict[str, Any]]:
         for r in found
         if isinstance(r, dict)
     ]
+
+
+def train_state(project: Project, name: str, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The outputs in the stack's state of the top-level resources called `names` (resource
+    name -> outputs, secrets masked); what a run's notifications are measured against. A
+    stack with no state, or one that cannot be read, has none."""
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        listed = resources(project, name)
+    except Exception:  # noqa: BLE001 - no state to compare: the run's events are all new
+        return found
+    for resource in listed:
+        urn = str(resource.get("urn") or "")
+        short = urn.rsplit("::", 1)[-1]
+        if short in names and not resource.get("delete") and "$" not in urn.split("::")[-2]:
+            found[short] = dict(resource.get("outputs") or {})
+    return found
 
 
 def checkpoint_path(backend_url: str, project: str, name: str) -> Path | None:

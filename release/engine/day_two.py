@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi import automation as auto
 
+from release import notify
 from release.engine import automation
 from release.engine.recovery import refuse_if_locked
 from release.rules import clock
@@ -59,7 +60,8 @@ class FlowResult:
 
     up: auto.UpResult | None = None
     notes: list[str] = field(default_factory=list)
-    before: dict[str, Any] = field(default_factory=dict)  # the stack's outputs before the up
+    before: dict[str, Any] = field(default_factory=dict)  # the train's state before the up
+    after: dict[str, Any] = field(default_factory=dict)  # and after it (notify.run_events)
     abandoned: tuple[str, str] | None = None  # (release, its PR's link) when one was closed
 
     @property
@@ -120,13 +122,15 @@ def _up(
     result: FlowResult | None = None,
 ) -> auto.UpResult:
     stack = automation.stack(project, settings.stack)
-    if result is not None:  # what the notifications of this run are measured against
-        try:
-            result.before = {k: v.value for k, v in stack.outputs().items()}
-        except auto.CommandError:
-            result.before = {}
     parallel = settings.up_parallelism()  # a whole PPC wave at once
-    return automation.up(stack, message, parallel, on_output)
+    if result is None:
+        return automation.up(stack, message, parallel, on_output)
+    # The train's state before and after: what the notifications of this run are measured by.
+    result.before = automation.train_state(project, settings.stack, notify.TRAIN_RESOURCES)
+    try:
+        return automation.up(stack, message, parallel, on_output)
+    finally:
+        result.after = automation.train_state(project, settings.stack, notify.TRAIN_RESOURCES)
 
 
 def removed_report(project: automation.Project, settings: Settings) -> list[str]:

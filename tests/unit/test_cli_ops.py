@@ -176,12 +176,11 @@ PR_URL = "https://forge.example/acme/app/pull/7"
 
 
 def merged_outputs(commit: str, release: str = RELEASE) -> dict:
+    """The train's resources in the state (name -> outputs) after `release` merged."""
     return {
-        "releaseBranch": release,
-        "prUrl": PR_URL,
-        "prNumber": 7,
-        "state": "merged",
-        "mergeCommit": commit,
+        "release-branch": {"branch": release},
+        "pull-request": {"head": release, "url": PR_URL, "number": 7},
+        "merge": {"merged": True, "merge_commit": commit},
     }
 
 
@@ -199,15 +198,31 @@ def test_a_merge_then_a_failed_ppc_wave():
         )
     )
     w.on_event(error_event(urn("production", "pulumi:pulumi:Stack"), "update failed"))
-    w.finish(ok=False)
-    # a failed up records no new outputs: its merge is posted by the run that completes
+    # the state keeps the merge even though the up failed later on
+    w.finish(ok=False, before={}, after=merged_outputs("ab" * 20))
     kinds = [e.kind for e in posted]
-    assert kinds == ["ppc_wave_started", "ppc_wave_started", "ppc_wave_failed", "ppc_wave_done"]
-    failed = posted[2]
+    assert kinds == [
+        "merged",
+        "ppc_wave_started",
+        "ppc_wave_started",
+        "ppc_wave_failed",
+        "ppc_wave_done",
+    ]
+    assert posted[0].detail == "merge commit " + ("ab" * 20)[:12] and posted[0].pr_url == PR_URL
+    failed = posted[3]
     assert failed.detail.startswith("wave 2: globex: ") and "fail lists this PPC" in failed.detail
     assert "Later waves did not start" in failed.detail
-    assert posted[3].detail == "wave 1"  # the wave before the failure completed
+    assert posted[4].detail == "wave 1"  # the wave before the failure completed
     assert all(e.actor == "oncall-ana" and e.environment == "production" for e in posted)
+    # the run that continues after the fix: the merge is in the state already, not repeated
+    posted.clear()
+    w = watch(cuts=False, posted=posted)
+    w.on_event(outputs_event("ppc-globex", COMMAND, "create", {}, ROLLOUT))
+    w.finish(ok=True, before=merged_outputs("ab" * 20), after=merged_outputs("ab" * 20))
+    assert [(e.kind, e.detail) for e in posted] == [
+        ("ppc_wave_started", "wave 2: globex"),
+        ("ppc_wave_done", "wave 2"),
+    ]
 
 
 def test_every_promotion_is_merged_once_and_a_rerun_posts_nothing():
@@ -233,7 +248,6 @@ def test_every_promotion_is_merged_once_and_a_rerun_posts_nothing():
 def test_a_cut_refused_at_the_gate_is_cut_and_blocked_in_plain_words():
     posted: list = []
     w = watch(cuts=True, posted=posted)
-    w.on_event(outputs_event("release-branch", BRANCH, "create", {"branch": RELEASE}))
     w.on_event(
         error_event(
             urn("merge", MERGE),
@@ -242,8 +256,10 @@ def test_a_cut_refused_at_the_gate_is_cut_and_blocked_in_plain_words():
             "once this is resolved.",
         )
     )
-    w.finish(ok=False, before={})
+    cut = {"release-branch": {"branch": RELEASE}, "pull-request": {"head": RELEASE, "url": PR_URL}}
+    w.finish(ok=False, before={}, after=cut)
     assert [e.kind for e in posted] == ["cut", "blocked"]
+    assert posted[1].pr_url == PR_URL
     reason = posted[1].detail
     assert reason.startswith("pull request #3 was not merged: needs 1 more approval")
     assert "GateClosed" not in reason and "up again" not in reason
@@ -300,7 +316,7 @@ def test_day_two_commands_post_their_rollback_and_abandon_once():
     from release.cli.day_two import day_two_events
     from release.engine.day_two import FlowResult
 
-    abandoned = FlowResult(abandoned=(RELEASE, PR_URL))
+    abandoned = FlowResult(abandoned=(RELEASE, PR_URL), after=merged_outputs("e" * 40))
     [event] = day_two_events("staging", "abandon", abandoned, "ana", "a bad build")
     assert (event.kind, event.release, event.pr_url, event.detail, event.actor) == (
         "abandoned",
@@ -310,7 +326,10 @@ def test_day_two_commands_post_their_rollback_and_abandon_once():
         "ana",
     )
     assert day_two_events("staging", "abandon", FlowResult(), "ana") == []  # PR already closed
+    assert "staging is back on " + RELEASE in event.next_step
     assert day_two_events("staging", "rollback", FlowResult(), "ana") == []  # no up ran
+    picked = FlowResult(before=merged_outputs("e" * 40), after=merged_outputs("f" * 40))
+    assert [e.kind for e in day_two_events("staging", "cherry-pick", picked, "ana")] == ["merged"]
 
 
 def test_status_shows_this_and_next_weeks_pair_and_what_each_owes(tmp_path, monkeypatch):

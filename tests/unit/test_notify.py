@@ -246,12 +246,16 @@ def test_the_message_carries_the_pr_who_and_what_next_escaped():
     ]
 
 
-PROMOTED = {
-    "releaseBranch": "release/2026-11-26",
-    "prUrl": "https://forge.example/acme/app/pull/7",
-    "state": "merged",
-    "mergeCommit": "a" * 40,
-}
+def promoted(release: str = "release/2026-11-26", commit: str = "a" * 40) -> dict:
+    """The train's resources in the state (name -> outputs) once `release` merged."""
+    return {
+        "release-branch": {"branch": release},
+        "pull-request": {"head": release, "url": "https://forge.example/acme/app/pull/7"},
+        "merge": {"merged": True, "merge_commit": commit},
+    }
+
+
+PROMOTED = promoted()
 
 
 def run(command: str = "promote", ok: bool = True, **kw) -> notify_module.Run:
@@ -263,32 +267,33 @@ def kinds(before: dict, after: dict, r: notify_module.Run) -> list[str]:
 
 
 def test_run_events_merged_once_per_merge_commit():
-    assert kinds({}, PROMOTED, run()) == ["merged"]
+    [event] = notify_module.run_events("staging", {}, PROMOTED, run())
+    assert (event.kind, event.release, event.actor) == ("merged", "release/2026-11-26", "ana")
+    assert event.pr_url.endswith("/pull/7") and event.detail == "merge commit " + "a" * 12
     assert kinds(PROMOTED, PROMOTED, run()) == []  # a no-op re-run
-    nxt = {**PROMOTED, "releaseBranch": "release/2026-12-03", "mergeCommit": "b" * 40}
+    nxt = promoted("release/2026-12-03", "b" * 40)  # the merge resource replaced
     assert kinds(PROMOTED, nxt, run(cuts=True)) == ["cut", "merged"]
-    assert kinds(PROMOTED, {**nxt, "state": "open", "mergeCommit": None}, run(cuts=True)) == ["cut"]
-    assert kinds(PROMOTED, {}, run(ok=False)) == []  # a failure with nothing to say
+    assert kinds(PROMOTED, nxt, run()) == ["merged"]  # production cuts nothing
+    held = {**nxt, "merge": {"merged": False, "merge_commit": None}}
+    assert kinds(PROMOTED, held, run(cuts=True)) == ["cut"]
+    assert kinds(PROMOTED, PROMOTED, run(ok=False)) == []  # a failure with nothing to say
+    assert kinds(PROMOTED, nxt, run(ok=False)) == ["merged"]  # merged, then a later step failed
+    assert kinds(nxt, nxt, run()) == []  # the run that continues it
 
 
 def test_run_events_rollback_abandon_and_block():
     rolled = {
         **PROMOTED,
-        "dayTwo": {
-            "rollback": {
-                "to": "release/2026-11-19",
-                "from": "release/2026-11-26",
-                "prUrl": "https://forge.example/acme/app/pull/9",
-                "state": "merged",
-                "mergeCommit": "c" * 40,
-            }
-        },
+        "rollback-commit": {"to_release": "release/2026-11-19", "from_release": "release/2026"},
+        "rollback-pull-request": {"url": "https://forge.example/acme/app/pull/9"},
+        "rollback-merge": {"merged": True, "merge_commit": "c" * 40},
     }
     [event] = notify_module.run_events("staging", PROMOTED, rolled, run("rollback"))
     assert (event.kind, event.release) == ("rolled_back", "release/2026-11-19")
     assert event.pr_url.endswith("/pull/9") and event.actor == "ana"
     assert kinds(rolled, rolled, run()) == []  # posted once, not again by the next promote
-    assert kinds(PROMOTED, {}, run("abandon", reason="bad")) == ["abandoned"]
+    back = promoted("release/2026-11-19", "9" * 40)  # the merge of the release before, again
+    assert kinds(PROMOTED, back, run("abandon", reason="bad")) == ["abandoned"]
     blocked = run(ok=False, blocked=("Exception: checks pending. Run up again.",))
     [event] = notify_module.run_events("staging", PROMOTED, {}, blocked)
     assert event.kind == "blocked"
