@@ -162,8 +162,14 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
     train.approve("production")
     code, out = cli("promote", "production", "--force", "--reason", "drill", today="2026-12-01")
     assert code == 1 and "PPC globex" in flat(out)
-    assert receiver.events()[6:] == ["merged", "ppc_wave_failed"]
-    failure = json.dumps(receiver.messages[-1])
+    assert receiver.events()[6:] == [
+        "merged",
+        "ppc_wave_started",
+        "ppc_wave_started",
+        "ppc_wave_failed",
+        "ppc_wave_done",
+    ]
+    failure = json.dumps(receiver.messages[-2])
     assert "wave 2" in failure and "globex" in failure and RELEASE in failure
     merged = train.repo().get_branch("production").commit
     assert len(merged.parents) == 2  # production holds the release's merge commit
@@ -225,4 +231,7 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
     }
     for where, text in texts.items():
         assert secret not in text, f"the webhook URL leaked into the {where}"
-    assert len(receiver.messages) == 8
+    assert len(receiver.messages) == 11
+    # A no-op re-run through the command line posts nothing again (no second "merged").
+    assert cli("promote", "production", "--force", today="2026-12-01")[0] == 0
+    assert len(receiver.messages) == 11

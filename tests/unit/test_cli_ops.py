@@ -362,3 +362,28 @@ def test_status_shows_this_and_next_weeks_pair_and_what_each_owes(tmp_path, monk
     assert any(
         "oncall: oncall.start" in line and "move oncall.start back" in line for line in lines
     )
+
+
+def test_a_day_two_command_stopped_by_its_gate_is_blocked_in_plain_words():
+    from release.cli.day_two import blocked_event
+
+    error = (
+        "error: release.providers.merge.GateClosed: pull request #9 was not merged: needs 1 "
+        "more approval. Nothing was changed; run up again once this is resolved."
+    )
+    state = {
+        "rollback-commit": {"to_release": "release/2026-11-19"},
+        "rollback-pull-request": {"url": "https://forge.example/acme/app/pull/9"},
+    }
+    event = blocked_event("staging", "rollback", error, "ana", state)
+    assert event is not None
+    assert (event.kind, event.release, event.pr_url) == (
+        "blocked",
+        "release/2026-11-19",
+        "https://forge.example/acme/app/pull/9",
+    )
+    assert event.detail.startswith("rollback: pull request #9 was not merged: needs 1 more")
+    assert "GateClosed" not in event.detail and "run `release rollback staging` again" in (
+        event.detail
+    )
+    assert blocked_event("staging", "revert", "error: a conflict", "ana", {}) is None
