@@ -9,8 +9,10 @@ returns a `PpcRecord`, lives here too, so that the job imports nothing back from
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,8 +36,15 @@ __all__ = [
     "parse_state",
     "ppc_status",
     "read_ppc_state",
+    "read_failures",
+    "record_failures",
     "render_state",
 ]
+
+FAILURES_FILE = "failures.json"
+"""DIR/failures.json: the PPCs whose last update failed, and why (written by `release
+promote` from what the engine reported, whatever the ppcCommand; a PPC updated since is
+taken out)."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +120,57 @@ def read_ppc_state(state_dir: str | os.PathLike[str]) -> dict[str, PpcRecord]:
     return parse_state(text, str(path))
 
 
+def read_failures(state_dir: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
+    """DIR/failures.json as {ppc: {"release", "why", "at"}}; missing or unreadable: none."""
+    try:
+        data = json.loads((Path(state_dir) / FAILURES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(k): {str(a): str(b) for a, b in v.items()}
+        for k, v in data.items()
+        if isinstance(v, dict)
+    }
+
+
+def record_failures(
+    state_dir: str | os.PathLike[str],
+    release: str,
+    failed: Mapping[str, str],
+    updated: Iterable[str] = (),
+    now: datetime | None = None,
+) -> None:
+    """Note the PPCs that `failed` (name -> why) updating to `release`, and take out those
+    `updated` since; written to a temporary file, then renamed (no partial file)."""
+    known = read_failures(state_dir)
+    for name in updated:
+        known.pop(name, None)
+    when = format_time(now or datetime.now().astimezone())
+    for name, why in failed.items():
+        known[name] = {"release": release, "why": why, "at": when}
+    folder = Path(state_dir)
+    if not known and not (folder / FAILURES_FILE).exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=".failures-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(known, out, indent=2, sort_keys=True)
+            out.write("\n")
+        os.replace(temp, folder / FAILURES_FILE)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
 def ppc_status(
     ppcs: Sequence[_HasNameAndWave],
     state: dict[str, PpcRecord],
     production_release: str | None,
     production_commit: str | None = None,
+    failures: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[PpcStatusRow]:
     """For each PPC (by wave, then name): the release it runs, since when, and whether it
     lags production. PPCs found in the state but no longer configured come last.
@@ -151,6 +206,23 @@ def ppc_status(
                 detail,
             )
         )
+    failed = failures or {}
+    rows = [
+        PpcStatusRow(
+            row.name,
+            row.wave,
+            row.release,
+            row.commit,
+            row.deployed_at,
+            True,
+            "FAILED",
+            f"the update to {failed[row.name].get('release')} failed "
+            f"({failed[row.name].get('at')}): {failed[row.name].get('why')}",
+        )
+        if row.name in failed
+        else row
+        for row in rows
+    ]
     names = {p.name for p in configured}
     for name in sorted(set(state) - names):
         rec = state[name]

@@ -46,7 +46,13 @@ from release.cli.common import (
     webhook,
 )
 from release.engine import automation
-from release.ppc_status import PpcStateError, ppc_status, read_ppc_state
+from release.ppc_status import (
+    PpcStateError,
+    ppc_status,
+    read_failures,
+    read_ppc_state,
+    record_failures,
+)
 from release.rules import clock
 from release.rules.cadence import (
     WEEKDAYS,
@@ -169,7 +175,7 @@ def ppc_report(proj: automation.Project, env: str) -> dict[str, Any]:
     except PpcStateError as err:
         fail(str(err))
     release, commit = running_release(proj, env)
-    rows = ppc_status(list(rollout.ppcs), state, release, commit)
+    rows = ppc_status(list(rollout.ppcs), state, release, commit, read_failures(state_dir))
     return {
         "environment": env,
         "release": release,
@@ -220,7 +226,7 @@ def ppc_lines(report: dict[str, Any]) -> list[str]:
             row["release"] or "-",
             (row["commit"] or "-")[:12],
             f"since {row['deployedAt']}" if row["deployedAt"] else "-",
-            ("LAGS: " if row["lags"] else "") + row["status"],
+            ("LAGS: " if row["lags"] and row["status"] != "FAILED" else "") + row["status"],
         )
         for row in report["ppcs"]
     ]
@@ -426,6 +432,7 @@ class Watch:
     post: Callable[[notify.Event], None] | None  # None: no webhook
     command: str = "promote"
     by: str = ""
+    ppc_state_dir: Path | None = None  # where `ppc status` finds which PPC failed, and why
     done: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
 
@@ -447,6 +454,13 @@ class Watch:
         """Say what a failed rollout means, and send what this `up` did (when the stack has a
         webhook); never raises (a chat outage does not fail a release)."""
         try:
+            self.record_ppcs(ok)
+        except Exception as err:  # noqa: BLE001 - the record is a help, not the promotion
+            err_console.print(
+                f"warning: the PPC failures were not recorded: {type(err).__name__}: {err}",
+                highlight=False,
+            )
+        try:
             for event in self.events(ok, before or {}, after or {}):
                 if event.kind == "ppc_wave_failed":
                     err_console.print(
@@ -462,6 +476,15 @@ class Watch:
             err_console.print(
                 f"warning: notifications not sent: {type(err).__name__}", highlight=False
             )
+
+    def record_ppcs(self, ok: bool) -> None:
+        """Write which PPCs failed in this `up`, and why, for `release ppc status`; the PPCs
+        it updated are taken out."""
+        run = self.run(ok)
+        if self.ppc_state_dir is None or not (run.ppcs_failed or run.ppcs_updated):
+            return
+        failed = {name: why for name, (_wave, why) in run.ppcs_failed.items()}
+        record_failures(self.ppc_state_dir, self.release or "the release", failed, run.ppcs_updated)
 
     def run(self, ok: bool) -> notify.Run:
         """This `up` as notify.Run: the engine's errors sorted into gate refusals and PPC
@@ -572,6 +595,7 @@ def notifying(
         rollback_to=settings.day_two.rollback_to,
         post=(lambda event: post_event(url, event)) if url else None,
         by=actor(),
+        ppc_state_dir=proj.directory / settings.rollout.ppc_state_dir,
     )
     return NotifyingStack(
         stack, watch, lambda: automation.train_state(proj, env, notify.TRAIN_RESOURCES)

@@ -185,7 +185,10 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
     assert report["release"] == RELEASE and report["commit"] == head
     assert [[n for n in rows if rows[n]["wave"] == w] for w in (1, 2, 3)] == WAVES
     assert rows["acme-internal"]["status"] == "current" and not rows["acme-internal"]["lags"]
-    assert rows["globex"]["status"] == "never deployed" and rows["globex"]["lags"]
+    assert rows["globex"]["status"] == "FAILED" and rows["globex"]["lags"]
+    assert "fail lists this PPC" in rows["globex"]["detail"]
+    assert RELEASE in rows["globex"]["detail"]
+    assert rows["hooli"]["status"] == "never deployed"  # wave 3 never started: not failed
     assert all(rows[n]["lags"] for n in ("hooli", "soylent", "umbrella"))
     code, out = cli("status")
     assert code == 0 and "PPCs (production):" in out and "lagging: globex" in flat(out)

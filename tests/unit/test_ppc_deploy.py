@@ -399,3 +399,24 @@ def test_a_job_killed_mid_update_is_run_once_by_the_rerun(tmp_path):
         assert run_job(tmp_path, ppc).returncode == 0
     assert sorted(updates(tmp_path)) == [("acme", SHA), ("globex", SHA)]
     assert set(read_ppc_state(tmp_path)) == {"acme", "globex"}
+
+
+def test_a_failed_ppc_is_marked_with_why_until_it_is_updated(tmp_path):
+    from release.ppc_status import read_failures, record_failures
+
+    record_failures(tmp_path, "release/2026-11-26", {"globex": "exit 1: disk full"}, ["acme"], WHEN)
+    assert [p.name for p in tmp_path.iterdir()] == ["failures.json"]  # no temporary file left
+    rows = {
+        r.name: r
+        for r in ppc_status(PPCS, STATE, "release/2026-11-26", SHA, read_failures(tmp_path))
+    }
+    assert (rows["globex"].status, rows["globex"].lags) == ("FAILED", True)
+    assert rows["globex"].detail == (
+        "the update to release/2026-11-26 failed (2026-11-24T15:00:00Z): exit 1: disk full"
+    )
+    assert rows["hooli"].status == "never deployed" and rows["acme"].status != "FAILED"
+    # The next run updates globex: it is no longer marked.
+    record_failures(tmp_path, "release/2026-11-26", {}, ["globex"], WHEN)
+    assert read_failures(tmp_path) == {}
+    (tmp_path / "failures.json").write_text("not json")
+    assert read_failures(tmp_path) == {}  # unreadable: nothing marked, no traceback
