@@ -245,7 +245,9 @@ def ppc_lines(report: dict[str, Any]) -> list[str]:
 
 
 def schedule_lines(proj: automation.Project, day: dt.date | None = None) -> list[str]:
-    """What `release status` adds: due today, late, the soak, and the PPCs."""
+    """What `release status` adds: due today (or on `day`: `status --date`), late, the soak,
+    and the PPCs."""
+    other = day is not None and day != clock.today()
     day = day or clock.today()
     info = team(proj)
     cutting, promoting = roles(proj)
@@ -254,7 +256,10 @@ def schedule_lines(proj: automation.Project, day: dt.date | None = None) -> list
     production = running_release(proj, promoting) if promoting else (None, None)
     production_date = release_date_of(production[0] or "")
     promoting_values = automation.outputs(proj, promoting) if promoting else {}
-    lines = [f"today: {WEEKDAYS[day.weekday()].capitalize()} {day.isoformat()}"]
+    due_word = f"due on {day.isoformat()}" if other else "due today"
+    lines = [
+        f"{'date' if other else 'today'}: {WEEKDAYS[day.weekday()].capitalize()} {day.isoformat()}"
+    ]
     freeze = freeze_check(day, info.freezes)
     if freeze:
         lines.append(f"freeze: {freeze_message(freeze)}")
@@ -272,7 +277,7 @@ def schedule_lines(proj: automation.Project, day: dt.date | None = None) -> list
                 _week_line("next week", following, info.cadence),
             ]
             due = due_today(day, info.cadence, this.pair, staging_date, production_date)
-            lines += [f"due today: {duty.message}" for duty in due] or ["due today: nothing"]
+            lines += [f"{due_word}: {duty.message}" for duty in due] or [f"{due_word}: nothing"]
             lines += [
                 f"late: {duty.message}"
                 for duty in late(day, info.cadence, this.pair, staging_date, production_date)
@@ -324,9 +329,9 @@ def _ppc_line(proj: automation.Project, env: str) -> str:
     return f"PPCs ({env}): {counts}"
 
 
-def print_schedule(proj: automation.Project) -> None:
-    """The `release status` hook."""
-    for line in schedule_lines(proj):
+def print_schedule(proj: automation.Project, day: dt.date | None = None) -> None:
+    """The `release status` hook; `day`: another day's duties (`status --date`)."""
+    for line in schedule_lines(proj, day):
         console.print(term(line), highlight=False)
 
 

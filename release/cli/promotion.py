@@ -380,8 +380,22 @@ def waiting_gate(proj: automation.Project, env: str, branch: str | None) -> str 
 
 
 @app.command()
-def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Show that day's duties (cadence, oncall, freeze): YYYY-MM-DD."
+        ),
+    ] = None,
+) -> None:
     """Each environment's release, commit, pull request and state."""
+    day = None
+    if date is not None:
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            fail(f"--date {date!r}: give a day as YYYY-MM-DD, e.g. 2026-12-01")
     rows = collect_status(project())
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -408,7 +422,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         runs = [f"runs {row['runs']}"] if row.get("rolledBackFrom") else []
         for line in runs + ([row["waiting"]] if row["waiting"] else []) + row["dayTwo"]:
             console.print(term(f"  {row['environment']}: {line}"), highlight=False)
-    cli_ops.print_schedule(project())  # due today, late, soak, PPCs
+    cli_ops.print_schedule(project(), day)  # due today (or on --date), late, soak, PPCs
 
 
 @app.command()

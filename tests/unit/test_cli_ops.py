@@ -14,6 +14,7 @@ from pulumi.automation import events
 
 from release.cli import ops as cli_ops
 from release.engine import automation
+from release.rules import clock
 from release.rules.cadence import Cadence, Freeze, Oncall
 from release.rules.config import RolloutSettings
 from release.rules.ppcs import Ppc
@@ -387,3 +388,37 @@ def test_a_day_two_command_stopped_by_its_gate_is_blocked_in_plain_words():
         event.detail
     )
     assert blocked_event("staging", "revert", "error: a conflict", "ana", {}) is None
+
+
+def test_status_date_shows_another_days_duties(tmp_path, monkeypatch):
+    proj = project_with(tmp_path, {})
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    # staging runs last Thursday's release; production the one before
+    monkeypatch.setattr(automation, "outputs", lambda _proj, _env: {"releaseBranch": RELEASE})
+    monkeypatch.setattr(
+        cli_ops, "running_release", lambda _proj, _env: ("release/2026-11-19", None)
+    )
+    monkeypatch.setattr(clock, "today", lambda: dt.date(2026, 11, 29))  # a Sunday
+    sunday = cli_ops.schedule_lines(proj)
+    assert sunday[0] == "today: Sunday 2026-11-29" and "due today: nothing" in sunday
+    tuesday = cli_ops.schedule_lines(proj, TUESDAY)
+    assert tuesday[0] == "date: Tuesday 2026-12-01"
+    due = [line for line in tuesday if line.startswith("due on 2026-12-01: ")]
+    # the example rotation's week of 2026-11-30: oncall-partner primary, dana secondary
+    assert due and "oncall-partner (primary oncall): promote" in due[0], tuesday
+    thursday = cli_ops.schedule_lines(proj, dt.date(2026, 12, 3))
+    assert any(
+        line.startswith("due on 2026-12-03: ") and "dana (secondary oncall)" in line
+        for line in thursday
+    ), thursday
+
+
+def test_status_date_refuses_a_bad_day_with_the_format():
+    from typer.testing import CliRunner
+
+    from release.cli import app
+
+    result = CliRunner().invoke(app, ["status", "--date", "2026-13-01"])
+    assert result.exit_code == 1
+    assert "--date '2026-13-01': give a day as YYYY-MM-DD" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
