@@ -8,6 +8,7 @@ release payload ENV     what the environment's release contains
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
