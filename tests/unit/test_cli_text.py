@@ -89,7 +89,7 @@ def test_release_status_prints_releases_and_reasons_as_typed(stacks) -> None:
         }
     ]
     stacks.setattr(cli, "collect_status", lambda proj: rows)
-    stacks.setattr(cli_ops, "print_schedule", lambda proj: None)
+    stacks.setattr(cli_ops, "print_schedule", lambda proj, day=None: None)
     result = run("status")
     assert result.exit_code == 0, result.output
     assert "release/[bold]x" in result.output and "[/bold]aaaaa" in result.output
@@ -139,7 +139,9 @@ def test_a_failed_ppc_wave_prints_the_job_output_as_typed(capsys) -> None:
 
 
 def test_the_schedule_lines_print_as_typed(capsys, monkeypatch) -> None:
-    monkeypatch.setattr(cli_ops, "schedule_lines", lambda proj: ["oncall: [/bold] [api] dana"])
+    monkeypatch.setattr(
+        cli_ops, "schedule_lines", lambda proj, day=None: ["oncall: [/bold] [api] dana"]
+    )
     cli_ops.print_schedule(None)
     assert capsys.readouterr().out == "oncall: [/bold] [api] dana\n"
 
