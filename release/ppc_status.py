@@ -165,6 +165,16 @@ def record_failures(
         raise
 
 
+def _updated_since(record: PpcRecord | None, failed_at: str) -> bool:
+    """The PPC's state records an update after its failure (whoever ran it)."""
+    if record is None:
+        return False
+    try:
+        return record.deployed_at > parse_time(failed_at)
+    except ValueError:
+        return False
+
+
 def ppc_status(
     ppcs: Sequence[_HasNameAndWave],
     state: dict[str, PpcRecord],
@@ -206,7 +216,11 @@ def ppc_status(
                 detail,
             )
         )
-    failed = failures or {}
+    failed = {
+        name: why
+        for name, why in (failures or {}).items()
+        if not _updated_since(state.get(name), why.get("at", ""))
+    }
     rows = [
         PpcStatusRow(
             row.name,

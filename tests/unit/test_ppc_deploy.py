@@ -420,3 +420,22 @@ def test_a_failed_ppc_is_marked_with_why_until_it_is_updated(tmp_path):
     assert read_failures(tmp_path) == {}
     (tmp_path / "failures.json").write_text("not json")
     assert read_failures(tmp_path) == {}  # unreadable: nothing marked, no traceback
+
+
+def test_a_failure_is_superseded_by_a_later_update_whoever_ran_it(tmp_path):
+    from datetime import timedelta
+
+    from release.ppc_status import read_failures, record_failures
+
+    record_failures(tmp_path, "release/2026-11-26", {"globex": "boom"}, (), WHEN)
+    later = {**STATE, "globex": PpcRecord("release/2026-11-26", SHA, WHEN + timedelta(minutes=5))}
+    rows = {
+        r.name: r
+        for r in ppc_status(PPCS, later, "release/2026-11-26", SHA, read_failures(tmp_path))
+    }
+    assert rows["globex"].status == "current"
+    rows = {
+        r.name: r
+        for r in ppc_status(PPCS, STATE, "release/2026-11-26", SHA, read_failures(tmp_path))
+    }
+    assert rows["globex"].status == "FAILED"  # its record is older than the failure
