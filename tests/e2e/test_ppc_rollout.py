@@ -236,5 +236,6 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
         assert secret not in text, f"the webhook URL leaked into the {where}"
     assert len(receiver.messages) == 11
     # A no-op re-run through the command line posts nothing again (no second "merged").
-    assert cli("promote", "production", "--force", today="2026-12-01")[0] == 0
+    code, out = cli("promote", "production", "--force", "--reason", "drill", today="2026-12-01")
+    assert code == 0, out
     assert len(receiver.messages) == 11
