@@ -180,8 +180,10 @@ def run_events(
     promotion is ``merged`` when the ``merge`` resource records a merge commit it did not
     record before (every promotion posts once; a re-run, or the run that continues a failed
     PPC wave, posts nothing again); a rollback likewise from ``rollback-merge``; ``cut`` when
-    the release branch is new; ``abandoned`` when an abandon went through; ``blocked`` with
-    the reasons in plain words; and per PPC wave, its start, its failure or its completion."""
+    the release branch is new; ``abandoned`` when an abandon went through; ``blocked`` when a
+    merge (or a rollback's merge) is held at its gate (``gate_state: waiting``: the up succeeded
+    and merged nothing; every run that leaves it waiting posts it), or with the engine's
+    reasons in plain words; and per PPC wave, its start, its failure or its completion."""
     env = environment
     pull = after.get("pull-request") or before.get("pull-request") or {}
     branch = after.get("release-branch") or {}
@@ -208,6 +210,9 @@ def run_events(
             f"merge commit {commit[:12]}",
             f"{env} runs {release}; watch it, then promote the next environment on its day",
         )
+    held = _held(after.get("merge"), pull, env) if run.command != "abandon" else None
+    if held is not None:
+        add("blocked", held, _HELD_NEXT.format(env=env))
     if _new_merge(before.get("rollback-merge"), after.get("rollback-merge")):
         commit = after.get("rollback-commit") or {}
         to = str(commit.get("to_release") or "an earlier release")
@@ -217,6 +222,17 @@ def run_events(
             f"{env} runs {to} again; fix on master, then cut or cherry-pick",
             rel=to,
             url=str((after.get("rollback-pull-request") or {}).get("url") or ""),
+        )
+    back_pull = after.get("rollback-pull-request") or {}
+    held = _held(after.get("rollback-merge"), back_pull, env)
+    if held is not None:
+        to = (after.get("rollback-commit") or {}).get("to_release")
+        add(
+            "blocked",
+            f"rollback: {held}",
+            _HELD_NEXT.format(env=env),
+            rel=str(to or "an earlier release"),
+            url=str(back_pull.get("url") or ""),
         )
     if run.command == "abandon" and run.ok:
         add(
@@ -250,6 +266,21 @@ def run_events(
             f"fix what is listed, then run `release {run.command} {env}` again",
         )
     return found
+
+
+_HELD_NEXT = "checks and approvals on the PR, then `release promote {env}` again (it merges)"
+
+
+def _held(merge: Mapping[str, Any] | None, pull: Mapping[str, Any], environment: str) -> str | None:
+    """Why a merge resource is held at its gate, when it records ``gate_state: waiting`` (the
+    up succeeded, nothing merged): the pull request's number and the gate's reasons in plain
+    words; None when it merged or is not there."""
+    if not merge or merge.get("gate_state") != "waiting" or merge.get("merged"):
+        return None
+    number = merge.get("number") or pull.get("number")
+    reasons = "; ".join(plain_reason(str(r), environment) for r in merge.get("waiting") or [])
+    where = f"pull request #{number}" if number else "the pull request"
+    return f"{where} waits at the merge gate" + (f": {reasons}" if reasons else "")
 
 
 def _new_merge(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> bool:

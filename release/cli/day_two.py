@@ -58,13 +58,7 @@ app = typer.Typer()
 """The day-two commands: composed into release.cli.app."""
 
 
-def _run(
-    what: str,
-    env: str,
-    flow: Callable[[], T],
-    hint: str = "",
-    proj: automation.Project | None = None,
-) -> T:
+def _run(what: str, env: str, flow: Callable[[], T], hint: str = "") -> T:
     try:
         return flow()
     except ConfigError as err:
@@ -74,8 +68,6 @@ def _run(
     except auto.ConcurrentUpdateError as err:
         fail(recovery.locked_message(env, err))
     except auto.CommandError as err:
-        if proj is not None:
-            _post_blocked(proj, env, what, str(err))
         engine_failed(what, env, err, hint)
     raise AssertionError("unreachable")
 
@@ -109,7 +101,7 @@ def day_two_events(
 ) -> list[notify.Event]:
     """What a finished day-two command posts (pure): what its `up` did, from the state of the
     train's resources before and after it (a merge of the re-PR'd release, a rollback's
-    merge), and an abandon once its pull request was closed."""
+    merge, either one held at its gate), and an abandon once its pull request was closed."""
     run = notify.Run(command=command, ok=True, actor=by)
     found = [
         e for e in notify.run_events(env, result.before, result.after, run) if e.kind != "abandoned"
@@ -129,45 +121,6 @@ def day_two_events(
             )
         )
     return found
-
-
-def blocked_event(
-    env: str, command: str, error: str, by: str, state: dict[str, dict]
-) -> notify.Event | None:
-    """The `blocked` post of a day-two command its merge gate stopped (pure), or None for
-    another failure (that one is the command's own error). `state`: the train's resources
-    after the run (notify.TRAIN_RESOURCES), for the release and the pull request's link."""
-    lines = [ln for ln in error.splitlines() if "was not merged" in ln]
-    if not lines:
-        return None
-    reason = notify.plain_reason(lines[-1].split("error:", 1)[-1], env)
-    again = "rollback" if command == "rollback" else "promote"  # how each one continues
-    reason = reason.replace(f"`release promote {env}`", f"`release {again} {env}`")
-    prefix = "rollback-" if command == "rollback" else ""
-    pull = state.get(f"{prefix}pull-request") or {}
-    release = (state.get("rollback-commit") or {}).get("to_release") if prefix else None
-    return notify.Event(
-        "blocked",
-        str(release or pull.get("head") or "the release"),
-        env,
-        f"{command}: {reason}",
-        str(pull.get("url") or ""),
-        by,
-        f"checks and approvals on the PR, then `release {again} {env}` again",
-    )
-
-
-def _post_blocked(proj: automation.Project, env: str, command: str, error: str) -> None:
-    try:
-        url = webhook(proj, env)
-        if not url:
-            return
-        state = automation.train_state(proj, env, notify.TRAIN_RESOURCES)
-        event = blocked_event(env, command, error, actor(), state)
-        if event:
-            post_event(url, event)
-    except Exception as err:  # noqa: BLE001 - a chat outage never fails the command
-        err_console.print(f"warning: notifications not sent: {type(err).__name__}")
 
 
 def _post(
@@ -217,7 +170,6 @@ def cherry_pick(
         hint=f"\nA closed gate: run `release promote {env}` again once checks and approvals "
         f"are there. A pick that cannot apply: take it out of release-train:picks in "
         f"Pulumi.{env}.yaml.",
-        proj=proj,
     )
     _report(env, result, lambda: _post(proj, env, "cherry-pick", result))
 
@@ -239,7 +191,6 @@ def revert(
         "revert",
         env,
         lambda: day_two.revert(proj, settings, sha, by=actor(), on_output=stream(verbose)),
-        proj=proj,
     )
     _report(env, result, lambda: _post(proj, env, "revert", result))
 
@@ -261,7 +212,6 @@ def rollback(
         "rollback",
         env,
         lambda: day_two.rollback(proj, settings, to, force, by=actor(), on_output=stream(verbose)),
-        proj=proj,
     )
     _report(env, result, lambda: _post(proj, env, "rollback", result))
 

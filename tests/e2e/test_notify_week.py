@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 from pulumi import automation as auto
 
+from release.cli.common import GATE_WAIT_EXIT_CODE
 from tests.e2e.test_ppc_rollout import Cli, Receiver, flat
 from tests.e2e.train import RELEASE_DATE, Train
 
@@ -58,7 +59,7 @@ def test_a_week_of_staging_posts_each_event_once(train, receiver, monkeypatch):
     )
     assert cli("promote", "testing")[0] == 0
     code, out = cli("promote", "staging", "--date", RELEASE_DATE)
-    assert code == 1 and "needs 1 more approval" in flat(out)
+    assert code == GATE_WAIT_EXIT_CODE and "needs 1 more approval" in flat(out)
     assert receiver.events() == ["cut", "blocked"]
     blocked = fields(receiver.messages[1])
     assert blocked["detail"].startswith("pull request #")
@@ -71,7 +72,7 @@ def test_a_week_of_staging_posts_each_event_once(train, receiver, monkeypatch):
 
     # A rollback: held by its gate, approved, continued.
     code, out = cli("rollback", "staging", "--to", EARLIER)
-    assert code == 1 and "approval" in flat(out)
+    assert code == GATE_WAIT_EXIT_CODE and "approval" in flat(out)
     assert receiver.events()[3:] == ["blocked"], out
     assert fields(receiver.messages[3])["release"] == EARLIER
     train.approve("staging")
@@ -83,7 +84,7 @@ def test_a_week_of_staging_posts_each_event_once(train, receiver, monkeypatch):
 
     # Next release: cut, held, abandoned.
     code, out = cli("promote", "staging", "--date", "2026-11-27")
-    assert code == 1 and "approval" in flat(out), out
+    assert code == GATE_WAIT_EXIT_CODE and "approval" in flat(out), out
     assert receiver.events()[5:] == ["cut", "blocked"]
     code, out = cli("abandon", "staging", "--reason", "a <!channel> bad build")
     assert code == 0, out

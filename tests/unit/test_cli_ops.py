@@ -246,25 +246,38 @@ def test_every_promotion_is_merged_once_and_a_rerun_posts_nothing():
     assert "promote the next environment" in posted[1].next_step
 
 
-def test_a_cut_refused_at_the_gate_is_cut_and_blocked_in_plain_words():
+def test_a_merge_waiting_at_its_gate_is_blocked_never_merged_and_merges_on_a_later_update():
     posted: list = []
     w = watch(cuts=True, posted=posted)
-    w.on_event(
-        error_event(
-            urn("merge", MERGE),
-            "error: release.providers.merge.GateClosed: pull request #3 was not merged: needs 1 "
-            "more approval of the head from oncall-partner. Nothing was changed; run up again "
-            "once this is resolved.",
-        )
-    )
-    cut = {"release-branch": {"branch": RELEASE}, "pull-request": {"head": RELEASE, "url": PR_URL}}
-    w.finish(ok=False, before={}, after=cut)
+    reasons = ["needs 1 more approval(s) of 333333333333 from oncall-partner"]
+    waiting = {
+        "number": 3,
+        "merged": False,
+        "merge_commit": None,
+        "gate_state": "waiting",
+        "waiting": reasons,
+    }
+    w.on_event(outputs_event("merge", MERGE, "create", waiting))
+    cut = {
+        "release-branch": {"branch": RELEASE},
+        "pull-request": {"head": RELEASE, "url": PR_URL},
+        "merge": waiting,
+    }
+    w.finish(ok=True, before={}, after=cut)  # a gate wait is a successful up
     assert [e.kind for e in posted] == ["cut", "blocked"]
     assert posted[1].pr_url == PR_URL
-    reason = posted[1].detail
-    assert reason.startswith("pull request #3 was not merged: needs 1 more approval")
-    assert "GateClosed" not in reason and "up again" not in reason
-    assert "run `release promote production` again" in reason
+    assert posted[1].detail == (
+        "pull request #3 waits at the merge gate: "
+        "needs 1 more approval(s) of 333333333333 from oncall-partner"
+    )
+    assert "`release promote production` again" in posted[1].next_step
+
+    posted.clear()
+    later = watch(cuts=True, posted=posted)
+    done = {"merged": True, "merge_commit": "5" * 40, "gate_state": "merged", "waiting": []}
+    later.on_event(outputs_event("merge", MERGE, "update", done))
+    later.finish(ok=True, before=cut, after={**cut, "merge": {**waiting, **done}})
+    assert [e.kind for e in posted] == ["merged"] and "555555555555" in posted[0].detail
 
 
 def test_an_idle_up_sends_nothing():
@@ -365,29 +378,29 @@ def test_status_shows_this_and_next_weeks_pair_and_what_each_owes(tmp_path, monk
     )
 
 
-def test_a_day_two_command_stopped_by_its_gate_is_blocked_in_plain_words():
-    from release.cli.day_two import blocked_event
+def test_a_day_two_command_held_at_its_gate_posts_blocked():
+    from release.cli.day_two import day_two_events
+    from release.engine.day_two import FlowResult
 
-    error = (
-        "error: release.providers.merge.GateClosed: pull request #9 was not merged: needs 1 "
-        "more approval. Nothing was changed; run up again once this is resolved."
-    )
-    state = {
+    held = {
+        **merged_outputs("e" * 40),
         "rollback-commit": {"to_release": "release/2026-11-19"},
-        "rollback-pull-request": {"url": "https://forge.example/acme/app/pull/9"},
+        "rollback-pull-request": {"url": "https://forge.example/acme/app/pull/9", "number": 9},
+        "rollback-merge": {"merged": False, "gate_state": "waiting", "waiting": ["needs 1"]},
     }
-    event = blocked_event("staging", "rollback", error, "ana", state)
-    assert event is not None
-    assert (event.kind, event.release, event.pr_url) == (
+    result = FlowResult(before=merged_outputs("e" * 40), after=held)
+    [event] = day_two_events("staging", "rollback", result, "ana")
+    assert (event.kind, event.release, event.pr_url, event.actor) == (
         "blocked",
         "release/2026-11-19",
         "https://forge.example/acme/app/pull/9",
+        "ana",
     )
-    assert event.detail.startswith("rollback: pull request #9 was not merged: needs 1 more")
-    assert "GateClosed" not in event.detail and "run `release rollback staging` again" in (
-        event.detail
-    )
-    assert blocked_event("staging", "revert", "error: a conflict", "ana", {}) is None
+    assert event.detail == "rollback: pull request #9 waits at the merge gate: needs 1"
+    picked = {**merged_outputs("e" * 40)}
+    picked["merge"] = {"number": 7, "merged": False, "gate_state": "waiting", "waiting": ["x"]}
+    result = FlowResult(before=merged_outputs("e" * 40), after=picked)
+    assert [e.kind for e in day_two_events("staging", "cherry-pick", result, "ana")] == ["blocked"]
 
 
 def test_status_date_shows_another_days_duties(tmp_path, monkeypatch):

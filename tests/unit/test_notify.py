@@ -301,6 +301,53 @@ def test_run_events_rollback_abandon_and_block():
     assert "release promote staging" in event.next_step
 
 
+WAITING = ["check ci/build is pending", "needs 1 more approval(s) of 333333333333 from dana"]
+
+
+def test_run_events_a_merge_held_at_its_gate_is_blocked_not_merged():
+    # The up succeeded and merged nothing: the merge records gate_state "waiting", its reasons
+    # and no merge commit (release.providers.merge).
+    cut = promoted("release/2026-12-03")
+    cut["merge"] = {
+        "number": 8,
+        "merged": False,
+        "merge_commit": None,
+        "gate_state": "waiting",
+        "waiting": WAITING,
+    }
+    events = notify_module.run_events("staging", PROMOTED, cut, run(cuts=True))
+    assert [e.kind for e in events] == ["cut", "blocked"]
+    held = events[1]
+    assert (held.release, held.environment, held.actor) == ("release/2026-12-03", "staging", "ana")
+    assert held.pr_url.endswith("/pull/7")
+    assert held.detail == (
+        "pull request #8 waits at the merge gate: check ci/build is pending; "
+        "needs 1 more approval(s) of 333333333333 from dana"
+    )
+    assert "`release promote staging` again" in held.next_step
+    assert kinds(cut, cut, run()) == ["blocked"]  # a re-run still held: blocked again
+    assert kinds(cut, cut, run("abandon", reason="bad")) == ["abandoned"]
+    merged = {**cut, "merge": {"number": 8, "merged": True, "merge_commit": "d" * 40}}
+    merged["merge"]["gate_state"] = "merged"
+    assert kinds(cut, merged, run()) == ["merged"]  # approved: merged, never blocked
+
+
+def test_run_events_a_rollback_held_at_its_gate_is_blocked_with_its_pull_request():
+    held = {
+        **PROMOTED,
+        "rollback-commit": {"to_release": "release/2026-11-19"},
+        "rollback-pull-request": {"url": "https://forge.example/acme/app/pull/9", "number": 9},
+        "rollback-merge": {"merged": False, "gate_state": "waiting", "waiting": WAITING[1:]},
+    }
+    [event] = notify_module.run_events("staging", PROMOTED, held, run("rollback"))
+    assert (event.kind, event.release) == ("blocked", "release/2026-11-19")
+    assert event.pr_url.endswith("/pull/9")
+    assert event.detail == (
+        "rollback: pull request #9 waits at the merge gate: "
+        "needs 1 more approval(s) of 333333333333 from dana"
+    )
+
+
 def test_run_events_ppc_waves_start_fail_and_complete():
     done = run(ppcs_updated={"acme": 1, "globex": 2, "initech": 2})
     assert kinds(PROMOTED, PROMOTED, done) == [
