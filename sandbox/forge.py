@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import shapes, validate
+from . import shapes, validate, workflow_runs
 from .gitrepo import GitRepo, Person
 from .store import Store, now_iso
 
@@ -125,6 +125,7 @@ class Forge:
         self.links = links
         self.logins = set(logins)
         self.read_only_logins: set[str] = set()  # their `permissions` say no push
+        self.runner = workflow_runs.Runner()  # how dispatched workflow runs go (tests set it)
 
     # -- repositories ---------------------------------------------------------------
     def repo_path(self, full_name: str) -> Path:

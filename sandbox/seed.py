@@ -18,7 +18,9 @@ The shape of the seed (six weeks, 2026-10-15 .. 2026-11-26, four authors):
   with ``revision = "<40 hex>"`` (a second project follows it, so a pattern must anchor on the
   PPC's name). The revision changes four times over the history (:data:`PPC_REVISIONS`).
 - ``.github/workflows/update-ppc.yml`` (since 2026-11-02) is a workflow with a
-  ``workflow_dispatch`` trigger (inputs ``ppc`` and ``release``), to dispatch PPC updates.
+  ``workflow_dispatch`` trigger (inputs ``ppc`` and ``release`` required; ``commit``,
+  ``wave`` and ``correlation_id``) and a ``run-name`` naming the correlation id, to dispatch
+  PPC updates.
 - ``.travis.yml`` names the SDK on a line ``PULUMI_SDK_VERSION: vX.Y.Z`` under ``env:
   global:``; it changes four times (:data:`SDK_VERSIONS`).
 - Weekly release branches :data:`RELEASE_BRANCHES`, each cut on its Thursday from the
@@ -135,6 +137,7 @@ def _travis(sdk_version: str) -> str:
 def _workflow() -> str:
     return (
         "name: update-ppc\n"
+        "run-name: Update ${{ inputs.ppc }} to ${{ inputs.release }} [${{ inputs.correlation_id }}]\n"
         "on:\n"
         "  workflow_dispatch:\n"
         "    inputs:\n"
@@ -144,6 +147,12 @@ def _workflow() -> str:
         "      release:\n"
         "        description: The release to deploy\n"
         "        required: true\n"
+        "      commit:\n"
+        "        description: The release commit\n"
+        "      wave:\n"
+        "        description: The rollout wave\n"
+        "      correlation_id:\n"
+        "        description: Names the run so release-train finds it again\n"
         "jobs:\n"
         "  update:\n"
         "    runs-on: ubuntu-latest\n"

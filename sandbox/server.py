@@ -29,6 +29,7 @@ from . import (  # noqa: F401  (importing registers the endpoints)
     shapes,
     smart_http,
     validate,
+    workflow_runs,
 )
 from .faults import Counters, Fault, Faults, InFlight, Latency
 from .forge import ApiError, Forge, Request, Response, invalid
@@ -152,6 +153,18 @@ class Sandbox:
     def dispatches(self, full_name: str) -> list[dict[str, Any]]:
         """Repository and workflow dispatches received, oldest first."""
         return self._records(full_name, "dispatches")
+
+    def workflow_runs(self, full_name: str) -> list[dict[str, Any]]:
+        """Every workflow run created, oldest first, as stored (inputs, planned life,
+        `cancelled_ts`), listed or not yet."""
+        return self._records(full_name, "workflow_runs")
+
+    @property
+    def actions(self) -> workflow_runs.Runner:
+        """The runner deciding each dispatched run's duration and conclusion:
+        `sandbox.actions.plan("globex", seconds=2, conclusion="failure")`,
+        `sandbox.actions.configure(seconds=0.2, queue_seconds=0.1, appear_seconds=0.3)`."""
+        return self.forge.runner
 
     def forced_updates(self, full_name: str) -> list[dict[str, Any]]:
         """Every forced (non-fast-forward) ref update: ref, old_sha, new_sha, login, at."""
@@ -308,6 +321,7 @@ _WRITE_PERMISSIONS = (
     ("/statuses/", "statuses=write"),
     ("/check-runs", "checks=write"),
     ("/dispatches", "actions=write"),
+    ("/actions/", "actions=write"),
     ("/git/", "contents=write"),
     ("/merges", "contents=write"),
     ("/contents/", "contents=write"),
@@ -742,6 +756,29 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(204, None)
             elif name.startswith("dispatches/") and method == "GET":
                 self._send_json(200, sb.dispatches(name.split("/", 1)[1]))
+            elif name == "actions" and method == "GET":
+                self._send_json(200, sb.actions.settings())
+            elif name == "actions" and method in ("POST", "PUT"):
+                sb.actions.configure(
+                    payload.get("seconds"),
+                    payload.get("conclusion"),
+                    payload.get("queue_seconds"),
+                    payload.get("appear_seconds"),
+                    payload.get("key_input"),
+                )
+                self._send_json(200, sb.actions.settings())
+            elif name == "actions" and method == "DELETE":
+                sb.actions.reset()
+                self._send_json(204, None)
+            elif name == "actions/plans" and method == "POST":
+                sb.actions.plan(
+                    str(payload["value"]),
+                    float(payload["seconds"]),
+                    str(payload.get("conclusion", "success")),
+                )
+                self._send_json(200, sb.actions.settings())
+            elif name.startswith("workflow-runs/") and method == "GET":
+                self._send_json(200, sb.workflow_runs(name.split("/", 1)[1]))
             elif name.startswith("forced-updates/") and method == "GET":
                 self._send_json(200, sb.forced_updates(name.split("/", 1)[1]))
             else:

@@ -84,12 +84,23 @@ def test_repository_and_workflow_dispatch_recorded(sandbox, acme, commit_files):
     commit_files(
         acme,
         "master",
-        {".github/workflows/release.yml": "on:\n  workflow_dispatch:\n    inputs: {}\njobs: {}\n"},
+        {
+            ".github/workflows/release.yml": "on:\n  workflow_dispatch:\n"
+            "    inputs:\n      stack: {required: true}\njobs: {}\n"
+        },
         "Add workflow",
     )
     workflow = acme.get_workflow("release.yml")
     assert workflow.path == ".github/workflows/release.yml"
     assert workflow.create_dispatch("master", {"stack": "production"}) is True
+    # As GitHub: an input the workflow does not declare, or a required one missing, is refused.
+    for inputs, message in (
+        ({"stack": "x", "colour": "blue"}, 'Unexpected inputs provided: ["colour"]'),
+        ({}, "Required input 'stack' not provided"),
+    ):
+        with pytest.raises(github.GithubException) as refused:
+            workflow.create_dispatch("master", inputs, throw=True)
+        assert (refused.value.status, refused.value.data["message"]) == (422, message)
     with pytest.raises(github.GithubException) as err:
         acme.get_workflow(workflow.id).create_dispatch("no-such-ref", throw=True)
     assert err.value.status == 422

@@ -550,6 +550,40 @@ CASES: list[Case] = [
     Case("POST", "/actions/workflows/update-ppc.yml/dispatches", 422, {"inputs": {}}),
     Case("POST", "/actions/workflows/update-ppc.yml/dispatches", 422, {"ref": "no-such-branch"}),
     Case("POST", "/actions/workflows/no-such-workflow.yml/dispatches", 404, {"ref": "master"}),
+    Case(
+        "POST",
+        "/actions/workflows/update-ppc.yml/dispatches",
+        422,
+        {"ref": "master", "inputs": {"ppc": "acme-eu", "release": "r", "colour": "blue"}},
+    ),
+    Case(
+        "POST", "/actions/workflows/update-ppc.yml/dispatches", 422, {"ref": "master", "inputs": {}}
+    ),
+    Case(
+        "POST",
+        "/actions/workflows/update-ppc.yml/dispatches",
+        200,
+        {
+            "ref": "master",
+            "inputs": {"ppc": "acme-us", "release": "r", "correlation_id": "rt-acme-us-1"},
+            "return_run_details": True,
+        },
+        save={"wf_run": "workflow_run_id"},
+    ),
+    # workflow runs
+    Case("GET", "/actions/runs", 200),
+    Case("GET", "/actions/runs?per_page=1&page=2", 200),
+    Case("GET", "/actions/runs?event=workflow_dispatch&branch=master&status=completed", 200),
+    Case("GET", "/actions/runs?created=>=2026-01-01&status=success", 200),
+    Case("GET", "/actions/runs?created=2026-01-01..2099-12-31", 200),
+    Case("GET", "/actions/runs?created=yesterday", 422),
+    Case("GET", "/actions/runs?status=sideways", 422),
+    Case("GET", "/actions/workflows/update-ppc.yml/runs?per_page=100", 200),
+    Case("GET", "/actions/workflows/no-such-workflow.yml/runs", 404),
+    Case("GET", "/actions/runs/{wf_run}", 200),
+    Case("GET", "/actions/runs/999999999", 404),
+    Case("POST", "/actions/runs/{wf_run}/cancel", 409),
+    Case("POST", "/actions/runs/999999999/cancel", 404),
 ]
 
 
