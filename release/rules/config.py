@@ -57,6 +57,9 @@ _PIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DEFAULT_STATE_DIR = ".state/ppcs"
+PPC_EXECUTORS = ("command", "actions")
+DEFAULT_PPC_TIMEOUT = 3600  # seconds one PPC's update may take on GitHub Actions
+_WORKFLOW_FILE = re.compile(r"^(?:[A-Za-z0-9_.-]+\.ya?ml|[0-9]+)$")
 HIDDEN = "<hidden>"  # how a webhook value is shown in an error: never its text
 
 
@@ -99,6 +102,10 @@ KEYS: tuple[Key, ...] = (
     Key("ppcs", "array", [], "object"),
     Key("ppcCommand", "string", ""),
     Key("ppcStateDir", "string", DEFAULT_STATE_DIR),
+    Key("ppcExecutor", "string", "command"),
+    Key("ppcWorkflow", "string", ""),
+    Key("ppcWorkflowRef", "string", ""),
+    Key("ppcTimeout", "integer", DEFAULT_PPC_TIMEOUT),
     Key("verifyCommand", "string", ""),
     Key("cadence", "object", {}),
     Key("oncall", "object", {}),
@@ -114,6 +121,10 @@ ROLLOUT_KEYS = (
     "ppcs",
     "ppcCommand",
     "ppcStateDir",
+    "ppcExecutor",
+    "ppcWorkflow",
+    "ppcWorkflowRef",
+    "ppcTimeout",
     "verifyCommand",
     "cadence",
     "oncall",
@@ -266,6 +277,10 @@ class RolloutSettings:
     ppcs: tuple[Ppc, ...] = ()
     ppc_command: str | None = None
     ppc_state_dir: str = DEFAULT_STATE_DIR
+    ppc_executor: str = "command"
+    ppc_workflow: str | None = None
+    ppc_workflow_ref: str | None = None  # None: the repository's default branch
+    ppc_timeout: int = DEFAULT_PPC_TIMEOUT
     verify_command: str | None = None
     cadence: Cadence = Cadence()
     oncall: Rotation | None = None  # the rotation (or the old fixed pair)
@@ -281,6 +296,23 @@ class RolloutSettings:
             if item.name == ppc:
                 return item.wave
         return None
+
+    def ppc_spec(self, default_branch: str = "master") -> dict[str, Any]:
+        """The PPC executor as plain data, for the resource that runs a wave: the command
+        executor's template and state folder, or the Actions workflow, its ref (else
+        `default_branch`, the repository's) and the per-PPC timeout in seconds."""
+        if self.ppc_executor == "actions":
+            return {
+                "kind": "actions",
+                "workflow": self.ppc_workflow or "",
+                "ref": self.ppc_workflow_ref or default_branch,
+                "timeout": self.ppc_timeout,
+            }
+        return {
+            "kind": "command",
+            "command": self.ppc_command or "",
+            "state_dir": self.ppc_state_dir,
+        }
 
     def up_parallelism(self, cpus: int | None = None) -> int:
         """The `parallel` to give `pulumi up` on this stack: every PPC of the largest wave
@@ -841,7 +873,41 @@ def parse_rollout(
                     raw.get(key),
                     f"only {role} merges releases to roll out; move it to the production stack",
                 )
-    if ppcs and not command:
+    executor = (_opt_text(raw, "ppcExecutor") or "command").lower()
+    if executor not in PPC_EXECUTORS:
+        raise ConfigError(
+            "ppcExecutor",
+            raw.get("ppcExecutor"),
+            "give command (run ppcCommand for each PPC on this machine) or actions (dispatch "
+            "ppcWorkflow on GitHub Actions for each PPC)",
+        )
+    workflow = _opt_text(raw, "ppcWorkflow")
+    if workflow is not None and not _WORKFLOW_FILE.match(workflow):
+        raise ConfigError(
+            "ppcWorkflow",
+            workflow,
+            "give the workflow's file name under .github/workflows (e.g. ppc-update.yml) or "
+            "its numeric id",
+        )
+    workflow_ref = _opt_text(raw, "ppcWorkflowRef")
+    if workflow_ref is not None:
+        check_branch_name("ppcWorkflowRef", workflow_ref)
+    timeout = _int(raw, "ppcTimeout", DEFAULT_PPC_TIMEOUT, 1)
+    if settings.tracks_source and workflow:
+        raise ConfigError(
+            "ppcWorkflow",
+            workflow,
+            f"only {role} merges releases to roll out; move it to the production stack",
+        )
+    if ppcs and executor == "actions" and not workflow:
+        raise ConfigError(
+            "ppcWorkflow",
+            None,
+            "ppcExecutor is actions: give the file name of the workflow that updates one PPC, "
+            "e.g. ppc-update.yml (it must accept the inputs ppc, release, commit, wave and "
+            "correlation_id, and name the correlation id in its run-name)",
+        )
+    if ppcs and executor == "command" and not command:
         raise ConfigError(
             "ppcCommand",
             None,
@@ -895,6 +961,10 @@ def parse_rollout(
         ppcs=tuple(ppcs),
         ppc_command=command,
         ppc_state_dir=state_dir,
+        ppc_executor=executor,
+        ppc_workflow=workflow,
+        ppc_workflow_ref=workflow_ref,
+        ppc_timeout=timeout,
         verify_command=verify,
         cadence=cadence,
         oncall=oncall,

@@ -235,6 +235,24 @@ def test_the_production_example_is_valid():
     assert rollout.ppc_state_dir == ".state/ppcs" and rollout.has_webhook is False
 
 
+def test_the_ppc_executor_is_the_command_unless_actions_is_chosen():
+    command = parsed()
+    assert command.ppc_spec()["kind"] == "command"
+    assert command.ppc_spec()["command"] == command.ppc_command
+    actions = parsed(ppcExecutor="actions", ppcWorkflow="ppc-update.yml", ppcTimeout="900")
+    assert actions.ppc_spec("main") == {
+        "kind": "actions",
+        "workflow": "ppc-update.yml",
+        "ref": "main",
+        "timeout": 900,
+    }
+    pinned = parsed(ppcExecutor="actions", ppcWorkflow="1234", ppcWorkflowRef="deploy/ppc")
+    assert pinned.ppc_spec("main")["ref"] == "deploy/ppc"
+    assert pinned.ppc_spec()["workflow"] == "1234" and pinned.ppc_timeout == 3600
+    # The command is not needed when Actions updates the PPCs.
+    assert parsed(ppcExecutor="actions", ppcWorkflow="x.yml", ppcCommand="").ppc_command is None
+
+
 def test_structured_values_arrive_as_json_text_from_the_engine():
     settings, raw = settings_of("production")
     text = read_pulumi_config(FakeConfig(raw).get)  # what the program's entry reads
@@ -261,6 +279,20 @@ def test_a_gating_rotation_stands_in_for_the_reviewers_list():
         ({"ppcCommand": ""}, "ppcCommand", "the stack lists ppcs"),
         ({"ppcCommand": "deploy {customer}"}, "ppcCommand", "unknown placeholder {customer}"),
         ({"ppcStateDir": "a\nb"}, "ppcStateDir", "give a folder path"),
+        ({"ppcExecutor": "jenkins"}, "ppcExecutor", "give command"),
+        ({"ppcExecutor": "actions"}, "ppcWorkflow", "ppcExecutor is actions: give the file"),
+        (
+            {"ppcExecutor": "actions", "ppcWorkflow": ".github/workflows/x.yml"},
+            "ppcWorkflow",
+            "file name under .github/workflows",
+        ),
+        (
+            {"ppcExecutor": "actions", "ppcWorkflow": "x.yml", "ppcWorkflowRef": "a..b"},
+            "ppcWorkflowRef",
+            "valid git branch name",
+        ),
+        ({"ppcTimeout": 0}, "ppcTimeout", "whole number >= 1"),
+        ({"ppcTimeout": "soon"}, "ppcTimeout", "whole number >= 1"),
         ({"cadence": {"stagingWeekday": "thursdays"}}, "cadence.stagingWeekday", "weekday"),
         ({"cadence": {"minSoakDays": -1}}, "cadence.minSoakDays", "whole number of days"),
         ({"cadence": {"soak": 4}}, "cadence.soak", "unknown setting"),
