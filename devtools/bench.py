@@ -16,7 +16,9 @@ Everything runs on this machine against a local sandbox forge and the real Pulum
   `file://`;
 - wall time of a PPC rollout (N PPCs in 5 waves, S-second jobs) against 5 x S;
 - seconds to construct the production program under Pulumi mocks with 500 PPCs and
-  20 picks.
+  20 picks;
+- requests per PPC of the GitHub Actions PPC executor for a wave of N PPCs (runs of a few
+  seconds, listed a moment after their dispatch), and of a second run with nothing to do.
 
 Nothing here asserts: the figures are printed for people to read (and copy).
 """
@@ -571,6 +573,51 @@ def bench_rollout(work: Path, home: Path, count: int, seconds: float, waves: int
     )
 
 
+def bench_actions(work: Path, count: int) -> None:
+    """Requests per PPC of the Actions executor: one wave of `count` PPCs, then again."""
+    from release.actions import ActionsExecutor, ActionsSettings
+    from release.forge import ForgeSession
+    from release.rules.pacing import Pacing
+    from release.rules.ppc_jobs import PpcJob
+    from sandbox.seed import REPO
+
+    print(f"\nPPC wave on GitHub Actions: {count} PPCs, runs of 2-6.5 s (the sandbox's runner)")
+    with sandbox(work / "actions", seeded=True) as sb:
+        sb.actions.configure(queue_seconds=0.5, appear_seconds=1.0)
+        jobs = [PpcJob(f"ppc-{i:04d}", "release/2026-11-26", "c" * 40, 1) for i in range(count)]
+        for i, job in enumerate(jobs):
+            sb.actions.plan(job.ppc, seconds=2 + (i % 10) * 0.5)
+        # GitHub's polling timings scaled down with the runs (5 s -> 0.5 s, 30 s -> 2 s); the
+        # writes unspaced (on github.com the pacing policy sends them a second apart).
+        settings = ActionsSettings(
+            "update-ppc.yml", "master", 600, poll_first=0.5, poll_max=2.0, appear_timeout=30
+        )
+        session = ForgeSession(sb.base_url, REPO, sb.token, pacing=Pacing.local())
+        sb.reset_counters()
+        start = time.perf_counter()
+        outcomes = ActionsExecutor(session, settings).run_wave(jobs, lambda _line: None)
+        took = time.perf_counter() - start
+        reads, writes = sb.reads(), sb.writes()
+        listings = sum(
+            v["reads"] for k, v in sb.counters().items() if k.endswith("/runs") and "GET" in k
+        )
+        ok = sum(o.ok for o in outcomes)
+        report(
+            f"Actions executor, {count}-PPC wave",
+            f"{(reads + writes) / count:.2f} requests per PPC ({reads} reads, {writes} writes; "
+            f"{listings} run listings; {ok}/{count} updated in {took:.1f} s)",
+            "about 1 write + a few reads per 100 PPCs per poll; under 2 per PPC",
+        )
+        sb.reset_counters()
+        again = ActionsExecutor(session, settings).run_wave(jobs, lambda _line: None)
+        report(
+            f"Actions executor, the {count}-PPC wave again",
+            f"{(sb.reads() + sb.writes()) / count:.3f} requests per PPC ({sb.reads()} reads, "
+            f"{sb.writes()} writes; {sum(o.ok for o in again)}/{count} already updated)",
+            "no write; one listing of the recent runs",
+        )
+
+
 def bench_construction(ppcs: int = 500, picks: int = 20) -> None:
     """Seconds to construct the production program under Pulumi mocks."""
     import pulumi
@@ -643,6 +690,7 @@ BENCHES = (
     "backends",
     "rollout",
     "construction",
+    "actions",
 )
 
 
@@ -810,6 +858,7 @@ def main(argv: list[str] | None = None) -> int:
             "latency": lambda: bench_latency(work, home),
             "rollout": lambda: bench_rollout(work, home, args.ppcs, args.ppc_seconds),
             "construction": lambda: bench_construction(),
+            "actions": lambda: bench_actions(work, args.ppcs),
         }
         for name in chosen:
             steps[name]()

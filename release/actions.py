@@ -106,7 +106,7 @@ class _Track:
     started: float  # monotonic: when the dispatch was sent or the run first awaited
     run: dict[str, Any] | None = None
     skip_ids: frozenset[int] = frozenset()  # older runs of this id (failed ones)
-    attempts: int = 1
+    attempts: int = 0  # dispatches sent
     uncertain: bool = False  # the dispatch's answer was lost
     status: str = ""
     outcome: PpcOutcome | None = None
@@ -281,12 +281,14 @@ class ActionsExecutor:
             },
         }
         track.started = self.clock()
+        track.attempts += 1
         try:
             self._call("POST", f"{self._workflow_path()}/dispatches", input=body)
         except Exception as err:  # noqa: BLE001 - classified just below
             wait = forge.retry_after(err)
             if wait is not None:
                 report(f"{_who(job)}: the forge asks to wait {wait:g} s before dispatching")
+                track.attempts -= 1  # refused: nothing was dispatched
                 self.sleep(min(wait, 300.0))
                 return False
             if forge.is_transient(err):
@@ -316,7 +318,8 @@ class ActionsExecutor:
     ) -> list[_Track]:
         """One listing of the workflow's runs: find dispatched runs, follow awaited ones,
         cancel the timed out. The tracks whose dispatch must be sent again."""
-        open_tracks = [t for t in tracks if t.outcome is None]
+        # A job still waiting for its dispatch has nothing to look for yet.
+        open_tracks = [t for t in tracks if t.outcome is None and (t.run or t.attempts)]
         if not open_tracks:
             return []
         starts = [_created(t.run) for t in open_tracks if t.run is not None]
@@ -337,7 +340,6 @@ class ActionsExecutor:
                 if not found:
                     if self.clock() - track.started > self.settings.appear_timeout:
                         if track.uncertain and track.attempts < DISPATCH_ATTEMPTS:
-                            track.attempts += 1
                             requeue.append(track)
                             continue
                         track.outcome = PpcOutcome(

@@ -234,15 +234,25 @@ def _create_run(
     return run
 
 
-def _run_body(forge: Forge, handle: RepoHandle, run: dict[str, Any], now: float) -> dict[str, Any]:
-    """A stored run as GitHub shows it (`workflow-run`), in its state at `now`."""
+def _run_body(
+    forge: Forge,
+    handle: RepoHandle,
+    run: dict[str, Any],
+    now: float,
+    commits: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A stored run as GitHub shows it (`workflow-run`), in its state at `now` (`commits`
+    keeps the head commits read for one listing: most runs share one)."""
     full_name = handle.full_name
     base = forge.links.repo(full_name)
     url = f"{base}/actions/runs/{run['id']}"
     repo = shapes.minimal_repo(
         forge.links, full_name, handle.meta, forge.owner_kind(handle.full_name.split("/")[0])
     )
-    info = handle.git.commit_info(run["head_sha"])
+    commits = {} if commits is None else commits
+    info = commits.get(run["head_sha"])
+    if info is None:
+        info = commits[run["head_sha"]] = handle.git.commit_info(run["head_sha"])
     actor = shapes.simple_user(forge.links, run["actor"])
     return {
         "id": run["id"],
