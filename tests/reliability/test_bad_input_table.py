@@ -252,6 +252,24 @@ CASES = [
         {"production": {"ppcs": PPCS, "ppcCommand": CMD + " {region}"}},
     ),
     Case(
+        "ppcExecutor unknown",
+        PROD,
+        r"ppcExecutor = 'jenkins': give command .* or actions",
+        {"production": {"ppcExecutor": "jenkins"}},
+    ),
+    Case(
+        "ppcExecutor actions without ppcWorkflow",
+        PROD,
+        r"ppcWorkflow = \(not set\): ppcExecutor is actions: give the file name",
+        {"production": {"ppcs": PPCS, "ppcExecutor": "actions"}},
+    ),
+    Case(
+        "ppcTimeout not a number",
+        PROD,
+        r"ppcTimeout = 'an hour': give a whole number >= 1",
+        {"production": {"ppcExecutor": "actions", "ppcWorkflow": "x.yml", "ppcTimeout": "an hour"}},
+    ),
+    Case(
         "notifyWebhook in plain text",
         PROMOTE,
         r"notifyWebhook = '<hidden>': the webhook URL is stored in plain text.*--secret",
@@ -572,6 +590,20 @@ ROUTES: list[tuple[str, str, Callable[[Any, str], Any]]] = [
     ),
     ("report a check run", "Checks: write", lambda r, sha: r.create_check_run("ci", sha)),
     ("change the repository", "Administration: write", lambda r, sha: r.edit(has_wiki=False)),
+    (
+        "dispatch a workflow",
+        "Actions: write",
+        lambda r, sha: r.get_workflow("update-ppc.yml").create_dispatch(
+            "master", {"ppc": "acme", "release": "r"}, throw=True
+        ),
+    ),
+    (
+        "cancel a workflow run",
+        "Actions: write",
+        lambda r, sha: r._requester.requestJsonAndCheck(
+            "POST", f"{r.url}/actions/runs/7000000001/cancel"
+        ),
+    ),
 ]
 
 
