@@ -4,7 +4,7 @@ workflow, dispatched with `workflow_dispatch` and awaited (`rules.ppc_jobs` cont
 For one wave (`ActionsExecutor.run_wave`):
 
 1. The workflow is read once: `GET .../actions/workflows/{ppcWorkflow}` and its file at
-   `ppcWorkflowRef`. Its `run-name` must render `${{ inputs.correlation_id }}` and it must
+   `ppcWorkflowRef` (empty: the repository's default branch, one more read). Its `run-name` must render `${{ inputs.correlation_id }}` and it must
    accept the inputs `ppc`, `release`, `commit`, `wave` and `correlation_id`; if not, a
    ConfigError names `ppcWorkflow` before anything is dispatched.
 2. The workflow's recent runs are listed (newest first, 100 a page, back `lookback_days`).
@@ -54,7 +54,7 @@ import datetime
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -88,8 +88,10 @@ class ActionsSettings:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> ActionsSettings:
-        """From the plain data a wave resource carries: {"kind": "actions", "workflow",
-        "ref", "timeout"[, "poll_first", "poll_max", "appear_timeout", "lookback_days"]}."""
+        """From the plain data a wave resource carries (`RolloutSettings.actions_spec`):
+        {"kind": "actions", "workflow", "ref" ("" for the default branch), "timeout"
+        [, "poll_first", "poll_max", "appear_timeout", "lookback_days"]}; other keys (the
+        forge's "api_url" and "repository") are the session's."""
         known = {
             name: float(spec[name])
             for name in ("poll_first", "poll_max", "appear_timeout", "lookback_days")
@@ -156,6 +158,9 @@ class ActionsExecutor:
         if self._workflow is not None:
             return self._workflow
         name = self.settings.workflow
+        if not self.settings.ref:
+            repository = self._call("GET", "")
+            self.settings = replace(self.settings, ref=str(repository["default_branch"]))
         try:
             workflow = self._call("GET", self._workflow_path())
         except forge.GithubException as err:

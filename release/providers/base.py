@@ -82,6 +82,16 @@ class ForgeProvider(ResourceProvider):
         return forge.client(props["api_url"], token, timeout, pacing).get_repo(props["repository"])
 
 
+def provider_session(api_url: str, repository: str) -> forge.ForgeSession:
+    """The forge session of this provider process for `repository` at `api_url`, with the
+    token, HTTP timeout and pacing policy `repo` uses (for an executor that talks to the
+    forge on its own, such as the GitHub Actions PPC executor)."""
+    token = token_from(forge.provider_token(), os.environ)
+    return forge.ForgeSession(
+        api_url, repository, token, forge.timeout_from(os.environ), for_api(api_url, os.environ)
+    )
+
+
 def call(what: str, fn: Callable[[], T]) -> T:
     """Run one forge call; a failure becomes an error naming the call, free of secrets."""
     try:

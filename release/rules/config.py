@@ -297,21 +297,19 @@ class RolloutSettings:
                 return item.wave
         return None
 
-    def ppc_spec(self, default_branch: str = "master") -> dict[str, Any]:
-        """The PPC executor as plain data, for the resource that runs a wave: the command
-        executor's template and state folder, or the Actions workflow, its ref (else
-        `default_branch`, the repository's) and the per-PPC timeout in seconds."""
-        if self.ppc_executor == "actions":
-            return {
-                "kind": "actions",
-                "workflow": self.ppc_workflow or "",
-                "ref": self.ppc_workflow_ref or default_branch,
-                "timeout": self.ppc_timeout,
-            }
+    def actions_spec(self, api_url: str, repository: str) -> dict[str, Any] | None:
+        """The GitHub Actions PPC executor as plain data, for the resources that run the
+        waves (`release/actions.py` builds it), or None when ppcCommand updates the PPCs.
+        An empty `ref` means the repository's default branch."""
+        if self.ppc_executor != "actions":
+            return None
         return {
-            "kind": "command",
-            "command": self.ppc_command or "",
-            "state_dir": self.ppc_state_dir,
+            "kind": "actions",
+            "api_url": api_url,
+            "repository": repository,
+            "workflow": self.ppc_workflow or "",
+            "ref": self.ppc_workflow_ref or "",
+            "timeout": self.ppc_timeout,
         }
 
     def up_parallelism(self, cpus: int | None = None) -> int:

@@ -167,12 +167,12 @@ def test_dispatches_are_spaced_by_the_pacing_policy(sb):
     paced = Pacing("test", 0.25, 4)
     # Dispatching takes longer than a run may take to appear: the jobs still waiting for
     # their dispatch are not looked for meanwhile.
-    outcomes = _executor(sb, pacing=paced, appear_timeout=0.6).run_wave(
-        _jobs("a", "b", "c", "d", "e", "f"), lambda _: None
+    outcomes = _executor(sb, pacing=paced, appear_timeout=1.2).run_wave(
+        _jobs(*"abcdefghij"), lambda _: None
     )
     assert all(o.ok for o in outcomes), outcomes
     writes = sb.writes_at()
-    assert len(writes) == 6
+    assert len(writes) == 10
     gaps = [later - earlier for earlier, later in zip(writes, writes[1:], strict=False)]
     assert min(gaps) >= 0.2, gaps
 
@@ -237,6 +237,13 @@ def test_forge_text_in_progress_lines_is_escaped(sb, github_client, commit_files
     assert _executor(sb).run_wave(_jobs("globex"), lines.append)[0].ok
     assert not any("\x1b" in line for line in lines)
     assert any("\\x1b[31mred" in line for line in lines)
+
+
+def test_an_empty_ref_dispatches_on_the_default_branch(sb):
+    session = ForgeSession(sb.base_url, REPO, sb.token, pacing=Pacing.local())
+    executor = ActionsExecutor(session, ActionsSettings("update-ppc.yml", "", 20, **FAST))
+    assert executor.run_wave(_jobs("globex"), lambda _: None)[0].ok
+    assert [d["ref"] for d in sb.dispatches(REPO)] == ["master"]
 
 
 def test_settings_from_a_wave_spec():

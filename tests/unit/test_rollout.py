@@ -236,19 +236,20 @@ def test_the_production_example_is_valid():
 
 
 def test_the_ppc_executor_is_the_command_unless_actions_is_chosen():
-    command = parsed()
-    assert command.ppc_spec()["kind"] == "command"
-    assert command.ppc_spec()["command"] == command.ppc_command
+    api, repo = "https://api.github.com", "acme/service"
+    assert parsed().actions_spec(api, repo) is None
     actions = parsed(ppcExecutor="actions", ppcWorkflow="ppc-update.yml", ppcTimeout="900")
-    assert actions.ppc_spec("main") == {
+    assert actions.actions_spec(api, repo) == {
         "kind": "actions",
+        "api_url": api,
+        "repository": repo,
         "workflow": "ppc-update.yml",
-        "ref": "main",
+        "ref": "",
         "timeout": 900,
     }
     pinned = parsed(ppcExecutor="actions", ppcWorkflow="1234", ppcWorkflowRef="deploy/ppc")
-    assert pinned.ppc_spec("main")["ref"] == "deploy/ppc"
-    assert pinned.ppc_spec()["workflow"] == "1234" and pinned.ppc_timeout == 3600
+    assert pinned.actions_spec(api, repo)["ref"] == "deploy/ppc"
+    assert pinned.actions_spec(api, repo)["workflow"] == "1234" and pinned.ppc_timeout == 3600
     # The command is not needed when Actions updates the PPCs.
     assert parsed(ppcExecutor="actions", ppcWorkflow="x.yml", ppcCommand="").ppc_command is None
 
