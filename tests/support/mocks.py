@@ -58,16 +58,25 @@ class CapturingMonitor(MockMonitor):
 
 
 class EchoMocks(pulumi.runtime.Mocks):
-    """Every resource's state is its inputs plus `extra[type]`; no invokes expected."""
+    """Every resource's state is its inputs plus `extra[type]`. The only invoke expected is
+    the engine's read of the stack's stored resources, answered with `checkpoint`
+    ({urn: {type, outputs}}; empty: a stack with no record of intent yet)."""
 
-    def __init__(self, extra: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        extra: dict[str, dict[str, Any]] | None = None,
+        checkpoint: dict[str, Any] | None = None,
+    ) -> None:
         self.extra = extra or {}
+        self.checkpoint = checkpoint or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         state = {**dict(args.inputs), **self.extra.get(args.typ, {})}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        if args.token == "pulumi:pulumi:readStackResourceOutputs":
+            return {"name": args.args.get("stackName"), "outputs": self.checkpoint}
         raise AssertionError(f"unexpected invoke {args.token}")
 
 
