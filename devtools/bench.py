@@ -301,11 +301,12 @@ class EngineProject:
         from pulumi import automation as auto
 
         from release.engine import automation
+        from release.engine.day_two import intent_env
 
-        self.setup.pin(env, RELEASE_DATE)
+        ops = self.setup.pin(env, RELEASE_DATE)
         lines: list[str] = []
         try:
-            result = automation.stack(self.project, env).up(on_output=lines.append)
+            result = automation.stack(self.project, env, intent_env(ops)).up(on_output=lines.append)
         except auto.CommandError as err:
             return False, str(err)
         # A closed gate is a recorded state, not a failed `up`: not done until it merged.
@@ -455,14 +456,11 @@ def bench_plan_vs_preview(work: Path, home: Path, rounds: int = 5) -> None:
         # The same preview `release plan` runs, without the command around it: what the
         # program itself (its forge reads, its dynamic provider's start) costs the engine.
         from release.engine import automation
-        from release.rules.config import COMMIT_OVERRIDE, DATE_OVERRIDE
+        from release.engine.day_two import intent_env, new_op
 
         source = automation.outputs(train.project, "testing")
-        pinned = {
-            **cli,
-            COMMIT_OVERRIDE: str(source["greenCommit"]),
-            DATE_OVERRIDE: RELEASE_DATE,
-        }
+        pin = new_op("pin", commit=str(source["greenCommit"]), date=RELEASE_DATE)
+        pinned = {**cli, **intent_env([pin])}
         directory = str(train.project.directory)
 
         def program_preview() -> None:

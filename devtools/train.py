@@ -4,8 +4,8 @@ reliability suites and the benchmarks share.
 `TrainProject.create` copies the project folder (its stack files get pinned), gives it its
 own file backend and passphrase (the `env` the caller's engine set-up provides), and points
 every stack at the sandbox with the sandbox's token stored as the stack secret. On it:
-`target` (what `release promote` would promote), `pin` (pin that, as `release promote`
-does), `cli_env` (the environment of a `python -m release` child) and `approve` (play CI
+`target` (what `release promote` would promote), `pin` (the delta that pins it, as `release
+promote` passes it), `cli_env` (the environment of a `python -m release` child) and `approve` (play CI
 and the oncall partner on the open release PR).
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 
 from devtools.demo import act_as_ci_and_partner, point_at, prepare_project
 from release.engine import automation
+from release.engine.day_two import new_op
 from release.rules.targets import resolve_target
 
 RELEASE_DATE = "2026-11-26"
@@ -76,11 +77,15 @@ class TrainProject:
         )
         return target.commit, target.release_date.isoformat()
 
-    def pin(self, env: str, release_date: str = RELEASE_DATE) -> None:
-        """Pin what `release promote` would (nothing for the stack tracking its source)."""
-        if self.source_of(env):
-            commit, day = self.target(env, release_date)
-            automation.pin(self.project, env, {"commit": commit, "releaseDate": day})
+    def pin(
+        self, env: str, release_date: str = RELEASE_DATE, by: str = "devtools"
+    ) -> list[dict[str, Any]]:
+        """The delta `release promote` hands the program: a `pin` op of its target (nothing
+        for the stack tracking its source). Give it to one run with `intent_env`."""
+        if not self.source_of(env):
+            return []
+        commit, day = self.target(env, release_date)
+        return [new_op("pin", by, commit=commit, date=day)]
 
     def approve(self, env: str, token: str | None = None, checks: list[str] | None = None) -> int:
         """Play CI and the oncall partner on the open release PR into `env`; its number."""

@@ -25,6 +25,7 @@ from release.rules.config import (
     check_webhook,
     parse_settings,
 )
+from release.rules.intent import LegacyIntentError, legacy_keys, refuse_legacy
 from release.rules.outcomes import expected_refusal, gate_block
 from release.rules.text import term
 
@@ -89,9 +90,12 @@ def load(proj: automation.Project, env: str) -> Settings:
         # A webhook written in the stack file as plain text (not `secure:`) is no secret.
         plain = isinstance(raw.get("notifyWebhook"), str) and bool(raw["notifyWebhook"].strip())
         try:
+            refuse_legacy(env, raw)  # intent is kept in the stack's record, not the file
             value: Settings | ConfigError = parse_settings(
                 env, raw, webhook_secret=False if plain else None, stacks=proj.stack_names()
             )
+        except LegacyIntentError as err:
+            value = ConfigError(", ".join(legacy_keys(raw)), "(set)", str(err))
         except ConfigError as err:
             value = err
         known = _parsed[key] = (text, value)

@@ -1,6 +1,7 @@
 """The day-two commands of `python -m release` (a command group, composed in release/cli/__init__.py).
 
 release cherry-pick ENV SHA... [--allow-off-master]   pick fixes into the release, re-PR it
+release cherry-pick ENV SHA... --drop                  take queued picks out (no rewrite)
 release revert ENV SHA                                 revert one commit of the release
 release rollback ENV [--to RELEASE] [--force]          restore an earlier release, via a PR
 release abandon ENV [--reason TEXT]                    close the PR, go back to the last release
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pulumi import automation as auto
@@ -147,6 +148,12 @@ def cherry_pick(
         ),
     ] = False,
     verbose: VerboseOpt = False,
+    drop: Annotated[
+        bool,
+        typer.Option(
+            "--drop", help="Take the commits out of the queued picks (the branch is not rewritten)."
+        ),
+    ] = False,
 ) -> None:
     """Cherry-pick commits (with -x) into the release branch, then PR it into ENV."""
     proj = project()
@@ -166,10 +173,11 @@ def cherry_pick(
             allow_off_master=allow_off_master,
             by=actor(),
             on_output=stream(verbose),
+            drop=drop,
         ),
-        hint=f"\nA closed gate: run `release promote {env}` again once checks and approvals "
-        f"are there. A pick that cannot apply: take it out of release-train:picks in "
-        f"Pulumi.{env}.yaml.",
+        hint=f"\nA closed gate: the pick is recorded; run `release promote {env}` again once "
+        "checks and approvals are there. A pick that cannot apply is not recorded: make a fix "
+        "on master that applies to the release and pick that instead.",
     )
     _report(env, result, lambda: _post(proj, env, "cherry-pick", result))
 
@@ -277,9 +285,9 @@ def history(
     console.print(table)
 
 
-def check_promote(settings: Settings, release: str, force: bool) -> None:
-    """Called by `release promote` before it pins anything."""
+def check_promote(settings: Settings, ops: list[dict[str, Any]]) -> None:
+    """Called by `release promote` with its `pin` op, before any write."""
     env = settings.stack
-    notes = _run("promote", env, lambda: day_two.check_promote(project(), settings, release, force))
+    notes = _run("promote", env, lambda: day_two.check_promote(project(), settings, ops))
     for note in notes:
         console.print(term(f"  note: {note}"), highlight=False)

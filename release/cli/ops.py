@@ -584,20 +584,22 @@ def notifying(
 ) -> Any:
     """The stack `release promote` runs `up` on: a promotion stack's `up` is watched, to say
     what a failed PPC wave means and to notify the stack's webhook, if it has one. `extra`
-    are per-run environment overrides for the program."""
+    are per-run environment values for the program (the delta of intent among them)."""
+    from release.engine.intent_store import read_record
+
     env = settings.stack
     stack = automation.stack(proj, env, extra)
     source = settings.promotes_from
     if not source:
         return stack
     url = webhook(proj, env)
-    pinned = settings.release_date
+    record = read_record(proj, env)
     watch = Watch(
         env=env,
-        release=target.branch if target else f"release/{pinned}" if pinned else None,
+        release=target.branch if target else record.release,
         cuts=check_env(proj, source).tracks_source,
         rollout=settings.rollout,
-        rollback_to=settings.day_two.rollback_to,
+        rollback_to=record.rollback.to if record.rollback else None,
         post=(lambda event: post_event(url, event)) if url else None,
         by=actor(),
         ppc_state_dir=proj.directory / settings.rollout.ppc_state_dir,

@@ -1,7 +1,7 @@
 """The promotion commands of `python -m release`, on the Automation API.
 
 release plan ENV        dry run (pulumi preview): the commit, the ours-merge, the PR, gates
-release promote ENV     pin the commit and date in the stack's config, then pulumi up
+release promote ENV     pin the commit and date in the stack's record of intent (pulumi up)
 release status          each environment's release, commit, PR and gate state
 release payload ENV     what the environment's release contains
 """
@@ -34,17 +34,17 @@ from release.cli.common import (
     refuse_if_locked,
 )
 from release.engine import automation, recovery
-from release.engine.day_two import day_two_summary, record_carry, release_pull
+from release.engine.day_two import day_two_summary, intent_env, new_op, record_carry, release_pull
+from release.engine.intent_store import read_record
 from release.rules import clock
 from release.rules.config import (
     CARRY_OVERRIDE,
-    COMMIT_OVERRIDE,
-    DATE_OVERRIDE,
     ConfigError,
     Settings,
     check_sha,
 )
 from release.rules.history import stamp
+from release.rules.intent import describe
 from release.rules.outcomes import gate_of, promotion_summary
 from release.rules.running import (
     RECORD_OVERRIDE,
@@ -221,7 +221,7 @@ def plan(
     if carried and not target:
         fail(f"{env} tracks its source branch: --carry does not apply")
     check_forge(proj, settings, target, write=False)
-    extra = {}
+    extra: dict[str, str] = {}
     if target:
         what = f"{term(target.commit)} as {term(target.branch)}"
         console.print(f"[bold]{env}[/]: would promote {what}", highlight=False)
@@ -230,7 +230,11 @@ def plan(
             line = f"{skipped['sha'][:12]}: {skipped['reason']}"
             console.print(f"  skipped {term(line)}", highlight=False)
         console.print(f"  merge gate: {term(describe_gate(settings))}", highlight=False)
-        extra = {COMMIT_OVERRIDE: target.commit, DATE_OVERRIDE: target.release_date.isoformat()}
+        for line in describe(read_record(proj, env)):
+            console.print(f"  recorded {term(line)}", highlight=False)
+        day = target.release_date.isoformat()
+        # The pin goes to this preview only; a preview records nothing.
+        extra = intent_env([new_op("pin", actor(), commit=target.commit, date=day)])
         extra[RECORD_OVERRIDE] = record.to_json() if record else ""
         extra[CARRY_OVERRIDE] = ",".join(carried)
     result = run_engine("preview", automation.stack(proj, env, extra))
@@ -255,7 +259,7 @@ def promote(
         bool, typer.Option("--verbose", "-v", help="Show the engine's per-resource stream.")
     ] = False,
 ) -> None:
-    """Pin the commit and date in Pulumi.<env>.yaml, then run `pulumi up`."""
+    """Pin the commit and date in the stack's record of intent, in the same `pulumi up`."""
     proj = project()
     settings = check_env(proj, env)
     carried = check_carry(carry, reason)
@@ -265,18 +269,18 @@ def promote(
     target = target_for(proj, env, settings, commit, date, record=record)
     if carried and not target:
         fail(f"{env} tracks its source branch: --carry does not apply")
-    refuse_if_locked(proj, env)  # before anything is pinned
+    refuse_if_locked(proj, env)  # before anything is recorded
     check_forge(proj, settings, target, write=True)
     # freeze dates; in production, a release staging merged, soaked since that merge
     overridden = cli_ops.check_promote(proj, settings, target, force, reason)
+    ops = []
     if target:
-        cli_day_two.check_promote(settings, target.branch, force)  # refuses a rolled-back release
+        day = target.release_date.isoformat()
+        ops = [new_op("pin", actor(), commit=target.commit, date=day, force=force)]
+        cli_day_two.check_promote(settings, ops)  # refuses a rolled-back release
         what = f"{term(target.commit)} as {term(target.branch)}"
         console.print(f"[bold]{env}[/]: promoting {what}", highlight=False)
         console.print(f"  chosen because: {term(target.reason)}", highlight=False)
-        automation.pin(
-            proj, env, {"commit": target.commit, "releaseDate": target.release_date.isoformat()}
-        )
         continuing = record is not None and record.in_flight_branch == target.branch
         record_carry(proj, settings, continuing, carried)
     summary_text = f"{target.branch} -> {env}" if target else f"track {env}"
@@ -292,7 +296,7 @@ def promote(
         by=actor(),
     )
     parallel = settings.up_parallelism()  # a whole PPC wave at once
-    extra = {RECORD_OVERRIDE: record.to_json()} if record else None
+    extra = {**intent_env(ops), **({RECORD_OVERRIDE: record.to_json()} if record else {})}
     stack = cli_ops.notifying(proj, settings, target, extra)
     result = run_engine("up", stack, message, parallel, verbose)
     summary = dict(result.summary.resource_changes or {})
@@ -313,6 +317,7 @@ def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str
     rows = []
     for name in proj.stack_names():
         values = automation.outputs(proj, name)
+        intent = read_record(proj, name)
         row = {
             "environment": name,
             "branch": values.get("environment") or values.get("sourceBranch"),
@@ -325,6 +330,7 @@ def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str
             "dayTwo": day_two_summary(values),
             "gate": gate_of(values),
             "rollbackGate": gate_of((values.get("dayTwo") or {}).get("rollback")),
+            "intent": describe(intent),
             "waiting": None,
             "runs": None,
         }
@@ -342,11 +348,7 @@ def collect_status(proj: automation.Project, live: bool = True) -> list[dict[str
                     mergeCommit=merged.merge_commit,
                     rolledBackFrom=merged.rolled_back_from,
                 )
-        try:
-            day = load(proj, name).release_date
-        except ConfigError:
-            day = None  # `release plan NAME` names the bad key
-        pinned = day.isoformat() if day else None
+        pinned = intent.release_date
         if live and (pinned and f"release/{pinned}" != row["release"] or row["state"] == "open"):
             row["waiting"] = waiting_gate(proj, name, f"release/{pinned}" if pinned else None)
         rows.append(row)
@@ -421,7 +423,8 @@ def status(
     console.print(table)
     for row in rows:
         runs = [f"runs {row['runs']}"] if row.get("rolledBackFrom") else []
-        for line in runs + ([row["waiting"]] if row["waiting"] else []) + row["dayTwo"]:
+        lines = runs + ([row["waiting"]] if row["waiting"] else []) + row["dayTwo"]
+        for line in lines + row.get("intent", []):
             console.print(term(f"  {row['environment']}: {line}"), highlight=False)
     cli_ops.print_schedule(project(), day)  # due today (or on --date), late, soak, PPCs
 

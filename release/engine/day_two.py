@@ -1,25 +1,31 @@
 """Day-two flows on the Automation API: cherry-pick, revert, rollback, abandon, history.
 
-What oncall does when a week does not go well, each as a change of the stack's config and
-one `up` of the same program (so preview, gates, state and history work as for a
-promotion). Every flow takes an `automation.Project`, so the command line and the
-end-to-end tests call the same functions. Each `up` is stamped with a message
-(`release.rules.history.stamp`) that `release history` reads back.
+What oncall does when a week does not go well, each as a delta on the stack's record of
+intent (release/rules/intent.py) and one `up` of the same program (so preview, gates,
+state and history work as for a promotion). Every flow takes an `automation.Project`, so
+the command line and the end-to-end tests call the same functions. Each `up` is stamped
+with a message (`release.rules.history.stamp`) that `release history` reads back.
 
-- cherry_pick: append SHAs to `picks`, up (each pick a resource; a new PR of the release
-  branch into the environment goes through the same gates and merge).
-- revert: append a SHA of the release branch to `reverts`, up.
-- rollback: set `rollback: {to, date}` and add the current release to `rolledBack`, up
-  (a commit restoring the earlier tree on rollback/ENV-DATE, PR'd and merged through the
-  gates, or `rollbackApprovals`).
-- abandon: close the open PR with a comment, set the stack's pins back to the release it ran
-  before (from the stack's update history), up. Nothing is deleted.
-- check_promote: `release promote` refuses a rolled-back release unless forced.
+No flow writes a file: the delta is handed to that one `up` only (RELEASE_TRAIN_INTENT);
+the program applies it to the record it reads under the stack's lock, and the engine
+records the result only if the run's steps succeed. Every delta is first applied to the
+record as read now, so a bad op stops here, before any write.
+
+- cherry_pick: `pick` ops (or `drop-pick`), up (each pick a resource; a new PR of the
+  release branch into the environment goes through the same gates and merge).
+- revert: a `revert` op (a SHA of the release branch), up.
+- rollback: a `rollback` op {to, date, from}, up (a commit restoring the earlier tree on
+  rollback/ENV-DATE, PR'd and merged through the gates, or `rollbackApprovals`).
+- abandon: decide, close the open PR with a comment, then an `abandon` op (the record goes
+  back to the release pinned before), up. Nothing is deleted.
+- check_promote: `release promote`'s `pin` op, checked against the record (a rolled-back
+  release is refused unless forced).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,20 +34,15 @@ from pulumi import automation as auto
 
 from release import notify
 from release.engine import automation
+from release.engine.intent_store import read_record
 from release.engine.recovery import refuse_if_locked
+from release.providers.train_record import RESOURCE_NAME as RECORD_NAME
 from release.rules import clock
-from release.rules.abandon import AbandonPlan, plan_abandon
-from release.rules.config import (
-    COMMIT_OVERRIDE,
-    DATE_OVERRIDE,
-    NAMESPACE,
-    Settings,
-    as_list,
-    check_sha,
-    release_date_of,
-)
+from release.rules.abandon import plan_abandon
+from release.rules.config import NAMESPACE, Settings, check_sha, release_date_of
 from release.rules.history import Row, rows, stamp, with_outcomes, with_pr
-from release.rules.picks import merge_picks, removed
+from release.rules.intent import ENV_VAR, IntentError, Record, apply_ops, encode_ops
+from release.rules.picks import removed
 from release.rules.text import md_code
 
 if TYPE_CHECKING:
@@ -71,10 +72,6 @@ class FlowResult:
         return {k: v.value for k, v in self.up.outputs.items()}
 
 
-def _key(name: str) -> str:
-    return f"{NAMESPACE}:{name}"
-
-
 def _promotion(project: automation.Project, settings: Settings) -> str:
     """The stack's name, once it is known not to be locked by a running update; a stack
     that tracks its source branch has no release to change."""
@@ -85,33 +82,47 @@ def _promotion(project: automation.Project, settings: Settings) -> str:
     return settings.stack
 
 
-def _set_list(stack: auto.Stack, name: str, values: Sequence[str]) -> None:
-    try:
-        stack.remove_config(_key(name))
-    except auto.CommandError:
-        pass  # not set yet
-    # An empty list is the unset key: Pulumi.yaml gives each list key the default [].
-    for index, value in enumerate(values):
-        stack.set_config(f"{_key(name)}[{index}]", auto.ConfigValue(value=value), path=True)
+def new_op(kind: str, by: str = "unknown", **fields: Any) -> dict[str, Any]:
+    """One op of a delta, stamped with an id (applied once), who asked and when."""
+    stamped = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"op": kind, **fields, "id": uuid.uuid4().hex[:16], "by": by, "at": stamped}
 
 
 def record_carry(
     project: automation.Project, settings: Settings, continuing: bool, carried: Sequence[str]
 ) -> None:
     """Store the commits `release promote --carry` carries: the one place that writes them
-    (today the stack's config key `carry`). A new release carries exactly the --carry
-    commits given; continuing the waiting release adds them to what it carries."""
+    (today the stack's config key `carry`; not yet an op of the stack's record of intent).
+    A new release carries exactly the --carry commits given; continuing the waiting release
+    adds them to what it carries."""
     before = list(settings.carry)
     wanted = [*before, *(s for s in carried if s not in before)] if continuing else list(carried)
-    if wanted != before:
-        _set_list(automation.stack(project, settings.stack), "carry", wanted)
-
-
-def _remove(stack: auto.Stack, name: str) -> None:
+    if wanted == before:
+        return
+    stack = automation.stack(project, settings.stack)
+    key = f"{NAMESPACE}:carry"
     try:
-        stack.remove_config(_key(name))
+        stack.remove_config(key)
     except auto.CommandError:
-        pass
+        pass  # not set yet
+    for index, value in enumerate(wanted):
+        stack.set_config(f"{key}[{index}]", auto.ConfigValue(value=value), path=True)
+
+
+def intent_env(ops: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The environment that hands `ops` to one engine run (nothing for no ops)."""
+    return {ENV_VAR: encode_ops(ops)} if ops else {}
+
+
+def check_ops(
+    project: automation.Project, env: str, ops: Sequence[Mapping[str, Any]]
+) -> tuple[Record, Record]:
+    """(the record now, the record after `ops`): a bad op stops here, before any write."""
+    record = read_record(project, env)
+    try:
+        return record, apply_ops(record, ops, env)
+    except IntentError as err:
+        raise DayTwoError(str(err)) from None
 
 
 def _up(
@@ -119,9 +130,10 @@ def _up(
     settings: Settings,
     message: str,
     on_output: Printer | None,
+    ops: Sequence[Mapping[str, Any]] = (),
     result: FlowResult | None = None,
 ) -> auto.UpResult:
-    stack = automation.stack(project, settings.stack)
+    stack = automation.stack(project, settings.stack, intent_env(ops))
     parallel = settings.up_parallelism()  # a whole PPC wave at once
     if result is None:
         return automation.up(stack, message, parallel, on_output)
@@ -133,11 +145,12 @@ def _up(
         result.after = automation.train_state(project, settings.stack, notify.TRAIN_RESOURCES)
 
 
-def removed_report(project: automation.Project, settings: Settings) -> list[str]:
-    """Picks and reverts of the last run that are no longer listed: applied, not reverted."""
-    day_two = automation.outputs(project, settings.stack).get("dayTwo") or {}
-    picks = removed("pick", day_two.get("picks") or [], settings.picks)
-    reverts = removed("revert", day_two.get("reverts") or [], settings.day_two.reverts)
+def removed_report(project: automation.Project, env: str, record: Record) -> list[str]:
+    """Picks and reverts of the last run that `record` no longer lists: applied, not
+    reverted."""
+    day_two = automation.outputs(project, env).get("dayTwo") or {}
+    picks = removed("pick", day_two.get("picks") or [], record.picks)
+    reverts = removed("revert", day_two.get("reverts") or [], record.reverts)
     return [item.describe() for item in picks + reverts]
 
 
@@ -148,36 +161,34 @@ def cherry_pick(
     allow_off_master: bool = False,
     on_output: Printer | None = None,
     by: str = "unknown",
+    drop: bool = False,
 ) -> FlowResult:
-    """List `shas` in the stack's picks (in order) and run up."""
+    """Queue `shas` as picks (in order), or with `drop` take them out of the queue, and run
+    up. Dropping never rewrites the branch: a pick already applied stays there."""
     env = _promotion(project, settings)
     wanted = [check_sha("SHA", s.strip().lower()) for s in shas]  # the command's argument
     if not wanted:
         raise DayTwoError("name at least one commit to cherry-pick")
-    picks = merge_picks(settings.picks, wanted)
-    result = FlowResult(notes=removed_report(project, settings))
+    if drop:
+        ops = [new_op("drop-pick", by, sha=sha) for sha in wanted]
+    else:
+        extra = {"allowOffMaster": True} if allow_off_master else {}
+        ops = [new_op("pick", by, sha=sha, **extra) for sha in wanted]
+    _before, after = check_ops(project, env, ops)
+    result = FlowResult(notes=removed_report(project, env, after))
     release = automation.outputs(project, env).get("releaseBranch")
-    stack = automation.stack(project, env)
-    _set_list(stack, "picks", picks)
-    flipped = allow_off_master and not settings.allow_off_master
-    if flipped:
-        stack.set_config(_key("allowOffMaster"), auto.ConfigValue(value="true"))
+    verb = "drop" if drop else "cherry-pick"
     message = stamp(
         "pick",
-        f"cherry-pick {len(wanted)} commit(s) into {release or env}",
+        f"{verb} {len(wanted)} commit(s) {'from' if drop else 'into'} {release or env}",
         commit=",".join(s[:12] for s in wanted),
         release=release,
         env=env,
         by=by,
     )
-    # A failed up keeps the picks listed: the usual failure is the merge gate (the PR waits
-    # for checks and approval; run up again). A pick that cannot apply (a conflict, a
-    # refusal) must be taken out of release-train:picks by hand, as the error says.
-    try:
-        result.up = _up(project, settings, message, on_output, result)
-    finally:
-        if flipped:
-            _remove(stack, "allowOffMaster")
+    # A pick that cannot apply (a conflict, a refusal) fails its step, so it is not
+    # recorded. A closed gate after the pick keeps it recorded: run `release promote` again.
+    result.up = _up(project, settings, message, on_output, ops, result)
     return result
 
 
@@ -188,14 +199,13 @@ def revert(
     on_output: Printer | None = None,
     by: str = "unknown",
 ) -> FlowResult:
-    """List `sha` (a commit of the release branch) in the stack's reverts and run up."""
+    """Queue `sha` (a commit of the release branch) as a revert and run up."""
     env = _promotion(project, settings)
     wanted = check_sha("SHA", sha.strip().lower())  # the command's argument
-    before = list(settings.day_two.reverts)
-    result = FlowResult(notes=removed_report(project, settings))
+    ops = [new_op("revert", by, sha=wanted)]
+    _before, after = check_ops(project, env, ops)
+    result = FlowResult(notes=removed_report(project, env, after))
     release = automation.outputs(project, env).get("releaseBranch")
-    stack = automation.stack(project, env)
-    _set_list(stack, "reverts", merge_picks(before, [wanted]))
     message = stamp(
         "revert",
         f"revert {wanted[:12]} on {release or env}",
@@ -204,7 +214,7 @@ def revert(
         env=env,
         by=by,
     )
-    result.up = _up(project, settings, message, on_output, result)  # a gate failure keeps it listed
+    result.up = _up(project, settings, message, on_output, ops, result)  # a closed gate keeps it
     return result
 
 
@@ -233,24 +243,10 @@ def rollback(
         raise DayTwoError(f"--to {target!r}: name a release branch, e.g. release/2026-11-12")
     if target == current:
         raise DayTwoError(f"{env} already runs {target}")
-    day_two = settings.day_two
-    ongoing = day_two.rollback_to
-    if ongoing and ongoing != target and not force:
-        raise DayTwoError(
-            f"{env} already has a rollback to {ongoing} in its config; run `release rollback "
-            f"{env} --to {ongoing}` to continue it, or --force to replace it"
-        )
-    if target in day_two.rolled_back and not force:
-        raise DayTwoError(f"{target} was itself rolled back out of {env}; use --force to go to it")
-    when = (day or clock.today()).isoformat()
-    if ongoing == target and day_two.rollback_date and day is None:
-        when = day_two.rollback_date
-    stack = automation.stack(project, env)
-    stack.set_config(f"{_key('rollback')}.to", auto.ConfigValue(value=str(target)), path=True)
-    stack.set_config(f"{_key('rollback')}.date", auto.ConfigValue(value=when), path=True)
-    rolled = list(day_two.rolled_back)
-    if current not in rolled and current != target:
-        _set_list(stack, "rolledBack", [*rolled, str(current)])
+    when = (day or clock.today()).isoformat()  # continuing one: the record keeps its date
+    op = new_op("rollback", by, to=str(target), date=when, force=force)
+    op["from"] = str(current)
+    check_ops(project, env, [op])  # another rollback in progress, a rolled-back target
     message = stamp(
         "rollback",
         f"roll {env} back from {current} to {target}",
@@ -261,47 +257,35 @@ def rollback(
     result = FlowResult(
         notes=[f"{current} is marked rolled back: promote refuses it without --force"]
     )
-    result.up = _up(project, settings, message, on_output, result)
+    result.up = _up(project, settings, message, on_output, [op], result)
     return result
 
 
 def check_promote(
-    project: automation.Project, settings: Settings, release: str, force: bool = False
+    project: automation.Project, settings: Settings, ops: Sequence[Mapping[str, Any]]
 ) -> list[str]:
-    """Before `release promote`: refuse a rolled-back release unless forced; clear a finished
-    rollback, and the reverts of another release, from the config (their commits, branches
-    and PRs stay). Picks stay listed: one already in the new release is a no-op, one that is
-    not is picked onto it. Returns notes for the user."""
+    """Before `release promote` runs `up` with its `pin` op: check it against the record (a
+    rolled-back release is refused unless forced) and say what the pin ends: the reverts
+    of another release (they stay on its branch) and a rollback in progress (its branch and
+    PR stay). Picks stay queued: one already in the new release is a no-op, one that is not
+    is picked onto it. Returns notes for the user."""
     env = settings.stack
-    if settings.tracks_source:
+    if settings.tracks_source or not ops:
         return []
-    day_two = settings.day_two
+    before, after = check_ops(project, env, ops)
     notes: list[str] = []
-    stack: auto.Stack | None = None
-    if release in day_two.rolled_back:
-        if not force:
-            raise DayTwoError(
-                f"{release} was rolled back out of {env} (listed in release-train:rolledBack); "
-                "promote it again only once the cause is fixed, with --force"
-            )
-        stack = automation.stack(project, env)
-        _set_list(stack, "rolledBack", [r for r in day_two.rolled_back if r != release])
+    for release in sorted(set(before.rolled_back) - set(after.rolled_back)):
         notes.append(f"--force: promoting {release} again although it was rolled back")
-    current = automation.outputs(project, env).get("releaseBranch")
-    if day_two.reverts and current and current != release:
-        stack = stack or automation.stack(project, env)
-        _set_list(stack, "reverts", [])
+    if before.reverts and not after.reverts and before.release:
         notes.append(
-            f"the reverts on {current} stay there; they are not listed for {release} "
-            "(a revert names a commit of its own release branch)"
+            f"the reverts on {before.release} stay there; they are not queued for "
+            f"{after.release} (a revert names a commit of its own release branch)"
         )
-    if day_two.rollback_to:
-        stack = stack or automation.stack(project, env)
-        _remove(stack, "rollback")
+    if before.rollback and not after.rollback:
         notes.append(
-            f"the rollback to {day_two.rollback_to} leaves the stack (its branch and PR stay)"
+            f"the rollback to {before.rollback.to} leaves the stack (its branch and PR stay)"
         )
-    notes.extend(removed_report(project, settings))
+    notes.extend(removed_report(project, env, after))
     return notes
 
 
@@ -337,12 +321,16 @@ def abandon(
     # to abandon) leaves the outputs of the run before, but records the pull request.
     pull_state = release_pull(stack)
     try:
-        plan = plan_abandon(pull_state, env, [_summary(h) for h in stack.history()], NAMESPACE)
+        plan_abandon(pull_state, env)  # no pull request, or one already merged: refused
     except ValueError as err:
         raise DayTwoError(str(err)) from None
-    release, number = plan.release, pull_state["number"]
-    if not plan.first:
-        _check_pin_back(project, env, plan)  # raises before any write
+    release, number = str(pull_state["head"]), pull_state["number"]
+    # Everything is decided before the first write (closing the PR): the record's pin-back
+    # (an `abandon` op), and, with a preview, that going back passes the program's checks.
+    op = new_op("abandon", by, release=release, reason=reason)
+    before, after = check_ops(project, env, [op])
+    if after.release:
+        _check_pin_back(project, env, after.release, op)  # raises before any write
     pull = session.repo.get_pull(int(number))  # the command line's identity
     result = FlowResult()
     message = stamp(
@@ -360,55 +348,61 @@ def abandon(
         result.notes.append(f"closed PR #{number} with a comment; {release} stays")
     else:
         result.notes.append(f"PR #{number} was already {pull.state}; {release} stays")
-    if plan.first:
-        for name in ("commit", "releaseDate"):
-            _remove(stack, name)
-        _forget_pull(stack)
+    if not after.release:
+        # The stack's first release: nothing to go back to. The record drops its pins and
+        # the stack forgets the closed PR, so the next `release promote` opens a new one.
+        _forget_pull(stack, after)
         stack.refresh(message=message, on_output=on_output or automation.printer())
         result.notes.append(
-            f"{env} ran no earlier release in its history: its pins are removed and it "
+            f"{env} ran no earlier release in its record: its pins are removed and it "
             f"forgot PR #{number}; the next `release promote {env}` opens a new one"
         )
         return result
-    pins = plan.pins
-    for name in ("commit", "releaseDate"):
-        stack.set_config(_key(name), auto.ConfigValue(value=str(pins[name])))
-    listed = {"picks": settings.picks, "reverts": settings.day_two.reverts}
-    for name in ("picks", "reverts"):
-        values = [str(v) for v in as_list(pins.get(name))]
-        if values != list(listed[name]):
-            _set_list(stack, name, values)
-    result.notes.append(f"{env} pinned back to {plan.previous} ({str(pins['commit'])[:12]})")
-    result.up = _up(project, settings, message, on_output, result)
+    result.notes.append(
+        f"{env} pinned back to {after.release} ({str(after.commit)[:12]})"
+        if after.release != before.release
+        else f"{env} keeps {after.release}"
+    )
+    result.up = _up(project, settings, message, on_output, [op], result)
     return result
 
 
-def _check_pin_back(project: automation.Project, env: str, plan: AbandonPlan) -> None:
-    """A preview of the stack pinned back to `plan.previous` (no write): abandon refuses
-    before closing anything when going back would fail (a lost fix, a bad pin)."""
-    extra = {COMMIT_OVERRIDE: str(plan.pins["commit"])}
-    if plan.pins.get("releaseDate"):
-        extra[DATE_OVERRIDE] = str(plan.pins["releaseDate"])
+def _check_pin_back(
+    project: automation.Project, env: str, previous: str, op: Mapping[str, Any]
+) -> None:
+    """A preview of the stack with the `abandon` op applied (no write): abandon refuses
+    before closing anything when going back to `previous` would fail (a lost fix, a bad pin)."""
     try:
-        automation.stack(project, env, extra).preview(on_output=lambda _line: None, diff=False)
+        automation.stack(project, env, intent_env([op])).preview(
+            on_output=lambda _line: None, diff=False
+        )
     except auto.CommandError as err:
         lines = [ln for ln in str(err).splitlines() if "error" in ln.lower()][-3:]
         raise DayTwoError(
-            f"abandon refused, nothing was changed: going back to {plan.previous} would fail: "
+            f"abandon refused, nothing was changed: going back to {previous} would fail: "
             + " ".join(ln.strip() for ln in lines)
         ) from None
 
 
-def _forget_pull(stack: auto.Stack) -> None:
+def _forget_pull(stack: auto.Stack, record: Record) -> None:
     """Drop the release pull request and its merge from the stack's state (the PR stays on
-    the forge, closed); written as a whole new deployment, as `pulumi stack import` does."""
+    the forge, closed) and store `record` (the pins removed) as the TrainRecord's; written
+    as a whole new deployment, as `pulumi stack import` does, under the stack's lock."""
     exported = stack.export_stack()
     deployment = dict(exported.deployment or {})
-    kept = [
-        r
-        for r in deployment.get("resources") or []
-        if not str(r.get("urn", "")).endswith(("::pull-request", "::merge"))
-    ]
+    kept = []
+    for resource in deployment.get("resources") or []:
+        urn = str(resource.get("urn", ""))
+        if urn.endswith(("::pull-request", "::merge")):
+            continue
+        if urn.endswith(f"::{RECORD_NAME}"):
+            stored = record.to_dict()
+            resource = {
+                **resource,
+                "inputs": {**(resource.get("inputs") or {}), "record": stored},
+                "outputs": {**(resource.get("outputs") or {}), "record": stored},
+            }
+        kept.append(resource)
     deployment["resources"] = kept
     stack.import_stack(auto.Deployment(version=exported.version, deployment=deployment))
 

@@ -9,11 +9,14 @@ commit, production takes the release staging runs. The plan is made with reads o
 
 This module is an edge: it alone reads `pulumi.Config` and the environment, parses the
 stack's config once (`parse_settings`) and builds the forge session, then passes both down.
+It also reads the stack's record of intent (through the engine, under the stack's lock
+during `up`) and applies this run's delta (RELEASE_TRAIN_INTENT) to it: `read_intent`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -23,6 +26,7 @@ from pulumi.runtime.config import get_config_env
 from release import forge
 from release.program.planning import find_green, open_repo, plan_promotion
 from release.program.registration import register_release
+from release.providers.train_record import read_current
 from release.rules import clock
 from release.rules.config import (
     NAMESPACE,
@@ -33,6 +37,16 @@ from release.rules.config import (
     read_pulumi_config,
 )
 from release.rules.fixes import LostFixError
+from release.rules.intent import (
+    EMPTY,
+    IntentError,
+    LegacyIntentError,
+    Record,
+    apply_ops,
+    describe,
+    ops_from_env,
+    refuse_legacy,
+)
 from release.rules.running import RECORD_OVERRIDE, StackRecord
 from release.rules.targets import TargetError, resolve_target
 from release.rules.text import plain
@@ -73,12 +87,13 @@ def build_promotion(
     commit: str,
     source: dict[str, Any],
     token: str | None = None,
+    record: Record = EMPTY,
 ) -> dict[str, Any]:
     """staging/production: decide the promotion (reads), then register its resources."""
     plan = plan_promotion(settings, repo, release, commit, stack_record())
     for line in plan.describe().splitlines():
         pulumi.log.info(plain(line))  # branch names and pins come from the forge
-    return register_release(settings, plan, source, token)  # then PPCs etc.
+    return register_release(settings, plan, source, token, record)  # then PPCs etc.
 
 
 def _source_reference(settings: Settings) -> pulumi.StackReference:
@@ -131,7 +146,7 @@ PROMOTION_OUTPUTS = (
     "rollout",
 )
 _SOURCE_KEYS = ("greenCommit", "releaseBranch", "releaseHead", "releaseCommit", "state")
-_USER_ERRORS = (ConfigError, LostFixError)
+_USER_ERRORS = (ConfigError, LostFixError, IntentError, LegacyIntentError)
 
 
 def main() -> None:
@@ -142,17 +157,45 @@ def main() -> None:
         raise pulumi.RunError(str(err)) from None
 
 
+def read_intent(stack: str, env: Mapping[str, str]) -> Record:
+    """The stack's record of intent as the engine stores it, with this run's delta applied
+    (RELEASE_TRAIN_INTENT, set by the `release` commands; none for a plain `pulumi up`).
+
+    During `up` the engine holds the stack's lock from before the program starts, so the
+    record cannot change under the run; the result is recorded only if the steps before it
+    succeed (release/program/registration.py).
+    """
+    record = apply_ops(read_current(), ops_from_env(env), stack)
+    for line in describe(record):
+        pulumi.log.info(plain(f"intent: {line}"))  # `by` comes from the command line
+    return record
+
+
 def _main() -> None:
     config = pulumi.Config(NAMESPACE)
+    stack = pulumi.get_stack()
+    raw = read_pulumi_config(config.get)
+    refuse_legacy(stack, raw)  # intent is kept in the state, never in the stack file
     prefix = f"{NAMESPACE}:"
     # Every key the engine was given (pulumi.Config reads only the ones asked for).
     given = {*get_config_env(), *pulumi.runtime.config.CONFIG.get()}
     check_keys([k[len(prefix) :] for k in given if k.startswith(prefix)])
-    raw = read_pulumi_config(config.get)
     secret = None
     if raw.get("notifyWebhook"):
         secret = pulumi.runtime.is_config_secret(f"{NAMESPACE}:notifyWebhook")
-    settings = parse_settings(pulumi.get_stack(), raw, os.environ, secret)  # the one parse
+    settings = parse_settings(stack, raw, os.environ, secret)
+    record = EMPTY
+    if settings.tracks_source:
+        if ops_from_env(os.environ):
+            raise ConfigError(
+                "promotesFrom",
+                None,
+                f"{stack} tracks its source branch: it has no release to pin, pick into, "
+                "revert or roll back; name a stack that promotes (staging, production)",
+            )
+    else:
+        record = read_intent(stack, os.environ)
+        settings = parse_settings(stack, {**raw, **record.as_config()}, os.environ, secret)
     session = forge.session(settings.api_url, settings.repository, config.get("token"), os.environ)
     repo = open_repo(settings, session)
     token = session.token
@@ -164,7 +207,7 @@ def _main() -> None:
         # Pinned by `release promote` / `release plan`: the source stack's outputs are not
         # needed, so they are not read (reading another stack costs a secrets-manager load).
         release, commit = _from_source(settings, {})
-        outputs: Any = build_promotion(settings, repo, release, commit, source, token)
+        outputs: Any = build_promotion(settings, repo, release, commit, source, token, record)
     else:
         reference = _source_reference(settings)
 
@@ -173,7 +216,7 @@ def _main() -> None:
                 release, commit = _from_source(
                     settings, dict(zip(_SOURCE_KEYS, values, strict=True))
                 )
-                return build_promotion(settings, repo, release, commit, source, token)
+                return build_promotion(settings, repo, release, commit, source, token, record)
             except _USER_ERRORS as err:
                 raise pulumi.RunError(str(err)) from None
 

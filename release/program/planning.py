@@ -61,14 +61,15 @@ def plan_pick(
     if found:
         return found
     parents = [p.sha for p in commit.parents]
-    on_source = settings.allow_off_master or (
+    allowed = settings.allow_off_master or sha in settings.off_master
+    on_source = allowed or (
         len(parents) == 1 and forge.is_ancestor(repo, sha, settings.source_branch)
     )
     refused = refusal(
         sha,
         parents,
         on_source,
-        settings.allow_off_master,
+        allowed,
         settings.source_branch,
         key=f"picks[{index}]",
     )

@@ -1,14 +1,20 @@
 """The program's registration: the resources of a planned promotion, in order.
 
 Release branch, the carried fixes (`--carry`), ours-merge (when the plan needs one), the
-listed picks and reverts, the pull request and its gated merge; a rollback the config asks for; then, after the merge,
-the smoke test, the PPC rollout and the guardrails (release/program/rollout.py). Nothing
-here reads the forge: every decision is in the `PromotionPlan` (release/program/planning.py).
+listed picks and reverts, the pull request; a rollback's commit and pull request; the
+stack's record of intent (`TrainRecord`); then the gated merges and, after the release's
+merge, the smoke test, the PPC rollout and the guardrails (release/program/rollout.py).
+Nothing here reads the forge: every decision is in the `PromotionPlan`
+(release/program/planning.py).
+
+The record depends on every step before it and the merges depend on the record: a refused
+or failed step records nothing, and a promotion waiting at a closed gate keeps its release,
+picks and rollback recorded for the next operator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pulumi
@@ -22,18 +28,25 @@ from release.providers.ours_merge import OursMerge
 from release.providers.pull_request import PullRequest
 from release.providers.revert import Revert
 from release.providers.rollback import RollbackCommit
+from release.providers.train_record import TrainRecord
 from release.rules.config import Settings
+from release.rules.intent import EMPTY, Record
 from release.rules.payload import render_markdown
 from release.rules.rotation import Approvers
 from release.rules.text import md_code
 
 
 def register_release(
-    settings: Settings, plan: PromotionPlan, source: dict[str, Any], token: str | None = None
+    settings: Settings,
+    plan: PromotionPlan,
+    source: dict[str, Any],
+    token: str | None = None,
+    record: Record = EMPTY,
 ) -> dict[str, Any]:
-    """The promotion (`register_promotion`), then what follows its merge
-    (`settings.rollout`); `token` reaches the guardrails' GitHub provider, as a secret."""
-    outputs = register_promotion(settings, plan, source)
+    """The promotion (`register_promotion`, with the stack's record of intent), then what
+    follows its merge (`settings.rollout`); `token` reaches the guardrails' GitHub provider,
+    as a secret."""
+    outputs = register_promotion(settings, plan, source, record)
     pins = {pin.name: pin.after for pin in plan.payload.pins if pin.after}
     rollout = settings.rollout
     secret = pulumi.Output.secret(token) if rollout.manage_protection and token else None
@@ -58,9 +71,10 @@ def register_release(
 
 
 def register_promotion(
-    settings: Settings, plan: PromotionPlan, source: dict[str, Any]
+    settings: Settings, plan: PromotionPlan, source: dict[str, Any], record: Record = EMPTY
 ) -> dict[str, Any]:
-    """The resources of a promotion, in order: branch, ours-merge, pull request, merge."""
+    """The resources of a promotion, in order: branch, ours-merge, picks and reverts, the
+    rollback's commit and pull request, the pull request, the record, the merges."""
     release, commit = plan.release, plan.commit
     common = {"api_url": settings.api_url, "repository": settings.repository}
     branch = ReleaseBranch("release-branch", branch=release, commit=commit, **common)
@@ -91,7 +105,10 @@ def register_promotion(
         head = ours.merge_sha
     head, day_two = register_release_changes(settings, release, plan.changes, head)
     gate = plan.approvers or Approvers(tuple(settings.reviewers), settings.required_approvals)
-    day_two.update(register_rollback(settings, release, plan.rollback, gate))
+    rollback_exports, rollback_steps, rollback_gate = register_rollback(
+        settings, release, plan.rollback, gate
+    )
+    day_two.update(rollback_exports)
     title = f"Promote {release} to {settings.environment}"
     body = render_markdown(plan.payload)
     pull = PullRequest(
@@ -105,6 +122,9 @@ def register_promotion(
         payload=plan.payload.to_dict(),
         **common,
     )
+    kept = TrainRecord(record, head=head, depends_on=[branch, pull, *rollback_steps])
+    after_record = pulumi.ResourceOptions(depends_on=[kept])
+    rollback_gate(after_record)
     merge = Merge(
         "merge",
         number=pull.number,
@@ -114,6 +134,7 @@ def register_promotion(
         required_approvals=gate.required,
         must_approve=list(gate.must_approve),
         check_body=True,  # the body the reviewers approved describes the head that merges
+        opts=after_record,
         **common,
     )
     return {
@@ -173,7 +194,7 @@ def register_release_changes(
             pick=sha,
             expected_head=head,
             source_branch=settings.source_branch,
-            allow_off_master=settings.allow_off_master,
+            allow_off_master=settings.allow_off_master or sha in settings.off_master,
             **common,
         )
         head = pick.head
@@ -215,17 +236,22 @@ def rollback_body(
     )
 
 
+RollbackGate = Callable[[pulumi.ResourceOptions], None]
+
+
 def register_rollback(
     settings: Settings,
     release: str,
     planned: PlannedRollback | None,
     gate: Approvers | None = None,
-) -> dict[str, Any]:
-    """A rollback commit on `rollback/ENV-DATE`, its pull request into the environment, and
-    its merge through the same gates as a promotion (with the planned approvals; when they
-    are not 0, the oncall partner's among them, as `gate` says)."""
+) -> tuple[dict[str, Any], list[pulumi.Resource], RollbackGate]:
+    """A rollback commit on `rollback/ENV-DATE` and its pull request into the environment;
+    returns (exports, those resources, the gate). The gate registers the merge, through the
+    same gates as a promotion (with the planned approvals; when they are not 0, the oncall
+    partner's among them, as `gate` says), with the options it is given (after the stack's
+    record)."""
     if planned is None:
-        return {}
+        return {}, [], lambda _opts: None
     env, target, to_sha, branch = (
         settings.environment,
         planned.target,
@@ -258,26 +284,29 @@ def register_rollback(
         reviewers=reviewers,
         **common,
     )
-    merge = Merge(
-        "rollback-merge",
-        number=pull.number,
-        head_sha=commit.head,
-        required_checks=list(settings.required_checks),
-        reviewers=reviewers,
-        required_approvals=approvals,
-        must_approve=must_approve,
-        **common,
-    )
-    return {
-        "rollback": {
-            "to": target,
-            "from": release,
-            "branch": branch,
-            "commit": commit.head,
-            "prNumber": pull.number,
-            "prUrl": pull.url,
-            "mergeCommit": merge.merge_commit,
-            "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
-            "gate": gate_output(merge, f"release promote {env}"),
-        }
+    exports: dict[str, Any] = {
+        "to": target,
+        "from": release,
+        "branch": branch,
+        "commit": commit.head,
+        "prNumber": pull.number,
+        "prUrl": pull.url,
     }
+
+    def register_merge(opts: pulumi.ResourceOptions) -> None:
+        merge = Merge(
+            "rollback-merge",
+            number=pull.number,
+            head_sha=commit.head,
+            required_checks=list(settings.required_checks),
+            reviewers=reviewers,
+            required_approvals=approvals,
+            must_approve=must_approve,
+            opts=opts,
+            **common,
+        )
+        exports["mergeCommit"] = merge.merge_commit
+        exports["state"] = merge.merged.apply(lambda merged: "merged" if merged else "open")
+        exports["gate"] = gate_output(merge, f"release promote {env}")
+
+    return {"rollback": exports}, [commit, pull], register_merge

@@ -41,10 +41,6 @@ from release.rules.rotation import Rotation, check_handoff, parse_rotation
 
 DEFAULT_API_URL = "https://api.github.com"
 RELEASE_PREFIX = "release/"
-# Per-run overrides of the pinned `commit` and `releaseDate` (`release plan` sets them, so a
-# dry run shows the next promotion without touching the stack's files).
-COMMIT_OVERRIDE = "RELEASE_TRAIN_COMMIT"
-DATE_OVERRIDE = "RELEASE_TRAIN_RELEASE_DATE"
 # Per-run override of the carried commits (`release plan --carry` previews them without
 # writing them into the stack's config).
 CARRY_OVERRIDE = "RELEASE_TRAIN_CARRY"
@@ -85,17 +81,10 @@ KEYS: tuple[Key, ...] = (
     Key("requiredChecks", "array", [], "string"),
     Key("reviewers", "array", [], "string"),
     Key("requiredApprovals", "integer", 1),
-    Key("releaseDate", "string", ""),
-    Key("commit", "string", ""),
     Key("mergeMethod", "string", "merge"),
-    Key("picks", "array", [], "string"),
     # Day two (`DayTwo`).
-    Key("reverts", "array", [], "string"),
-    Key("rollback", "object", {}),
     Key("carry", "array", [], "string"),
-    Key("rolledBack", "array", [], "string"),
     Key("rollbackApprovals", "integer", -1),
-    Key("allowOffMaster", "boolean", False),
     Key("pins", "array", [], "object"),
     Key("greenLookback", "integer", 30),
     # After production's merge, the calendar and notifications (`RolloutSettings`).
@@ -116,7 +105,21 @@ KEYS: tuple[Key, ...] = (
 )
 """Every key of the `release-train:` namespace, in the order `Pulumi.yaml` declares them."""
 
+INTENT_KEYS: tuple[Key, ...] = (
+    Key("commit", "string"),
+    Key("releaseDate", "string"),
+    Key("picks", "array", items="string"),
+    Key("offMaster", "array", items="string"),
+    Key("reverts", "array", items="string"),
+    Key("rollback", "object"),
+    Key("rolledBack", "array", items="string"),
+)
+"""Operational intent: kept in the stack's record (release/rules/intent.py), never declared
+in `Pulumi.yaml`. The program parses them from the record (`Record.as_config`); a stack file
+that still sets one (or `allowOffMaster`) is refused (`intent.refuse_legacy`)."""
+
 KEY_NAMES = frozenset(key.name for key in KEYS)
+INTENT_NAMES = frozenset(key.name for key in INTENT_KEYS)
 ROLLOUT_KEYS = (
     "ppcs",
     "ppcCommand",
@@ -351,6 +354,7 @@ class Settings:
     merge_method: str = "merge"
     picks: tuple[str, ...] = ()
     allow_off_master: bool = False
+    off_master: tuple[str, ...] = ()  # picks allowed off the source branch, one by one
     pins: tuple[Pin, ...] = ()
     source_branch: str = "master"
     green_lookback: int = 30
@@ -514,12 +518,15 @@ def parse_settings(
     every key of `KEYS`, into one `Settings`. A key the table does not name is refused
     (with the nearest name), then each key's type, range and cross-key rules are checked.
 
-    `env` may carry the per-run overrides of `commit` and `releaseDate`; `webhook_secret`
-    False says the webhook was stored in plain text (refused), None that it is not known;
-    `stacks`, when known, are the project's stacks (`promotesFrom` must name one).
+    The program passes the stack file's keys merged with the stack's record of intent
+    (`INTENT_KEYS`, from `Record.as_config`): those are taken here, never from a stack file
+    (the callers refuse them there first, `intent.refuse_legacy`). `env` may carry the
+    per-run override of `carry`; `webhook_secret` False says the webhook was stored in plain
+    text (refused), None that it is not known; `stacks`, when known, are the project's stacks
+    (`promotesFrom` must name one).
     """
     env = env or {}
-    check_keys(raw)
+    check_keys([name for name in raw if name not in INTENT_NAMES])
     check_types(raw)
     if not raw.get("repository") and not raw.get("environment"):
         raise ConfigError(
@@ -528,10 +535,6 @@ def parse_settings(
             f"the stack {stack} sets neither repository nor environment: give at least "
             "`release-train:repository: owner/name` and `release-train:environment: BRANCH`",
         )
-    if env.get(COMMIT_OVERRIDE):
-        raw = {**raw, "commit": env[COMMIT_OVERRIDE]}
-    if env.get(DATE_OVERRIDE):
-        raw = {**raw, "releaseDate": env[DATE_OVERRIDE]}
     repository = _text(raw, "repository")
     if not repository or not _REPO_RE.match(repository):
         raise ConfigError("repository", repository, "give the repository as owner/name")
@@ -635,6 +638,10 @@ def parse_settings(
         merge_method=merge_method,
         picks=tuple(picks),
         allow_off_master=_bool(raw, "allowOffMaster", False),
+        off_master=tuple(
+            check_sha(f"offMaster[{i}]", str(s).strip())
+            for i, s in enumerate(_list(raw, "offMaster"))
+        ),
         pins=_pins(raw),
         green_lookback=_int(raw, "greenLookback", 30, 1),
     )
@@ -692,7 +699,7 @@ def read_pulumi_config(getter: Callable[[str], Any]) -> dict[str, Any]:
 
     The token is left out: it belongs to the forge session (`token_from`)."""
     raw: dict[str, Any] = {}
-    for key in KEYS:
+    for key in (*KEYS, *INTENT_KEYS, Key("allowOffMaster", "boolean")):
         if key.name == "token":
             continue
         value = getter(key.name)

@@ -10,7 +10,6 @@ from pulumi import automation as auto
 from release.cli.common import forge_session
 from release.cli.promotion import collect_status
 from release.engine import day_two
-from release.rules.config import COMMIT_OVERRIDE, DATE_OVERRIDE
 from tests.e2e.train import RELEASE_DATE, Train
 
 pytestmark = pytest.mark.e2e
@@ -107,7 +106,7 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     assert staging_head.tree.sha == earlier_tree
     assert len(staging_head.parents) == 2, "merged with a merge commit"
     with pytest.raises(day_two.DayTwoError, match="rolled back"):
-        day_two.check_promote(train.project, train.settings("staging"), RELEASE)
+        day_two.check_promote(train.project, train.settings("staging"), train.pin("staging"))
 
     # History: the pick waited at its gate, then landed; each row carries what it made.
     rows = day_two.history(train.project, "staging")
@@ -141,10 +140,10 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
         if pre is not None:
             ops[pre.metadata.urn.rsplit("::", 1)[-1]] = str(pre.metadata.op.value)
 
-    # (The revert names a commit of release/2026-11-26: `release promote` clears it, and so
-    # does this test, as a plan of another release would refuse it.)
-    train.stack("staging").remove_config("release-train:reverts")
-    extra = {COMMIT_OVERRIDE: repo.get_branch("master").commit.sha, DATE_OVERRIDE: "2026-11-27"}
+    # (The revert names a commit of release/2026-11-26: the pin of another release leaves it
+    # there, as `release promote` does.)
+    pin = day_two.new_op("pin", commit=repo.get_branch("master").commit.sha, date="2026-11-27")
+    extra = day_two.intent_env([pin])
     train.log.clear()
     train.stack("staging", extra).preview(on_output=train.harness_log, on_event=on_event)
     assert "staging runs release/2026-11-19 (restored by the rollback from" in train.transcript()
@@ -154,13 +153,9 @@ def test_pick_revert_rollback_and_abandon(train, monkeypatch):
     assert rollback_ops and set(rollback_ops.values()) == {"delete"}, rollback_ops
 
     # Abandon: the open PR is closed with a comment; no branch is deleted.
-    day_two.check_promote(
-        train.project, train.settings("staging"), "release/2026-11-27"
-    )  # as promote does
-    train.stack("staging").set_config(
-        "release-train:releaseDate", auto.ConfigValue(value="2026-11-27")
-    )
-    waiting_up = train.stack("staging").up(on_output=train.harness_log)
+    next_day = train.pin("staging", "2026-11-27")
+    day_two.check_promote(train.project, train.settings("staging"), next_day)  # as promote does
+    waiting_up = train.promote("staging", "2026-11-27")
     assert "approval" in waiting_up.stdout
     open_pulls = [p for p in repo.get_pulls(state="open", base="staging")]
     assert len(open_pulls) == 1

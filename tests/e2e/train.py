@@ -1,8 +1,8 @@
 """The release-train project itself under the real engine, for the end-to-end flows.
 
-A copy of the project folder (its stack files get pinned), pointed at a sandbox, with the
-harness's isolated PULUMI_HOME, file backend and passphrase; `plan` and `promote` go
-through the same functions as the `release` command.
+A copy of the project folder, pointed at a sandbox, with the harness's isolated PULUMI_HOME,
+file backend and passphrase; `plan` and `promote` hand the program the same delta of intent
+(a `pin` op) as the `release` command.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from pulumi import automation as auto
 from devtools.train import TrainProject
 from release.cli.common import load
 from release.engine import automation
-from release.rules.config import COMMIT_OVERRIDE, DATE_OVERRIDE, Settings
+from release.engine.day_two import intent_env
+from release.rules.config import Settings
+from release.rules.history import stamp
 from sandbox.seed import REPO
 from tests.e2e.harness import Harness
 
@@ -53,14 +55,29 @@ class Train:
     def target(self, env: str) -> tuple[str, str]:
         return self.setup.target(env, RELEASE_DATE)
 
-    def plan(self, env: str) -> auto.PreviewResult:
-        commit, day = self.target(env)
-        extra = {COMMIT_OVERRIDE: commit, DATE_OVERRIDE: day}
-        return self.stack(env, extra).preview(on_output=self.harness_log)
+    def pin(self, env: str, day: str | None = None, by: str = "e2e") -> list[dict[str, Any]]:
+        """The delta `release promote` hands the program: pin the target (on `day`)."""
+        if not self.setup.source_of(env):
+            return []
+        (op,) = self.setup.pin(env, RELEASE_DATE, by)
+        return [{**op, "date": day or op["date"]}]
 
-    def promote(self, env: str) -> auto.UpResult:
-        self.setup.pin(env, RELEASE_DATE)
-        return self.stack(env).up(on_output=self.harness_log)
+    def plan(self, env: str) -> auto.PreviewResult:
+        return self.stack(env, intent_env(self.pin(env))).preview(on_output=self.harness_log)
+
+    def promote(self, env: str, day: str | None = None) -> auto.UpResult:
+        """`up` with the pin, stamped as `release promote` stamps it (for `history`)."""
+        ops = self.pin(env, day)
+        release = f"release/{ops[0]['date']}" if ops else None
+        message = stamp(
+            "promotion",
+            f"{release} -> {env}" if release else f"track {env}",
+            release=release,
+            commit=ops[0]["commit"] if ops else None,
+            by="e2e",
+        )
+        stack = self.stack(env, intent_env(ops))
+        return stack.up(on_output=self.harness_log, message=message)
 
     def outputs(self, env: str) -> dict[str, Any]:
         return {k: v.value for k, v in self.stack(env).outputs().items()}

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from release.rules.abandon import plan_abandon, previous_pins
+from release.rules.abandon import plan_abandon
 from release.rules.history import rows, stamp
+from release.rules.intent import EMPTY, apply_ops
 
 NS = "release-train"
 X, Y = "a" * 40, "b" * 40
@@ -19,37 +20,30 @@ def entry(version, date, commit, result="succeeded", kind="update", **extra):
     return {"version": version, "kind": kind, "result": result, "config": config}
 
 
+def pin(commit, date):
+    return {"op": "pin", "commit": commit, "date": date}
+
+
 def test_two_cuts_sharing_a_commit_go_back_to_the_release_before_not_an_older_one():
-    history = [
-        entry(1, "2026-11-19", Y),
-        entry(2, "2026-11-26", X, picks=[]),  # merged into the environment
-        entry(3, "2026-12-03", X, result="failed"),  # the same commit, cut again; at the gate
-    ]
-    plan = plan_abandon(PULL, "staging", history, NS)
-    assert plan.previous == "release/2026-11-26" and plan.pins["commit"] == X
-    assert plan.pins["picks"] == [] and not plan.first
-
-
-def test_the_abandoned_release_and_failed_or_other_kinds_are_skipped():
-    history = [
-        entry(1, "2026-11-26", Y),
-        entry(2, "2026-11-26", X, kind="refresh"),
-        entry(3, "2026-12-03", X),  # the abandoned release's own successful run (a pick)
-        entry(4, "2026-11-19", Y, result="failed"),
-    ]
-    assert previous_pins(history, "release/2026-12-03", NS)["releaseDate"] == "2026-11-26"
+    record = apply_ops(
+        EMPTY, [pin(Y, "2026-11-19"), pin(X, "2026-11-26"), pin(X, "2026-12-03")], "staging"
+    )
+    assert plan_abandon(PULL, "staging") == "release/2026-12-03"
+    back = apply_ops(record, [{"op": "abandon", "release": "release/2026-12-03"}], "staging")
+    assert back.release == "release/2026-11-26" and back.commit == X
 
 
 def test_a_stacks_first_release_has_nothing_to_pin_back_to():
-    plan = plan_abandon(PULL, "staging", [entry(1, "2026-12-03", X, result="failed")], NS)
-    assert plan.first and plan.previous is None and plan.release == "release/2026-12-03"
+    record = apply_ops(EMPTY, [pin(X, "2026-12-03")], "staging")
+    back = apply_ops(record, [{"op": "abandon", "release": "release/2026-12-03"}], "staging")
+    assert back.release is None and back.commit is None
 
 
 def test_nothing_to_abandon_is_refused_before_any_write():
     with pytest.raises(ValueError, match="no release pull request"):
-        plan_abandon({}, "staging", [], NS)
+        plan_abandon({}, "staging")
     with pytest.raises(ValueError, match="release rollback staging"):
-        plan_abandon({**PULL, "state": "merged"}, "staging", [], NS)
+        plan_abandon({**PULL, "state": "merged"}, "staging")
 
 
 def test_abandons_refresh_is_a_history_row():

@@ -1,6 +1,6 @@
 """Stack config validation on plain data: every key's malformed, missing and conflicting
 values stop with a ConfigError naming the key, the value and the fix; the committed stack
-files parse; the per-run overrides of commit and releaseDate apply and are validated."""
+files parse; the intent keys the program takes from the stack's record are validated."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import pytest
 import yaml
 
 from release.rules.config import (
-    COMMIT_OVERRIDE,
-    DATE_OVERRIDE,
     DEFAULT_API_URL,
     NAMESPACE,
     ConfigError,
@@ -28,6 +26,7 @@ from release.rules.config import (
     release_name,
     token_from,
 )
+from release.rules.intent import LEGACY_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -131,7 +130,7 @@ def test_pulumi_config_strings_parse_like_yaml_values() -> None:
         requiredChecks=json.dumps(["ci/travis", "test"]),
         reviewers=json.dumps(["oncall-partner", "second"]),
         requiredApprovals="2",
-        allowOffMaster="true",
+        offMaster=json.dumps([OTHER_SHA]),
         greenLookback="12",
         releaseDate="2026-11-26",
         commit=SHA,
@@ -142,7 +141,7 @@ def test_pulumi_config_strings_parse_like_yaml_values() -> None:
     assert settings.required_checks == ("ci/travis", "test")
     assert settings.reviewers == ("oncall-partner", "second")
     assert settings.required_approvals == 2
-    assert settings.allow_off_master is True
+    assert settings.off_master == (OTHER_SHA,)
     assert settings.green_lookback == 12
     assert settings.release_date == dt.date(2026, 11, 26)
     assert settings.commit == SHA
@@ -181,7 +180,7 @@ def test_a_numeric_login_read_by_yaml_as_a_number_is_a_login() -> None:
         ("requiredApproval", 2, "requiredApprovals"),
         ("reviewer", ["oncall-partner"], "reviewers"),
         ("requiredapprovals", 2, "requiredApprovals"),
-        ("pick", [SHA], "picks"),
+        ("mergeMetod", "merge", "mergeMethod"),
         ("ppcWaves", 5, "ppcs"),
         ("colour", "blue", None),
     ],
@@ -318,8 +317,6 @@ MALFORMED = [
     ("carry", ["abc"], "carry[0]", "abc", "40-character"),
     ("carry", [SHA, SHA.upper()], "carry[1]", SHA.upper(), "lowercase"),
     ("carry", {"sha": SHA}, "carry", {"sha": SHA}, "list of full commit SHAs"),
-    ("allowOffMaster", "yes", "allowOffMaster", "yes", "true or false"),
-    ("allowOffMaster", 1, "allowOffMaster", 1, "true or false"),
     ("pins", "ppc", "pins[0]", "ppc", "mapping"),
     ("pins", {"name": "ppc"}, "pins", {"name": "ppc"}, "list"),
     ("pins", [{"name": "PPC", "path": "a", "pattern": "(x)"}], "pins[0].name", "PPC", "lowercase"),
@@ -366,8 +363,7 @@ def test_malformed_value_names_key_value_and_fix(
 # The keys parse_settings validates (the day-two keys are validated by their own modules).
 CORE_KEYS = set(
     "repository apiUrl token environment promotesFrom sourceBranch requiredChecks reviewers "
-    "requiredApprovals releaseDate commit mergeMethod picks allowOffMaster pins "
-    "greenLookback".split()
+    "requiredApprovals mergeMethod pins greenLookback".split()
 )
 
 
@@ -376,7 +372,9 @@ def test_every_key_has_a_malformed_case() -> None:
     declared = set(yaml.safe_load(text)["config"])
     # The token is an optional secret: documented in a comment, not declared (the engine
     # refuses a declared secret whose default is not encrypted).
-    assert CORE_KEYS - {"token"} <= declared, CORE_KEYS - declared
+    intent = set(LEGACY_KEYS)  # kept in the stack's record, not declared as config
+    assert CORE_KEYS - {"token"} - intent <= declared, CORE_KEYS - declared - intent
+    assert not intent & declared, intent & declared
     assert "token" not in declared and "release-train:token" in text
     covered = {case[0] for case in MALFORMED} | {"token"}
     assert CORE_KEYS <= covered, CORE_KEYS - covered
@@ -481,41 +479,24 @@ def test_approvals_zero_allows_an_empty_reviewer_list() -> None:
     assert settings.required_approvals == 0 and settings.reviewers == ()
 
 
-# -- per-run overrides -----------------------------------------------------------------------------
+# -- intent from the stack's record ---------------------------------------------------------------
 
 
-def test_commit_and_date_overrides_apply() -> None:
-    raw = staging(commit=OTHER_SHA, releaseDate="2026-11-19")
-    env = {COMMIT_OVERRIDE: SHA, DATE_OVERRIDE: "2026-11-26"}
-    settings = parse_settings("staging", raw, env)
-    assert settings.commit == SHA
-    assert settings.release_date == dt.date(2026, 11, 26)
-    # Without the overrides the stack file's pins stand.
-    plain = parse_settings("staging", raw, {})
-    assert plain.commit == OTHER_SHA and plain.release_date == dt.date(2026, 11, 19)
-    # An empty override is no override.
-    same = parse_settings("staging", raw, {COMMIT_OVERRIDE: "", DATE_OVERRIDE: ""})
-    assert same == plain
+def test_the_record_s_off_master_picks_are_validated_and_kept() -> None:
+    settings = parse_settings("staging", staging(picks=[SHA], offMaster=[SHA]))
+    assert settings.off_master == (SHA,) and not settings.allow_off_master
+    err = refused("staging", staging(picks=[SHA], offMaster=["deadbeef"]), {})
+    assert_names(err, "offMaster[0]", "deadbeef", "40-character")
 
 
-def test_overrides_apply_when_the_stack_pins_nothing() -> None:
-    env = {COMMIT_OVERRIDE: SHA, DATE_OVERRIDE: "2026-11-26"}
-    settings = parse_settings("staging", staging(), env)
-    assert (settings.commit, settings.release_date) == (SHA, dt.date(2026, 11, 26))
+def test_intent_keys_are_read_but_never_declared() -> None:
+    from release.rules.config import INTENT_KEYS, KEYS, read_pulumi_config
 
-
-@pytest.mark.parametrize(
-    ("env", "key", "value", "fix"),
-    [
-        ({COMMIT_OVERRIDE: "deadbeef"}, "commit", "deadbeef", "40-character"),
-        ({COMMIT_OVERRIDE: SHA.upper()}, "commit", SHA.upper(), "lowercase"),
-        ({DATE_OVERRIDE: "2026-02-30"}, "releaseDate", "2026-02-30", "YYYY-MM-DD"),
-        ({DATE_OVERRIDE: "tomorrow"}, "releaseDate", "tomorrow", "YYYY-MM-DD"),
-    ],
-)
-def test_overrides_are_validated(env: dict, key: str, value: str, fix: str) -> None:
-    err = refused("staging", staging(commit=OTHER_SHA, releaseDate="2026-11-19"), env)
-    assert_names(err, key, value, fix)
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert not {k.name for k in INTENT_KEYS} & ({k.name for k in KEYS} | set(declared))
+    # The program still reads them, so that a stack file setting one is refused.
+    raw = read_pulumi_config({"commit": SHA, "allowOffMaster": "true"}.get)
+    assert raw == {"commit": SHA, "allowOffMaster": "true"}
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -627,10 +608,10 @@ def test_a_stack_file_keeps_only_its_namespace() -> None:
         ("environment", ["staging"], "give a string"),
         ("promotesFrom", {"stack": "testing"}, "give a string"),
         ("requiredApprovals", {"n": 1}, "give a whole number"),
-        ("allowOffMaster", ["yes"], "give true or false"),
+        ("rollbackApprovals", ["1"], "give a whole number"),
         ("requiredChecks", {"ci": True}, "give a list"),
         ("cadence", ["thursday"], "give a mapping"),
-        ("releaseDate", True, "give a string"),
+        ("mergeMethod", True, "give a string"),
     ],
 )
 def test_a_value_of_the_wrong_type_names_the_declared_type(key, bad, fix) -> None:

@@ -88,7 +88,7 @@ def run_promotion(stack: str, needs_ours_merge: bool, preview: bool = False):
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_promotion_registers_branch_pr_and_merge_in_order(stack):
     monitor, _ = run_promotion(stack, needs_ours_merge=False)
-    assert monitor.order == ["release-branch", "pull-request", "merge"]
+    assert monitor.order == ["release-branch", "pull-request", "train-record", "merge"]
     branch = monitor.registered["release-branch"].inputs
     assert branch["branch"] == "release/2026-11-26"
     assert branch["commit"] == CUT
@@ -101,8 +101,12 @@ def test_promotion_registers_branch_pr_and_merge_in_order(stack):
     assert merge.inputs["merge_method"] == "merge"
     assert merge.inputs["required_checks"] == ["ci/travis", "test"]
     assert merge.inputs["required_approvals"] == 1
-    # The merge waits for the pull request, which waits for the branch's commit.
-    assert pull.urn in merge.dependencies
+    # The merge waits for the stack's record, which waits for the pull request, which
+    # waits for the branch's commit.
+    record = monitor.registered["train-record"]
+    assert record.urn in merge.dependencies
+    assert pull.urn in record.dependencies
+    assert monitor.registered["release-branch"].urn in record.dependencies
     assert monitor.registered["release-branch"].urn in pull.dependencies
 
 
@@ -139,7 +143,13 @@ def test_the_rotations_partner_is_asked_and_required_by_the_merge():
 
 def test_ours_merge_sits_between_branch_and_pull_request():
     monitor, result = run_promotion("staging", needs_ours_merge=True)
-    assert monitor.order == ["release-branch", "ours-merge", "pull-request", "merge"]
+    assert monitor.order == [
+        "release-branch",
+        "ours-merge",
+        "pull-request",
+        "train-record",
+        "merge",
+    ]
     ours = monitor.registered["ours-merge"]
     assert ours.inputs["previous"] == "release/2026-11-19"
     assert ours.inputs["previous_head"] == PREVIOUS_HEAD
@@ -159,6 +169,8 @@ def test_no_ours_merge_head_is_the_cut():
 def test_forge_objects_are_retained_never_protected(needs_ours_merge):
     monitor, _ = run_promotion("staging", needs_ours_merge)
     for name, registered in monitor.registered.items():
+        if name == "train-record":
+            continue  # not a forge object: the stack's record of intent
         assert registered.retain_on_delete, f"{name} would be deleted when it leaves the stack"
         assert not registered.protect, f"{name} is protected: next week's up would fail"
 
@@ -202,7 +214,13 @@ def test_exports_every_promotion_output():
 
 def test_preview_registers_the_same_graph():
     monitor, _ = run_promotion("staging", needs_ours_merge=True, preview=True)
-    assert monitor.order == ["release-branch", "ours-merge", "pull-request", "merge"]
+    assert monitor.order == [
+        "release-branch",
+        "ours-merge",
+        "pull-request",
+        "train-record",
+        "merge",
+    ]
 
 
 @pytest.mark.parametrize(("approvals", "required"), [(1, ["fay"]), (0, [])])
@@ -220,9 +238,11 @@ def test_a_rollback_needing_approvals_needs_the_partners(approvals, required):
 
     @pulumi.runtime.test
     def program():
-        return pulumi.Output.from_input(
-            register_rollback(settings, "release/2026-11-26", planned, gate)["rollback"]["to"]
+        exports, _steps, register_merge = register_rollback(
+            settings, "release/2026-11-26", planned, gate
         )
+        register_merge(pulumi.ResourceOptions())
+        return pulumi.Output.from_input(exports["rollback"]["to"])
 
     program()
     merge = monitor.registered["rollback-merge"].inputs
@@ -231,3 +251,17 @@ def test_a_rollback_needing_approvals_needs_the_partners(approvals, required):
         "fay",
         "oncall-partner",
     ]
+
+
+def test_the_record_of_intent_is_registered_as_given():
+    from release.rules.intent import EMPTY, apply_ops
+
+    record = apply_ops(EMPTY, [{"op": "pick", "sha": "9" * 40, "by": "ana"}])
+    monitor = install(EchoMocks(OUTS), "staging")
+
+    @pulumi.runtime.test
+    def program():
+        register_promotion(stack_settings("staging"), plan("staging", False), {}, record)
+
+    program()
+    assert monitor.registered["train-record"].inputs["record"] == record.to_dict()

@@ -79,7 +79,7 @@ def test_unpinned_up_reads_the_source_stack_state_through_a_stack_reference(monk
     monkeypatch.setattr(program, "open_repo", lambda *_a: None)
     built: list[tuple[str, str]] = []
 
-    def build(_settings, _repo, release, commit, _source, _token=None):
+    def build(_settings, _repo, release, commit, _source, _token=None, _record=None):
         built.append((release, commit))
         return dict.fromkeys(program.PROMOTION_OUTPUTS, "x")
 
@@ -157,3 +157,61 @@ def test_the_program_refuses_an_unknown_key_of_its_namespace_before_any_read(mon
         pulumi.runtime.config.CONFIG.get().pop("release-train:requiredApproval", None)
         pulumi.runtime.config.CONFIG.get().pop("pulumi:tags", None)
     assert opened == []
+
+
+def test_the_run_applies_its_delta_to_the_record_the_engine_stored(monkeypatch):
+    from release.providers.train_record import RESOURCE_NAME, TYPE
+    from release.rules.intent import ENV_VAR, apply_ops, encode_ops
+
+    stored = apply_ops(
+        program.EMPTY, [{"op": "pin", "commit": GREEN, "date": "2026-11-26", "by": "ana"}]
+    )
+    urn = f"urn:pulumi:staging::release-train::{TYPE}::{RESOURCE_NAME}"
+    install(
+        EchoMocks(checkpoint={urn: {"type": TYPE, "outputs": {"record": stored.to_dict()}}}),
+        "staging",
+    )
+    env = {ENV_VAR: encode_ops([{"op": "pick", "sha": PICKED, "by": "ben"}])}
+    found = []
+
+    @pulumi.runtime.test
+    def run():
+        found.append(program.read_intent("staging", env))
+
+    run()
+    (record,) = found
+    assert (record.commit, record.picks) == (GREEN, (PICKED,))
+    assert [e["by"] for e in record.log] == ["ana", "ben"]
+
+
+def test_a_delta_for_the_stack_that_tracks_its_source_is_refused(monkeypatch):
+    from release.rules.intent import ENV_VAR, encode_ops
+
+    install(EchoMocks(), "testing")
+    monkeypatch.setattr(program, "parse_settings", lambda *_a: settings("testing"))
+    monkeypatch.setenv(ENV_VAR, encode_ops([{"op": "pick", "sha": PICKED}]))
+    monkeypatch.setattr(program, "open_repo", lambda *_a: pytest.fail("no forge read"))
+
+    @pulumi.runtime.test
+    def run():
+        program._main()
+
+    with pytest.raises(ConfigError, match="testing tracks its source branch"):
+        run()
+
+
+def test_intent_left_in_the_stack_file_is_refused_before_anything_else(monkeypatch):
+    from release.rules.intent import LegacyIntentError
+
+    install(EchoMocks(), "staging")
+    monkeypatch.setattr(
+        program, "read_pulumi_config", lambda _get: {"repository": "o/r", "picks": [PICKED]}
+    )
+    monkeypatch.setattr(program, "open_repo", lambda *_a: pytest.fail("no forge read"))
+
+    @pulumi.runtime.test
+    def run():
+        program._main()
+
+    with pytest.raises(LegacyIntentError, match="pulumi config rm release-train:picks"):
+        run()
