@@ -86,6 +86,7 @@ def test_release_status_prints_releases_and_reasons_as_typed(stacks) -> None:
             "mergeCommit": None,
             "dayTwo": [f"pick: {t}" for t in TITLES],
             "waiting": "#7 waits: check [ci/test] is red; " + "needs an approval " * 10,
+            "intent": ["queued pick bbbbbbbbbbbb", f"last recorded: pick by {TITLES[2]}"],
         }
     ]
     stacks.setattr(cli, "collect_status", lambda proj: rows)
@@ -95,6 +96,8 @@ def test_release_status_prints_releases_and_reasons_as_typed(stacks) -> None:
     assert "release/[bold]x" in result.output and "[/bold]aaaaa" in result.output
     for shown in SHOWN:
         assert f"staging: pick: {shown}" in result.output
+    assert "staging: queued pick bbbbbbbbbbbb" in result.output
+    assert f"staging: last recorded: pick by {SHOWN[2]}" in result.output
     # A long reason stays on one line in a log.
     assert f"  staging: {rows[0]['waiting']}\n" in result.output
 
