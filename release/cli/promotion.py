@@ -277,12 +277,11 @@ def promote(
     if target:
         day = target.release_date.isoformat()
         ops = [new_op("pin", actor(), commit=target.commit, date=day, force=force)]
+        ops += record_carry(carried, actor(), reason)  # after the pin: what it carries
         cli_day_two.check_promote(settings, ops)  # refuses a rolled-back release
         what = f"{term(target.commit)} as {term(target.branch)}"
         console.print(f"[bold]{env}[/]: promoting {what}", highlight=False)
         console.print(f"  chosen because: {term(target.reason)}", highlight=False)
-        continuing = record is not None and record.in_flight_branch == target.branch
-        record_carry(proj, settings, continuing, carried)
     summary_text = f"{target.branch} -> {env}" if target else f"track {env}"
     if carried:
         summary_text += f"; carrying {', '.join(s[:12] for s in carried)}: {reason}"

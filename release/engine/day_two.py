@@ -39,7 +39,7 @@ from release.engine.recovery import refuse_if_locked
 from release.providers.train_record import RESOURCE_NAME as RECORD_NAME
 from release.rules import clock
 from release.rules.abandon import plan_abandon
-from release.rules.config import NAMESPACE, Settings, check_sha, release_date_of
+from release.rules.config import Settings, check_sha, release_date_of
 from release.rules.history import Row, rows, stamp, with_outcomes, with_pr
 from release.rules.intent import ENV_VAR, IntentError, Record, apply_ops, encode_ops
 from release.rules.picks import removed
@@ -89,24 +89,14 @@ def new_op(kind: str, by: str = "unknown", **fields: Any) -> dict[str, Any]:
 
 
 def record_carry(
-    project: automation.Project, settings: Settings, continuing: bool, carried: Sequence[str]
-) -> None:
-    """Store the commits `release promote --carry` carries: the one place that writes them
-    (today the stack's config key `carry`; not yet an op of the stack's record of intent).
-    A new release carries exactly the --carry commits given; continuing the waiting release
-    adds them to what it carries."""
-    before = list(settings.carry)
-    wanted = [*before, *(s for s in carried if s not in before)] if continuing else list(carried)
-    if wanted == before:
-        return
-    stack = automation.stack(project, settings.stack)
-    key = f"{NAMESPACE}:carry"
-    try:
-        stack.remove_config(key)
-    except auto.CommandError:
-        pass  # not set yet
-    for index, value in enumerate(wanted):
-        stack.set_config(f"{key}[{index}]", auto.ConfigValue(value=value), path=True)
+    carried: Sequence[str], by: str = "unknown", reason: str | None = None
+) -> list[dict[str, Any]]:
+    """The ops that record the commits `release promote --carry` carries: the one place that
+    makes them (`carry` ops of the stack's record of intent, after the promotion's `pin`).
+    A new release carries exactly the --carry commits given (its `pin` starts with none);
+    continuing the waiting release adds them to what it carries."""
+    extra = {"reason": reason} if reason else {}
+    return [new_op("carry", by, sha=sha, **extra) for sha in carried]
 
 
 def intent_env(ops: Sequence[Mapping[str, Any]]) -> dict[str, str]:

@@ -42,7 +42,7 @@ from release.rules.rotation import Rotation, check_handoff, parse_rotation
 DEFAULT_API_URL = "https://api.github.com"
 RELEASE_PREFIX = "release/"
 # Per-run override of the carried commits (`release plan --carry` previews them without
-# writing them into the stack's config).
+# recording them; `release promote --carry` records them as `carry` ops of the record).
 CARRY_OVERRIDE = "RELEASE_TRAIN_CARRY"
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
@@ -83,7 +83,6 @@ KEYS: tuple[Key, ...] = (
     Key("requiredApprovals", "integer", 1),
     Key("mergeMethod", "string", "merge"),
     # Day two (`DayTwo`).
-    Key("carry", "array", [], "string"),
     Key("rollbackApprovals", "integer", -1),
     Key("pins", "array", [], "object"),
     Key("greenLookback", "integer", 30),
@@ -113,6 +112,7 @@ INTENT_KEYS: tuple[Key, ...] = (
     Key("reverts", "array", items="string"),
     Key("rollback", "object"),
     Key("rolledBack", "array", items="string"),
+    Key("carry", "array", items="string"),
 )
 """Operational intent: kept in the stack's record (release/rules/intent.py), never declared
 in `Pulumi.yaml`. The program parses them from the record (`Record.as_config`); a stack file
@@ -711,8 +711,8 @@ def read_pulumi_config(getter: Callable[[str], Any]) -> dict[str, Any]:
 def carried_commits(
     raw: Mapping[str, Any], env: Mapping[str, str] | None = None
 ) -> tuple[str, ...]:
-    """The commits the stack carries from the running release into the new one: the key
-    `carry` (a list of full SHAs) and the per-run override CARRY_OVERRIDE, each once, in order.
+    """The commits the stack carries from the running release into the new one: the record's
+    `carry` (a list of full SHAs, `Record.as_config`) and the per-run override CARRY_OVERRIDE, each once, in order.
 
     Raises ConfigError naming `carry` for anything but full lowercase SHAs.
     """

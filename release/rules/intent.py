@@ -26,6 +26,12 @@ is recorded writes nothing):
     {"op": "rollback", "to": "release/YYYY-MM-DD", "date": "YYYY-MM-DD",
      "from": "release/YYYY-MM-DD", "force": false}
     {"op": "abandon", "release": "release/YYYY-MM-DD", "reason": TEXT}
+    {"op": "carry", "sha": SHA, "reason": TEXT}
+
+A `carry` names a fix of the running release that the pinned release carries (`release
+promote --carry SHA --reason TEXT`); a `pin` of another release starts with none, so a new
+release carries exactly the commits its promotion names, and continuing the waiting release
+adds to them.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ LEGACY_KEYS = (
     "reverts",
     "rollback",
     "rolledBack",
+    "carry",
 )
 """Keys that `Pulumi.<stack>.yaml` no longer holds: they are intent, kept in the state."""
 
@@ -69,6 +76,7 @@ _FIELDS: dict[str, dict[str, bool]] = {
     "drop-revert": {"sha": True},
     "rollback": {"to": True, "date": True, "from": False, "force": False},
     "abandon": {"release": True, "reason": False},
+    "carry": {"sha": True, "reason": False},
 }
 OPS = tuple(_FIELDS)
 
@@ -122,6 +130,7 @@ class Record:
     rolled_back: tuple[str, ...] = ()
     previous: tuple[Pin, ...] = ()
     log: tuple[Mapping[str, Any], ...] = field(default=())
+    carry: tuple[str, ...] = ()  # fixes of the running release the pinned one carries
 
     @property
     def release(self) -> str | None:
@@ -142,6 +151,7 @@ class Record:
                 {"to": self.rollback.to, "date": self.rollback.date} if self.rollback else None
             ),
             "rolledBack": [*self.rolled_back],
+            "carry": [*self.carry],
             "previous": [p.to_dict() for p in self.previous],
             "log": [dict(e) for e in self.log],
         }
@@ -163,6 +173,8 @@ class Record:
             raw["rollback"] = {"to": self.rollback.to, "date": self.rollback.date}
         if self.rolled_back:
             raw["rolledBack"] = [*self.rolled_back]
+        if self.carry:
+            raw["carry"] = [*self.carry]
         return raw
 
 
@@ -231,6 +243,7 @@ def record_from_dict(data: Mapping[str, Any] | None) -> Record:
         reverts=_strings(data.get("reverts"), "reverts"),
         rollback=Rollback(rollback["to"], rollback["date"]) if rollback else None,
         rolled_back=_strings(data.get("rolledBack"), "rolledBack"),
+        carry=_strings(data.get("carry"), "carry"),
         previous=tuple(previous),
         log=tuple(dict(e) for e in log),
     )
@@ -378,7 +391,9 @@ def _pin(record: Record, op: Mapping[str, Any], where: str) -> Record:
                 "fixed, with --force",
             )
         rolled_back = tuple(r for r in rolled_back if r != release)
-    previous, reverts = record.previous, record.reverts
+    previous, reverts, carry = record.previous, record.reverts, record.carry
+    if record.release_date != op["date"]:
+        carry = ()  # another release carries what its own promotion names
     if record.commit and record.release_date and record.release_date != op["date"]:
         # Another release: the one pinned so far is what `abandon` returns to, and its
         # reverts (commits of its own branch) stay there.
@@ -390,6 +405,7 @@ def _pin(record: Record, op: Mapping[str, Any], where: str) -> Record:
         commit=op["commit"],
         release_date=op["date"],
         reverts=reverts,
+        carry=carry,
         rollback=None,  # a promotion ends any rollback (its branch and PR stay)
         rolled_back=rolled_back,
         previous=previous,
@@ -491,6 +507,16 @@ def _abandon(record: Record, op: Mapping[str, Any], where: str) -> Record:
     )
 
 
+def _carry(record: Record, op: Mapping[str, Any], where: str) -> Record:
+    if not record.release:
+        raise IntentError(
+            where, "sha", op["sha"], "nothing is pinned to carry it into; pass --carry to promote"
+        )
+    if op["sha"] in record.carry:
+        return record
+    return replace(record, carry=(*record.carry, op["sha"]))
+
+
 _RULES = {
     "pin": _pin,
     "pick": _pick,
@@ -499,6 +525,7 @@ _RULES = {
     "drop-revert": _drop_revert,
     "rollback": _rollback,
     "abandon": _abandon,
+    "carry": _carry,
 }
 
 
@@ -539,6 +566,10 @@ def legacy_message(stack: str, raw: Mapping[str, Any]) -> str:
         moves.append(f"release revert {stack} {sha}")
     if raw.get("rollback"):
         moves.append(f"release rollback {stack} --to <release>")
+    carried = _listed(raw.get("carry"))
+    if carried:
+        flags = " ".join(f"--carry {sha}" for sha in carried)
+        moves.append(f'release promote {stack} {flags} --reason "..."')
     listing = ", ".join(f"release-train:{k}" for k in keys)
     text = (
         f"Pulumi.{stack}.yaml sets {listing}: operational intent is no longer kept in the "
@@ -572,6 +603,8 @@ def describe(record: Record) -> list[str]:
         lines.append(f"queued pick {sha[:12]}{mark}")
     for sha in record.reverts:
         lines.append(f"queued revert {sha[:12]}")
+    for sha in record.carry:
+        lines.append(f"carried from the running release: {sha[:12]}")
     if record.rollback:
         lines.append(f"rollback to {record.rollback.to} (since {record.rollback.date})")
     for release in record.rolled_back:

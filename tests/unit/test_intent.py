@@ -299,3 +299,41 @@ def test_refuse_legacy_raises_only_when_a_stack_file_sets_intent() -> None:
 def test_as_config_lists_the_picks_allowed_off_master() -> None:
     record = apply_ops(EMPTY, [{"op": "pick", "sha": A, "allowOffMaster": True}])
     assert record.as_config() == {"picks": [A], "offMaster": [A]}
+
+
+# -- carry: `release promote --carry SHA --reason TEXT` ---------------------------------------
+
+
+def test_a_new_release_carries_exactly_what_its_promotion_names_and_continuing_adds():
+    fix, other = "c" * 40, "d" * 40
+    first = apply_ops(
+        EMPTY,
+        [
+            {"op": "pin", "commit": "a" * 40, "date": "2026-11-26"},
+            {"op": "carry", "sha": fix, "reason": "customer outage"},
+        ],
+        "staging",
+    )
+    assert first.carry == (fix,) and first.as_config()["carry"] == [fix]
+    again = apply_ops(
+        first,
+        [
+            {"op": "pin", "commit": "a" * 40, "date": "2026-11-26"},
+            {"op": "carry", "sha": other},
+            {"op": "carry", "sha": fix},
+        ],
+        "staging",
+    )
+    assert again.carry == (fix, other)  # the waiting release: added, each once
+    nxt = apply_ops(again, [{"op": "pin", "commit": "b" * 40, "date": "2026-12-03"}], "staging")
+    assert nxt.carry == () and "carry" not in nxt.as_config()
+    assert record_from_dict(again.to_dict()).carry == (fix, other)
+
+
+def test_a_carry_with_nothing_pinned_and_a_carry_left_in_the_stack_file_are_refused():
+    with pytest.raises(IntentError, match="nothing is pinned"):
+        apply_ops(EMPTY, [{"op": "carry", "sha": "c" * 40}], "staging")
+    from release.rules.intent import LegacyIntentError, refuse_legacy
+
+    with pytest.raises(LegacyIntentError, match=r"release promote staging --carry c{40}"):
+        refuse_legacy("staging", {"carry": ["c" * 40]})
