@@ -24,16 +24,17 @@ import pytest
 from pulumi import automation as auto
 
 from devtools.demo import prepare_project
+from devtools.train import TrainProject
 from release.cli.promotion import collect_status
 from release.engine import automation, day_two
 from release.engine.intent_store import read_record
 from release.rules.intent import Record
-from tests.e2e.harness import ROOT, prepare_pulumi_home
+from tests.e2e.harness import ROOT, Harness, prepare_pulumi_home
 from tests.e2e.train import RELEASE_DATE, Train
 
 pytestmark = pytest.mark.e2e
 RELEASE = f"release/{RELEASE_DATE}"
-INTENT_KEYS = ("commit", "releaseDate", "picks", "reverts", "rollback", "rolledBack")
+INTENT_KEYS = ("commit", "releaseDate", "picks", "reverts", "rollback", "rolledBack", "carry")
 
 
 class Copy(Train):
@@ -47,7 +48,7 @@ class Copy(Train):
         directory = prepare_project(first.project.directory, harness.workdir / name / "repo")
         env = {**harness.env(), "PULUMI_HOME": str(home)}
         project = automation.Project(directory, backend_url=env["PULUMI_BACKEND_URL"], env=env)
-        return cls(harness, first.sandbox, project)
+        return cls(harness, TrainProject(project, first.sandbox))
 
     def release(self, *args: str, actor: str) -> subprocess.CompletedProcess[str]:
         """`python -m release ARGS` in this copy, as its operator runs it."""
@@ -230,4 +231,36 @@ def test_team_pick_and_promote_started_together_both_recorded_or_refused(team):
         outcomes,
         after,
     )
+    no_intent_in_stack_files(a, b)
+
+
+@pytest.fixture
+def pg_team(engine, pulumi_home, tmp_path, postgres_backend, seeded_sandbox, monkeypatch):
+    """Two working copies whose one shared backend is PostgreSQL (`postgres://`)."""
+    harness = Harness(
+        engine=engine,
+        pulumi_home=pulumi_home,
+        workdir=tmp_path / "e2e",
+        extra_env={"PULUMI_BACKEND_URL": postgres_backend},
+    )
+    first = Train.start(harness, seeded_sandbox, monkeypatch)
+    first.promote("testing")
+    through_gate(first, lambda: first.promote("staging"))
+    return first, Copy.of(first, "operator-b")
+
+
+def test_team_record_on_postgres_is_shared_by_two_copies(pg_team):
+    a, b = pg_team
+    assert a.project.backend().startswith("postgres://")
+    pick = a.outputs("testing")["skipped"][-1]["sha"]
+    with pytest.raises(auto.CommandError, match="approval"):
+        day_two.cherry_pick(a.project, a.settings("staging"), [pick], by="ana")
+    # B, another folder and PULUMI_HOME on the same database, reads A's intent.
+    seen = record(b)
+    assert (seen.release, seen.picks) == (RELEASE, (pick,))
+    # B's plain `up` (no delta) after the partner approved: A's pick is merged and kept.
+    a.approve("staging")
+    b.stack("staging").up(on_output=b.harness_log)
+    assert record(a).picks == (pick,)
+    assert b.outputs("staging")["state"] == "merged"
     no_intent_in_stack_files(a, b)
