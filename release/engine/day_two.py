@@ -380,11 +380,27 @@ def _forget_pull(stack: auto.Stack, record: Record) -> None:
     as a whole new deployment, as `pulumi stack import` does, under the stack's lock."""
     exported = stack.export_stack()
     deployment = dict(exported.deployment or {})
+    resources = deployment.get("resources") or []
+    gone = {
+        str(r.get("urn", ""))
+        for r in resources
+        if str(r.get("urn", "")).endswith(("::pull-request", "::merge"))
+    }
     kept = []
-    for resource in deployment.get("resources") or []:
+    for resource in resources:
         urn = str(resource.get("urn", ""))
-        if urn.endswith(("::pull-request", "::merge")):
+        if urn in gone:
             continue
+        # The record (and any other step) named the PR among its dependencies: the engine
+        # refuses a state that refers to a resource it no longer holds.
+        resource = {
+            **resource,
+            "dependencies": [d for d in resource.get("dependencies") or [] if d not in gone],
+            "propertyDependencies": {
+                k: [d for d in v or [] if d not in gone]
+                for k, v in (resource.get("propertyDependencies") or {}).items()
+            },
+        }
         if urn.endswith(f"::{RECORD_NAME}"):
             stored = record.to_dict()
             resource = {
