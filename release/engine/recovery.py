@@ -127,19 +127,21 @@ class StackLocked(auto.ConcurrentUpdateError):
 
 
 def lock_message(stack: str, locks: list[Lock]) -> str:
-    """Who holds the stack's lock, from which host and since when, and what to do."""
+    """Who holds the stack's lock, from which host and since when, and what to do. The
+    refusal comes before any write: nothing was done, and no intent was recorded."""
     if not locks:
         return (
-            f"another update of {stack} is running (the stack is locked); wait for it and run "
-            f"the command again, or run `pulumi cancel --stack {stack} --yes` if it crashed"
+            f"another update of {stack} is running (the stack is locked); nothing was done or "
+            "recorded. Wait for it and run the command again, or run "
+            f"`pulumi cancel --stack {stack} --yes` if it crashed"
         )
     held = "; ".join(f"{lock.holder()} {lock.age()}" for lock in locks)
     hosts = sorted({lock.hostname or "its host" for lock in locks})
     return (
-        f"another update of {stack} is running: the stack is locked by {held}. Wait for it to "
-        f"finish, then run the command again. If that run crashed on {', '.join(hosts)}, the "
-        f"next command there clears its lock, or run `pulumi cancel --stack {stack} --yes` "
-        "once you know it is gone."
+        f"another update of {stack} is running: the stack is locked by {held}; nothing was "
+        "done or recorded. Wait for it to finish, then run the command again. If that run "
+        f"crashed on {', '.join(hosts)}, the next command there clears its lock, or run "
+        f"`pulumi cancel --stack {stack} --yes` once you know it is gone."
     )
 
 
