@@ -132,7 +132,7 @@ def lock_message(stack: str, locks: list[Lock]) -> str:
     if not locks:
         return (
             f"another update of {stack} is running (the stack is locked); nothing was done or "
-            "recorded. Wait for it and run the command again, or run "
+            "recorded; wait for it and run the command again, or run "
             f"`pulumi cancel --stack {stack} --yes` if it crashed"
         )
     held = "; ".join(f"{lock.holder()} {lock.age()}" for lock in locks)
