@@ -18,6 +18,7 @@ what is read cannot change under the run; `preview` reads it too.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -110,12 +111,31 @@ def qualified_stack() -> str:
     return f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
+_READ_ATTEMPTS = 5
+
+
 def read_current(stack: str | None = None) -> Record:
-    """The record in the stored checkpoint of `stack` (default: this stack), via the engine."""
-    result = pulumi.runtime.invoke(READ_OUTPUTS, {"stackName": stack or qualified_stack()})
-    failures = getattr(result, "failures", None)
-    if failures:
-        reasons = "; ".join(str(getattr(f, "reason", f)) for f in failures)
-        raise RuntimeError(f"the engine could not read the stack's record: {reasons}")
-    value = result.value or {}
-    return record_in(value.get("outputs") or {})
+    """The record in the stored checkpoint of `stack` (default: this stack), via the engine.
+
+    On a `file://` backend the engine may be writing the checkpoint while the program reads
+    it (the stack's first resources are being created): a read that finds it half written
+    ("failed to load checkpoint") is tried again, a few times, before it fails the run."""
+    name = stack or qualified_stack()
+    for attempt in range(1, _READ_ATTEMPTS + 1):
+        try:
+            result = pulumi.runtime.invoke(READ_OUTPUTS, {"stackName": name})
+            failures = getattr(result, "failures", None)
+            reasons = "; ".join(str(getattr(f, "reason", f)) for f in failures or [])
+        except Exception as err:  # the engine's refusal arrives as an RPC error
+            if "checkpoint" not in str(err) or attempt == _READ_ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt)
+            continue
+        if reasons and "checkpoint" in reasons and attempt < _READ_ATTEMPTS:
+            time.sleep(0.2 * attempt)
+            continue
+        if reasons:
+            raise RuntimeError(f"the engine could not read the stack's record: {reasons}")
+        value = result.value or {}
+        return record_in(value.get("outputs") or {})
+    raise AssertionError("unreachable")

@@ -127,3 +127,30 @@ def test_the_resource_registers_the_record_after_what_it_depends_on():
     assert registered.type == TYPE
     assert registered.inputs["record"] == RECORD.to_dict()
     assert found == [RECORD.to_dict()]
+
+
+def test_a_half_written_checkpoint_is_read_again(monkeypatch):
+    """The engine may be writing the checkpoint while the program reads it: tried again."""
+    from release.providers import train_record
+
+    stored = apply_ops(EMPTY, [{"op": "pin", "commit": "a" * 40, "date": "2026-11-26"}])
+    calls: list[str] = []
+
+    class Result:
+        def __init__(self, value, failures=None):
+            self.value, self.failures = value, failures
+
+    def invoke(token, args):
+        calls.append(args["stackName"])
+        if len(calls) == 1:
+            raise RuntimeError("failed to load checkpoint: EOF")
+        urn = (
+            f"urn:pulumi:staging::release-train::{train_record.TYPE}::{train_record.RESOURCE_NAME}"
+        )
+        outputs = {urn: {"type": train_record.TYPE, "outputs": {"record": stored.to_dict()}}}
+        return Result({"outputs": outputs})
+
+    monkeypatch.setattr(train_record.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(pulumi.runtime, "invoke", invoke)
+    assert train_record.read_current("o/release-train/staging").commit == "a" * 40
+    assert calls == ["o/release-train/staging"] * 2
