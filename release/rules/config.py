@@ -526,7 +526,7 @@ def parse_settings(
     (`promotesFrom` must name one).
     """
     env = env or {}
-    check_keys([name for name in raw if name not in INTENT_NAMES])
+    check_keys({name: value for name, value in raw.items() if name not in INTENT_NAMES})
     check_types(raw)
     if not raw.get("repository") and not raw.get("environment"):
         raise ConfigError(

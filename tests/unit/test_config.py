@@ -189,6 +189,7 @@ def test_an_unknown_key_is_refused_with_the_nearest_name(key, value, suggestion)
     with pytest.raises(ConfigError) as caught:
         parse_settings("staging", staging(**{key: value}), {})
     assert caught.value.key == key
+    assert caught.value.value == value  # the value as given, not "(not set)"
     if suggestion:
         assert f"did you mean {NAMESPACE}:{suggestion}?" in str(caught.value)
     else:
