@@ -25,7 +25,7 @@ from release.rules.config import (
     check_webhook,
     parse_settings,
 )
-from release.rules.intent import LegacyIntentError, legacy_keys, refuse_legacy
+from release.rules.intent import LegacyIntentError, refuse_legacy
 from release.rules.outcomes import expected_refusal, gate_block
 from release.rules.text import term
 
@@ -95,7 +95,8 @@ def load(proj: automation.Project, env: str) -> Settings:
                 env, raw, webhook_secret=False if plain else None, stacks=proj.stack_names()
             )
         except LegacyIntentError as err:
-            value = ConfigError(", ".join(legacy_keys(raw)), "(set)", str(err))
+            # The file as a whole is refused: its name, the keys, the commands that move them.
+            value = StackFileError(err.file, err.problem, err.fix)
         except ConfigError as err:
             value = err
         known = _parsed[key] = (text, value)

@@ -534,13 +534,19 @@ _RULES = {
 
 class LegacyIntentError(ValueError):
     """A stack file still pins intent; the message names the keys and the commands that
-    move them into the stack's record."""
+    move them into the stack's record (`problem` and `fix` apart, for the command line)."""
+
+    def __init__(self, stack: str, problem: str, fix: str) -> None:
+        self.file = f"Pulumi.{stack}.yaml"
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.file} {problem}. {fix[:1].upper()}{fix[1:]}")
 
 
 def refuse_legacy(stack: str, raw: Mapping[str, Any]) -> None:
     """Raise LegacyIntentError when `Pulumi.<stack>.yaml` still sets an intent key."""
     if legacy_keys(raw):
-        raise LegacyIntentError(legacy_message(stack, raw))
+        raise LegacyIntentError(stack, *legacy_parts(stack, raw))
 
 
 def legacy_keys(raw: Mapping[str, Any]) -> list[str]:
@@ -550,6 +556,12 @@ def legacy_keys(raw: Mapping[str, Any]) -> list[str]:
 
 def legacy_message(stack: str, raw: Mapping[str, Any]) -> str:
     """Why a stack file that still pins intent is refused, and the commands that move it."""
+    return str(LegacyIntentError(stack, *legacy_parts(stack, raw)))
+
+
+def legacy_parts(stack: str, raw: Mapping[str, Any]) -> tuple[str, str]:
+    """(problem, fix) of a stack file that still pins intent: the keys it sets, then how to
+    remove them and the commands that record the same intent in the stack's record."""
     keys = legacy_keys(raw)
     removes = " && ".join(f"pulumi config rm release-train:{k} -s {stack}" for k in keys)
     moves = []
@@ -571,14 +583,14 @@ def legacy_message(stack: str, raw: Mapping[str, Any]) -> str:
         flags = " ".join(f"--carry {sha}" for sha in carried)
         moves.append(f'release promote {stack} {flags} --reason "..."')
     listing = ", ".join(f"release-train:{k}" for k in keys)
-    text = (
-        f"Pulumi.{stack}.yaml sets {listing}: operational intent is no longer kept in the "
-        "stack file but in the stack's state, shared by every operator and CI runner. "
-        f"Remove it ({removes})"
+    problem = (
+        f"sets {listing}: operational intent is no longer kept in the stack file but in the "
+        "stack's state, shared by every operator and CI runner"
     )
+    fix = f"remove it ({removes})"
     if moves:
-        text += ", then record it with: " + "; ".join(moves)
-    return text
+        fix += ", then record it with: " + "; ".join(moves)
+    return problem, fix
 
 
 def _listed(value: Any) -> list[str]:

@@ -65,3 +65,27 @@ def test_the_programs_own_refusal_keeps_its_error_lines(capsys):
     code, out = ended(lambda: engine_failed("up", "staging", error(text)), capsys)
     assert code == FAILED_EXIT_CODE
     assert "release-train:picks: bad value" in out and "unexpected" not in out
+
+
+def test_intent_left_in_a_stack_file_is_refused_as_the_files_fault(tmp_path, capsys):
+    """The command line names the file once, then the keys and the commands that move them."""
+    from release.engine import automation
+
+    (tmp_path / "Pulumi.yaml").write_text("name: release-train\nruntime: python\n")
+    (tmp_path / "Pulumi.staging.yaml").write_text(
+        "config:\n  release-train:repository: acme/service\n"
+        "  release-train:environment: staging\n  release-train:releaseDate: '2026-11-26'\n"
+    )
+    proj = automation.Project(tmp_path)
+    code, text = ended(lambda: common.check_env(proj, "staging"), capsys)
+    text = " ".join(text.split())
+    assert code == FAILED_EXIT_CODE
+    assert text.startswith(
+        "error: Pulumi.staging.yaml: sets release-train:releaseDate: operational intent"
+    ), text
+    assert text.count("Pulumi.staging.yaml") == 1, text
+    assert "'(set)'" not in text and "config release-train:" not in text, text
+    assert text.endswith(
+        "remove it (pulumi config rm release-train:releaseDate -s staging), then record it "
+        "with: release promote staging --commit <sha> --date 2026-11-26"
+    ), text

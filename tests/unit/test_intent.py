@@ -337,3 +337,22 @@ def test_a_carry_with_nothing_pinned_and_a_carry_left_in_the_stack_file_are_refu
 
     with pytest.raises(LegacyIntentError, match=r"release promote staging --carry c{40}"):
         refuse_legacy("staging", {"carry": ["c" * 40]})
+
+
+def test_the_legacy_refusal_keeps_its_problem_and_fix_apart_for_the_command_line() -> None:
+    from release.rules.intent import LegacyIntentError, refuse_legacy
+
+    raw = {"picks": [B]}
+    with pytest.raises(LegacyIntentError) as caught:
+        refuse_legacy("staging", raw)
+    err = caught.value
+    assert err.file == "Pulumi.staging.yaml"
+    assert err.problem.startswith("sets release-train:picks: operational intent")
+    assert err.fix == (
+        "remove it (pulumi config rm release-train:picks -s staging), then record it with: "
+        f"release cherry-pick staging {B}"
+    )
+    assert str(err) == legacy_message("staging", raw)
+    assert str(err).startswith(
+        "Pulumi.staging.yaml sets release-train:picks"
+    ) and ". Remove it (" in str(err)
