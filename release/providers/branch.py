@@ -48,8 +48,8 @@ class ReleaseBranchProvider(ForgeProvider):
         if head != commit and not forge.is_ancestor(repo, commit, head):
             raise BranchExistsElsewhere(
                 f"{branch} already exists at {head[:12]}, which does not contain {commit[:12]}; "
-                f"nothing was changed. Promote that commit (release-train:commit={head}) or "
-                "cut under another release-train:releaseDate."
+                f"nothing was changed. Promote that commit (`release promote ENV --commit {head} "
+                f"--date {branch[len(RELEASE_PREFIX) :]}`) or cut under another --date."
             )
         return CreateResult(branch, self._outs(props, head, created))
 

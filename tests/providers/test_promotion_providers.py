@@ -68,8 +68,11 @@ def test_release_branch_existing_elsewhere_is_refused_without_writes(ctx):
     repo.create_git_ref(f"refs/heads/{RELEASE}", other)
     provider = engine_copy(ReleaseBranchProvider(), sb.token)
     sb.reset_counters()
-    with pytest.raises(BranchExistsElsewhere, match="already exists at"):
+    with pytest.raises(BranchExistsElsewhere, match="already exists at") as caught:
         provider.create(props(sb, branch=RELEASE, commit=green))
+    # The way forward is the command's options (intent is no stack-file key any more).
+    assert f"--commit {other} --date {RELEASE[len('release/') :]}" in str(caught.value)
+    assert "release-train:" not in str(caught.value)
     assert sb.writes() == 0
     assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == other
 
