@@ -13,6 +13,7 @@ import os
 import re
 
 import pytest
+from pulumi import automation as auto
 
 from release.engine import automation
 from sandbox.seed import seed
@@ -107,6 +108,28 @@ def test_forge_settings_that_forbid_the_promotion_stop_before_any_write(cli_trai
     repo.create_git_ref(f"refs/heads/{RELEASE}", elsewhere)
     text = refused(train, "promote", "staging", "--date", "2026-11-26", traceback=True)
     assert f"{RELEASE} already exists at {elsewhere[:12]}" in text
-    assert "release-train:releaseDate" in text
+    assert f"release promote ENV --commit {elsewhere} --date 2026-11-26" in text
+    assert "or cut under another --date" in text
     assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == elsewhere
+    assert [p for p in repo.get_pulls(state="all") if p.head.ref == RELEASE] == []
+
+    # Intent left in the stack file, its old place: `release promote` and a plain `pulumi up`
+    # both refuse it before any forge write, naming the keys, how to remove them and the
+    # command that records the same pin in the stack's record.
+    green = str(automation.outputs(train.project, "testing")["greenCommit"])
+    automation.pin(train.project, "staging", {"commit": green, "releaseDate": "2026-11-26"})
+    text = refused(train, "promote", "staging")
+    assert "Pulumi.staging.yaml: sets release-train:commit, release-train:releaseDate" in text
+    assert "pulumi config rm release-train:commit -s staging" in text
+    assert f"release promote staging --commit {green} --date 2026-11-26" in text
+    stack = automation.stack(train.project, "staging")
+    train.sandbox.reset_counters()
+    with pytest.raises(auto.CommandError) as caught:
+        stack.up()
+    engine = " ".join(str(caught.value).split())
+    assert "Pulumi.staging.yaml sets release-train:commit, release-train:releaseDate" in engine
+    assert f"release promote staging --commit {green} --date 2026-11-26" in engine
+    assert train.sandbox.writes() == 0, train.sandbox.counters()
+    stack.remove_config("release-train:commit")
+    stack.remove_config("release-train:releaseDate")
     assert [p for p in repo.get_pulls(state="all") if p.head.ref == RELEASE] == []

@@ -26,6 +26,7 @@ import yaml
 import release.cli
 from release.cli import promotion
 from release.engine import automation, lifetime
+from release.providers import train_record
 from sandbox.seed import REPO, seed
 from tests.conftest import READ_ONLY_TOKEN, TOKEN, start_sandbox
 from tests.reliability import summary
@@ -50,6 +51,12 @@ class Case:
 
 
 PROMOTE = ("promote", "staging")
+QUEUED = "c" * 40  # the one pick queued in production's record (the `bench` fixture)
+LEGACY = (
+    r"^error: Pulumi\.{stack}\.yaml: sets release-train:{keys}: operational intent is no "
+    r"longer kept in the stack file but in the stack's state, shared by every operator and CI "
+    r"runner; remove it \("
+)
 PIN = ("--commit", "{green}", "--date", DATE)  # {green}: the seed's newest green commit
 PROD = ("promote", "production")
 PPCS = [{"name": "acme", "wave": 1}]
@@ -167,41 +174,60 @@ CASES = [
         r"mergeMethod = 'squash': only 'merge' is allowed",
         stg(mergeMethod="squash"),
     ),
+    # Intent left in a stack file (the old place of commit, releaseDate, picks, reverts,
+    # rollback, carry): refused as a whole, naming the keys, how to remove them and the
+    # command that records the same intent in the stack's record.
     Case(
-        "releaseDate impossible",
+        "releaseDate left in the stack file",
         PROMOTE,
-        r"releaseDate = '2026-13-45': give a date as YYYY-MM-DD",
-        stg(releaseDate="2026-13-45"),
+        LEGACY.format(stack="staging", keys="releaseDate")
+        + r".*pulumi config rm release-train:releaseDate -s staging\), then record it with: "
+        rf"release promote staging --commit <sha> --date {DATE}$",
+        stg(releaseDate=DATE),
     ),
     Case(
-        "commit short",
+        "commit and releaseDate left in the stack file",
         PROMOTE,
-        r"commit = 'abc123': give the full 40-character",
-        stg(commit="abc123"),
+        LEGACY.format(stack="staging", keys="commit, release-train:releaseDate")
+        + rf".*release promote staging --commit {UNKNOWN} --date {DATE}$",
+        stg(commit=UNKNOWN, releaseDate=DATE),
     ),
     Case(
-        "picks short SHA",
+        "picks left in the stack file",
         PROMOTE,
-        r"picks\[0\] = 'abc123': give the full 40-character",
-        stg(picks=["abc123"]),
-    ),
-    Case(
-        "picks twice",
-        PROMOTE,
-        r"picks = .*list each commit once",
+        LEGACY.format(stack="staging", keys="picks")
+        + rf".*then record it with: release cherry-pick staging {UNKNOWN} {UNKNOWN}$",
         stg(picks=[UNKNOWN, UNKNOWN]),
     ),
     Case(
-        "picks on the source stack",
+        "picks and allowOffMaster left in the stack file",
+        PROMOTE,
+        LEGACY.format(stack="staging", keys="picks, release-train:allowOffMaster")
+        + rf".*release cherry-pick staging {UNKNOWN} --allow-off-master$",
+        stg(picks=[UNKNOWN], allowOffMaster=True),
+    ),
+    Case(
+        "allowOffMaster left in the stack file",
+        PROMOTE,
+        LEGACY.format(stack="staging", keys="allowOffMaster")
+        + r"pulumi config rm release-train:allowOffMaster -s staging\)$",
+        stg(allowOffMaster="yes"),
+    ),
+    Case(
+        "picks left in the source stack's file",
         ("promote", "testing"),
-        r"Pulumi\.testing\.yaml: .*picks = .*only a stack with promotesFrom",
+        LEGACY.format(stack="testing", keys="picks"),
         {"testing": {"picks": [UNKNOWN]}},
     ),
     Case(
-        "allowOffMaster yes",
-        PROMOTE,
-        r"allowOffMaster = 'yes': give true or false",
-        stg(allowOffMaster="yes"),
+        "cherry-pick into the source stack",
+        ("cherry-pick", "testing", "{green}"),
+        r"error: testing tracks its source branch; it has no release to change",
+    ),
+    Case(
+        "revert on the source stack",
+        ("revert", "testing", "{green}"),
+        r"error: testing tracks its source branch; it has no release to change",
     ),
     Case(
         "pins twice",
@@ -216,10 +242,16 @@ CASES = [
         stg(pins=[{"name": "ppc", "path": "a", "pattern": "(x"}]),
     ),
     Case(
-        "rollback to a non-release",
+        "rollback left in the stack file",
         PROMOTE,
-        r"rollback\.to = 'master': name a release branch",
+        LEGACY.format(stack="staging", keys="rollback")
+        + r".*then record it with: release rollback staging --to <release>$",
         stg(rollback={"to": "master", "date": DATE}),
+    ),
+    Case(
+        "rollback to a non-release",
+        ("rollback", "production", "--to", "master"),
+        r"error: --to 'master': name a release branch, e\.g\. release/",
     ),
     Case(
         "rollbackApprovals two",
@@ -404,16 +436,17 @@ CASES = [
         stg(repository="acme/nothere"),
     ),
     Case(
-        "pick unknown SHA",
+        "reverts left in the stack file",
         (*PROMOTE, *PIN),
-        rf"picks\[0\] = '{UNKNOWN}': no such commit in acme/service",
-        stg(picks=[UNKNOWN]),
+        LEGACY.format(stack="staging", keys="reverts")
+        + rf".*then record it with: release revert staging {UNKNOWN}$",
+        stg(reverts=[UNKNOWN]),
     ),
     Case(
-        "revert unknown SHA",
-        (*PROMOTE, *PIN),
-        rf"reverts\[0\] = '{UNKNOWN}': no such commit in acme/service",
-        stg(reverts=[UNKNOWN]),
+        "drop a pick that is not queued",
+        ("cherry-pick", "production", "{green}", "--drop"),
+        r"error: op 1 \(drop-pick\) on production: sha = '{green}': it is not a queued pick "
+        rf"\(queued: {QUEUED[:12]}\); nothing to drop",
     ),
     Case(
         "--commit unknown SHA",
@@ -452,9 +485,10 @@ CASES = [
         token=READ_ONLY_TOKEN,
     ),
     Case(
-        "plan with an unknown pick",
+        "plan with picks left in the stack file",
         ("plan", "staging", *PIN),
-        rf"picks\[0\] = '{UNKNOWN}': no such commit",
+        LEGACY.format(stack="staging", keys="picks")
+        + rf".*then record it with: release cherry-pick staging {UNKNOWN}$",
         stg(picks=[UNKNOWN]),
     ),
 ]
@@ -494,6 +528,16 @@ def bench(tmp_path_factory: pytest.TempPathFactory, seed_cache: Path) -> Iterato
     stack = {"type": "pulumi:pulumi:Stack", "urn": "urn:stack", "outputs": outputs}
     (stacks / "testing.json").write_text(
         json.dumps({"version": 3, "checkpoint": {"latest": {"resources": [stack]}}})
+    )
+    # production runs release/2026-11-19, and its record (the TrainRecord's outputs) queues
+    # one pick: the day-two commands read both from the state, without the engine.
+    outputs = {"role": "promotion", "releaseBranch": "release/2026-11-19"}
+    stack = {"type": "pulumi:pulumi:Stack", "urn": "urn:stack", "outputs": outputs}
+    record = {"version": 1, "commit": green, "releaseDate": "2026-11-19", "picks": [QUEUED]}
+    urn = f"urn:pulumi:production::release-train::{train_record.TYPE}::{train_record.RESOURCE_NAME}"
+    held = {"type": train_record.TYPE, "urn": urn, "outputs": {"record": record}}
+    (stacks / "production.json").write_text(
+        json.dumps({"version": 3, "checkpoint": {"latest": {"resources": [stack, held]}}})
     )
     try:
         yield Bench(sandbox, directory, originals, green)
@@ -560,7 +604,8 @@ def test_bad_input_answers_in_a_line_and_writes_nothing(bench, case, monkeypatch
     assert "Traceback" not in output, output
     assert text.startswith("error: "), output
     assert len(output.strip().splitlines()) <= 4, output  # a line or a short block
-    assert re.search(case.expect, text), f"{case.expect!r} not in:\n{output}"
+    expect = case.expect.replace("{green}", bench.green)
+    assert re.search(expect, text), f"{expect!r} not in:\n{output}"
     for secret in case.hidden:
         assert secret not in output, output
 
