@@ -33,6 +33,11 @@ QUIET_FOR = 3.0
 PROMOTE_STAGING = ("promote", "staging", "--date", RELEASE_DATE)
 
 
+def stack_files(train) -> dict[str, bytes]:
+    """Every `Pulumi.<stack>.yaml` of the train's project folder, as bytes."""
+    return {p.name: p.read_bytes() for p in train.project.directory.glob("Pulumi.*.yaml")}
+
+
 def kill(proc_pid: int, how: str) -> None:
     if how == "SIGKILL of the process group":
         os.killpg(proc_pid, signal.SIGKILL)  # the command leads its own session and group
@@ -59,6 +64,7 @@ def test_a_process_group_sigkill_mid_write_leaves_nothing_running(cli_train):
     train = cli_train
     assert train.promote("testing").code == 0
     sandbox = train.sandbox
+    files = stack_files(train)
     paused = sandbox.pause_after_writes(1)  # hold the forge right after the first write
     command = spawn_tagged(train, *PROMOTE_STAGING)
     try:
@@ -82,6 +88,8 @@ def test_a_process_group_sigkill_mid_write_leaves_nothing_running(cli_train):
     # The next run recovers the killed one and finishes the promotion.
     runs = train.run_to_merge("staging")
     assert runs[-1].code == 0
+    # Neither the killed promotion nor the runs that finished it wrote a stack file.
+    assert stack_files(train) == files
 
 
 def test_sigint_ignored_is_not_handed_on_to_the_engine(cli_train):
@@ -164,6 +172,7 @@ def test_killed_at_random_instants_no_write_after_the_kill(cli_train, harness, t
             delay = rng.uniform(0, span)
             sandbox, killed_train = scenario.fresh(f"{how.split()[0]}-{n}")
             try:
+                files = stack_files(killed_train)
                 command = spawn_tagged(killed_train, *PROMOTE_STAGING)
                 try:
                     assert wait_first_write(sandbox, command), command.log.read_text()
@@ -173,6 +182,9 @@ def test_killed_at_random_instants_no_write_after_the_kill(cli_train, harness, t
                     figures.setdefault(how, []).append(kill_and_watch(sandbox, command, how))
                 finally:
                     command.stop_everything()
+                # No command writes a stack file (intent is in the stack's record), so a kill
+                # can never leave one torn: every file is as it was, byte for byte.
+                assert stack_files(killed_train) == files, "a stack file changed under the kill"
                 killed_train.run_to_merge("staging")
                 state = end_state(killed_train, before, "staging")
                 if state != reference:
