@@ -399,7 +399,9 @@ def _masked(value: Any) -> Any:
 
 
 def pin(project: Project, name: str, values: Mapping[str, str]) -> None:
-    """Write `release-train:<key>` values into the stack's config file."""
+    """Write static `release-train:<key>` settings into the stack's config file (the demo
+    and the tests set up stacks with it). No `release` command calls it: intent lives in
+    the stack's record, never in `Pulumi.<stack>.yaml`."""
     target = stack(project, name)
     for key, value in values.items():
         target.set_config(f"{NAMESPACE}:{key}", auto.ConfigValue(value=value))
