@@ -119,7 +119,8 @@ def _from_source(settings: Settings, outputs: dict[str, Any]) -> tuple[str, str]
             settings.commit,
             settings.release_date.isoformat() if settings.release_date else None,
             clock.today(),
-            how_to_pin=f"pin {NAMESPACE}:commit",
+            # The pin is the stack's record of intent, never a stack-file key.
+            how_to_pin=f"record a pin with `release promote {settings.stack} --commit SHA`",
         )
     except TargetError as err:
         raise ConfigError("promotesFrom", settings.promotes_from, str(err)) from None

@@ -58,7 +58,10 @@ def test_no_green_commit_says_to_promote_the_source_or_pin_a_commit():
     with pytest.raises(ConfigError) as err:
         decide("staging", {"greenCommit": None})
     assert "has no green commit recorded" in str(err.value)
-    assert "pin release-train:commit" in str(err.value) and "--commit" not in str(err.value)
+    # The program's way to pin is the record's (`release promote --commit`), never a
+    # stack-file key, which is refused.
+    assert "record a pin with `release promote staging --commit SHA`" in str(err.value)
+    assert "release-train:commit" not in str(err.value)
 
 
 def test_pins_win_over_the_source():
