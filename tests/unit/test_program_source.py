@@ -78,7 +78,7 @@ def test_unpinned_up_reads_the_source_stack_state_through_a_stack_reference(monk
     source = {"releaseBranch": "release/2026-11-19", "releaseHead": HEAD, "state": "open"}
     install(EchoMocks({"pulumi:pulumi:StackReference": {"outputs": source}}), "production")
     monkeypatch.setattr(program, "parse_settings", lambda *_a: settings("production"))
-    monkeypatch.setenv("GITHUB_TOKEN", "tok")
+    monkeypatch.setenv("GITHUB_TOKEN", "sandbox-token-program-source")  # remembered as a secret
     monkeypatch.setattr(program, "open_repo", lambda *_a: None)
     built: list[tuple[str, str]] = []
 
