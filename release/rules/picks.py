@@ -88,8 +88,8 @@ def refusal(
             key,
             sha,
             f"{sha[:12]} is not on {source_branch} (upstream first): land the fix on "
-            f"{source_branch} and pick that commit, or set release-train:allowOffMaster "
-            "(release cherry-pick --allow-off-master) to pick it anyway",
+            f"{source_branch} and pick that commit, or pick it anyway with "
+            "`release cherry-pick ENV SHA --allow-off-master`",
         )
     return None
 

@@ -54,6 +54,7 @@ def test_refusals():
     assert "merge commit" in str(merge) and "picks[2]" in str(merge)
     off = refusal(PICK, ["1" * 40], on_source=False, allow_off_source=False)
     assert off is not None and "upstream first" in str(off) and "--allow-off-master" in str(off)
+    assert "release-train:allowOffMaster" not in str(off)  # no stack-file key: the option
     assert refusal(PICK, ["1" * 40], on_source=False, allow_off_source=True) is None
     assert "root commit" in str(refusal(PICK, [], True, False))
     assert revert_refusal(PICK, ["1" * 40], on_branch=True, branch="release/x") is None
