@@ -1,5 +1,5 @@
-"""Injected faults, per-route request counters, requests in flight and added latency
-(thread-safe, no I/O)."""
+"""Injected faults, per-route request counters, requests in flight, the log of requests
+served (and the sequential steps it shows) and added latency (thread-safe, no I/O)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import math
 import random
 import threading
 import time
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +151,54 @@ class InFlight:
         """Start the maximum again from the requests in flight now."""
         with self._lock:
             self._max = self._current
+
+
+@dataclass(frozen=True)
+class Served:
+    """One request as the forge served it: when it arrived and when its answer was sent
+    (`time.monotonic()`, latency included), its "METHOD /route/template" and the path it
+    asked for."""
+
+    started: float
+    finished: float
+    key: str
+    path: str = ""
+
+
+class RequestLog:
+    """The requests served since the last reset, oldest first (at most `limit`: a
+    long-running sandbox keeps only the newest)."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self._lock = threading.Lock()
+        self._served: deque[Served] = deque(maxlen=limit)
+
+    def record(self, served: Served) -> None:
+        with self._lock:
+            self._served.append(served)
+
+    def snapshot(self) -> list[Served]:
+        with self._lock:
+            return sorted(self._served, key=lambda s: s.started)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._served.clear()
+
+
+def sequential_steps(served: Iterable[Served]) -> int:
+    """The critical path of `served`: the longest chain of requests each of which started
+    only after the one before it in the chain was answered. Requests sent one after another
+    make a chain as long as their number; requests in flight together count as one step.
+    With a network delay per request, a run lasts at least this many delays."""
+    ordered = sorted(served, key=lambda s: s.started)
+    depth: list[int] = []
+    finished: list[float] = []
+    for item in ordered:
+        before = [d for d, end in zip(depth, finished, strict=True) if end <= item.started]
+        depth.append(1 + max(before, default=0))
+        finished.append(item.finished)
+    return max(depth, default=0)
 
 
 class Latency:

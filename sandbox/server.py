@@ -31,7 +31,7 @@ from . import (  # noqa: F401  (importing registers the endpoints)
     validate,
     workflow_runs,
 )
-from .faults import Counters, Fault, Faults, InFlight, Latency
+from .faults import Counters, Fault, Faults, InFlight, Latency, RequestLog, Served, sequential_steps
 from .forge import ApiError, Forge, Request, Response, invalid
 
 API_PREFIX = "/api/v3"
@@ -75,6 +75,7 @@ class Sandbox:
         self.faults = Faults()
         self.counter = Counters()
         self.flight = InFlight()
+        self.log = RequestLog()
         self.max_body_bytes = int(max_body_bytes)
         self.max_git_body_bytes = int(max_git_body_bytes)
         self.body_timeout = BODY_TIMEOUT
@@ -185,9 +186,20 @@ class Sandbox:
         return self.counter.writes_at()
 
     def reset_counters(self) -> None:
-        """Forget the per-route counts and start the in-flight maximum again from now."""
+        """Forget the per-route counts and the request log, and start the in-flight
+        maximum again from now."""
         self.counter.reset()
         self.flight.reset()
+        self.log.reset()
+
+    def served(self) -> list[Served]:
+        """The API and git requests served since the last reset, in the order they arrived."""
+        return self.log.snapshot()
+
+    def sequential_steps(self) -> int:
+        """The sequential request steps (critical path) of the requests since the last
+        reset: `sandbox.faults.sequential_steps`."""
+        return sequential_steps(self.log.snapshot())
 
     def in_flight(self) -> int:
         """API and git requests being served right now (control requests not counted)."""
@@ -342,6 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "SandboxForge/1.0"
     timeout = IDLE_TIMEOUT
     _replied = False
+    _served_key = ""
 
     def setup(self) -> None:
         super().setup()
@@ -554,6 +567,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._guarded(self._control, path, body)
             return
         with sb.flight:
+            started = time.monotonic()
+            self._served_key = f"{self.command} (unknown route)"
             delay = sb.latency.sample()
             if delay:
                 time.sleep(delay)
@@ -564,6 +579,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._guarded(self._git, path, split.query, body)
             else:
                 self._send_json(404, shapes.error("Not Found"))
+            sb.log.record(Served(started, time.monotonic(), self._served_key, self.path[:300]))
 
     def _guarded(self, serve: Any, *args: Any) -> None:
         """Serve; a failure of the forge itself answers 500 without its details (they go to
@@ -606,6 +622,7 @@ class _Handler(BaseHTTPRequestHandler):
             method, API_PREFIX + path, found[0].template.replace("+}", "}") if found else ""
         )
         sb.counter.record(key, write)
+        self._served_key = key
         if fault is not None and self._apply_fault(fault):
             return
         token = _bearer(self.headers)
@@ -670,6 +687,7 @@ class _Handler(BaseHTTPRequestHandler):
         key, write = smart_http.route_key(method, path, query)
         fault = sb.faults.take(method, path, key.split(" ", 1)[1])
         sb.counter.record(key, write)
+        self._served_key = key
         if fault is not None and self._apply_fault(fault):
             return
         login, may_write = None, False

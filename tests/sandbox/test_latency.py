@@ -194,3 +194,41 @@ def test_cli_token_errors_name_the_fix(tmp_path, capsys, monkeypatch):
         main(["serve", "--data", str(tmp_path / "d"), "--token", "t", "--latency", "-1"])
     assert "latency must be between 0" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_sequential_steps_count_the_longest_chain_of_answered_requests():
+    from sandbox.faults import Served, sequential_steps
+
+    one_after_another = [Served(i, i + 0.9, "GET /a") for i in range(5)]
+    assert sequential_steps(one_after_another) == 5
+    together = [Served(0.0, 1.0, "GET /a") for _ in range(4)]
+    assert sequential_steps(together) == 1
+    # two overlapping, then one after both, then two overlapping again: 3 steps
+    mixed = [
+        Served(0.0, 1.0, "GET /a"),
+        Served(0.1, 1.1, "GET /b"),
+        Served(1.2, 2.0, "GET /c"),
+        Served(2.1, 3.0, "GET /d"),
+        Served(2.2, 3.1, "GET /e"),
+    ]
+    assert sequential_steps(mixed) == 3
+    assert sequential_steps([]) == 0
+
+
+def test_the_request_log_shows_requests_in_flight_together_as_one_step(sandbox):
+    sandbox.set_latency(200)
+    sandbox.reset_counters()
+
+    def one(_: int) -> None:
+        with requests.Session() as session:
+            session.get(f"{sandbox.base_url}/rate_limit", headers=_auth(sandbox))
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(one, range(3)))
+    one(0)
+    served = sandbox.served()
+    assert [s.key for s in served] == ["GET /rate_limit"] * 4
+    assert all(s.finished - s.started >= 0.2 for s in served)
+    assert sandbox.sequential_steps() == 2
+    sandbox.reset_counters()
+    assert sandbox.served() == [] and sandbox.sequential_steps() == 0
