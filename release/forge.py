@@ -37,6 +37,8 @@ from release.rules.running import EnvMerge, StackRecord, first_parent_merges, na
 
 if TYPE_CHECKING:
     from github import Github, GithubRetry
+    from github.GitCommit import GitCommit
+    from github.GitRef import GitRef
     from github.PullRequest import PullRequest as GhPull
     from github.Repository import Repository
 
@@ -60,6 +62,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _token: str | None = None
 _clients: dict[tuple[str, str, float, Pacing], Github] = {}
+_repos: dict[tuple[str, str, float, Pacing, str], Repository] = {}
 _secrets: set[str] = set()  # every token this process was given: redacted from errors
 DEFAULT_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 5.0
@@ -118,7 +121,68 @@ def connect(
     # requests takes (connect, read); PyGithub only takes one number and passes it through.
     requester = client._Github__requester  # type: ignore[attr-defined]  # noqa: SLF001
     requester._Requester__timeout = (min(CONNECT_TIMEOUT, timeout), timeout)  # noqa: SLF001
+    # Reads go out together (`together`): each thread keeps its own request on the shared
+    # connection object (PyGithub keeps one request on it between `request` and `getresponse`).
+    cls = requester._Requester__connectionClass  # noqa: SLF001
+    requester._Requester__connectionClass = _per_thread(cls)  # noqa: SLF001
     return client
+
+
+_PENDING = ("verb", "url", "input", "headers", "stream")
+
+
+@functools.cache
+def _per_thread(base: type) -> type:
+    """`base` (PyGithub's connection class) with the request being sent kept per thread, so
+    threads sharing one client (and its pool of `reads_in_flight` connections) never answer
+    each other's requests."""
+
+    def pending(name: str) -> property:
+        def get(self: Any) -> Any:
+            return getattr(self._pending, name)
+
+        def put(self: Any, value: Any) -> None:
+            self._pending.__dict__[name] = value
+
+        return property(get, put)
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        self._pending = threading.local()
+        # The pacing policy's bound on reads in flight (`connect` sizes the pool with it),
+        # held here so that no way of calling (threads within threads) goes past it.
+        self._slots = threading.BoundedSemaphore(kwargs.get("pool_size") or 1)
+        base.__init__(self, *args, **kwargs)
+
+    def getresponse(self: Any) -> Any:
+        with self._slots:
+            return base.getresponse(self)
+
+    attrs: dict[str, Any] = {name: pending(name) for name in _PENDING}
+    attrs["__init__"] = init
+    attrs["getresponse"] = getresponse
+    return type(f"PerThread{base.__name__}", (base,), attrs)
+
+
+def reads_in_flight(repo: Any) -> int:
+    """How many reads `repo`'s client sends at once: its pacing policy's `reads_in_flight`
+    (the size `connect` gave its connection pool)."""
+    size = getattr(repo.requester, "_Requester__pool_size", None)
+    return size if isinstance(size, int) and size > 0 else 1
+
+
+def together(limit: int, calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run independent reads at once, in at most `limit` threads; their results in order.
+
+    The first failure (in the order of `calls`) is raised once every call has ended, so no
+    read is left running behind the caller. However calls nest, one client never has more
+    than its policy's `reads_in_flight` requests in flight (its connection holds them)."""
+    if limit <= 1 or len(calls) <= 1:
+        return [call() for call in calls]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(limit, len(calls))) as pool:
+        futures = [pool.submit(call) for call in calls]
+    return [future.result() for future in futures]
 
 
 @dataclass(frozen=True)
@@ -174,6 +238,7 @@ def set_token(token: str | None) -> None:
     with _lock:
         _token = token
         _clients.clear()
+        _repos.clear()
     remember_secret(token)
 
 
@@ -201,6 +266,27 @@ def client(
         if cached is None:
             cached = _clients[key] = connect(api_url, token, timeout, pacing=policy)
         return cached
+
+
+def repository(
+    api_url: str,
+    token: str,
+    repository: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    pacing: Pacing | None = None,
+) -> Repository:
+    """This process's `repository` on `client(api_url, token, ...)`, read once (`GET
+    /repos/...`) and then reused: a provider process serves every resource of an `up`, and
+    what they use of it (its URL, name, settings) does not change within one."""
+    policy = pacing or for_api(api_url)
+    key = (api_url, token, timeout, policy, repository)
+    with _lock:
+        cached = _repos.get(key)
+    if cached is None:
+        cached = client(api_url, token, timeout, policy).get_repo(repository)
+        with _lock:
+            cached = _repos.setdefault(key, cached)
+    return cached
 
 
 def timeout_from(env: Mapping[str, str]) -> float:
@@ -414,8 +500,11 @@ def create_once(
     attempts: int = 5,
     wait: float = 0.5,
     what: str = "create",
+    looked: bool = False,
 ) -> T:
     """Create something at most once: look first, and after a failed create look again.
+    `looked`: the caller has just looked and found nothing, so the first attempt creates
+    at once (every retry still looks first).
 
     A create that timed out or got a 5xx may have happened; retrying it blindly would open
     a second pull request or add a second commit. So each retry starts by looking. A rate
@@ -426,7 +515,7 @@ def create_once(
     last: Exception | None = None
     uncertain = False
     for attempt in range(attempts):
-        found = find()
+        found = None if looked and attempt == 0 else find()
         if found is not None:
             return found
         try:
@@ -510,13 +599,19 @@ def release_branches(repo: Repository) -> list[tuple[str, str]]:
 
 
 def current_release(
-    repo: Repository, env_head: str, exclude: str | None = None, limit: int = 8
+    repo: Repository,
+    env_head: str,
+    exclude: str | None = None,
+    limit: int = 8,
+    branches: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[str, str] | None:
-    """The newest release branch whose head the environment branch contains.
+    """The newest release branch whose head the environment branch contains (`branches`:
+    `release_branches(repo)` when already read).
 
     This is "look at the most recent merge to staging" of the process document, made exact.
     """
-    for name, sha in release_branches(repo)[: limit + 1]:
+    listed_branches = release_branches(repo) if branches is None else list(branches)
+    for name, sha in listed_branches[: limit + 1]:
         if name == exclude:
             continue
         if is_ancestor(repo, sha, env_head):
@@ -530,12 +625,15 @@ def env_release_merges(
     env_head: str,
     record: StackRecord | None = None,
     limit: int = 400,
+    pulls: Mapping[str, dict[str, Any]] | None = None,
+    branches: Sequence[tuple[str, str]] | None = None,
 ) -> Iterator[EnvMerge]:
     """The release and rollback merges on the environment branch, newest first (lazily).
 
     Reads the branch's commit listing a page at a time as the first-parent walk goes, the
-    merged pull requests into the branch and the release branch heads once each; what each
-    merge brought in is decided by `release.rules.running.name_merge`.
+    merged pull requests into the branch (`merged_pulls`) and the release branch heads
+    (`release_branches`) once each, unless the caller already read them (`pulls`,
+    `branches`); what each merge brought in is decided by `release.rules.running.name_merge`.
     """
     seen: dict[str, dict[str, Any]] = {}
 
@@ -545,16 +643,13 @@ def env_release_merges(
             seen[str(raw["sha"])] = raw
             yield raw
 
-    pulls: dict[str, dict[str, Any]] | None = None
     heads: dict[str, str] | None = None
     for merge in first_parent_merges(listing(), env_head, limit):
         if pulls is None:
-            pulls = {
-                str(p.merge_commit_sha): {"number": p.number, "head": p.head.ref}
-                for p in repo.get_pulls(state="closed", base=environment)
-                if p.merged_at is not None and p.merge_commit_sha
-            }
-            heads = {sha: name for name, sha in release_branches(repo)}
+            pulls = merged_pulls(repo, environment)
+        if heads is None:
+            known = release_branches(repo) if branches is None else branches
+            heads = {sha: name for name, sha in known}
         second = str(merge["parents"][1]["sha"])
         parent = seen.get(second)
         head_ref = str((pulls.get(str(merge["sha"])) or {}).get("head") or "")
@@ -567,6 +662,15 @@ def env_release_merges(
         named = name_merge(merge, parent, record, pulls, heads or {})
         if named is not None:
             yield named
+
+
+def merged_pulls(repo: Repository, environment: str) -> dict[str, dict[str, Any]]:
+    """The merged pull requests into `environment`, by merge commit: {number, head}."""
+    return {
+        str(p.merge_commit_sha): {"number": p.number, "head": p.head.ref}
+        for p in repo.get_pulls(state="closed", base=environment)
+        if p.merged_at is not None and p.merge_commit_sha
+    }
 
 
 def read_file(repo: Repository, path: str, ref: str) -> str | None:
@@ -588,15 +692,56 @@ def iter_commits(repo: Repository, branch: str) -> Iterator[str]:
         yield commit.sha
 
 
-def checks_seen(repo: Repository, sha: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The commit statuses and the check runs on `sha`: the one read of a commit's checks,
-    for the newest green commit and for the merge gate."""
+Checks = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def _unread_commit(repo: Repository, sha: str) -> Any:
+    """A commit object of `repo` that is not read: its statuses and check runs are read
+    without reading the commit first (on the repository's own client and connections)."""
     from github.Commit import Commit
 
-    # A lazy commit: its statuses and check runs are read without reading the commit first.
-    commit = Commit(repo.requester.withLazy(True), url=f"{repo.url}/commits/{sha}")
-    statuses = [s.raw_data for s in commit.get_combined_status().statuses]
-    return statuses, listed(commit.get_check_runs())
+    url = f"{repo.url}/commits/{sha}"
+    return Commit(repo.requester, {}, {"sha": sha, "url": url}, completed=False)
+
+
+def unread_git_commit(repo: Repository, sha: str) -> GitCommit:
+    """The git commit `sha` of `repo` as an object that is not read: enough to name it as a
+    parent of a new commit without a request."""
+    from github.GitCommit import GitCommit
+
+    url = f"{repo.url}/git/commits/{sha}"
+    return GitCommit(repo.requester, {}, {"sha": sha, "url": url}, completed=False)
+
+
+def unread_branch_ref(repo: Repository, branch: str) -> GitRef:
+    """The ref of `branch` as an object that is not read: its `edit` (a fast-forward, never
+    forced unless asked) is the one request."""
+    from github.GitRef import GitRef
+
+    url = f"{repo.url}/git/refs/heads/{branch}"
+    return GitRef(repo.requester, {}, {"ref": f"refs/heads/{branch}", "url": url}, completed=False)
+
+
+def _check_reads(repo: Repository, sha: str) -> list[Callable[[], list[dict[str, Any]]]]:
+    commit = _unread_commit(repo, sha)
+    return [
+        lambda: [s.raw_data for s in commit.get_combined_status().statuses],
+        lambda: listed(commit.get_check_runs()),
+    ]
+
+
+def checks_seen_many(repo: Repository, shas: Sequence[str]) -> list[Checks]:
+    """`checks_seen` of each of `shas`, their reads (statuses and check runs of every
+    commit) sent together, at most `reads_in_flight(repo)` at once."""
+    reads = [read for sha in shas for read in _check_reads(repo, sha)]
+    done = together(reads_in_flight(repo), reads)
+    return [(done[2 * i], done[2 * i + 1]) for i in range(len(shas))]
+
+
+def checks_seen(repo: Repository, sha: str) -> Checks:
+    """The commit statuses and the check runs on `sha` (read together): the one read of a
+    commit's checks, for the newest green commit and for the merge gate."""
+    return checks_seen_many(repo, [sha])[0]
 
 
 def read_gate(
@@ -611,14 +756,16 @@ def read_gate(
     """Read a pull request's checks and reviews and decide its merge gate (reads only);
     `must_approve`: the reviewers whose own approval is required (the oncall partner)."""
     head = pull.head.sha
-    statuses, runs = checks_seen(repo, head)
+    statuses, runs, reviews = together(
+        reads_in_flight(repo), [*_check_reads(repo, head), lambda: listed(pull.get_reviews())]
+    )
     return merge_gate(
         head_sha=head,
         expected_head=expected_head,
         required_checks=list(required_checks),
         statuses=statuses,
         check_runs=runs,
-        reviews=listed(pull.get_reviews()),
+        reviews=reviews,
         reviewers=list(reviewers),
         required_approvals=required_approvals,
         state=pull.state,
@@ -630,11 +777,16 @@ def read_gate(
 def find_pull(
     repo: Repository, owner: str, head: str, base: str, head_sha: str | None = None
 ) -> GhPull | None:
-    """The open pull request of `head` into `base`, else one already merged at `head_sha`."""
-    for pull in repo.get_pulls(state="open", head=f"{owner}:{head}", base=base):
-        return pull
+    """The open pull request of `head` into `base`, else one already merged at `head_sha`
+    (one listing of them all, open and closed)."""
+    pulls = list(repo.get_pulls(state="all", head=f"{owner}:{head}", base=base))
+    for pull in pulls:
+        if pull.state == "open":
+            return pull
     if head_sha:
-        for pull in repo.get_pulls(state="closed", head=f"{owner}:{head}", base=base):
-            if pull.merged and pull.head.sha == head_sha:
+        for pull in pulls:
+            # `merged_at`, not `merged`: a listed pull request has no `merged` (reading it
+            # would cost a request per pull request).
+            if pull.merged_at is not None and pull.head.sha == head_sha:
                 return pull
     return None

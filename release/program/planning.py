@@ -175,17 +175,49 @@ def open_repo(settings: Settings, session: forge.ForgeSession) -> Repository:
 
 
 def find_green(settings: Settings, repo: Repository) -> GreenResult:
-    """The newest green commit on the source branch (reads only)."""
-    if forge.branch_head(repo, settings.source_branch) is None:
+    """The newest green commit on the source branch (reads only). The branch's head and its
+    first page of commits are read together; after the newest commit, the checks of the next
+    few candidates are read together (two reads each, within the reads in flight)."""
+    limit = forge.reads_in_flight(repo)
+    head, first = forge.together(
+        limit,
+        [
+            lambda: forge.branch_head(repo, settings.source_branch),
+            lambda: _first_commits(repo, settings.source_branch, settings.green_lookback),
+        ],
+    )
+    if head is None:
         raise ConfigError(
             "sourceBranch", settings.source_branch, "no such branch in " + settings.repository
         )
+    if first and first[0] != head:  # the branch moved between the two reads: list again
+        first = None
+    commits = first if first is not None else forge.iter_commits(repo, head)
     return newest_green(
-        forge.iter_commits(repo, settings.source_branch),
+        commits,
         lambda sha: checks_of(repo, sha),
         settings.required_checks,
         settings.green_lookback,
+        ahead=max(limit // 2, 1),
+        checks_of_many=lambda shas: [
+            check_states(*seen) for seen in forge.checks_seen_many(repo, shas)
+        ],
     )
+
+
+def _first_commits(repo: Repository, branch: str, wanted: int) -> list[str] | None:
+    """The SHAs of `branch`'s first page of commits (newest first) when it holds the
+    `wanted` newest or the whole history; None when it does not, or when the branch does
+    not exist."""
+    try:
+        commits = repo.get_commits(sha=branch)
+        page = [c.sha for c in commits.get_page(0)]
+    except forge.GithubException as err:
+        if err.status in (404, 409, 422):
+            return None
+        raise
+    full = len(page) >= repo.requester.per_page
+    return page if len(page) >= wanted or not full else None
 
 
 @dataclass(frozen=True)
@@ -264,7 +296,18 @@ def plan_promotion(
     is not the running release's, and LostFixError when the running release has a fix the
     new one lacks.
     """
-    env_head = forge.branch_head(repo, settings.environment)
+    # The reads that need nothing but the config go out together (at most the pacing
+    # policy's reads in flight), then the ones that need their answers, step by step.
+    limit = forge.reads_in_flight(repo)
+    env_head, commit_found, branches, pulls = forge.together(
+        limit,
+        [
+            lambda: forge.branch_head(repo, settings.environment),
+            lambda: _commit_exists(repo, commit),
+            lambda: forge.release_branches(repo),
+            lambda: forge.merged_pulls(repo, settings.environment),
+        ],
+    )
     if env_head is None:
         raise ConfigError(
             "environment",
@@ -279,21 +322,42 @@ def plan_promotion(
             "the repository does not allow merge commits; enable 'Allow merge commits' "
             "(releases are never squashed or rebased)",
         )
-    try:
-        repo.get_git_commit(commit)
-    except UnknownObjectException:
-        raise ConfigError("commit", commit, "no such commit in " + settings.repository) from None
-    previous, previous_head, notes = previous_release(settings, repo, env_head, release, record)
+    if not commit_found:
+        raise ConfigError("commit", commit, "no such commit in " + settings.repository)
+    previous, previous_head, notes = previous_release(
+        settings, repo, env_head, release, record, branches, pulls
+    )
     carried = settings.carry
     check_carried(repo, carried, previous, previous_head)
-    needs_ours = bool(previous_head) and not forge.is_ancestor(repo, previous_head, commit)
+    release_head = dict(branches).get(release)
+    base = previous_head or env_head
+
+    def previous_only() -> Any:
+        # The commits of the running release the new one lacks: none means no ours-merge.
+        assert previous_head
+        return repo.compare(commit, previous_head)
+
+    only_previous, contained, described = forge.together(
+        limit,
+        [
+            previous_only if previous_head else lambda: None,
+            lambda: forge.is_ancestor(repo, commit, env_head),
+            lambda: payload_head(commit, release_head, repo),
+        ],
+    )
+    needs_ours = only_previous is not None and only_previous.ahead_by > 0
     if needs_ours:
         assert previous and previous_head
         check_lost_fixes(
-            repo, previous, previous_head, release, commit, (*settings.picks, *carried)
+            repo,
+            previous,
+            previous_head,
+            release,
+            commit,
+            (*settings.picks, *carried),
+            only_previous,
         )
-    base = previous_head or env_head
-    described = payload_head(commit, forge.branch_head(repo, release), repo)
+    payload = build_payload(settings, repo, previous, base, release, described)
     # Day-two changes are checked with reads before anything is registered: bad config
     # stops here, with no forge write.
     changes = plan_release_changes(settings, repo, release, commit)
@@ -306,8 +370,8 @@ def plan_promotion(
         previous=previous,
         previous_head=previous_head,
         needs_ours_merge=needs_ours,
-        already_contained=forge.is_ancestor(repo, commit, env_head),
-        payload=build_payload(settings, repo, previous, base, release, described),
+        already_contained=contained,
+        payload=payload,
         changes=changes,
         rollback=rollback,
         carried=carried if needs_ours else (),
@@ -316,27 +380,40 @@ def plan_promotion(
     )
 
 
+def _commit_exists(repo: Repository, sha: str) -> bool:
+    try:
+        repo.get_git_commit(sha)
+    except UnknownObjectException:
+        return False
+    return True
+
+
 def previous_release(
     settings: Settings,
     repo: Repository,
     env_head: str,
     release: str,
     record: StackRecord | None = None,
+    branches: Sequence[tuple[str, str]] | None = None,
+    pulls: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[str | None, str | None, list[str]]:
     """(the release the environment runs, the head to check against, notes), reads only.
 
     The release last merged into the environment (release.rules.running: the stack's record
     cross-checked with the environment branch's merges), and that branch's CURRENT head:
     commits pushed straight onto it since its merge (a hotfix), merged into the environment
-    or not, are checked like any other.
+    or not, are checked like any other. `branches` and `pulls`: the release branches and
+    the merged pull requests into the environment, when already read.
     """
-    merges = forge.env_release_merges(repo, settings.environment, env_head, record)
+    merges = forge.env_release_merges(
+        repo, settings.environment, env_head, record, pulls=pulls, branches=branches
+    )
     running = running_release(merges, record, promoting=release)
     notes = [f"note: {note}" for note in running.notes]
     if running.merge is None:
         # No release merge on the environment branch (a new environment): the newest
         # release branch it contains, as before.
-        found = forge.current_release(repo, env_head, exclude=release)
+        found = forge.current_release(repo, env_head, exclude=release, branches=branches)
         if found:
             notes.append(
                 f"note: no release merge found on {settings.environment}; {found[0]} "
@@ -344,7 +421,12 @@ def previous_release(
             )
         return (found[0], found[1], notes) if found else (None, None, notes)
     merge = running.merge
-    head, drift = check_head(merge, forge.branch_head(repo, merge.release))
+    current = (
+        dict(branches).get(merge.release)
+        if branches is not None
+        else forge.branch_head(repo, merge.release)
+    )
+    head, drift = check_head(merge, current)
     notes.insert(0, f"{settings.environment} runs {merge.describe()}")
     if drift.moved or drift.current_head is None:
         notes.append(drift.describe())
@@ -372,9 +454,12 @@ def check_lost_fixes(
     release: str,
     commit: str,
     picks: Sequence[str] = (),
+    only_previous: Any = None,
 ) -> None:
-    """Stop with LostFixError when `previous` has a fix that `commit` does not."""
-    only_previous = repo.compare(commit, previous_head)
+    """Stop with LostFixError when `previous` has a fix that `commit` does not
+    (`only_previous`: the compare of `commit` with `previous_head`, when already read)."""
+    if only_previous is None:
+        only_previous = repo.compare(commit, previous_head)
     candidates = forge.listed(only_previous.commits)
     merge_base = only_previous.merge_base_commit.sha
 
@@ -425,11 +510,22 @@ def build_payload(
     release: str,
     commit: str,
 ) -> Payload:
-    """Commits and PRs from `base` to `commit`, and the pins at both ends (reads only)."""
-    comparison = repo.compare(base, commit, comparison_commits_per_page=250)
-    commits = payload_commits(forge.listed(comparison.commits))
-    before = {p.name: read_pin(p, forge.read_file(repo, p.path, base)) for p in settings.pins}
-    after = {p.name: read_pin(p, forge.read_file(repo, p.path, commit)) for p in settings.pins}
+    """Commits and PRs from `base` to `commit`, and the pins at both ends (reads only, sent
+    together)."""
+    pins = settings.pins
+
+    def compared() -> tuple[Any, list[dict[str, Any]]]:
+        comparison = repo.compare(base, commit, comparison_commits_per_page=250)
+        return comparison, forge.listed(comparison.commits)
+
+    def pin_at(path: str, ref: str) -> Any:
+        return lambda: forge.read_file(repo, path, ref)
+
+    reads = [pin_at(p.path, ref) for ref in (base, commit) for p in pins]
+    (comparison, listed), *texts = forge.together(forge.reads_in_flight(repo), [compared, *reads])
+    commits = payload_commits(listed)
+    before = {p.name: read_pin(p, text) for p, text in zip(pins, texts[: len(pins)], strict=True)}
+    after = {p.name: read_pin(p, text) for p, text in zip(pins, texts[len(pins) :], strict=True)}
     return Payload(
         previous=previous,
         release=release,

@@ -41,7 +41,7 @@ class ReleaseBranchProvider(ForgeProvider):
 
         existing = find()
         if existing is None:
-            head = forge.create_once(find, make)
+            head = forge.create_once(find, make, looked=True)
             created = True
         else:
             head, created = existing, False

@@ -29,16 +29,19 @@ class OursMergeProvider(ForgeProvider):
         current = forge.branch_head(repo, branch)
         if current is None:
             raise forge.ForgeError(f"{branch} does not exist; run up again to cut it")
-        if forge.is_ancestor(repo, previous_head, current):
-            # Already merged (a run that stopped after the ref update): adopt it.
-            return CreateResult(f"{branch}<-{previous}", {**props, "merge_sha": current})
         if current != head:
+            if forge.is_ancestor(repo, previous_head, current):
+                # Already merged (a run that stopped after the ref update): adopt it.
+                return CreateResult(f"{branch}<-{previous}", {**props, "merge_sha": current})
             raise forge.ForgeError(
                 f"{branch} moved to {current[:12]} (expected {head[:12]}); nothing was merged. "
                 "Run `pulumi refresh` and up again."
             )
-        tree = call("read the new head", lambda: repo.get_git_commit(head).tree)
-        parents = [repo.get_git_commit(head), repo.get_git_commit(previous_head)]
+        # The branch is at `head`, which the plan found lacks `previous_head` (that is why
+        # this resource exists): merge. The previous head is named as a parent, not read.
+        new_head = call("read the new head", lambda: repo.get_git_commit(head))
+        tree = new_head.tree
+        parents = [new_head, forge.unread_git_commit(repo, previous_head)]
         message = (
             f"Merge branch '{previous}' into {branch}\n\n"
             f"Marks {previous} as merged, keeping {branch}'s tree (strategy: ours), so that\n"
@@ -48,13 +51,15 @@ class OursMergeProvider(ForgeProvider):
             "create the ours-merge commit",
             lambda: forge.repeatable(lambda: repo.create_git_commit(message, tree, parents)),
         )
-        ref = repo.get_git_ref(f"heads/{branch}")
-        call(f"fast-forward {branch}", lambda: ref.edit(merge.sha, force=False))
-        files = repo.compare(head, merge.sha).files
-        if files:
+        # The empty diff, checked before the branch moves: the new commit's tree is the
+        # head's tree (as the forge recorded it), so it changes no file.
+        if merge.tree.sha != tree.sha:
             raise forge.ForgeError(
-                f"the ours-merge {merge.sha[:12]} changed {len(files)} file(s); expected none"
+                f"the ours-merge {merge.sha[:12]} has tree {merge.tree.sha[:12]}, not "
+                f"{head[:12]}'s tree {tree.sha[:12]}; nothing was pushed"
             )
+        ref = forge.unread_branch_ref(repo, branch)
+        call(f"fast-forward {branch}", lambda: ref.edit(merge.sha, force=False))
         return CreateResult(f"{branch}<-{previous}", {**props, "merge_sha": merge.sha})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

@@ -34,11 +34,17 @@ class PullRequestProvider(ForgeProvider):
                 base=base, head=head, title=props["title"], body=props["body"][:BODY_LIMIT]
             )
 
+        opened: list[GhPull] = []
+
+        def open_it() -> GhPull:
+            opened.append(make())
+            return opened[-1]
+
         pull = forge.create_once(
             lambda: forge.find_pull(
                 repo, props["repository"].split("/")[0], head, base, props["head_sha"]
             ),
-            make,
+            open_it,
         )
         if pull.state == "open":
             body = props["body"][:BODY_LIMIT]
@@ -49,7 +55,8 @@ class PullRequestProvider(ForgeProvider):
                     "edit the pull request",
                     lambda: pull.edit(title=props["title"], body=body),
                 )
-            self._request_reviews(pull, props)
+            # Just opened by this call: nobody is asked or has reviewed yet (not read).
+            self._request_reviews(pull, props, fresh=bool(opened) and pull is opened[-1])
         return CreateResult(str(pull.number), self._outs(props, pull))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -68,14 +75,25 @@ class PullRequestProvider(ForgeProvider):
         return ReadResult(id_, self._outs(props, pull))
 
     @staticmethod
-    def _request_reviews(pull: GhPull, props: dict[str, Any]) -> None:
+    def _request_reviews(pull: GhPull, props: dict[str, Any], fresh: bool = False) -> None:
+        """Ask the reviewers not yet asked and not yet reviewing (`fresh`: a pull request
+        this call opened, so all of them, without reading who is)."""
         reviewers = list(props.get("reviewers") or [])
         if not reviewers:
             return
-        asked, _teams = pull.get_review_requests()
-        missing = [r for r in reviewers if r not in {u.login for u in asked}]
-        reviewed = {r.user.login for r in pull.get_reviews() if r.user}
-        missing = [r for r in missing if r not in reviewed]
+        missing = reviewers
+        if not fresh:
+            asked, reviewed = forge.together(
+                forge.reads_in_flight(pull),
+                [
+                    lambda: {u.login for u in pull.get_review_requests()[0]},
+                    lambda: {
+                        str((r.get("user") or {}).get("login"))
+                        for r in forge.listed(pull.get_reviews())
+                    },
+                ],
+            )
+            missing = [r for r in reviewers if r not in asked and r not in reviewed]
         if missing:
             call(
                 "request reviewers",
@@ -88,7 +106,7 @@ class PullRequestProvider(ForgeProvider):
             **props,
             "number": pull.number,
             "url": pull.html_url,
-            "state": "merged" if pull.merged else pull.state,
+            "state": "merged" if pull.merged_at is not None else pull.state,
             "pr_head_sha": pull.head.sha,
         }
 

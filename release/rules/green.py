@@ -40,15 +40,26 @@ def newest_green(
     checks_of: Callable[[str], Mapping[str, str]],
     required: Sequence[str],
     lookback: int = 30,
+    ahead: int = 1,
+    checks_of_many: Callable[[list[str]], Sequence[Mapping[str, str]]] | None = None,
 ) -> GreenResult:
-    """The newest commit of `commits` (newest first) whose required checks are all green."""
+    """The newest commit of `commits` (newest first) whose required checks are all green.
+
+    The newest commit is looked at alone (it is green most days); after it, `ahead`
+    candidates at a time, their checks read together by `checks_of_many` (default: one
+    `checks_of` after another). A batch may read the checks of up to `ahead - 1` commits
+    older than the green one, never more."""
+    many = checks_of_many or (lambda shas: [checks_of(sha) for sha in shas])
     skipped: list[Skipped] = []
     # islice stops before pulling commit lookback + 1: with the forge's 30 commits a page and
     # the default lookback of 30, pulling it would cost a request for a page never used.
-    for sha in islice(commits, max(lookback, 0)):
-        seen = checks_of(sha)
-        ok, reasons = checks_green(required, seen)
-        if ok:
-            return GreenResult(sha, required_states(required, seen), tuple(skipped))
-        skipped.append(Skipped(sha, "; ".join(reasons)))
+    candidates = islice(commits, max(lookback, 0))
+    size = 1
+    while batch := list(islice(candidates, size)):
+        for sha, seen in zip(batch, many(batch), strict=True):
+            ok, reasons = checks_green(required, seen)
+            if ok:
+                return GreenResult(sha, required_states(required, seen), tuple(skipped))
+            skipped.append(Skipped(sha, "; ".join(reasons)))
+        size = max(ahead, 1)
     return GreenResult(None, {}, tuple(skipped))
