@@ -185,6 +185,42 @@ def together(limit: int, calls: Sequence[Callable[[], T]]) -> list[T]:
     return [future.result() for future in futures]
 
 
+REPOSITORY_HANDOVER = "RELEASE_TRAIN_REPOSITORY"
+"""The repository as the `release` command read it (its JSON), handed to the program and
+its providers so that they do not read it again (`adopted_repository`)."""
+
+
+def repository_json(repo: Repository) -> str:
+    """What the command line hands over in REPOSITORY_HANDOVER."""
+    import json
+
+    return json.dumps(repo.raw_data, separators=(",", ":"))
+
+
+def adopted_repository(
+    env: Mapping[str, str], api_url: str, repository: str, gh: Github
+) -> Repository | None:
+    """The repository handed over in `env` (REPOSITORY_HANDOVER) when it is `repository` on
+    `api_url`, as an object of `gh`; None when nothing (or another repository) was handed
+    over, or it does not parse: then it is read as usual."""
+    import json
+
+    from github.Repository import Repository
+
+    text = env.get(REPOSITORY_HANDOVER)
+    if not text:
+        return None
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(raw, dict) or str(raw.get("full_name", "")).lower() != repository.lower():
+        return None
+    if not str(raw.get("url", "")).startswith(api_url.rstrip("/") + "/repos/"):
+        return None
+    return gh.create_from_raw_data(Repository, raw)
+
+
 @dataclass(frozen=True)
 class ForgeSession:
     """Who release-train is on the forge, and where: built once at an edge (the program's
@@ -196,6 +232,7 @@ class ForgeSession:
     token: str = field(repr=False)
     timeout: float = DEFAULT_TIMEOUT
     pacing: Pacing | None = None  # None: `rules.pacing.for_api(api_url)`
+    handed_over: str | None = field(default=None, repr=False)  # REPOSITORY_HANDOVER
 
     def __post_init__(self) -> None:
         remember_secret(self.token)
@@ -210,8 +247,11 @@ class ForgeSession:
 
     @functools.cached_property
     def repo(self) -> Repository:
-        """The configured repository (read once; `program.open_repo` names a 404)."""
-        return self.client.get_repo(self.repository)
+        """The configured repository (read once, or as the command line handed it over;
+        `program.open_repo` names a 404)."""
+        env = {REPOSITORY_HANDOVER: self.handed_over} if self.handed_over else {}
+        adopted = adopted_repository(env, self.api_url, self.repository, self.client)
+        return adopted or self.client.get_repo(self.repository)
 
 
 def session(
@@ -219,9 +259,15 @@ def session(
 ) -> ForgeSession:
     """The forge session of a stack: its API URL and repository, the token `token_from`
     decides (the stack's secret, else GITHUB_TOKEN in `env`), the HTTP timeout, and the
-    pacing policy for the API URL (`rules.pacing.for_api`, overridable in `env`)."""
+    pacing policy for the API URL (`rules.pacing.for_api`, overridable in `env`), and the
+    repository when the command line handed it over (REPOSITORY_HANDOVER in `env`)."""
     return ForgeSession(
-        api_url, repository, token_from(secret, env), timeout_from(env), for_api(api_url, env)
+        api_url,
+        repository,
+        token_from(secret, env),
+        timeout_from(env),
+        for_api(api_url, env),
+        env.get(REPOSITORY_HANDOVER) or None,
     )
 
 
@@ -233,12 +279,14 @@ def remember_secret(token: str | None) -> None:
 
 
 def set_token(token: str | None) -> None:
-    """Remember the token for this process's providers (called from `configure`)."""
+    """Remember the token for this process's providers (called from `configure`, which the
+    engine may call again with the same token: then what was read with it is kept)."""
     global _token
     with _lock:
+        if token != _token:
+            _clients.clear()
+            _repos.clear()
         _token = token
-        _clients.clear()
-        _repos.clear()
     remember_secret(token)
 
 
@@ -274,16 +322,20 @@ def repository(
     repository: str,
     timeout: float = DEFAULT_TIMEOUT,
     pacing: Pacing | None = None,
+    handed_over: Mapping[str, str] | None = None,
 ) -> Repository:
     """This process's `repository` on `client(api_url, token, ...)`, read once (`GET
-    /repos/...`) and then reused: a provider process serves every resource of an `up`, and
-    what they use of it (its URL, name, settings) does not change within one."""
+    /repos/...`, or taken from REPOSITORY_HANDOVER in `handed_over`) and then reused: a
+    provider process serves every resource of an `up`, and what they use of it (its URL,
+    name, settings) does not change within one."""
     policy = pacing or for_api(api_url)
     key = (api_url, token, timeout, policy, repository)
     with _lock:
         cached = _repos.get(key)
     if cached is None:
-        cached = client(api_url, token, timeout, policy).get_repo(repository)
+        gh = client(api_url, token, timeout, policy)
+        cached = adopted_repository(handed_over or {}, api_url, repository, gh)
+        cached = cached or gh.get_repo(repository)
         with _lock:
             cached = _repos.setdefault(key, cached)
     return cached

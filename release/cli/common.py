@@ -142,10 +142,12 @@ def check_forge(
     target: Target | None,
     write: bool,
     arguments: dict[str, str] | None = None,
-) -> None:
+) -> dict[str, str]:
     """Reads only, before the engine runs: the forge answers at apiUrl, the token may read
     (and with `write`, write) the repository, and every SHA the run names is a commit (the
-    stack's picks and reverts, --commit, and `arguments`, e.g. {"SHA": sha})."""
+    stack's picks and reverts, --commit, and `arguments`, e.g. {"SHA": sha}). Returns the
+    repository as read, to hand to the engine's run (forge.REPOSITORY_HANDOVER: the program
+    and its providers then do not read it again)."""
     from release import forge
 
     shas = {f"picks[{i}]": sha for i, sha in enumerate(settings.picks)}
@@ -160,6 +162,8 @@ def check_forge(
         if err.key == "token" and "token" not in proj.stack_file(settings.stack):
             fail(f"GITHUB_TOKEN (Pulumi.{settings.stack}.yaml sets no token): {err.fix}")
         fail(config_message(settings.stack, err))
+        raise AssertionError("unreachable") from None
+    return {forge.REPOSITORY_HANDOVER: forge.repository_json(repo)}
 
 
 def forge_session(proj: automation.Project, settings: Settings) -> ForgeSession:

@@ -220,8 +220,7 @@ def plan(
     target = target_for(proj, env, settings, commit, date, source, record)
     if carried and not target:
         fail(f"{env} tracks its source branch: --carry does not apply")
-    check_forge(proj, settings, target, write=False)
-    extra: dict[str, str] = {}
+    extra = check_forge(proj, settings, target, write=False)
     if target:
         what = f"{term(target.commit)} as {term(target.branch)}"
         console.print(f"[bold]{env}[/]: would promote {what}", highlight=False)
@@ -234,7 +233,8 @@ def plan(
             console.print(f"  recorded {term(line)}", highlight=False)
         day = target.release_date.isoformat()
         # The pin goes to this preview only; a preview records nothing.
-        extra = intent_env([new_op("pin", actor(), commit=target.commit, date=day)])
+        pin = new_op("pin", actor(), commit=target.commit, date=day)
+        extra.update(intent_env([pin]))
         extra[RECORD_OVERRIDE] = record.to_json() if record else ""
         extra[CARRY_OVERRIDE] = ",".join(carried)
     result = run_engine("preview", automation.stack(proj, env, extra))
@@ -270,7 +270,7 @@ def promote(
     if carried and not target:
         fail(f"{env} tracks its source branch: --carry does not apply")
     refuse_if_locked(proj, env)  # before anything is recorded
-    check_forge(proj, settings, target, write=True)
+    handover = check_forge(proj, settings, target, write=True)
     # freeze dates; in production, a release staging merged, soaked since that merge
     overridden = cli_ops.check_promote(proj, settings, target, force, reason)
     ops = []
@@ -295,7 +295,11 @@ def promote(
         by=actor(),
     )
     parallel = settings.up_parallelism()  # a whole PPC wave at once
-    extra = {**intent_env(ops), **({RECORD_OVERRIDE: record.to_json()} if record else {})}
+    extra = {
+        **handover,
+        **intent_env(ops),
+        **({RECORD_OVERRIDE: record.to_json()} if record else {}),
+    }
     stack = cli_ops.notifying(proj, settings, target, extra)
     result = run_engine("up", stack, message, parallel, verbose)
     summary = dict(result.summary.resource_changes or {})

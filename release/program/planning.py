@@ -337,12 +337,16 @@ def plan_promotion(
         assert previous_head
         return repo.compare(commit, previous_head)
 
-    only_previous, contained, described = forge.together(
+    # The payload describes the cut when the release branch is not there yet (or is at the
+    # cut): then it is read along with the compares, else once its head is placed.
+    known = commit if not release_head or release_head == commit else None
+    only_previous, contained, described, payload = forge.together(
         limit,
         [
             previous_only if previous_head else lambda: None,
             lambda: forge.is_ancestor(repo, commit, env_head),
-            lambda: payload_head(commit, release_head, repo),
+            lambda: known or payload_head(commit, release_head, repo),
+            lambda: known and build_payload(settings, repo, previous, base, release, known),
         ],
     )
     needs_ours = only_previous is not None and only_previous.ahead_by > 0
@@ -357,7 +361,8 @@ def plan_promotion(
             (*settings.picks, *carried),
             only_previous,
         )
-    payload = build_payload(settings, repo, previous, base, release, described)
+    if not payload:
+        payload = build_payload(settings, repo, previous, base, release, described)
     # Day-two changes are checked with reads before anything is registered: bad config
     # stops here, with no forge write.
     changes = plan_release_changes(settings, repo, release, commit)

@@ -80,7 +80,9 @@ class ForgeProvider(ResourceProvider):
         timeout = forge.timeout_from(os.environ)
         pacing = for_api(props["api_url"], os.environ)
         # Read once per provider process, then reused by every resource of the `up`.
-        return forge.repository(props["api_url"], token, props["repository"], timeout, pacing)
+        return forge.repository(
+            props["api_url"], token, props["repository"], timeout, pacing, os.environ
+        )
 
 
 def provider_session(api_url: str, repository: str) -> forge.ForgeSession:
