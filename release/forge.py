@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-import requests
-
 from release.rules.config import (
     HIDDEN,
     NAMESPACE,
@@ -466,7 +464,7 @@ def check_repository(session: ForgeSession, write: bool = True) -> Repository:
     try:
         repo = session.repo
         permissions = repo.permissions
-    except _TRANSIENT_OR_RETRY as err:
+    except _transient_errors(retry=True) as err:
         raise unreachable(session.api_url, err) from None
     except BadCredentialsException:
         raise ConfigError(
@@ -509,8 +507,16 @@ def check_commits(repo: Repository, repository: str, shas: Mapping[str, str]) ->
             ) from None
 
 
-_TRANSIENT = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
-_TRANSIENT_OR_RETRY = (*_TRANSIENT, requests.exceptions.RetryError)
+def _transient_errors(retry: bool = False) -> tuple[type[BaseException], ...]:
+    """The network errors after which a request may be sent again (and, with `retry`, the
+    client's own retries given up). `requests` is imported here, on first use: a preview's
+    provider process never needs it."""
+    from requests import exceptions
+
+    found: tuple[type[BaseException], ...] = (exceptions.ConnectionError, exceptions.Timeout)
+    return (*found, exceptions.RetryError) if retry else found
+
+
 _RATE_LIMIT_WAIT = 60.0  # a rate limit without Retry-After: GitHub asks for at least a minute
 
 
@@ -543,7 +549,7 @@ def is_transient(err: Exception) -> bool:
         return err.transient
     if isinstance(err, GithubException):
         return err.status >= 500 or err.status == 429 or retry_after(err) is not None
-    return isinstance(err, _TRANSIENT)
+    return isinstance(err, _transient_errors())
 
 
 def create_once(
