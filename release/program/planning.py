@@ -22,7 +22,7 @@ from release import forge
 from release.providers.grafting import find_applied
 from release.providers.rollback import rollback_branch
 from release.rules import clock
-from release.rules.config import ConfigError, Settings
+from release.rules.config import ConfigError, Settings, release_date_of
 from release.rules.fixes import (
     LostFixError,
     cherry_pick_origins,
@@ -329,7 +329,13 @@ def plan_promotion(
     )
     carried = settings.carry
     check_carried(repo, carried, previous, previous_head)
-    release_head = dict(branches).get(release)
+    # Each release branch head from the one listing; a name the listing leaves out (not
+    # release/YYYY-MM-DD) is read on its own.
+    release_head = (
+        dict(branches).get(release)
+        if release_date_of(release) is not None
+        else forge.branch_head(repo, release)
+    )
     base = previous_head or env_head
 
     def previous_only() -> Any:
