@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -498,9 +499,9 @@ class Watch:
         blocked: list[str] = []
         for urn, message in self.errors:
             name, kind = _name(urn), _type(urn)
-            if kind == "command:local:Command" and name.startswith("ppc-"):
-                ppc = name[len("ppc-") :]
-                failed.setdefault(ppc, (self.rollout.wave_of(ppc) or 0, _short(message)))
+            if kind.endswith(":PpcWave"):
+                for ppc, why in failed_in_wave(message).items():
+                    failed.setdefault(ppc, (self.rollout.wave_of(ppc) or 0, why))
             elif kind == "command:local:Command" and name == "verify":
                 blocked.append(f"the smoke test (verifyCommand) failed: {_short(message)}")
             elif kind.endswith(":Merge"):
@@ -508,9 +509,10 @@ class Watch:
             elif "would be lost" in message:
                 blocked.append(_short(message))
         updated = {
-            name[len("ppc-") :]: self.rollout.wave_of(name[len("ppc-") :]) or 0
-            for name, (op, _outs) in self.done.items()
-            if name.startswith("ppc-") and op in CHANGED
+            ppc: int(name[len("ppc-wave-") :])
+            for name, (op, outs) in self.done.items()
+            if _WAVE_NAME.match(name) and op in CHANGED
+            for ppc in (outs.get("outcomes") or {})
         }
         return notify.Run(
             command=self.command,
@@ -529,6 +531,21 @@ class Watch:
         """The notifications this `up` calls for (pure): notify.run_events over the state of
         the train's resources before and after it and what the engine reported."""
         return notify.run_events(self.env, before or {}, after or {}, self.run(ok))
+
+
+_WAVE_NAME = re.compile(r"^ppc-wave-[0-9]+$")
+_FAILED_PPC = re.compile(r"^failed PPC ([a-z0-9][a-z0-9-]*): (.*)$")
+
+
+def failed_in_wave(message: str) -> dict[str, str]:
+    """PPC name -> why, from a PpcWave's error (release/providers/ppc_wave.py writes one
+    `failed PPC <name>: <detail>` line per failed PPC)."""
+    found: dict[str, str] = {}
+    for line in message.splitlines():
+        match = _FAILED_PPC.match(line.strip())
+        if match:
+            found.setdefault(match[1], _short(match[2]))
+    return found
 
 
 def _name(urn: str) -> str:

@@ -294,14 +294,13 @@ def promote(
         commit=target.commit if target else None,
         by=actor(),
     )
-    parallel = settings.up_parallelism()  # a whole PPC wave at once
     extra = {
         **handover,
         **intent_env(ops),
         **({RECORD_OVERRIDE: record.to_json()} if record else {}),
     }
     stack = cli_ops.notifying(proj, settings, target, extra)
-    result = run_engine("up", stack, message, parallel, verbose)
+    result = run_engine("up", stack, message, None, verbose)
     summary = dict(result.summary.resource_changes or {})
     values = {k: v.value for k, v in result.outputs.items()}
     _print_outputs(env, values)

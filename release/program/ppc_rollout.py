@@ -1,22 +1,23 @@
-"""Customer PPC rollout, the resources: one `pulumi_command` job per PPC, wave after wave,
-and the optional smoke test before them. The rules (waves, the command template, the job's
+"""Customer PPC rollout, the resources: one `PpcWave` resource per wave, wave after wave,
+each updating all of its PPCs at once through an executor, and the optional smoke test
+before them. The rules (waves, the command template, the job's
 environment) are in release/rules/ppcs.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 from pulumi_command import local
 
+from release.providers.ppc_wave import PpcWave, executor_from
 from release.rules.ppcs import (
     Ppc,
     PpcConfigError,
     pin_variables,
     plan_waves,
-    ppc_environment,
-    render_command,
     validate_template,
 )
 
@@ -51,25 +52,25 @@ def verification(
 
 
 class PpcRollout(pulumi.ComponentResource):
-    """Every PPC's update job for one release, wave after wave.
+    """Every PPC's update for one release: one `PpcWave` resource per wave
+    (release/providers/ppc_wave.py), wave after wave.
 
-    Every PPC of wave N+1 waits for all of wave N through one gate Command per wave
-    (`wave-<N>-done`, which depends on every PPC of wave N and runs a no-op echo); the
-    first wave waits for `after`. PPCs of one wave do not depend on each other.
+    Wave N+1's resource depends on wave N's, the first on `after`; each runs all of its
+    wave's PPCs at once through the executor `executor` describes (plain data; default: the
+    local command `command`, rendered per PPC). A wave whose PPC fails fails, so no later
+    wave starts.
 
     `environment` is added to every job's environment (the train's own variables win);
     `dir` is the folder the jobs run in (default: the program's); `state` fills the
     template's `{state}` placeholder.
 
-    Attributes: `waves` (the plan), `commands` (PPC name -> its Command), `gates` (one per
-    wave but the last) and `results` (PPC name -> Output of {"release", "commit", "wave",
-    "stdout"} as run).
+    Attributes: `waves` (the plan), `resources` (wave number -> its PpcWave) and `outcomes`
+    (an Output of PPC name -> {"wave", "ok", "detail", "url"}, every PPC once all waves ran).
     """
 
     waves: list[list[Ppc]]
-    commands: dict[str, local.Command]
-    gates: list[local.Command]
-    results: dict[str, pulumi.Output[dict[str, object]]]
+    resources: dict[int, PpcWave]
+    outcomes: pulumi.Output[dict[str, dict[str, object]]]
 
     def __init__(
         self,
@@ -83,63 +84,49 @@ class PpcRollout(pulumi.ComponentResource):
         environment: Mapping[str, pulumi.Input[str]] | None = None,
         dir: str | None = None,
         state: str = "",
+        executor: Mapping[str, Any] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # Validate everything before registering anything.
         self.waves = plan_waves(list(ppcs))
         validate_template(command)
         pins = dict(pins or {})
-        pin_names = pin_variables(pins)
+        pin_variables(pins)
+        spec = dict(executor or command_spec(command, state, dir))
+        executor_from(spec)  # a bad spec is refused here, before any resource
         super().__init__("release-train:index:PpcRollout", name, None, opts)
 
-        release_out = pulumi.Output.from_input(release)
-        commit_out = pulumi.Output.from_input(commit)
-        pin_values = {key: pulumi.Output.from_input(value) for key, value in pins.items()}
-        base_env = {key: pulumi.Output.from_input(v) for key, v in (environment or {}).items()}
-        triggers: list[pulumi.Input[str]] = [commit_out]
-        triggers += [pulumi.Output.concat(key, "=", pin_values[key]) for key in sorted(pin_names)]
-
-        self.commands = {}
-        self.results = {}
-        self.gates = []
+        self.resources = {}
         previous: list[pulumi.Resource] = list(after)
         for wave in self.waves:
-            current: list[pulumi.Resource] = []
-            for ppc in wave:
-                create = pulumi.Output.all(release_out, commit_out).apply(
-                    lambda rc, p=ppc: render_command(command, p.name, rc[0], rc[1], p.wave, state)
-                )
-                env = ppc_environment(ppc, release_out, commit_out, pin_values, base_env)
-                cmd = local.Command(
-                    f"ppc-{ppc.name}",
-                    create=create,
-                    environment=env,
-                    triggers=triggers,
-                    dir=dir,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
-                )
-                self.commands[ppc.name] = cmd
-                self.results[ppc.name] = pulumi.Output.all(
-                    release_out, commit_out, cmd.stdout
-                ).apply(
-                    lambda rcs, p=ppc: {
-                        "release": rcs[0],
-                        "commit": rcs[1],
-                        "wave": p.wave,
-                        "stdout": rcs[2],
-                    }
-                )
-                current.append(cmd)
-            if wave is not self.waves[-1]:
-                # One gate per wave instead of wave x wave direct edges: the SDK checks each
-                # depends_on edge for cycles by walking everything reachable from it, which
-                # takes over a minute for 500 PPCs in 5 waves wired directly.
-                gate = local.Command(
-                    f"wave-{wave[0].wave}-done",
-                    create=f"echo 'PPC wave {wave[0].wave} complete'",
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=current),
-                )
-                self.gates.append(gate)
-                current = [gate]
-            previous = current
-        self.register_outputs({"ppcs": dict(self.results)})
+            number = wave[0].wave
+            resource = PpcWave(
+                f"ppc-wave-{number}",
+                wave=number,
+                release=release,
+                commit=commit,
+                ppcs=wave,
+                pins=pins,
+                environment=dict(environment or {}),
+                executor=spec,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
+            )
+            self.resources[number] = resource
+            previous = [resource]
+        waves = [(number, resource.outcomes) for number, resource in self.resources.items()]
+        self.outcomes = pulumi.Output.all(*[outcomes for _, outcomes in waves]).apply(
+            lambda values: {
+                ppc: {"wave": number, **dict(outcome)}
+                for (number, _), found in zip(waves, values, strict=True)
+                for ppc, outcome in sorted((found or {}).items())
+            }
+        )
+        self.register_outputs({"ppcs": self.outcomes})
+
+
+def command_spec(command: str, state: str = "", dir: str | None = None) -> dict[str, Any]:
+    """The executor spec of the local-command executor (release/providers/ppc_command.py)."""
+    spec: dict[str, Any] = {"kind": "command", "command": command, "state": state}
+    if dir:
+        spec["dir"] = dir
+    return spec

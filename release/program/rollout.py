@@ -5,9 +5,10 @@ able to update customer PPCs." A promotion stack whose config lists `ppcs` gets,
 same `up` and after its Merge resource:
 
 1. the optional verification command (`verifyCommand`, a smoke test), run once per release;
-2. the PPC rollout (`PpcRollout`, release/program/ppc_rollout.py): one `ppcCommand` job per PPC, wave after
-   wave, each with the release, its head commit and the component pins of the payload's
-   new end as environment and triggers.
+2. the PPC rollout (`PpcRollout`, release/program/ppc_rollout.py): one resource per wave,
+   wave after wave, each running its PPCs' `ppcCommand` jobs at once, with the release, its
+   head commit and the component pins of the payload's new end in their environment; a new
+   commit or new pins run the waves again (and only then).
 
 Both wait for the merge through data: their inputs carry the Merge resource's merge commit,
 so the engine records the dependency; and they are registered only once the merge has a merge
@@ -83,6 +84,7 @@ def register_rollout(
             "stateDir": rollout.ppc_state_dir,
             "release": release,
             "commit": after_merge,
+            "outcomes": ppcs.outcomes,
         }
     return added
 

@@ -18,7 +18,6 @@ import dataclasses
 import datetime as dt
 import difflib
 import json
-import os
 import re
 import urllib.parse
 from collections.abc import Callable, Collection, Mapping
@@ -35,7 +34,7 @@ from release.rules.cadence import (
 from release.rules.errors import NAMESPACE as NAMESPACE  # the namespace of every key
 from release.rules.errors import ConfigError, StackFileError
 from release.rules.guardrails import GuardrailsArgs, GuardrailsError
-from release.rules.ppcs import Ppc, PpcConfigError, parse_ppcs, plan_waves, validate_template
+from release.rules.ppcs import Ppc, PpcConfigError, parse_ppcs, validate_template
 from release.rules.rotation import EXAMPLE as ROTATION_EXAMPLE
 from release.rules.rotation import Rotation, check_handoff, parse_rotation
 
@@ -315,18 +314,6 @@ class RolloutSettings:
             "timeout": self.ppc_timeout,
         }
 
-    def up_parallelism(self, cpus: int | None = None) -> int:
-        """The `parallel` to give `pulumi up` on this stack: every PPC of the largest wave
-        at once.
-
-        The engine's default is 4 x the machine's cores (8 on a 2-core runner): a wave of
-        100 PPCs would then run 8 jobs at a time, 13 rounds of the job's duration instead
-        of one. Never below that default, for the rest of the program.
-        """
-        default = 4 * (cpus or os.cpu_count() or 1)
-        largest = max((len(wave) for wave in plan_waves(list(self.ppcs))), default=0)
-        return max(default, largest)
-
 
 @dataclass(frozen=True)
 class Pin:
@@ -370,11 +357,6 @@ class Settings:
     def tracks_source(self) -> bool:
         """True for the stack that follows the source branch (testing): it promotes nothing."""
         return self.promotes_from is None
-
-    def up_parallelism(self) -> int | None:
-        """The `parallel` for `pulumi up` of this stack: every PPC of the largest wave at
-        once (RolloutSettings.up_parallelism); None, the engine's default, without PPCs."""
-        return self.rollout.up_parallelism() if self.rollout.ppcs else None
 
 
 def release_name(day: dt.date) -> str:

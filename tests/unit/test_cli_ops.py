@@ -138,6 +138,20 @@ BRANCH = "pulumi-python:dynamic/git:ReleaseBranch"
 MERGE = "pulumi-python:dynamic/github:Merge"
 COMMAND = "command:local:Command"
 ROLLOUT = "release-train:index:PpcRollout"
+WAVE = "pulumi-python:dynamic/release:PpcWave"
+
+
+def wave_error(wave: int, failures: dict[str, str]) -> str:
+    """A PpcWave's error as the engine reports it: the provider's traceback, then its message
+    (release/providers/ppc_wave.py, failure_message)."""
+    lines = [
+        "error: Exception calling application: Traceback (most recent call last):",
+        '  File "/x/release/providers/ppc_wave.py", line 120, in create',
+        f"release.providers.ppc_wave.PpcWaveFailed: PPC wave {wave} of {RELEASE}: "
+        f"{len(failures)} of 3 PPC update(s) failed; the later waves do not start.",
+    ]
+    lines += [f"failed PPC {name}: {why}" for name, why in failures.items()]
+    return "\n".join(lines)
 
 
 def outputs_event(
@@ -190,12 +204,17 @@ def test_a_merge_then_a_failed_ppc_wave():
     w = watch(cuts=False, posted=posted)
     w.on_event(outputs_event("release-branch", BRANCH, "create", {"branch": RELEASE}))
     w.on_event(outputs_event("merge", MERGE, "create", {"merged": True, "merge_commit": "ab" * 20}))
-    w.on_event(outputs_event("ppc-acme-internal", COMMAND, "create", {}, ROLLOUT))
+    w.on_event(outputs_event("ppc-wave-1", WAVE, "create", {}, ROLLOUT))
     w.on_event(
         error_event(
-            urn("ppc-globex", COMMAND, ROLLOUT),
-            'error: exit status 1: running "python -m release.ppc_deploy ...":\n'
-            "error: PPC globex: update to release/2026-11-26 failed: fail lists this PPC",
+            urn("ppc-wave-2", WAVE, ROLLOUT),
+            wave_error(
+                2,
+                {
+                    "globex": "exit status 1: error: PPC globex: update to release/2026-11-26 "
+                    "failed: fail lists this PPC"
+                },
+            ),
         )
     )
     w.on_event(error_event(urn("production", "pulumi:pulumi:Stack"), "update failed"))
@@ -319,10 +338,10 @@ def test_a_broken_receiver_never_fails_the_promotion(capsys):
 def test_without_a_webhook_a_failed_wave_is_still_explained(capsys):
     w = watch(cuts=False, posted=[])
     w.post = None
-    w.on_event(error_event(urn("ppc-hooli", COMMAND, ROLLOUT), "error: PPC hooli: boom"))
+    w.on_event(error_event(urn("ppc-wave-3", WAVE, ROLLOUT), wave_error(3, {"hooli": "boom"})))
     w.finish(ok=False)
     err = " ".join(capsys.readouterr().err.split())
-    assert f"PPC rollout of {RELEASE} stopped: wave 3: hooli: PPC hooli: boom" in err
+    assert f"PPC rollout of {RELEASE} stopped: wave 3: hooli: boom" in err
     assert "release promote production` again: PPCs already updated are not run again" in err
 
 

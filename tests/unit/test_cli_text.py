@@ -131,11 +131,12 @@ def test_the_command_line_does_not_wrap_in_a_log() -> None:
 
 
 def test_a_failed_ppc_wave_prints_the_job_output_as_typed(capsys) -> None:
-    from tests.unit.test_cli_ops import COMMAND, ROLLOUT, error_event, urn, watch
+    from tests.unit.test_cli_ops import ROLLOUT, WAVE, error_event, urn, watch, wave_error
 
     w = watch(cuts=False, posted=[])
     w.post = None
-    w.on_event(error_event(urn("ppc-hooli", COMMAND, ROLLOUT), "error: [/bold] \x1b[2J boom"))
+    message = wave_error(3, {"hooli": "[/bold] \x1b[2J boom"})
+    w.on_event(error_event(urn("ppc-wave-3", WAVE, ROLLOUT), message))
     w.finish(ok=False)
     err = capsys.readouterr().err
     assert "hooli: [/bold] \\x1b[2J boom" in err

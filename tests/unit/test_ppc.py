@@ -168,12 +168,22 @@ def test_ppc_environment_train_variables_win_over_base():
 # --- the resource graph under mocks ----------------------------------------------------------
 
 
+WAVE = "pulumi-python:dynamic/release:PpcWave"
+
+
 class CommandMocks(pulumi.runtime.Mocks):
+    """Each PpcWave's outcomes as if every PPC of it was updated."""
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
         if args.typ == "command:local:Command":
             state["stdout"] = f"ran {args.name}"
             state["stderr"] = ""
+        if args.typ == WAVE:
+            state["outcomes"] = {
+                p["name"]: {"ok": True, "detail": f"updated {p['name']}", "url": ""}
+                for p in args.inputs["ppcs"]
+            }
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -202,12 +212,8 @@ def run_program(build):
     return box.get("v")
 
 
-def commands(monitor: CapturingMonitor) -> dict[str, Registered]:
-    return {
-        name[len("ppc-") :]: reg
-        for name, reg in monitor.registered.items()
-        if reg.type == "command:local:Command" and name.startswith("ppc-")
-    }
+def waves(monitor: CapturingMonitor) -> dict[int, Registered]:
+    return {reg.inputs["wave"]: reg for reg in monitor.registered.values() if reg.type == WAVE}
 
 
 PPCS = [
@@ -220,7 +226,7 @@ PPCS = [
 PINS = {"service": SHA, "ppc": "fedcba98", "sdk": "3.272.0"}
 
 
-def build_rollout(after=(), environment=None, ppcs=PPCS, dir=None):
+def build_rollout(after=(), environment=None, ppcs=PPCS, dir=None, executor=None):
     return PpcRollout(
         "ppc-rollout",
         ppcs=ppcs,
@@ -231,98 +237,61 @@ def build_rollout(after=(), environment=None, ppcs=PPCS, dir=None):
         after=list(after),
         environment=environment,
         dir=dir,
+        executor=executor,
     )
 
 
-def test_one_command_per_ppc_with_rendered_create_and_environment(monitor):
-    results = run_program(
-        lambda: pulumi.Output.all(
-            **build_rollout(environment={"PATH": "/x"}, dir="/srv/train").results
-        )
+def test_one_resource_per_wave_with_its_ppcs_pins_and_executor_spec(monitor):
+    outcomes = run_program(
+        lambda: build_rollout(environment={"PATH": "/x"}, dir="/srv/train").outcomes
     )
-    cmds = commands(monitor)
-    assert sorted(cmds) == sorted(p.name for p in PPCS)
+    found = waves(monitor)
+    assert sorted(found) == [1, 2, 3]
+    assert sorted(monitor.registered) == ["ppc-rollout", "ppc-wave-1", "ppc-wave-2", "ppc-wave-3"]
     rollout = monitor.registered["ppc-rollout"]
     assert rollout.type == "release-train:index:PpcRollout"
-    acme = cmds["acme"]
-    assert acme.parent == rollout.urn
-    assert acme.inputs["dir"] == "/srv/train"
-    assert acme.inputs["create"] == render_command(TEMPLATE, "acme", "release/2026-11-26", SHA, 1)
-    assert acme.inputs["environment"] == {
-        "PATH": "/x",
-        "REGION": "eu",
-        "RELEASE_TRAIN_PPC": "acme",
-        "RELEASE_TRAIN_RELEASE": "release/2026-11-26",
-        "RELEASE_TRAIN_COMMIT": SHA,
-        "RELEASE_TRAIN_WAVE": "1",
-        "PIN_SERVICE": SHA,
-        "PIN_PPC": "fedcba98",
-        "PIN_SDK": "3.272.0",
+    first = found[1]
+    assert first.name == "ppc-wave-1" and first.parent == rollout.urn
+    assert first.inputs["ppcs"] == [
+        {"name": "acme", "vars": {"REGION": "eu"}},
+        {"name": "globex", "vars": {}},
+    ]
+    assert first.inputs["executor"] == {
+        "kind": "command",
+        "command": TEMPLATE,
+        "state": "",
+        "dir": "/srv/train",
     }
-    assert cmds["hooli"].inputs["environment"]["RELEASE_TRAIN_WAVE"] == "3"
-    assert "REGION" not in cmds["hooli"].inputs["environment"]
-    assert results["hooli"] == {
-        "release": "release/2026-11-26",
-        "commit": SHA,
-        "wave": 3,
-        "stdout": "ran ppc-hooli",
-    }
+    assert first.inputs["pins"] == PINS and first.inputs["environment"] == {"PATH": "/x"}
+    assert first.inputs["release"] == "release/2026-11-26" and first.inputs["commit"] == SHA
+    assert [p["name"] for p in found[3].inputs["ppcs"]] == ["hooli"]
+    # Every PPC's outcome, with its wave, once all waves ran.
+    assert outcomes["hooli"] == {"wave": 3, "ok": True, "detail": "updated hooli", "url": ""}
+    assert sorted(outcomes) == sorted(p.name for p in PPCS)
 
 
-def test_triggers_hold_commit_and_pins_and_replace_on_change(monitor):
-    run_program(lambda: build_rollout().urn)
-    for reg in commands(monitor).values():
-        triggers = reg.inputs["triggers"]
-        assert triggers[0] == SHA
-        assert sorted(triggers[1:]) == sorted(f"{k}={v}" for k, v in PINS.items())
-        assert "triggers[*]" in reg.replace_on_changes
+def test_another_executor_spec_is_passed_as_plain_data(monitor):
+    spec = {"kind": "command", "command": "true {ppc}", "parallel": 2, "timeout": 60}
+    run_program(lambda: build_rollout(executor=spec).urn)
+    assert {reg.inputs["executor"]["parallel"] for reg in waves(monitor).values()} == {2}
 
 
-def test_triggers_change_with_a_new_release_only(monitor):
-    def triggers_for(commit, pins):
-        mon = CapturingMonitor(CommandMocks())
-        pulumi.runtime.set_mocks(CommandMocks(), monitor=mon)
-        run_program(lambda: PpcRollout("r", PPCS, TEMPLATE, "release/x", commit, pins, []).urn)
-        return {name: reg.inputs["triggers"] for name, reg in commands(mon).items()}
-
-    same_a = triggers_for(SHA, PINS)
-    same_b = triggers_for(SHA, dict(reversed(list(PINS.items()))))
-    assert same_a == same_b
-    assert triggers_for("f" * 40, PINS) != same_a
-    assert triggers_for(SHA, {**PINS, "sdk": "3.273.0"}) != same_a
-
-
-def test_wave_n_plus_one_depends_on_all_of_wave_n_and_nothing_within_a_wave(monitor):
+def test_wave_n_plus_one_depends_on_wave_n(monitor):
     def build():
         merge = local.Command("production-merge", create="true")
         smoke = verification("verify", "curl -f http://127.0.0.1/health", after=[merge])
-        build.merge, build.smoke = merge, smoke
         return build_rollout(after=[merge, smoke]).urn
 
     run_program(build)
-    cmds = commands(monitor)
+    found = waves(monitor)
     merge_urn = monitor.registered["production-merge"].urn
     smoke = monitor.registered["verify"]
     assert smoke.dependencies == [merge_urn]
     assert smoke.inputs["create"] == "curl -f http://127.0.0.1/health"
-
-    waves = plan_waves(PPCS)
-    gates = {name: reg for name, reg in monitor.registered.items() if name.endswith("-done")}
-    assert sorted(gates) == ["wave-1-done", "wave-2-done"]  # none after the last wave
-    for index, wave in enumerate(waves):
-        own = {cmds[p.name].urn for p in wave}
-        for ppc in wave:
-            deps = set(cmds[ppc.name].dependencies)
-            assert not deps & own, f"{ppc.name} depends on a PPC of its own wave"
-            if index == 0:
-                assert deps == {merge_urn, smoke.urn}
-            else:
-                # Wave N+1 waits for wave N's gate, and the gate for every PPC of wave N.
-                gate = gates[f"wave-{waves[index - 1][0].wave}-done"]
-                assert deps == {gate.urn}
-                assert set(gate.dependencies) == {cmds[p.name].urn for p in waves[index - 1]}
-    assert_waits_for(monitor, cmds["hooli"].urn, {cmds[p].urn for p in ("acme", "globex")})
-    assert_waits_for(monitor, cmds["hooli"].urn, {merge_urn, smoke.urn})
+    assert set(found[1].dependencies) == {merge_urn, smoke.urn}
+    assert found[2].dependencies == [found[1].urn]
+    assert found[3].dependencies == [found[2].urn]
+    assert_waits_for(monitor, found[3].urn, {found[1].urn, merge_urn, smoke.urn})
 
 
 def assert_waits_for(monitor: CapturingMonitor, urn: str, expected: set[str]) -> None:
@@ -355,37 +324,37 @@ def test_invalid_config_registers_nothing(monitor):
             PpcRollout("r", PPCS, "deploy {customer}", "release/x", SHA, PINS, [])
         with pytest.raises(PpcConfigError, match="duplicate"):
             PpcRollout("r", [Ppc("a", 1, {}), Ppc("a", 1, {})], TEMPLATE, "x", SHA)
+        with pytest.raises(PpcConfigError, match="executor kind 'carrier-pigeon' is unknown"):
+            PpcRollout("r", PPCS, TEMPLATE, "x", SHA, executor={"kind": "carrier-pigeon"})
         return "done"
 
     assert run_program(build) == "done"
     assert monitor.registered == {}
 
 
-def test_commit_as_an_output_is_rendered(monitor):
+def test_commit_as_an_output_reaches_the_waves(monitor):
     def build():
         merge = local.Command("production-merge", create="true")
         commit = merge.id.apply(lambda _: SHA)
         return PpcRollout("r", PPCS[:1], TEMPLATE, "release/x", commit, {}, [merge]).urn
 
     run_program(build)
-    acme = commands(monitor)["acme"]
-    assert acme.inputs["create"].endswith(f"--commit {SHA} --wave 1")
-    assert acme.inputs["triggers"] == [SHA]
+    first = waves(monitor)[1]
+    assert first.inputs["commit"] == SHA
+    assert monitor.registered["production-merge"].urn in first.dependencies
 
 
-def test_five_hundred_ppcs_in_five_waves(monitor, capsys):
-    ppcs = [Ppc(f"customer-{i:03d}", i % 5 + 1, {"INDEX": str(i)}) for i in range(500)]
+def test_two_thousand_ppcs_are_five_resources(monitor, capsys):
+    ppcs = [Ppc(f"customer-{i:04d}", i % 5 + 1, {"INDEX": str(i)}) for i in range(2000)]
     start = time.monotonic()
     run_program(lambda: build_rollout(ppcs=ppcs).urn)
     seconds = time.monotonic() - start
     with capsys.disabled():
-        print(f"\nPpcRollout with 500 PPCs in 5 waves built under mocks in {seconds:.2f}s")
-    cmds = commands(monitor)
-    assert len(cmds) == 500
-    gate = monitor.registered["wave-4-done"]
-    assert len(gate.dependencies) == 100
-    assert cmds["customer-004"].dependencies == [gate.urn]
-    assert all(cmds[f"customer-{i:03d}"].dependencies == [] for i in range(0, 500, 5))
+        print(f"\nPpcRollout with 2,000 PPCs in 5 waves built under mocks in {seconds:.2f}s")
+    found = waves(monitor)
+    assert sorted(found) == [1, 2, 3, 4, 5]
+    assert [len(w.inputs["ppcs"]) for w in found.values()] == [400] * 5
+    assert found[5].dependencies == [found[4].urn]
 
 
 class PpcJobFailed(RuntimeError):
@@ -393,12 +362,14 @@ class PpcJobFailed(RuntimeError):
 
 
 class FailingMocks(CommandMocks):
+    """The wave holding PPC `failing` fails, as its resource does when one PPC fails."""
+
     def __init__(self, failing: str) -> None:
         self.failing = failing
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        if args.name == f"ppc-{self.failing}":
-            raise PpcJobFailed(f"update job for {self.failing} failed")
+        if args.typ == WAVE and self.failing in [p["name"] for p in args.inputs["ppcs"]]:
+            raise PpcJobFailed(f"failed PPC {self.failing}: exit status 1")
         return super().new_resource(args)
 
 
@@ -414,8 +385,8 @@ def quiet_failed_futures():
             future.exception()
 
 
-def test_a_failing_ppc_stops_the_later_waves_but_not_its_own_wave(quiet_failed_futures):
-    mocks = FailingMocks("acme")
+def test_a_failing_wave_stops_the_later_waves(quiet_failed_futures):
+    mocks = FailingMocks("initech")
     mon = CapturingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, monitor=mon)
     try:
@@ -424,7 +395,6 @@ def test_a_failing_ppc_stops_the_later_waves_but_not_its_own_wave(quiet_failed_f
         message = str(exc)
     else:
         pytest.fail("the rollout did not fail")
-    assert "update job for acme failed" in message
-    assert "ppc-globex" in mon.registered  # same wave: runs in parallel, unaffected
-    assert "ppc-acme" not in mon.registered
-    assert not {"wave-1-done", "ppc-initech", "ppc-umbrella", "ppc-hooli"} & set(mon.registered)
+    assert "failed PPC initech" in message
+    assert "ppc-wave-1" in mon.registered
+    assert "ppc-wave-2" not in mon.registered and "ppc-wave-3" not in mon.registered

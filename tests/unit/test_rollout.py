@@ -11,6 +11,7 @@ import yaml
 
 from release.program.registration import register_release
 from release.program.rollout import register_rollout
+from release.providers.ppc_wave import executor_from, wave_jobs
 from release.rules.config import (
     ROLLOUT_KEYS,
     ConfigError,
@@ -18,12 +19,14 @@ from release.rules.config import (
     parse_settings,
     read_pulumi_config,
 )
+from release.rules.ppcs import render_command
 from tests.support.mocks import EchoMocks, install
 from tests.unit.test_program import OUTS, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK = "https://hooks.example.invalid/services/T000/B000/never-shown-0123456789"
 COMMAND = "command:local:Command"
+WAVE = "pulumi-python:dynamic/release:PpcWave"
 
 
 def stack_raw(stack: str) -> dict:
@@ -109,40 +112,53 @@ def test_production_registers_smoke_test_then_waves_after_the_merge():
     assert verify.inputs["environment"]["RELEASE_TRAIN_MERGE_COMMIT"] == "5" * 40
     assert verify.inputs["environment"]["RELEASE_TRAIN_RELEASE"] == "release/2026-11-26"
     assert verify.inputs["triggers"] == [OUTS["pulumi-python:dynamic/git:ReleaseBranch"]["head"]]
-    # Wave 1 after the smoke test and the merge; wave 2 after wave 1's gate; and so on.
+    # One resource per wave: wave 1 after the smoke test and the merge, wave N+1 after wave N.
     assert reg["ppc-rollout"].type == "release-train:index:PpcRollout"
-    first = reg["ppc-acme-internal"]
-    assert {urn_of(monitor, "verify"), merge} <= set(first.dependencies)
-    for name in ("globex", "initech"):
-        assert urn_of(monitor, "wave-1-done") in reg[f"ppc-{name}"].dependencies
-        assert urn_of(monitor, "ppc-acme-internal") not in reg[f"ppc-{name}"].dependencies
-    for name in ("hooli", "soylent", "umbrella"):
-        assert urn_of(monitor, "wave-2-done") in reg[f"ppc-{name}"].dependencies
-    assert set(reg["wave-2-done"].dependencies) >= {
-        urn_of(monitor, "ppc-globex"),
-        urn_of(monitor, "ppc-initech"),
-    }
+    waves = [reg[f"ppc-wave-{n}"] for n in (1, 2, 3)]
+    assert all(w.type == WAVE and w.parent == reg["ppc-rollout"].urn for w in waves)
+    assert {urn_of(monitor, "verify"), merge} <= set(waves[0].dependencies)
+    assert waves[0].urn in waves[1].dependencies and waves[1].urn in waves[2].dependencies
+    assert waves[0].urn not in waves[2].dependencies  # through wave 2 only
+    assert [[p["name"] for p in w.inputs["ppcs"]] for w in waves] == [
+        ["acme-internal"],
+        ["globex", "initech"],
+        ["hooli", "soylent", "umbrella"],
+    ]
+    assert not [n for n in reg if n.startswith("ppc-") and reg[n].type == COMMAND]
     # Registered after the merge, in wave order; no guardrails in the sandbox example.
     order = monitor.order
-    assert order.index("merge") < order.index("verify") < order.index("ppc-acme-internal")
-    assert order.index("ppc-acme-internal") < order.index("ppc-globex") < order.index("ppc-hooli")
+    assert order.index("merge") < order.index("verify") < order.index("ppc-wave-1")
+    assert order.index("ppc-wave-1") < order.index("ppc-wave-2") < order.index("ppc-wave-3")
     assert not [r for r in reg.values() if r.type.startswith("github:")]
     assert "guardrails" not in reg
 
 
 def test_each_ppc_job_gets_release_commit_pins_and_state_folder():
     monitor, result = run("production")
-    job = monitor.registered["ppc-globex"]
+    wave = monitor.registered["ppc-wave-2"]
     head = OUTS["pulumi-python:dynamic/git:ReleaseBranch"]["head"]
-    assert job.inputs["create"] == (
-        "python -m release.ppc_deploy --state .state/ppcs --ppc globex "
-        f"--release release/2026-11-26 --commit {head}"
-    )
-    env = job.inputs["environment"]
+    assert wave.inputs["executor"] == {
+        "kind": "command",
+        "command": "python -m release.ppc_deploy --state {state} --ppc {ppc} "
+        "--release {release} --commit {commit}",
+        "state": ".state/ppcs",
+    }
+    assert wave.inputs["commit"] == head and wave.inputs["release"] == "release/2026-11-26"
+    assert wave.inputs["pins"] == {"sdk": "v3.2.0"}
+    assert wave.inputs["environment"] == {"RELEASE_TRAIN_ENVIRONMENT": "production"}
+    # What the provider runs for globex, from those inputs (the rules' environment).
+    (job,) = [j for j in wave_jobs(wave.inputs) if j.ppc == "globex"]
+    env = job.environment
     assert env["REGION"] == "eu-west-1" and env["RELEASE_TRAIN_WAVE"] == "2"
     assert env["RELEASE_TRAIN_COMMIT"] == head and env["PIN_SDK"] == "v3.2.0"
     assert env["RELEASE_TRAIN_ENVIRONMENT"] == "production"
-    assert job.inputs["triggers"] == [head, "sdk=v3.2.0"]
+    executor = executor_from(wave.inputs["executor"])
+    assert render_command(
+        executor.command, job.ppc, job.release, job.commit, job.wave, executor.state
+    ) == (
+        "python -m release.ppc_deploy --state .state/ppcs --ppc globex "
+        f"--release release/2026-11-26 --commit {head}"
+    )
     assert result["resolved"]["ppcs"]["waves"] == [
         ["acme-internal"],
         ["globex", "initech"],
@@ -159,7 +175,7 @@ def test_staging_without_ppcs_registers_nothing_after_the_merge():
 def test_without_verify_command_wave_one_still_waits_for_the_merge():
     monitor, _ = run("production", {"verifyCommand": ""})
     assert "verify" not in monitor.registered
-    first = monitor.registered["ppc-acme-internal"]
+    first = monitor.registered["ppc-wave-1"]
     assert urn_of(monitor, "merge") in first.dependencies
 
 
@@ -362,58 +378,6 @@ def test_a_bad_webhook_never_shows_its_url():
     assert parse_rollout(settings, {"notifyWebhook": WEBHOOK}, True).has_webhook
     assert parse_rollout(settings, {"notifyWebhook": {"secure": "v1:abc"}}).has_webhook
     assert not parse_rollout(settings, {"notifyWebhook": ""}).has_webhook
-
-
-def test_up_parallelism_runs_the_largest_wave_at_once():
-    from release.rules.config import RolloutSettings
-    from release.rules.ppcs import Ppc
-
-    ppcs = tuple(Ppc(f"ppc-{i:03d}", 1 + i % 3) for i in range(250))  # waves of 84, 83, 83
-    assert RolloutSettings(ppcs=ppcs).up_parallelism(cpus=2) == 84
-    # Never below the engine's own default (4 x the cores), nor without PPCs.
-    small = (Ppc("acme", 1), Ppc("globex", 2), Ppc("initech", 2))
-    assert RolloutSettings(ppcs=small).up_parallelism(cpus=2) == 8
-    assert RolloutSettings().up_parallelism(cpus=4) == 16
-
-
-def test_stack_parallelism_from_the_stack_file():
-    def stack_parallelism(stack: str, raw: dict) -> int | None:
-        return parse_settings(stack, raw).up_parallelism()
-
-    production = stack_raw("production")
-    count = 200  # in two waves of 100
-    many = [{"name": f"ppc-{i:03d}", "wave": 1 + i % 2} for i in range(count)]
-    assert stack_parallelism("production", {**production, "ppcs": many}) == count // 2
-    # The example's six PPCs fit under the engine's default; no PPCs: the engine's default.
-    assert stack_parallelism("production", production) >= 6
-    assert stack_parallelism("staging", stack_raw("staging")) is None
-
-
-def test_promote_and_day_two_run_up_with_the_stack_parallelism(monkeypatch, tmp_path):
-    from release.engine import automation, day_two
-
-    calls: list[dict] = []
-
-    class FakeStack:
-        name = "production"
-
-        def up(self, **kwargs):
-            calls.append(kwargs)
-            return "done"
-
-    monkeypatch.setattr(automation, "stack", lambda *_a, **_k: FakeStack())
-    monkeypatch.setattr(automation, "recover", lambda *_a: [])
-    many = [{"name": f"ppc-{i:03d}", "wave": 1} for i in range(120)]
-    raw = {**stack_raw("production"), "ppcs": many}
-    project = automation.Project(tmp_path)
-    monkeypatch.setattr(automation.Project, "stack_file", lambda _self, _env: raw)
-    assert day_two._up(project, parse_settings("production", raw), "m", None) == "done"
-    assert calls[-1]["parallel"] == 120
-
-    from release.cli import promotion as cli
-
-    cli.run_engine("up", FakeStack(), "m", 120)
-    assert calls[-1]["parallel"] == 120
 
 
 def test_nothing_after_a_merge_that_waits_at_its_gate_is_registered():
