@@ -3,9 +3,10 @@
 One weekly release on the sandbox, promoted with the command line as oncall would, with the
 stacks' webhook pointing at a local HTTP receiver: staging is cut and held by its gate, then
 merged; production is refused before the minimum soak and on a freeze date, held by its
-gate, then merged, and its PPC rollout runs in the same `up` (wave 2 told to fail, so wave 3
-never starts); after the fix `up` continues without re-running wave 1, and an unchanged
-release re-runs nothing. The webhook URL is in no output, state file or log.
+gate, then merged, and its PPC rollout (one resource per wave) runs in the same `up` (globex
+in wave 2 told to fail, so wave 3 never starts); after the fix `up` continues without
+re-running wave 1 nor updating wave 2's other PPC again, and an unchanged release re-runs
+nothing. The webhook URL is in no output, state file or log.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
     state = read_ppc_state(ppc_state(train))
     head = train.outputs("staging")["releaseHead"]
     assert state["acme-internal"].release == RELEASE and state["acme-internal"].commit == head
-    assert "globex" not in state
+    assert "globex" not in state and state["initech"].commit == head  # its wave ran on
     assert not {"hooli", "soylent", "umbrella"} & set(state)
 
     code, out = cli("ppc", "status", "--json")
@@ -203,13 +204,18 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
             ops[meta.urn.rsplit("::", 1)[-1]] = str(getattr(meta.op, "value", meta.op))
 
     train.stack("production").up(on_output=train.harness_log, on_event=record)
-    assert ops["ppc-acme-internal"] == "same" and ops["verify"] == "same"
+    assert ops["ppc-wave-1"] == "same" and ops["verify"] == "same"
     assert ops["merge"] == "same"
-    for name in ("globex", "hooli", "soylent", "umbrella"):
-        assert ops[f"ppc-{name}"] == "create", name
+    assert ops["ppc-wave-2"] == "create" and ops["ppc-wave-3"] == "create"
     after = read_ppc_state(ppc_state(train))
     assert after["acme-internal"] == state["acme-internal"]
+    assert after["initech"] == state["initech"]  # wave 2's other PPC: not updated again
     assert {rec.release for rec in after.values()} == {RELEASE} and len(after) == 6
+    updates = (ppc_state(train) / "updates.log").read_text().split()
+    assert sorted(updates[1::4]) == sorted(n for wave in WAVES for n in wave)  # each once
+    outcomes = train.outputs("production")["rollout"]["ppcs"]["outcomes"]
+    assert sorted(outcomes) == sorted(n for wave in WAVES for n in wave)
+    assert outcomes["hooli"]["wave"] == 3 and outcomes["hooli"]["ok"]
     code, out = cli("ppc", "status", "--json")
     assert not [row for row in json.loads(out)["ppcs"] if row["lags"]]
 
