@@ -1,6 +1,6 @@
 """`make bench`: the figures of the README's "Performance" section, each beside its goal.
 
-    python -m devtools.bench [--only NAME ...] [--ppcs N] [--ppc-seconds S]
+    python -m devtools.bench [--only NAME ...]
 
 Everything runs on this machine against a local sandbox forge and the real Pulumi engine
 (the one `make pulumi` installs, found on PATH or under RELEASE_TRAIN_PULUMI_ROOT):
@@ -18,7 +18,8 @@ Everything runs on this machine against a local sandbox forge and the real Pulum
 - wall time of `release plan staging` and of a staging promotion on PostgreSQL (the team's
   shared backend; RELEASE_TRAIN_POSTGRES_URL, else scripts/postgres.sh starts one) beside
   `file://`;
-- wall time of a PPC rollout (N PPCs in 5 waves, S-second jobs) against 5 x S;
+- the PPC rollout's overhead beyond its jobs at 100, 400 and 2,000 PPCs (4 waves of 0.5 s
+  jobs), on file:// and on PostgreSQL, and the fitted growth (constant + b x N^k);
 - seconds to construct the production program under Pulumi mocks with 500 PPCs and
   20 picks;
 - requests per PPC of the GitHub Actions PPC executor for a wave of N PPCs (runs of a few
@@ -514,68 +515,164 @@ def interleaved(fns: list[Callable[[], None]], rounds: int) -> list[list[float]]
 
 
 ROLLOUT_PROGRAM = """\
-import json, os, sys
+import json, os
 import pulumi
 from release.program.ppc_rollout import PpcRollout
 from release.rules.ppcs import Ppc
 
 spec = json.loads(os.environ["BENCH_ROLLOUT"])
 ppcs = [Ppc(f"ppc-{i:04d}", 1 + i % spec["waves"]) for i in range(spec["ppcs"])]
-PpcRollout(
-    "rollout",
+rollout = PpcRollout(
+    "ppc-rollout",
     ppcs,
-    sys.executable + " -m release.ppc_deploy --state {state} --ppc {ppc} --release {release}"
-    " --commit {commit} --seconds " + str(spec["seconds"]),
+    spec["command"],
     release="release/2026-11-26",
-    commit="0" * 40,
+    commit=spec["commit"],
+    pins={"sdk": "v3.2.0"},
     state=spec["state"],
 )
+pulumi.export("ppcs", {"waves": [[p.name for p in w] for w in rollout.waves],
+                       "outcomes": rollout.outcomes})
 """
 
+ROLLOUT_SIZES = (100, 400, 2000)
+ROLLOUT_WAVES = 4
+ROLLOUT_JOB_SECONDS = 0.5
 
-def bench_rollout(work: Path, home: Path, count: int, seconds: float, waves: int = 5) -> None:
-    """Wall time of a PPC rollout under the engine, against waves x the job's time."""
-    print(f"\nPPC rollout: {count} PPCs in {waves} waves, {seconds:g} s jobs")
-    program = work / "rollout"
+
+def fit_overhead(points: list[tuple[int, float]]) -> tuple[float, float, float]:
+    """(a, b, k) with overhead = a + b * N**k through three (N, overhead) points, k found by
+    bisection on the ratio of the differences (clamped to 0.05..3: noise can push a flat
+    curve out of range)."""
+    (n1, o1), (n2, o2), (n3, o3) = sorted(points)
+    target = (o3 - o2) / (o2 - o1) if o2 != o1 else float("inf")
+
+    def ratio(k: float) -> float:
+        return (n3**k - n2**k) / (n2**k - n1**k)
+
+    low, high = 0.05, 3.0
+    if target <= ratio(low):
+        k = low
+    elif target >= ratio(high):
+        k = high
+    else:
+        for _ in range(60):
+            k = (low + high) / 2
+            low, high = (k, high) if ratio(k) < target else (low, k)
+        k = (low + high) / 2
+    b = (o3 - o1) / (n3**k - n1**k)
+    return o1 - b * n1**k, b, k
+
+
+def linear_fit(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """(a, b) of the least-squares line overhead = a + b * N."""
+    ns, os_ = [n for n, _ in points], [o for _, o in points]
+    mean_n, mean_o = statistics.fmean(ns), statistics.fmean(os_)
+    b = sum((n - mean_n) * (o - mean_o) for n, o in points) / sum((n - mean_n) ** 2 for n in ns)
+    return mean_o - b * mean_n, b
+
+
+def rollout_overhead(
+    work: Path, home: Path, backend: str, count: int, label: str, job: str = "sleep"
+) -> float:
+    """Seconds of one `pulumi up` of a fresh rollout of `count` PPCs in ROLLOUT_WAVES waves,
+    beyond the jobs themselves (waves x job seconds). `job` "sleep" waits and does nothing
+    else (the rollout's own overhead); "deploy" is the sandbox's job, release.ppc_deploy."""
+    program = work / f"rollout-{label}-{count}-{job}"
     program.mkdir(parents=True)
     (program / "Pulumi.yaml").write_text(
         "name: rollout\nruntime:\n  name: python\n  options:\n"
         f"    virtualenv: {Path(sys.prefix).resolve()}\n"
     )
     (program / "__main__.py").write_text(ROLLOUT_PROGRAM)
-    (work / "rollout-state").mkdir()
-    spec = {"ppcs": count, "waves": waves, "seconds": seconds, "state": str(work / "ppcs")}
-    from release.rules.config import RolloutSettings
-    from release.rules.ppcs import Ppc
-
-    # The --parallel `release promote` passes for these PPCs (ROLLOUT_PROGRAM's waves).
-    ppcs = tuple(Ppc(f"ppc-{i:04d}", 1 + i % waves) for i in range(count))
-    parallel = RolloutSettings(ppcs=ppcs).up_parallelism()
+    seconds = ROLLOUT_JOB_SECONDS
+    command = (
+        f"sleep {seconds:g}"
+        if job == "sleep"
+        else f"{sys.executable} -m release.ppc_deploy --state {{state}} --ppc {{ppc}} "
+        f"--release {{release}} --commit {{commit}} --seconds {seconds:g}"
+    )
+    spec = {
+        "ppcs": count,
+        "waves": ROLLOUT_WAVES,
+        "command": command,
+        "commit": secrets.token_hex(20),
+        "state": str(program / "ppcs"),
+    }
     env = {
         **os.environ,
         **engine_env(home),
-        "PULUMI_BACKEND_URL": f"file://{work / 'rollout-state'}",
+        "PULUMI_BACKEND_URL": backend,
         "PULUMI_CONFIG_PASSPHRASE": "bench",
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         "BENCH_ROLLOUT": json.dumps(spec),
     }
     pulumi = str(pulumi_bin() / "pulumi")
-    base = ["--cwd", str(program), "--stack", "bench"]
+    stack = f"bench-{label}-{count}-{job}".replace("_", "-")
+    base = ["--cwd", str(program), "--stack", stack]
     run([pulumi, "stack", "init", *base], env)
     run([pulumi, "config", "set", "note", "bench", *base], env)  # see bench_plan_vs_preview
     start = time.perf_counter()
-    up = [pulumi, "up", "--yes", "--skip-preview", "--non-interactive", f"--parallel={parallel}"]
-    run(up + base, env)
+    run([pulumi, "up", "--yes", "--skip-preview", "--non-interactive", *base], env)
     took = time.perf_counter() - start
-    from release.ppc_status import read_ppc_state
+    outputs = json.loads(run([pulumi, "stack", "output", "--json", *base], env))
+    done = sum(1 for o in outputs["ppcs"]["outcomes"].values() if o["ok"])
+    if done != count:
+        raise RuntimeError(f"rollout of {count} PPCs: {done} recorded as updated")
+    return took - ROLLOUT_WAVES * seconds
 
-    done = len(read_ppc_state(work / "ppcs"))
+
+def bench_rollout(
+    work: Path, home: Path, sizes: tuple[int, ...] = ROLLOUT_SIZES, rounds: int = 3
+) -> None:
+    """The PPC rollout's overhead beyond its jobs, at 100, 400 and 2,000 PPCs (4 waves of
+    0.5 s jobs), on file:// and on PostgreSQL, with the fitted growth."""
+    print(
+        f"\nPPC rollout overhead: {ROLLOUT_WAVES} waves of {ROLLOUT_JOB_SECONDS:g} s jobs, "
+        "one `pulumi up` each (wall time minus waves x job time)"
+    )
+    with postgres_url(work) as pg:
+        backends = {
+            "file://": lambda: f"file://{work / f'rollout-state-{secrets.token_hex(3)}'}",
+            "postgres://": lambda: (
+                f"{pg}{'&' if '?' in pg else '?'}table=bench_rollout_{secrets.token_hex(4)}"
+            ),
+        }
+        for label, url in backends.items():
+            name = label.rstrip(":/")
+            points = []
+            for count in sizes:
+                runs = []
+                for round_ in range(rounds):
+                    backend = url()
+                    if backend.startswith("file://"):
+                        Path(backend[len("file://") :]).mkdir(parents=True)
+                    label_ = f"{name}{round_}"
+                    runs.append(rollout_overhead(work, home, backend, count, label_))
+                overhead = statistics.median(runs)
+                points.append((count, overhead))
+                report(
+                    f"PPC rollout overhead, {count} PPCs, {label}",
+                    f"{overhead:.1f} s (median of {rounds}: {overhead / count * 1000:.1f} ms "
+                    "per PPC, all told)",
+                    "≤ 10 ms per PPC plus a constant",
+                )
+            a, b = linear_fit(points)
+            c, d, k = fit_overhead(points)
+            report(
+                f"PPC rollout overhead growth, {label}",
+                f"{b * 1000:.2f} ms per PPC + {a:.1f} s (least squares); "
+                f"fitted {c:.1f} s + {d * 1000:.3g} ms x N^{k:.2f}, exponent {k:.2f}",
+                "≤ 10 ms per PPC; exponent ≤ 1 (was 1.99: 1.3 s + 89 µs x N²)",
+            )
+    # The sandbox's own job (a Python process per PPC) beside it, for scale.
+    backend = f"file://{work / 'rollout-state-deploy'}"
+    Path(backend[len("file://") :]).mkdir(parents=True)
+    overhead = rollout_overhead(work, home, backend, 400, "file", job="deploy")
     report(
-        f"PPC rollout, {count} PPCs x {waves} waves",
-        f"{took:.1f} s wall ({done} PPCs updated), {took / (waves * seconds):.1f} x "
-        f"{waves} x {seconds:g} s",
-        f"close to {waves} x {seconds:g} s = {waves * seconds:g} s (waves run their PPCs at once)",
-        f"(--parallel={parallel})",
+        "PPC rollout overhead, 400 PPCs, file://, the sandbox job (release.ppc_deploy)",
+        f"{overhead:.1f} s ({overhead / 400 * 1000:.1f} ms per PPC)",
+        "(for scale: includes starting a Python interpreter per PPC)",
     )
 
 
@@ -850,8 +947,6 @@ def _print_routes(routes: dict[str, int]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__)
     parser.add_argument("--only", action="append", choices=BENCHES, help="run only these")
-    parser.add_argument("--ppcs", type=int, default=int(os.environ.get("BENCH_PPCS", "500")))
-    parser.add_argument("--ppc-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)
     chosen = args.only or list(BENCHES)
     print(f"release-train benchmarks on {machine()}", flush=True)
@@ -866,7 +961,7 @@ def main(argv: list[str] | None = None) -> int:
             "plan": lambda: bench_plan_vs_preview(work, home),
             "backends": lambda: bench_backends(work, home),
             "latency": lambda: bench_latency(work, home),
-            "rollout": lambda: bench_rollout(work, home, args.ppcs, args.ppc_seconds),
+            "rollout": lambda: bench_rollout(work, home),
             "construction": lambda: bench_construction(),
             "actions": lambda: bench_actions(work, args.ppcs),
         }

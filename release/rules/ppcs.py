@@ -1,18 +1,19 @@
 """Customer PPC rollout, the rules: the PPCs and their waves, the command template, the
-job's environment (pure; release/program/ppc_rollout.py registers the jobs).
+job's environment (pure; release/program/ppc_rollout.py registers the waves).
 
 Customer PPC rollout: the update of every customer's private deployment, in waves.
 
 "After the Pulumi Service has been updated, and rolled out to production ... we then are
-able to update customer PPCs." Here each PPC's update job is a `pulumi_command` local
-Command: its create command is the stack's command template rendered for that PPC, its
-environment carries the release, the commit and the component pins, and its triggers are
-the commit and the pins, so a new release re-runs it and an unchanged one does not.
+able to update customer PPCs." Each wave is one resource (release/providers/ppc_wave.py)
+whose create runs every PPC of the wave at once through an executor; for the local-command
+executor a PPC's job is the stack's command template rendered for that PPC, with the
+release, the commit and the component pins in its environment. A new commit or new pins run
+the waves again; an unchanged release runs nothing.
 
-Waves: every PPC of a wave depends on every PPC of the previous wave, the first wave on
-production's merge (and the optional verification command); PPCs within a wave have no
-dependencies on each other, so the engine runs them in parallel. A failing PPC fails its
-wave and the later waves never start; the next `up` creates only what is missing.
+Waves: wave N+1's resource depends on wave N's, the first on production's merge (and the
+optional verification command). A failing PPC fails its wave and the later waves never
+start; the next `up` runs that wave again, and the jobs, idempotent per PPC and commit, do
+only what is missing.
 
 The planning (`plan_waves`, `validate_template`, `render_command`, `ppc_environment`) is
 pure, here; `PpcRollout` and `verification` (release/program/ppc_rollout.py) only register
