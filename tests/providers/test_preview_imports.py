@@ -14,9 +14,16 @@ from pulumi.dynamic.dynamic import serialize_provider
 from release.providers.branch import ReleaseBranchProvider
 from release.providers.cherry_pick import CherryPickProvider
 from release.providers.merge import MergeProvider
+from release.providers.ppc_wave import PpcWaveProvider
 from release.providers.pull_request import PullRequestProvider
 
-PROVIDERS = [ReleaseBranchProvider(), MergeProvider(), PullRequestProvider(), CherryPickProvider()]
+PROVIDERS = [
+    ReleaseBranchProvider(),
+    MergeProvider(),
+    PullRequestProvider(),
+    CherryPickProvider(),
+    PpcWaveProvider(),
+]
 
 CHECK_ONLY = textwrap.dedent(
     """
