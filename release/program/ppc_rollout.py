@@ -6,6 +6,7 @@ environment) are in release/rules/ppcs.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -65,12 +66,13 @@ class PpcRollout(pulumi.ComponentResource):
     template's `{state}` placeholder.
 
     Attributes: `waves` (the plan), `resources` (wave number -> its PpcWave) and `outcomes`
-    (an Output of PPC name -> {"wave", "ok", "detail", "url"}, every PPC once all waves ran).
+    (an Output of the JSON text of PPC name -> {"wave", "ok", "detail", "url"}, every PPC
+    once all waves ran).
     """
 
     waves: list[list[Ppc]]
     resources: dict[int, PpcWave]
-    outcomes: pulumi.Output[dict[str, dict[str, object]]]
+    outcomes: pulumi.Output[str]
 
     def __init__(
         self,
@@ -113,15 +115,25 @@ class PpcRollout(pulumi.ComponentResource):
             )
             self.resources[number] = resource
             previous = [resource]
-        waves = [(number, resource.outcomes) for number, resource in self.resources.items()]
-        self.outcomes = pulumi.Output.all(*[outcomes for _, outcomes in waves]).apply(
-            lambda values: {
-                ppc: {"wave": number, **dict(outcome)}
-                for (number, _), found in zip(waves, values, strict=True)
-                for ppc, outcome in sorted((found or {}).items())
-            }
-        )
+        # As JSON text: a structured value of every PPC would be lifted, element by
+        # element, into Outputs by the SDK (about a millisecond per PPC).
+        texts = [
+            resource.outcomes.apply(lambda found, n=number: _outcomes_text(n, found))
+            for number, resource in self.resources.items()
+        ]
+        self.outcomes = pulumi.Output.all(*texts).apply(_merged_text)
         self.register_outputs({"ppcs": self.outcomes})
+
+
+def _outcomes_text(wave: int, found: Mapping[str, Any] | None) -> str:
+    return json.dumps({ppc: {"wave": wave, **dict(o)} for ppc, o in (found or {}).items()})
+
+
+def _merged_text(texts: Sequence[str]) -> str:
+    merged: dict[str, Any] = {}
+    for text in texts:
+        merged.update(json.loads(text))
+    return json.dumps(dict(sorted(merged.items())), separators=(",", ":"))
 
 
 def command_spec(command: str, state: str = "", dir: str | None = None) -> dict[str, Any]:

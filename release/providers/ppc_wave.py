@@ -6,8 +6,10 @@ each resource's step, and with the file backend that is the whole file each time
 resource per PPC made a rollout's cost grow with the square of the PPCs (54.7 s of overhead
 for 800). A handful of waves costs a handful of writes, whatever the number of PPCs.
 
-Inputs (plain data): `wave` (its number), `release`, `commit`, `ppcs` ([{name, vars}]),
-`pins` ({name: value}), `environment` (added to every job's), and `executor`, the executor's
+Inputs (plain data): `wave` (its number), `release`, `commit`, `ppcs` (the JSON text of
+[{name, vars}]: one string, because the SDK lifts every element of a structured input into
+an Output, a millisecond per PPC), `pins` ({name: value}), `environment` (added to every
+job's), and `executor`, the executor's
 *spec*: {"kind": "command", "command": ..., "state": ..., ...}. The provider builds the
 executor from the spec (`executor_from`), so choosing another executor is one branch there;
 no token is ever an input (an executor that talks to the forge gets the provider process's
@@ -28,6 +30,7 @@ Outputs: `outcomes`, PPC name -> {"ok", "detail", "url"}, for every PPC of the w
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -61,11 +64,26 @@ def wave_jobs(props: Mapping[str, Any]) -> list[PpcJob]:
     pins = dict(props.get("pins") or {})
     base = dict(props.get("environment") or {})
     jobs = []
-    for entry in props.get("ppcs") or []:
+    for entry in ppc_entries(props):
         ppc = Ppc(entry["name"], wave, dict(entry.get("vars") or {}))
         env = ppc_environment(ppc, release, commit, pins, base)
         jobs.append(PpcJob(ppc.name, release, commit, wave, {k: str(v) for k, v in env.items()}))
     return jobs
+
+
+def ppcs_text(ppcs: Sequence[Ppc]) -> str:
+    """The `ppcs` input: the wave's PPCs and their vars as compact, stable JSON text."""
+    entries = [{"name": p.name, "vars": dict(sorted(p.vars.items()))} for p in ppcs]
+    return json.dumps(entries, separators=(",", ":"))
+
+
+def ppc_entries(props: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The `ppcs` input read back: [{name, vars}]."""
+    value = props.get("ppcs") or "[]"
+    entries = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(entries, list):
+        raise PpcConfigError(f"PPC wave input ppcs is {type(entries).__name__}, not a list")
+    return entries
 
 
 def outcome_record(outcome: PpcOutcome) -> dict[str, Any]:
@@ -160,7 +178,7 @@ class PpcWave(ForgeResource, module="release", name="PpcWave"):
             "wave": wave,
             "release": release,
             "commit": commit,
-            "ppcs": [{"name": p.name, "vars": dict(p.vars)} for p in ppcs],
+            "ppcs": ppcs_text(ppcs),
             "pins": dict(pins),
             "environment": dict(environment),
             "executor": dict(executor),

@@ -213,7 +213,7 @@ def test_ppc_waves_notifications_and_a_secret_webhook(train, receiver, monkeypat
     assert {rec.release for rec in after.values()} == {RELEASE} and len(after) == 6
     updates = (ppc_state(train) / "updates.log").read_text().split()
     assert sorted(updates[1::4]) == sorted(n for wave in WAVES for n in wave)  # each once
-    outcomes = train.outputs("production")["rollout"]["ppcs"]["outcomes"]
+    outcomes = json.loads(train.outputs("production")["rollout"]["ppcs"]["outcomes"])
     assert sorted(outcomes) == sorted(n for wave in WAVES for n in wave)
     assert outcomes["hooli"]["wave"] == 3 and outcomes["hooli"]["ok"]
     code, out = cli("ppc", "status", "--json")

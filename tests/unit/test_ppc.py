@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import time
 
 import pulumi
@@ -11,6 +12,7 @@ import pytest
 from pulumi_command import local
 
 from release.program.ppc_rollout import PpcRollout, verification
+from release.providers.ppc_wave import ppc_entries
 from release.rules.ppcs import (
     Ppc,
     PpcConfigError,
@@ -182,7 +184,7 @@ class CommandMocks(pulumi.runtime.Mocks):
         if args.typ == WAVE:
             state["outcomes"] = {
                 p["name"]: {"ok": True, "detail": f"updated {p['name']}", "url": ""}
-                for p in args.inputs["ppcs"]
+                for p in ppc_entries(args.inputs)
             }
         return f"{args.name}-id", state
 
@@ -242,8 +244,8 @@ def build_rollout(after=(), environment=None, ppcs=PPCS, dir=None, executor=None
 
 
 def test_one_resource_per_wave_with_its_ppcs_pins_and_executor_spec(monitor):
-    outcomes = run_program(
-        lambda: build_rollout(environment={"PATH": "/x"}, dir="/srv/train").outcomes
+    outcomes = json.loads(
+        run_program(lambda: build_rollout(environment={"PATH": "/x"}, dir="/srv/train").outcomes)
     )
     found = waves(monitor)
     assert sorted(found) == [1, 2, 3]
@@ -252,7 +254,7 @@ def test_one_resource_per_wave_with_its_ppcs_pins_and_executor_spec(monitor):
     assert rollout.type == "release-train:index:PpcRollout"
     first = found[1]
     assert first.name == "ppc-wave-1" and first.parent == rollout.urn
-    assert first.inputs["ppcs"] == [
+    assert ppc_entries(first.inputs) == [
         {"name": "acme", "vars": {"REGION": "eu"}},
         {"name": "globex", "vars": {}},
     ]
@@ -264,7 +266,7 @@ def test_one_resource_per_wave_with_its_ppcs_pins_and_executor_spec(monitor):
     }
     assert first.inputs["pins"] == PINS and first.inputs["environment"] == {"PATH": "/x"}
     assert first.inputs["release"] == "release/2026-11-26" and first.inputs["commit"] == SHA
-    assert [p["name"] for p in found[3].inputs["ppcs"]] == ["hooli"]
+    assert [p["name"] for p in ppc_entries(found[3].inputs)] == ["hooli"]
     # Every PPC's outcome, with its wave, once all waves ran.
     assert outcomes["hooli"] == {"wave": 3, "ok": True, "detail": "updated hooli", "url": ""}
     assert sorted(outcomes) == sorted(p.name for p in PPCS)
@@ -347,14 +349,15 @@ def test_commit_as_an_output_reaches_the_waves(monitor):
 def test_two_thousand_ppcs_are_five_resources(monitor, capsys):
     ppcs = [Ppc(f"customer-{i:04d}", i % 5 + 1, {"INDEX": str(i)}) for i in range(2000)]
     start = time.monotonic()
-    run_program(lambda: build_rollout(ppcs=ppcs).urn)
+    outcomes = json.loads(run_program(lambda: build_rollout(ppcs=ppcs).outcomes))
     seconds = time.monotonic() - start
     with capsys.disabled():
         print(f"\nPpcRollout with 2,000 PPCs in 5 waves built under mocks in {seconds:.2f}s")
     found = waves(monitor)
     assert sorted(found) == [1, 2, 3, 4, 5]
-    assert [len(w.inputs["ppcs"]) for w in found.values()] == [400] * 5
+    assert [len(ppc_entries(w.inputs)) for w in found.values()] == [400] * 5
     assert found[5].dependencies == [found[4].urn]
+    assert len(outcomes) == 2000 and outcomes["customer-1999"]["wave"] == 5
 
 
 class PpcJobFailed(RuntimeError):
@@ -368,7 +371,7 @@ class FailingMocks(CommandMocks):
         self.failing = failing
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        if args.typ == WAVE and self.failing in [p["name"] for p in args.inputs["ppcs"]]:
+        if args.typ == WAVE and self.failing in [p["name"] for p in ppc_entries(args.inputs)]:
             raise PpcJobFailed(f"failed PPC {self.failing}: exit status 1")
         return super().new_resource(args)
 

@@ -14,9 +14,15 @@ import pytest
 from release.cli.ops import failed_in_wave
 from release.ppc_status import read_ppc_state
 from release.providers.ppc_command import CommandExecutor, last_line
-from release.providers.ppc_wave import PpcWaveFailed, PpcWaveProvider, executor_from, wave_jobs
+from release.providers.ppc_wave import (
+    PpcWaveFailed,
+    PpcWaveProvider,
+    executor_from,
+    ppcs_text,
+    wave_jobs,
+)
 from release.rules.ppc_jobs import PpcJob
-from release.rules.ppcs import PpcConfigError
+from release.rules.ppcs import Ppc, PpcConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -195,7 +201,7 @@ def props(state: Path, names: tuple[str, ...] = ("acme", "globex"), commit: str 
         "wave": 2,
         "release": RELEASE,
         "commit": commit,
-        "ppcs": [{"name": n, "vars": {"REGION": "eu"} if n == "acme" else {}} for n in names],
+        "ppcs": ppcs_text([Ppc(n, 2, {"REGION": "eu"} if n == "acme" else {}) for n in names]),
         "pins": {"sdk": "v3"},
         "environment": {"RELEASE_TRAIN_ENVIRONMENT": "production"},
         "executor": {"kind": "command", "command": DEPLOY, "state": str(state)},

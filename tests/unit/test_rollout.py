@@ -11,7 +11,7 @@ import yaml
 
 from release.program.registration import register_release
 from release.program.rollout import register_rollout
-from release.providers.ppc_wave import executor_from, wave_jobs
+from release.providers.ppc_wave import executor_from, ppc_entries, wave_jobs
 from release.rules.config import (
     ROLLOUT_KEYS,
     ConfigError,
@@ -119,7 +119,7 @@ def test_production_registers_smoke_test_then_waves_after_the_merge():
     assert {urn_of(monitor, "verify"), merge} <= set(waves[0].dependencies)
     assert waves[0].urn in waves[1].dependencies and waves[1].urn in waves[2].dependencies
     assert waves[0].urn not in waves[2].dependencies  # through wave 2 only
-    assert [[p["name"] for p in w.inputs["ppcs"]] for w in waves] == [
+    assert [[p["name"] for p in ppc_entries(w.inputs)] for w in waves] == [
         ["acme-internal"],
         ["globex", "initech"],
         ["hooli", "soylent", "umbrella"],
