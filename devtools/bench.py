@@ -616,7 +616,7 @@ def rollout_overhead(
     run([pulumi, "up", "--yes", "--skip-preview", "--non-interactive", *base], env)
     took = time.perf_counter() - start
     outputs = json.loads(run([pulumi, "stack", "output", "--json", *base], env))
-    done = sum(1 for o in outputs["ppcs"]["outcomes"].values() if o["ok"])
+    done = sum(1 for o in json.loads(outputs["ppcs"]["outcomes"]).values() if o["ok"])
     if done != count:
         raise RuntimeError(f"rollout of {count} PPCs: {done} recorded as updated")
     return took - ROLLOUT_WAVES * seconds
