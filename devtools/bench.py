@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import secrets
@@ -535,33 +536,40 @@ pulumi.export("ppcs", {"waves": [[p.name for p in w] for w in rollout.waves],
                        "outcomes": rollout.outcomes})
 """
 
-ROLLOUT_SIZES = (100, 400, 2000)
+ROLLOUT_SIZES = (4, 100, 400, 2000)  # 4: one PPC a wave, the constant
 ROLLOUT_WAVES = 4
 ROLLOUT_JOB_SECONDS = 0.5
 
 
 def fit_overhead(points: list[tuple[int, float]]) -> tuple[float, float, float]:
-    """(a, b, k) with overhead = a + b * N**k through three (N, overhead) points, k found by
-    bisection on the ratio of the differences (clamped to 0.05..3: noise can push a flat
-    curve out of range)."""
-    (n1, o1), (n2, o2), (n3, o3) = sorted(points)
-    target = (o3 - o2) / (o2 - o1) if o2 != o1 else float("inf")
+    """(a, b, k) of overhead = a + b * N**k, b >= 0, fitted by least squares: for each k on a
+    grid of 0.50..2.50 (step 0.01), a and b by linear least squares, keeping the k with the
+    smallest squared error. Needs three sizes or more; four (with a near-empty rollout for
+    the constant) keep noise at the small sizes from bending k."""
+    best: tuple[float, float, float, float] | None = None
+    for step in range(50, 251):
+        k = step / 100
+        xs = [n**k for n, _ in points]
+        mean_x = statistics.fmean(xs)
+        mean_o = statistics.fmean(o for _, o in points)
+        spread = sum((x - mean_x) ** 2 for x in xs)
+        pairs = zip(xs, points, strict=True)
+        b = max(0.0, sum((x - mean_x) * (o - mean_o) for x, (_, o) in pairs) / spread)
+        a = mean_o - b * mean_x
+        error = sum((a + b * x - o) ** 2 for x, (_, o) in zip(xs, points, strict=True))
+        if best is None or error < best[0]:
+            best = (error, a, b, k)
+    assert best is not None
+    return best[1], best[2], best[3]
 
-    def ratio(k: float) -> float:
-        return (n3**k - n2**k) / (n2**k - n1**k)
 
-    low, high = 0.05, 3.0
-    if target <= ratio(low):
-        k = low
-    elif target >= ratio(high):
-        k = high
-    else:
-        for _ in range(60):
-            k = (low + high) / 2
-            low, high = (k, high) if ratio(k) < target else (low, k)
-        k = (low + high) / 2
-    b = (o3 - o1) / (n3**k - n1**k)
-    return o1 - b * n1**k, b, k
+def local_exponent(base: float, lower: tuple[int, float], upper: tuple[int, float]) -> str:
+    """How the overhead above `base` (a near-empty rollout's) grows from `lower` to `upper`:
+    log(ratio of overheads) / log(ratio of sizes); "n/a" when the lower one is within noise."""
+    (n1, o1), (n2, o2) = lower, upper
+    if o1 - base <= 0.05 or o2 - base <= 0:
+        return "n/a (the smaller size is within the noise of the constant)"
+    return f"{math.log((o2 - base) / (o1 - base)) / math.log(n2 / n1):.2f}"
 
 
 def linear_fit(points: list[tuple[int, float]]) -> tuple[float, float]:
@@ -659,10 +667,14 @@ def bench_rollout(
                 )
             a, b = linear_fit(points)
             c, d, k = fit_overhead(points)
+            by_size = dict(points)
+            base = by_size.get(min(by_size), 0.0)
+            local = local_exponent(base, (400, by_size[400]), (2000, by_size[2000]))
             report(
                 f"PPC rollout overhead growth, {label}",
-                f"{b * 1000:.2f} ms per PPC + {a:.1f} s (least squares); "
-                f"fitted {c:.1f} s + {d * 1000:.3g} ms x N^{k:.2f}, exponent {k:.2f}",
+                f"{b * 1000:.2f} ms per PPC + {a:.1f} s (least squares line); fitted "
+                f"{c:.1f} s + {d * 1000:.3g} ms x N^{k:.2f}: exponent {k:.2f}; local exponent "
+                f"400 -> 2,000 above the {min(by_size)}-PPC run: {local}",
                 "≤ 10 ms per PPC; exponent ≤ 1 (was 1.99: 1.3 s + 89 µs x N²)",
             )
     # The sandbox's own job (a Python process per PPC) beside it, for scale.
