@@ -91,7 +91,8 @@ class PpcRollout(pulumi.ComponentResource):
     ) -> None:
         # Validate everything before registering anything.
         self.waves = plan_waves(list(ppcs))
-        validate_template(command)
+        if executor is None:  # another executor may have no use for the command template
+            validate_template(command)
         pins = dict(pins or {})
         pin_variables(pins)
         spec = dict(executor or command_spec(command, state, dir))
