@@ -677,7 +677,8 @@ def bench_rollout(
                 f"{b * 1000:.2f} ms per PPC + {a:.1f} s (least squares line); fitted "
                 f"{c:.1f} s + {d * 1000:.3g} ms x N^{k:.2f}: exponent {k:.2f}; local exponent "
                 f"2,000 -> 4,000 above the {min(by_size)}-PPC run: {local}",
-                "≤ 10 ms per PPC; exponent ≤ 1 (was 1.99: 1.3 s + 89 µs x N²)",
+                "≤ 10 ms per PPC plus a constant; growth linear, exponent near 1 "
+                "(was 1.99: 1.3 s + 89 µs x N²)",
             )
     # The sandbox's own job (a Python process per PPC) beside it, for scale.
     backend = f"file://{work / 'rollout-state-deploy'}"
