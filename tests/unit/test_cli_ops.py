@@ -141,6 +141,11 @@ ROLLOUT = "release-train:index:PpcRollout"
 WAVE = "pulumi-python:dynamic/release:PpcWave"
 
 
+def outcomes(*ppcs: str) -> dict:
+    """A PpcWave's outputs: every PPC of it updated."""
+    return {"outcomes": {p: {"ok": True, "detail": "updated", "url": ""} for p in ppcs}}
+
+
 def wave_error(wave: int, failures: dict[str, str]) -> str:
     """A PpcWave's error as the engine reports it: the provider's traceback, then its message
     (release/providers/ppc_wave.py, failure_message)."""
@@ -204,7 +209,7 @@ def test_a_merge_then_a_failed_ppc_wave():
     w = watch(cuts=False, posted=posted)
     w.on_event(outputs_event("release-branch", BRANCH, "create", {"branch": RELEASE}))
     w.on_event(outputs_event("merge", MERGE, "create", {"merged": True, "merge_commit": "ab" * 20}))
-    w.on_event(outputs_event("ppc-wave-1", WAVE, "create", {}, ROLLOUT))
+    w.on_event(outputs_event("ppc-wave-1", WAVE, "create", outcomes("acme-internal"), ROLLOUT))
     w.on_event(
         error_event(
             urn("ppc-wave-2", WAVE, ROLLOUT),
@@ -237,10 +242,11 @@ def test_a_merge_then_a_failed_ppc_wave():
     # the run that continues after the fix: the merge is in the state already, not repeated
     posted.clear()
     w = watch(cuts=False, posted=posted)
-    w.on_event(outputs_event("ppc-globex", COMMAND, "create", {}, ROLLOUT))
+    # wave 2 runs again, both its PPCs (initech's job finds it done and does nothing)
+    w.on_event(outputs_event("ppc-wave-2", WAVE, "create", outcomes("globex", "initech"), ROLLOUT))
     w.finish(ok=True, before=merged_outputs("ab" * 20), after=merged_outputs("ab" * 20))
     assert [(e.kind, e.detail) for e in posted] == [
-        ("ppc_wave_started", "wave 2: globex"),
+        ("ppc_wave_started", "wave 2: globex, initech"),
         ("ppc_wave_done", "wave 2"),
     ]
 
