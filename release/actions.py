@@ -92,12 +92,18 @@ class ActionsSettings:
         {"kind": "actions", "workflow", "ref" ("" for the default branch), "timeout"
         [, "poll_first", "poll_max", "appear_timeout", "lookback_days"]}; other keys (the
         forge's "api_url" and "repository") are the session's."""
+        if not spec.get("workflow"):
+            raise ValueError("no workflow")
+        if float(spec["timeout"]) <= 0:
+            raise ValueError(f"timeout {spec['timeout']!r} is not a number of seconds > 0")
         known = {
             name: float(spec[name])
             for name in ("poll_first", "poll_max", "appear_timeout", "lookback_days")
             if spec.get(name) is not None
         }
-        return cls(str(spec["workflow"]), str(spec["ref"]), float(spec["timeout"]), **known)
+        return cls(
+            str(spec["workflow"]), str(spec.get("ref") or ""), float(spec["timeout"]), **known
+        )
 
 
 @dataclass

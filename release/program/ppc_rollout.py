@@ -58,7 +58,8 @@ class PpcRollout(pulumi.ComponentResource):
 
     Wave N+1's resource depends on wave N's, the first on `after`; each runs all of its
     wave's PPCs at once through the executor `executor` describes (plain data; default: the
-    local command `command`, rendered per PPC). A wave whose PPC fails fails, so no later
+    local command `command`, rendered per PPC; `RolloutSettings.actions_spec` for GitHub
+    Actions). A wave whose PPC fails fails, so no later
     wave starts.
 
     `environment` is added to every job's environment (the train's own variables win);
@@ -78,7 +79,7 @@ class PpcRollout(pulumi.ComponentResource):
         self,
         name: str,
         ppcs: list[Ppc],
-        command: str,
+        command: str | None,
         release: pulumi.Input[str],
         commit: pulumi.Input[str],
         pins: Mapping[str, pulumi.Input[str]] | None = None,
@@ -92,10 +93,10 @@ class PpcRollout(pulumi.ComponentResource):
         # Validate everything before registering anything.
         self.waves = plan_waves(list(ppcs))
         if executor is None:  # another executor may have no use for the command template
-            validate_template(command)
+            validate_template(command or "")
         pins = dict(pins or {})
         pin_variables(pins)
-        spec = dict(executor or command_spec(command, state, dir))
+        spec = dict(executor or command_spec(command or "", state, dir))
         executor_from(spec)  # a bad spec is refused here, before any resource
         super().__init__("release-train:index:PpcRollout", name, None, opts)
 

@@ -67,7 +67,10 @@ def register_rollout(
         after.append(verify)
         added["verified"] = verify.stdout
     if rollout.ppcs:
-        assert rollout.ppc_command  # parse_rollout refuses ppcs without a command
+        # GitHub Actions (ppcExecutor: actions) or the local command (parse_rollout refuses
+        # ppcs with neither a workflow nor a command).
+        on_actions = rollout.actions_spec(settings.api_url, settings.repository)
+        assert on_actions or rollout.ppc_command
         ppcs = PpcRollout(
             "ppc-rollout",
             list(rollout.ppcs),
@@ -78,6 +81,7 @@ def register_rollout(
             after=after,
             environment={"RELEASE_TRAIN_ENVIRONMENT": settings.environment},
             state=rollout.ppc_state_dir,
+            executor=on_actions,
         )
         added["ppcs"] = {
             "waves": [[p.name for p in wave] for wave in ppcs.waves],

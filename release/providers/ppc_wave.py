@@ -32,20 +32,45 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
-from release.providers.base import ForgeProvider, ForgeResource
+from release.providers.base import ForgeProvider, ForgeResource, provider_session
 from release.providers.ppc_command import CommandExecutor
 from release.rules.ppc_jobs import PpcExecutor, PpcJob, PpcOutcome, failed
 from release.rules.ppcs import Ppc, PpcConfigError, ppc_environment
 from release.rules.text import visible
 
 INPUTS = ("wave", "release", "commit", "ppcs", "pins", "environment", "executor")
-EXECUTOR_KINDS = ("command",)
+EXECUTOR_KINDS = ("command", "actions")
+
+
+class OnActions:
+    """The GitHub Actions executor (release/actions.py) of a spec {"kind": "actions",
+    "api_url", "repository", "workflow", "ref", "timeout"}: its settings checked when it is
+    built (in the program too), its forge session made when a wave runs, in the provider
+    process, with the provider's token (`base.provider_session`)."""
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        from release.actions import ActionsSettings
+
+        missing = [key for key in ("api_url", "repository") if not spec.get(key)]
+        if missing:
+            raise PpcConfigError(f"PPC executor actions: the spec has no {', '.join(missing)}")
+        try:
+            self.settings = ActionsSettings.from_spec(spec)
+        except (KeyError, TypeError, ValueError) as err:
+            raise PpcConfigError(f"PPC executor actions: a bad spec ({err})") from None
+        self.api_url, self.repository = str(spec["api_url"]), str(spec["repository"])
+
+    def run_wave(self, jobs: Sequence[PpcJob], report: Callable[[str], None]) -> list[PpcOutcome]:
+        from release.actions import ActionsExecutor
+
+        session = provider_session(self.api_url, self.repository)
+        return ActionsExecutor(session, self.settings).run_wave(jobs, report)
 
 
 def executor_from(spec: Mapping[str, Any]) -> PpcExecutor:
@@ -53,6 +78,8 @@ def executor_from(spec: Mapping[str, Any]) -> PpcExecutor:
     kind = spec.get("kind") if isinstance(spec, Mapping) else None
     if kind == "command":
         return CommandExecutor.from_spec(spec)
+    if kind == "actions":
+        return OnActions(spec)
     raise PpcConfigError(
         f"PPC executor kind {kind!r} is unknown: the kinds are {', '.join(EXECUTOR_KINDS)}"
     )

@@ -15,6 +15,7 @@ from release.cli.ops import failed_in_wave
 from release.ppc_status import read_ppc_state
 from release.providers.ppc_command import CommandExecutor, last_line
 from release.providers.ppc_wave import (
+    OnActions,
     PpcWaveFailed,
     PpcWaveProvider,
     executor_from,
@@ -49,6 +50,25 @@ def run(executor: CommandExecutor, wave: list[PpcJob]) -> tuple[list, list[str]]
 # --- the executor spec -----------------------------------------------------------------------
 
 
+ACTIONS = {
+    "kind": "actions",
+    "api_url": "https://api.github.com",
+    "repository": "acme/service",
+    "workflow": "ppc-update.yml",
+    "ref": "",
+    "timeout": 900,
+}
+
+
+def test_executor_from_an_actions_spec_builds_no_session_until_a_wave_runs(monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)  # the program may have no token
+    executor = executor_from(ACTIONS)
+    assert isinstance(executor, OnActions)
+    assert (executor.api_url, executor.repository) == ("https://api.github.com", "acme/service")
+    assert (executor.settings.workflow, executor.settings.ref) == ("ppc-update.yml", "")
+    assert executor.settings.timeout == 900.0
+
+
 def test_executor_from_a_command_spec():
     executor = executor_from({"kind": "command", "command": "true {ppc}", "state": "s"})
     assert isinstance(executor, CommandExecutor)
@@ -58,7 +78,13 @@ def test_executor_from_a_command_spec():
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [
-        ({"kind": "actionz"}, "PPC executor kind 'actionz' is unknown: the kinds are command"),
+        (
+            {"kind": "actionz"},
+            "PPC executor kind 'actionz' is unknown: the kinds are command, actions",
+        ),
+        ({"kind": "actions", "workflow": "x.yml", "timeout": 60}, "has no api_url, repository"),
+        ({**ACTIONS, "workflow": ""}, "a bad spec (no workflow)"),
+        ({**ACTIONS, "timeout": 0}, "timeout 0 is not a number of seconds"),
         ({}, "PPC executor kind None is unknown"),
         ({"kind": "command", "command": "x {customer}"}, "unknown placeholder {customer}"),
         ({"kind": "command", "command": ""}, "ppcCommand is empty"),

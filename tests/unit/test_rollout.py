@@ -166,6 +166,28 @@ def test_each_ppc_job_gets_release_commit_pins_and_state_folder():
     ]
 
 
+def test_with_ppc_executor_actions_each_wave_runs_on_github_actions():
+    monitor, _ = run(
+        "production",
+        {"ppcExecutor": "actions", "ppcWorkflow": "ppc-update.yml", "ppcCommand": None},
+    )
+    wave = monitor.registered["ppc-wave-1"]
+    settings, _ = settings_of("production")
+    assert wave.inputs["executor"] == {
+        "kind": "actions",
+        "api_url": settings.api_url,
+        "repository": settings.repository,
+        "workflow": "ppc-update.yml",
+        "ref": "",
+        "timeout": 3600,
+    }
+    assert sorted(k for k in monitor.registered if k.startswith("ppc-wave-")) == [
+        "ppc-wave-1",
+        "ppc-wave-2",
+        "ppc-wave-3",
+    ]
+
+
 def test_staging_without_ppcs_registers_nothing_after_the_merge():
     monitor, result = run("staging")
     assert monitor.order[-1] == "merge"
