@@ -125,7 +125,11 @@ def failure_message(wave: int, release: str, outcomes: Sequence[PpcOutcome]) -> 
         "failed; the later waves do not start. Fix it and run `up` again: PPCs already "
         "updated are not updated again."
     ]
-    lines += [f"failed PPC {visible(o.ppc)}: {visible(o.detail)}" for o in bad]
+    lines += [
+        f"failed PPC {visible(o.ppc)}: {visible(o.detail)}"
+        + (f" ({visible(o.url)})" if o.url else "")
+        for o in bad
+    ]
     return "\n".join(lines)
 
 

@@ -321,3 +321,19 @@ def test_update_runs_the_changed_ppcs_and_keeps_the_others(tmp_path):
     assert sorted(newer.outs["outcomes"]) == ["acme", "globex"]
     assert sorted(updates(tmp_path)) == ["acme", "acme", "globex", "globex", "hooli"]
     assert read_ppc_state(tmp_path)["acme"].commit == OTHER
+
+
+def test_the_failure_message_points_at_a_failed_run():
+    from release.providers.ppc_wave import failure_message
+    from release.rules.ppc_jobs import PpcOutcome
+
+    message = failure_message(
+        2,
+        "release/2026-11-26",
+        [
+            PpcOutcome("globex", False, "run concluded failure", "https://github.com/a/b/runs/7"),
+            PpcOutcome("initech", True, "updated", "https://github.com/a/b/runs/8"),
+        ],
+    )
+    assert "failed PPC globex: run concluded failure (https://github.com/a/b/runs/7)" in message
+    assert "initech" not in message
