@@ -11,6 +11,7 @@ converges without dispatching any PPC twice for the release's commit.
 from __future__ import annotations
 
 import collections
+import json
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,7 @@ def test_waves_on_actions_stop_at_a_failed_ppc_and_the_next_run_finishes_what_is
     assert {ppc: n for (ppc, _), n in counts.items() if ppc != "globex"} == dict.fromkeys(
         [p for p in EVERY if p != "globex"], 1
     )
-    outcomes = train.outputs("production")["rollout"]["ppcs"]["outcomes"]
+    outcomes = json.loads(train.outputs("production")["rollout"]["ppcs"]["outcomes"])
     assert sorted(outcomes) == EVERY and all(o["ok"] for o in outcomes.values())
     assert all("/actions/runs/" in o["url"] for o in outcomes.values())
 
@@ -113,5 +114,5 @@ def test_a_kill_while_a_wave_runs_converges_without_a_second_dispatch(train):
     assert finished.code == 0, finished.describe()
     head = train.outputs("staging")["releaseHead"]
     assert dispatched(train) == {(ppc, head): 1 for ppc in EVERY}
-    outcomes = train.outputs("production")["rollout"]["ppcs"]["outcomes"]
+    outcomes = json.loads(train.outputs("production")["rollout"]["ppcs"]["outcomes"])
     assert sorted(outcomes) == EVERY and all(o["ok"] for o in outcomes.values())
