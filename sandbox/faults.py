@@ -122,6 +122,7 @@ class InFlight:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._current = 0
         self._max = 0
 
@@ -134,6 +135,14 @@ class InFlight:
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._current -= 1
+            if not self._current:
+                self._idle.notify_all()
+
+    def settle(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds until no request is being served (a client may hold
+        its answer before the server has finished recording it); whether none is."""
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._current, timeout)
 
     def current(self) -> int:
         with self._lock:

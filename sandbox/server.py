@@ -41,6 +41,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # a REST request body (GitHub's own payloads 
 MAX_GIT_BODY_BYTES = 100 * 1024 * 1024  # a push (git http-backend buffers as much)
 BODY_TIMEOUT = 10.0  # seconds a body may stall between two reads before the connection closes
 IDLE_TIMEOUT = 120.0  # seconds a connection may sit idle (or half-sent) before it closes
+SETTLE_SECONDS = 1.0  # the most `served()` waits for the requests being served to be recorded
 MAX_CHUNK_LINE = 1024
 MAX_TRAILER_LINES = 64
 _CONTENT_LENGTH_RE = re.compile(r"^[0-9]{1,20}$")
@@ -193,13 +194,17 @@ class Sandbox:
         self.log.reset()
 
     def served(self) -> list[Served]:
-        """The API and git requests served since the last reset, in the order they arrived."""
+        """The API and git requests served since the last reset, in the order they arrived.
+
+        A request is recorded just after its answer is sent, so a client can hold the answer
+        first: this waits (up to a second) for the requests being served to be recorded."""
+        self.flight.settle(SETTLE_SECONDS)
         return self.log.snapshot()
 
     def sequential_steps(self) -> int:
         """The sequential request steps (critical path) of the requests since the last
         reset: `sandbox.faults.sequential_steps`."""
-        return sequential_steps(self.log.snapshot())
+        return sequential_steps(self.served())
 
     def in_flight(self) -> int:
         """API and git requests being served right now (control requests not counted)."""

@@ -232,3 +232,17 @@ def test_the_request_log_shows_requests_in_flight_together_as_one_step(sandbox):
     assert sandbox.sequential_steps() == 2
     sandbox.reset_counters()
     assert sandbox.served() == [] and sandbox.sequential_steps() == 0
+
+
+def test_settle_waits_for_the_requests_being_served():
+    from sandbox.faults import InFlight
+
+    flight = InFlight()
+    flight.__enter__()
+    assert flight.settle(0.05) is False  # one request still being served
+    timer = threading.Timer(0.2, flight.__exit__)
+    timer.start()
+    started = time.monotonic()
+    assert flight.settle(5.0) is True
+    assert 0.1 <= time.monotonic() - started < 5.0
+    timer.join()
