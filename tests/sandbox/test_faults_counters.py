@@ -138,7 +138,7 @@ def test_pause_through_control_endpoint(sandbox, acme):
         requests.get(f"{sandbox.base_url}/repos/acme/service", headers=auth, timeout=0.5)
     assert requests.post(f"{sandbox.url}/_sandbox/resume", headers=auth).status_code == 204
     assert (
-        requests.get(f"{sandbox.base_url}/repos/acme/service", headers=auth, timeout=5).status_code
+        requests.get(f"{sandbox.base_url}/repos/acme/service", headers=auth, timeout=30).status_code
         == 200
     )
 
