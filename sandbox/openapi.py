@@ -8,7 +8,8 @@ response against it:
 - the status code is documented for that operation;
 - a JSON body validates against the operation's schema for that status, after converting the
   OpenAPI 3.0 dialect to JSON Schema (``nullable``, ``$ref`` into ``components``; ``oneOf``
-  read as ``anyOf``, because GitHub's unions overlap, see ``_oa_to_json_schema``);
+  read as ``anyOf``, because GitHub's unions overlap, see ``_oa_to_json_schema``; a field with
+  a ``format`` whose documented default is ``""`` also accepts ``""``);
 - a status documented without content (204, 304) comes with an empty body.
 
 GitHub answers a few error statuses on every endpoint whether or not an operation lists them
@@ -142,6 +143,10 @@ def _oa_to_json_schema(node: Any) -> Any:
             out["anyOf"] = [_oa_to_json_schema(sub) for sub in value]
         else:
             out[key] = value
+    if "format" in out and out.get("default") == "":
+        # A field documented with a format and the default "" (a deployment status's
+        # target_url, log_url, environment_url): GitHub answers the default when none was set.
+        out = {"anyOf": [out, {"type": "string", "maxLength": 0}]}
     if not nullable:
         return out
     if "type" in out:

@@ -21,6 +21,7 @@ from . import (  # noqa: F401  (importing registers the endpoints)
     api_actions,
     api_checks,
     api_commits,
+    api_deployments,
     api_git,
     api_pulls,
     api_repos,

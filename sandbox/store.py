@@ -3,7 +3,7 @@
 Layout under DATA/forge/:
     meta.json                 {"next_id": n}  (ids shared by every object kind)
     repos/OWNER/NAME.json     one repository's settings, pulls, statuses, check runs,
-                              reviews, comments, dispatches and forced-update log
+                              reviews, comments, dispatches, deployments and forced-update log
 
 Each file is rewritten atomically (temp file, fsync, rename) on every change, so the
 state survives a crash or restart of the server.
@@ -65,6 +65,7 @@ def empty_repo_meta(repo_id: int, default_branch: str) -> dict[str, Any]:
         "reviews": [],
         "comments": [],
         "dispatches": [],
+        "deployments": [],
         "forced_updates": [],
     }
 

@@ -196,6 +196,25 @@ def test_no_content_statuses_must_have_an_empty_body(tiny):
     assert tiny.validate_response("DELETE", path, 204, b'{"message": "gone"}') != []
 
 
+def test_a_formatted_field_whose_default_is_empty_accepts_only_empty_or_the_format():
+    schema = {"type": "string", "format": "uri", "default": ""}
+    op = {
+        "operationId": "x",
+        "responses": {
+            "200": {
+                "description": "ok",
+                "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {"u": schema}}}
+                },
+            }
+        },
+    }
+    tiny = OpenAPIDescription({"openapi": "3.0.3", "paths": {"/x": {"get": op}}, "components": {}})
+    for good in ("", "https://ci.example/1"):
+        assert tiny.validate_response("GET", "/x", 200, json.dumps({"u": good})) == []
+    assert tiny.validate_response("GET", "/x", 200, json.dumps({"u": "not a url"})) != []
+
+
 # -- the contract: the sandbox against GitHub's description --------------------------------------
 
 ZERO_SHA = "0" * 40
@@ -253,6 +272,80 @@ def _file_tree(branch: str, path: str, content: str, parent: str) -> list[Case]:
             {"ref": f"refs/heads/contract-{branch}", "sha": f"{{{branch}_sha}}"},
         ),
     ]
+
+
+# Deployments and their statuses (sandbox/api_deployments.py); the last cases run after the
+# pull request above merged contract-c into master, so contract-c is behind master.
+_NO_CHECKS = {"required_contexts": [], "auto_merge": False}
+DEPLOYMENT_CASES: list[Case] = [
+    Case(
+        "POST",
+        "/deployments",
+        201,
+        {
+            "ref": "{tip}",
+            "environment": "staging",
+            "payload": {"release": "release/2026-11-12"},
+            "description": "Promote release/2026-11-12",
+            **_NO_CHECKS,
+        },
+        save={"deployment": "id"},
+    ),
+    Case(
+        "POST",
+        "/deployments",
+        201,
+        {"ref": "master", "environment": "staging", "task": "deploy:verify", **_NO_CHECKS},
+        save={"deployment_2": "id"},
+    ),
+    Case("POST", "/deployments", 201, {"ref": "{tip_2}", "payload": "{{}}", **_NO_CHECKS}),
+    Case("POST", "/deployments", 403, {"ref": "{tip}", **_NO_CHECKS}, token="read_only"),
+    Case("POST", "/deployments", 422, {"environment": "staging"}),
+    Case("POST", "/deployments", 422, {"ref": "no-such-branch", **_NO_CHECKS}),
+    Case("POST", "/deployments", 422, {"ref": "{tip}", "payload": 7, **_NO_CHECKS}),
+    Case("POST", "/deployments", 422, {"ref": "{tip}", "environment": "e" * 256, **_NO_CHECKS}),
+    Case(
+        "POST",
+        "/deployments",
+        409,
+        {"ref": "{tip}", "required_contexts": ["no-such-context"], "auto_merge": False},
+    ),
+    Case("POST", "/deployments", 202, {"ref": "contract-c", "environment": "qa"}),
+    Case("GET", "/deployments", 200),
+    Case("GET", "/deployments?environment=staging&per_page=1&page=2", 200),
+    Case("GET", "/deployments?sha={tip}&task=deploy&ref={tip}", 200),
+    Case("GET", "/deployments?environment=no-such-environment", 200),
+    Case("GET", "/deployments/{deployment}", 200),
+    Case("GET", "/deployments/999999999", 404),
+    Case(
+        "POST",
+        "/deployments/{deployment}/statuses",
+        201,
+        {"state": "in_progress", "log_url": "https://ci.example/run/1"},
+    ),
+    Case(
+        "POST",
+        "/deployments/{deployment}/statuses",
+        201,
+        {"state": "success", "environment_url": "https://staging.example", "description": "ok"},
+        save={"deployment_status": "id"},
+    ),
+    Case("POST", "/deployments/{deployment}/statuses", 422, {"state": "green"}),
+    Case("POST", "/deployments/{deployment}/statuses", 422, {}),
+    Case(
+        "POST",
+        "/deployments/{deployment}/statuses",
+        422,
+        {"state": "failure", "description": "d" * 141},
+    ),
+    Case("POST", "/deployments/999999999/statuses", 404, {"state": "success"}),
+    Case("POST", "/deployments/{deployment_2}/statuses", 201, {"state": "success"}),
+    Case("GET", "/deployments/{deployment}/statuses", 200),
+    Case("GET", "/deployments/{deployment}/statuses?per_page=1&page=2", 200),
+    Case("GET", "/deployments/{deployment}/statuses/{deployment_status}", 200),
+    Case("GET", "/deployments/{deployment}/statuses/999999999", 404),
+    Case("GET", "/deployments/999999999/statuses", 404),
+]
 
 
 CASES: list[Case] = [
@@ -584,6 +677,7 @@ CASES: list[Case] = [
     Case("GET", "/actions/runs/999999999", 404),
     Case("POST", "/actions/runs/{wf_run}/cancel", 409),
     Case("POST", "/actions/runs/999999999/cancel", 404),
+    *DEPLOYMENT_CASES,
 ]
 
 
