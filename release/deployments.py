@@ -1,0 +1,277 @@
+"""Every promotion is a GitHub Deployment: the forge's own record of what runs where.
+
+A promotion's merge into `staging` or `production` is a Deployment of that environment at
+the merge commit (task `deploy`), with the release in its payload; each customer PPC's
+update is a Deployment to the environment `ppc/<name>` (task `deploy:ppc`). Their statuses
+follow the train: `in_progress` at the merge, `success` once verification and the PPC
+rollout are done, `failure` when the run fails; a rollback makes the replaced deployment
+`inactive`.
+
+Everything here is idempotent, so a re-run after a crash never adds a second deployment:
+
+- `ensure_deployment` finds the deployment of (environment, sha, task) before creating one
+  (`forge.create_once`: it looks again after an uncertain create);
+- `set_status` adds nothing when the deployment's latest state is already the one asked for.
+
+The callers pass the repository of their `ForgeSession` (or a provider's `repo`); nothing
+here reads the environment or the stack. Reads: one listing per lookup, one request for a
+deployment's latest status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from release import forge
+
+if TYPE_CHECKING:
+    from github.Deployment import Deployment
+    from github.Repository import Repository
+
+PROMOTION_TASK = "deploy"
+PPC_TASK = "deploy:ppc"
+PPC_PREFIX = "ppc/"
+STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+OPEN_STATES = frozenset({"queued", "pending", "in_progress"})
+DESCRIPTION_LIMIT = 140  # GitHub refuses a longer status or deployment description
+RECENT = 10  # how many of an environment's newest deployments a retire or failure looks at
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """A deployment as release-train reads it back: where, what, and its latest state."""
+
+    id: int
+    environment: str
+    sha: str
+    task: str
+    release: str | None
+    state: str | None  # the latest status's state; None before any status
+    log_url: str | None
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "environment": self.environment,
+            "sha": self.sha,
+            "task": self.task,
+            "release": self.release,
+            "state": self.state,
+            "logUrl": self.log_url,
+            "createdAt": self.created_at,
+        }
+
+
+def ppc_environment(name: str) -> str:
+    """The deployment environment of one customer PPC: `ppc/<name>`."""
+    return f"{PPC_PREFIX}{name}"
+
+
+def short(text: str | None) -> str:
+    """A description GitHub accepts (at most 140 characters)."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
+
+
+def find_deployment(
+    repo: Repository, environment: str, sha: str, task: str = PROMOTION_TASK
+) -> Deployment | None:
+    """The newest deployment of `sha` to `environment` for `task`, or None (one listing)."""
+    for deployment in repo.get_deployments(sha=sha, task=task, environment=environment):
+        return deployment
+    return None
+
+
+def ensure_deployment(
+    repo: Repository,
+    environment: str,
+    sha: str,
+    release: str,
+    task: str = PROMOTION_TASK,
+    description: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> Deployment:
+    """The deployment of `sha` to `environment` for `task`: the one already there, else a
+    new one with `{"release": release, **payload}` as its payload. The merge gate already
+    checked the commit, so GitHub's own context check and auto-merge are off."""
+
+    def create() -> Deployment:
+        return repo.create_deployment(
+            ref=sha,
+            task=task,
+            auto_merge=False,
+            required_contexts=[],
+            payload={"release": release, **dict(payload or {})},
+            environment=environment,
+            description=short(description or f"{release} to {environment}"),
+            production_environment=environment == "production",
+        )
+
+    return forge.create_once(
+        lambda: find_deployment(repo, environment, sha, task),
+        create,
+        what=f"create the deployment of {sha[:12]} to {environment}",
+    )
+
+
+def latest_status(deployment: Deployment) -> dict[str, Any] | None:
+    """The deployment's newest status as GitHub serves it, or None (one request)."""
+    url = f"{deployment.url}/statuses"
+    _headers, data = deployment.requester.requestJsonAndCheck(
+        "GET", url, parameters={"per_page": 1}
+    )
+    return dict(data[0]) if isinstance(data, list) and data else None
+
+
+def set_status(
+    deployment: Deployment,
+    state: str,
+    log_url: str | None = None,
+    description: str | None = None,
+    environment_url: str | None = None,
+    auto_inactive: bool | None = None,
+) -> dict[str, Any]:
+    """Give `deployment` the status `state` unless its latest status already has it;
+    returns the status. `log_url` also sets the status's target URL (GitHub's rule)."""
+    if state not in STATES:
+        raise ValueError(f"unknown deployment state {state!r}; expected one of {STATES}")
+    body: dict[str, Any] = {"state": state, "description": short(description)}
+    if log_url:
+        body["log_url"] = log_url
+    if environment_url:
+        body["environment_url"] = environment_url
+    if auto_inactive is not None:
+        body["auto_inactive"] = auto_inactive
+
+    def find() -> dict[str, Any] | None:
+        latest = latest_status(deployment)
+        return latest if latest and latest.get("state") == state else None
+
+    def create() -> dict[str, Any]:
+        _headers, data = deployment.requester.requestJsonAndCheck(
+            "POST", f"{deployment.url}/statuses", input=body
+        )
+        return dict(data)
+
+    return forge.create_once(find, create, what=f"set deployment {deployment.id} {state}")
+
+
+def record_of(deployment: Deployment, status: Mapping[str, Any] | None) -> DeploymentRecord:
+    payload = deployment.payload if isinstance(deployment.payload, dict) else {}
+    release = payload.get("release")
+    return DeploymentRecord(
+        id=deployment.id,
+        environment=deployment.environment,
+        sha=deployment.sha,
+        task=deployment.task,
+        release=str(release) if release else None,
+        state=str(status["state"]) if status else None,
+        log_url=(status.get("log_url") or status.get("target_url") or None) if status else None,
+        created_at=str(deployment.raw_data.get("created_at") or ""),
+    )
+
+
+def recent(
+    repo: Repository, environment: str, task: str = PROMOTION_TASK, limit: int = RECENT
+) -> list[tuple[Deployment, dict[str, Any] | None]]:
+    """The newest `limit` deployments of `environment` for `task`, each with its latest
+    status, newest first."""
+    found = []
+    for deployment in repo.get_deployments(task=task, environment=environment):
+        found.append((deployment, latest_status(deployment)))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def current(
+    repo: Repository, environment: str, task: str = PROMOTION_TASK, limit: int = RECENT
+) -> DeploymentRecord | None:
+    """What the forge says runs in `environment`: the newest deployment whose latest state
+    is `success`, else the newest deployment at all (in progress, failed), else None."""
+    seen = recent(repo, environment, task, limit)
+    for deployment, status in seen:
+        if status and status.get("state") == "success":
+            return record_of(deployment, status)
+    return record_of(*seen[0]) if seen else None
+
+
+def retire_replaced(
+    repo: Repository,
+    environment: str,
+    keep: int,
+    description: str,
+    task: str = PROMOTION_TASK,
+    limit: int = RECENT,
+) -> list[int]:
+    """Mark every other recent deployment of `environment` whose latest state is `success`
+    `inactive` (GitHub's `auto_inactive` does so only outside production). Returns their ids."""
+    retired = []
+    for deployment, status in recent(repo, environment, task, limit):
+        if deployment.id != keep and status and status.get("state") == "success":
+            set_status(deployment, "inactive", description=description)
+            retired.append(deployment.id)
+    return retired
+
+
+def fail_open(
+    repo: Repository,
+    environment: str,
+    description: str,
+    log_url: str | None = None,
+    task: str = PROMOTION_TASK,
+    limit: int = RECENT,
+) -> list[int]:
+    """Mark every recent deployment of `environment` still queued, pending or in progress
+    `failure` (a run that failed leaves nothing else to finish them). Returns their ids."""
+    failed = []
+    for deployment, status in recent(repo, environment, task, limit):
+        if status is None or status.get("state") in OPEN_STATES:
+            set_status(deployment, "failure", log_url=log_url, description=description)
+            failed.append(deployment.id)
+    return failed
+
+
+# Customer PPCs: one deployment per PPC and commit, to `ppc/<name>`.
+
+
+def ensure_ppc_deployment(
+    repo: Repository, ppc: str, sha: str, release: str, wave: int
+) -> Deployment:
+    """The deployment of `sha` to the PPC's environment (found, else created)."""
+    return ensure_deployment(
+        repo,
+        ppc_environment(ppc),
+        sha,
+        release,
+        task=PPC_TASK,
+        description=f"{release} to PPC {ppc} (wave {wave})",
+        payload={"ppc": ppc, "wave": wave},
+    )
+
+
+def set_ppc_status(
+    repo: Repository,
+    ppc: str,
+    sha: str,
+    release: str,
+    wave: int,
+    state: str,
+    log_url: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """Move the PPC's deployment of `sha` to `state` (the deployment is created if needed)."""
+    deployment = ensure_ppc_deployment(repo, ppc, sha, release, wave)
+    return set_status(deployment, state, log_url=log_url, description=description)
+
+
+def ppc_states(repo: Repository, ppcs: Iterable[str]) -> dict[str, DeploymentRecord | None]:
+    """Each PPC's newest deployment and its latest state, as the forge records them."""
+    states: dict[str, DeploymentRecord | None] = {}
+    for name in ppcs:
+        seen = recent(repo, ppc_environment(name), PPC_TASK, limit=1)
+        states[name] = record_of(*seen[0]) if seen else None
+    return states

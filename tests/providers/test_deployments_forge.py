@@ -1,0 +1,101 @@
+"""release.deployments against the sandbox: find-or-create, idempotent statuses, retire,
+fail, and the PPC deployments."""
+
+from __future__ import annotations
+
+import pytest
+
+from release import deployments
+
+
+@pytest.fixture
+def repo(acme, github_client):
+    return github_client(seconds_between_requests=0, seconds_between_writes=0).get_repo(
+        acme.full_name
+    )
+
+
+def _states(deployment):
+    return [s.state for s in deployment.get_statuses()]
+
+
+def test_ensure_deployment_finds_before_it_creates(repo, sandbox):
+    sha = repo.get_branch("master").commit.sha
+    first = deployments.ensure_deployment(repo, "staging", sha, "release/2026-11-19")
+    again = deployments.ensure_deployment(repo, "staging", sha, "release/2026-11-19")
+    assert again.id == first.id and repo.get_deployments().totalCount == 1
+    assert first.payload == {"release": "release/2026-11-19"}
+    assert (first.environment, first.task, first.sha) == ("staging", "deploy", sha)
+    assert first.production_environment is False
+    other = deployments.ensure_deployment(repo, "production", sha, "release/2026-11-19")
+    assert other.id != first.id and other.production_environment is True
+    # a create answered 502 (before or after it happened) is looked for, then sent again
+    sandbox.inject("POST", "/repos/acme/service/deployments", "502")
+    third = deployments.ensure_deployment(repo, "staging", sha, "r", task="deploy:verify")
+    assert repo.get_deployments(task="deploy:verify").totalCount == 1 and third.task == (
+        "deploy:verify"
+    )
+
+
+def test_set_status_adds_a_state_once_with_its_log_url(repo):
+    sha = repo.get_branch("master").commit.sha
+    d = deployments.ensure_deployment(repo, "staging", sha, "release/2026-11-19")
+    deployments.set_status(d, "in_progress", log_url="https://forge.example/pull/7")
+    deployments.set_status(d, "in_progress", log_url="https://forge.example/pull/7")
+    status = deployments.set_status(d, "success", description="x" * 300)
+    assert _states(d) == ["success", "in_progress"]
+    assert len(status["description"]) == deployments.DESCRIPTION_LIMIT
+    latest = deployments.latest_status(d)
+    assert latest is not None and latest["state"] == "success"
+    record = deployments.current(repo, "staging")
+    assert record is not None and (record.id, record.state, record.release) == (
+        d.id,
+        "success",
+        "release/2026-11-19",
+    )
+    with pytest.raises(ValueError, match="unknown deployment state"):
+        deployments.set_status(d, "done")
+
+
+def test_retire_replaced_and_fail_open(repo, commit_files):
+    first = repo.get_branch("master").commit.sha
+    second = commit_files(repo, "master", {"a.txt": "a\n"}, "Add a")
+    old = deployments.ensure_deployment(repo, "production", first, "release/2026-11-12")
+    deployments.set_status(old, "success")
+    new = deployments.ensure_deployment(repo, "production", second, "release/2026-11-19")
+    deployments.set_status(new, "in_progress")
+    assert deployments.current(repo, "production").id == old.id  # still what runs
+    deployments.set_status(new, "success")  # production: GitHub's auto_inactive does not act
+    assert _states(old)[0] == "success"
+    assert deployments.retire_replaced(repo, "production", new.id, "replaced") == [old.id]
+    assert _states(old)[0] == "inactive" and _states(new)[0] == "success"
+    assert deployments.retire_replaced(repo, "production", new.id, "replaced") == []
+    running = deployments.ensure_deployment(repo, "staging", second, "release/2026-11-19")
+    deployments.set_status(running, "in_progress")
+    done = deployments.ensure_deployment(repo, "staging", first, "release/2026-11-12")
+    deployments.set_status(done, "success")
+    failed = deployments.fail_open(repo, "staging", "release promote staging failed")
+    assert failed == [running.id]
+    assert _states(running)[0] == "failure" and _states(done)[0] == "success"
+    assert deployments.fail_open(repo, "staging", "again") == []
+    assert deployments.current(repo, "qa") is None
+
+
+def test_ppc_deployments_one_per_ppc_and_commit(repo):
+    sha = repo.get_branch("master").commit.sha
+    assert deployments.ppc_environment("globex") == "ppc/globex"
+    d = deployments.ensure_ppc_deployment(repo, "globex", sha, "release/2026-11-19", 1)
+    assert (d.environment, d.task) == ("ppc/globex", deployments.PPC_TASK)
+    assert d.payload == {"release": "release/2026-11-19", "ppc": "globex", "wave": 1}
+    deployments.set_ppc_status(repo, "globex", sha, "release/2026-11-19", 1, "in_progress")
+    deployments.set_ppc_status(
+        repo, "globex", sha, "release/2026-11-19", 1, "success", log_url="https://ci/run/1"
+    )
+    deployments.set_ppc_status(repo, "initech", sha, "release/2026-11-19", 2, "failure")
+    assert repo.get_deployments(task=deployments.PPC_TASK).totalCount == 2
+    states = deployments.ppc_states(repo, ["globex", "initech", "hooli"])
+    assert states["globex"] is not None and states["globex"].state == "success"
+    assert states["globex"].log_url == "https://ci/run/1"
+    assert states["initech"] is not None and states["initech"].state == "failure"
+    assert states["hooli"] is None
+    assert states["globex"].to_dict()["environment"] == "ppc/globex"
