@@ -33,6 +33,7 @@ import pulumi
 
 from release.program.guardrails import Guardrails
 from release.program.ppc_rollout import PpcRollout, verification
+from release.providers.deployment import Deployment, DeploymentStatus
 from release.rules.config import RolloutSettings, Settings, guardrails_args
 
 
@@ -51,6 +52,19 @@ def register_rollout(
     after_merge = pulumi.Output.all(head, merged).apply(lambda values: values[0])
     added: dict[str, Any] = {}
     after: list[pulumi.Resource] = []
+    common = {"api_url": settings.api_url, "repository": settings.repository}
+    env = settings.environment
+    deployment = Deployment(
+        "deployment",
+        environment=env,
+        sha=merged,
+        release=release,
+        description=f"Promote {release} to {env}",
+        payload={"pr": outputs.get("prNumber"), "head": after_merge},
+        log_url=outputs.get("prUrl"),
+        **common,
+    )
+    done: list[pulumi.Resource] = []
     if rollout.verify_command:
         verify = verification(
             "verify",
@@ -65,6 +79,7 @@ def register_rollout(
             },
         )
         after.append(verify)
+        done.append(verify)
         added["verified"] = verify.stdout
     if rollout.ppcs:
         # GitHub Actions (ppcExecutor: actions) or the local command (parse_rollout refuses
@@ -90,6 +105,24 @@ def register_rollout(
             "commit": after_merge,
             "outcomes": ppcs.outcomes,
         }
+        # The last wave waits for every earlier one (through the wave gates).
+        done += [ppcs.commands[p.name] for p in ppcs.waves[-1]]
+    final = DeploymentStatus(
+        "deployment-done",
+        environment=env,
+        deployment_id=deployment.deployment_id,
+        state="success",
+        log_url=outputs.get("prUrl"),
+        description=f"{release} runs in {env}" + (", PPCs updated" if rollout.ppcs else ""),
+        retire=f"replaced by {release}",
+        opts=pulumi.ResourceOptions(depends_on=done),
+        **common,
+    )
+    added["deployment"] = {
+        "id": deployment.deployment_id,
+        "environment": env,
+        "state": final.id.apply(lambda _id: "success"),
+    }
     return added
 
 

@@ -99,3 +99,59 @@ def test_ppc_deployments_one_per_ppc_and_commit(repo):
     assert states["initech"] is not None and states["initech"].state == "failure"
     assert states["hooli"] is None
     assert states["globex"].to_dict()["environment"] == "ppc/globex"
+
+
+# The providers, after the engine's serialization round trip.
+
+
+def test_deployment_provider_creates_once_and_the_status_finishes_it(repo, sandbox, commit_files):
+    from release import forge
+    from release.providers.deployment import DeploymentProvider, DeploymentStatusProvider
+    from tests.support.providers import engine_copy
+
+    first = repo.get_branch("master").commit.sha
+    sha = commit_files(repo, "master", {"a.txt": "a\n"}, "Add a")
+    common = {"api_url": sandbox.base_url, "repository": repo.full_name}
+    provider = engine_copy(DeploymentProvider(), sandbox.token)
+    inputs = {
+        **common,
+        "environment": "production",
+        "sha": sha,
+        "release": "release/2026-11-19",
+        "task": "deploy",
+        "description": "Promote release/2026-11-19 to production",
+        "payload": {"pr": 7},
+        "log_url": "http://forge/acme/service/pull/7",
+    }
+    try:
+        assert provider.check({}, {**inputs, "sha": "abc"}).failures
+        created = provider.create(inputs)
+        assert created.outs["state"] == "in_progress"
+        again = provider.create(inputs)  # a re-run after a lost state: adopted, not duplicated
+        assert again.id == created.id and repo.get_deployments().totalCount == 1
+        deployment = repo.get_deployment(int(created.id))
+        assert deployment.payload == {"release": "release/2026-11-19", "pr": 7}
+        assert _states(deployment) == ["in_progress"]
+        old = deployments.ensure_deployment(repo, "production", first, "release/2026-11-12")
+        deployments.set_status(old, "success")
+        status = engine_copy(DeploymentStatusProvider(), sandbox.token)
+        done_inputs = {
+            **common,
+            "environment": "production",
+            "deployment_id": created.outs["deployment_id"],
+            "state": "success",
+            "log_url": "http://forge/acme/service/pull/7",
+            "description": "release/2026-11-19 runs in production",
+            "retire": "replaced by release/2026-11-19",
+        }
+        assert status.check({}, {**done_inputs, "state": "done"}).failures
+        done = status.create(done_inputs)
+        assert done.outs["retired"] == [old.id]
+        assert _states(deployment) == ["success", "in_progress"]
+        assert _states(old)[0] == "inactive"
+        status.create(done_inputs)  # again: nothing added
+        assert _states(deployment) == ["success", "in_progress"]
+        # created again after success (state lost): the final status stays
+        assert provider.create(inputs).outs["state"] == "success"
+    finally:
+        forge.set_token(None)

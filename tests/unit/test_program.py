@@ -38,6 +38,11 @@ OUTS = {
         "merge_commit": "5" * 40,
         "merged_by": "release-bot",
     },
+    "pulumi-python:dynamic/github:Deployment": {
+        "deployment_id": 4242,
+        "url": "http://forge/api/v3/repos/acme/service/deployments/4242",
+        "state": "in_progress",
+    },
 }
 
 

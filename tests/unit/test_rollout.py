@@ -131,6 +131,19 @@ def test_production_registers_smoke_test_then_waves_after_the_merge():
     assert order.index("ppc-wave-1") < order.index("ppc-wave-2") < order.index("ppc-wave-3")
     assert not [r for r in reg.values() if r.type.startswith("github:")]
     assert "guardrails" not in reg
+    # The promotion is a GitHub Deployment of production at the merge commit, finished
+    # (`success`) only after the smoke test and the last wave (which waits for the others).
+    deployment = reg["deployment"]
+    assert deployment.inputs["sha"] == "5" * 40 and merge in deployment.dependencies
+    assert deployment.inputs["environment"] == "production"
+    assert deployment.inputs["release"] == "release/2026-11-26"
+    assert deployment.inputs["log_url"] == "http://forge/acme/service/pull/7"
+    done = reg["deployment-done"]
+    assert done.inputs["state"] == "success" and done.inputs["deployment_id"] == 4242
+    assert done.inputs["retire"] == "replaced by release/2026-11-26"
+    last_wave = {urn_of(monitor, f"ppc-{n}") for n in ("hooli", "soylent", "umbrella")}
+    assert {urn_of(monitor, "verify"), *last_wave} <= set(done.dependencies)
+    assert result["resolved"]["deployment"]["environment"] == "production"
 
 
 def test_each_ppc_job_gets_release_commit_pins_and_state_folder():
@@ -188,10 +201,20 @@ def test_with_ppc_executor_actions_each_wave_runs_on_github_actions():
     ]
 
 
-def test_staging_without_ppcs_registers_nothing_after_the_merge():
+def test_staging_without_ppcs_registers_only_its_deployment_after_the_merge():
     monitor, result = run("staging")
-    assert monitor.order[-1] == "merge"
-    assert result["resolved"] == {}
+    order = monitor.order
+    assert order[order.index("merge") + 1 :] == ["deployment", "deployment-done"]
+    assert monitor.registered["deployment"].inputs["environment"] == "staging"
+    done = monitor.registered["deployment-done"]
+    # nothing else to wait for: the deployment and the pull request (its URL)
+    assert set(done.dependencies) == {
+        urn_of(monitor, "deployment"),
+        urn_of(monitor, "pull-request"),
+    }
+    assert result["resolved"] == {
+        "deployment": {"id": 4242, "environment": "staging", "state": "success"}
+    }
 
 
 def test_without_verify_command_wave_one_still_waits_for_the_merge():
@@ -232,7 +255,7 @@ def test_bad_rollout_config_stops_before_any_resource():
         settings_of("production", ppcs=[{"name": "Bad Name", "wave": 1}])
 
 
-def test_register_rollout_with_nothing_configured_adds_nothing():
+def test_register_rollout_with_nothing_configured_adds_only_the_deployment():
     install(RolloutMocks(), "production")
     settings, _ = settings_of("production")
     rollout = parse_rollout(settings, {})
@@ -246,7 +269,7 @@ def test_register_rollout_with_nothing_configured_adds_nothing():
             {},
             {"releaseHead": "1" * 40, "mergeCommit": "2" * 40},
         )
-        assert added == {}
+        assert list(added) == ["deployment"]
 
     program()
 

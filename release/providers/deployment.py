@@ -1,0 +1,183 @@
+"""A promotion as a GitHub Deployment, and the status that finishes it.
+
+`Deployment` is registered after a Merge into `staging` or `production` (or a rollback's
+merge): it finds or creates the deployment of the merge commit to the environment
+(`release.deployments.ensure_deployment`, so a re-run never adds a second one) and, when the
+deployment has no status yet, marks it `in_progress` with the pull request's URL.
+
+`DeploymentStatus` depends on what must be done before the deployment counts (the smoke
+test, the last PPC wave): it sets the final state and, for `success`, marks the earlier
+successful deployments of the environment `inactive` (GitHub's `auto_inactive` does it
+outside production only). A run that fails before it leaves the deployment `in_progress`,
+and the command line marks it `failure` (release/cli/promotion.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult
+
+from release import deployments
+from release.providers.base import ForgeProvider, ForgeResource, call
+
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+class DeploymentProvider(ForgeProvider):
+    replace_on = ("api_url", "repository", "environment", "sha", "task")
+    update_on = ("release", "description", "payload", "log_url")
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        if not _SHA.match(str(news.get("sha") or "")):
+            failures.append(CheckFailure("sha", "must be a full 40-character lowercase SHA"))
+        for key in ("environment", "task", "release"):
+            if not str(news.get(key) or "").strip():
+                failures.append(CheckFailure(key, "must not be empty"))
+        return CheckResult(news, failures)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        repo = self.repo(props)
+        environment, sha = props["environment"], props["sha"]
+        deployment = call(
+            f"deployment of {sha[:12]} to {environment}",
+            lambda: deployments.ensure_deployment(
+                repo,
+                environment,
+                sha,
+                props["release"],
+                task=props["task"],
+                description=props.get("description"),
+                payload=props.get("payload") or {},
+            ),
+        )
+        latest = call("read the deployment's status", lambda: deployments.latest_status(deployment))
+        if latest is None:
+            latest = call(
+                f"mark deployment {deployment.id} in_progress",
+                lambda: deployments.set_status(
+                    deployment,
+                    "in_progress",
+                    log_url=props.get("log_url") or None,
+                    description=f"{props['release']} merged into {environment}",
+                ),
+            )
+        outs = {
+            **props,
+            "deployment_id": deployment.id,
+            "url": deployment.url,
+            "state": latest.get("state"),
+        }
+        return CreateResult(str(deployment.id), outs)
+
+
+class Deployment(ForgeResource, module="github", name="Deployment"):
+    """The deployment of `sha` to `environment` (task `task`), `in_progress` once created."""
+
+    deployment_id: pulumi.Output[int]
+    url: pulumi.Output[str]
+    state: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_url: pulumi.Input[str],
+        repository: pulumi.Input[str],
+        environment: pulumi.Input[str],
+        sha: pulumi.Input[str],
+        release: pulumi.Input[str],
+        task: str = deployments.PROMOTION_TASK,
+        description: pulumi.Input[str] | None = None,
+        payload: pulumi.Input[dict[str, Any]] | None = None,
+        log_url: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "api_url": api_url,
+            "repository": repository,
+            "environment": environment,
+            "sha": sha,
+            "release": release,
+            "task": task,
+            "description": description,
+            "payload": payload or {},
+            "log_url": log_url,
+        }
+        outputs = ("deployment_id", "url", "state")
+        super().__init__(DeploymentProvider(), name, props, outputs, opts)
+
+
+class DeploymentStatusProvider(ForgeProvider):
+    replace_on = ("api_url", "repository", "deployment_id", "state")
+    update_on = ("environment", "log_url", "description", "retire")
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        if news.get("state") not in deployments.STATES:
+            failures.append(
+                CheckFailure("state", f"must be one of {', '.join(deployments.STATES)}")
+            )
+        return CheckResult(news, failures)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        repo = self.repo(props)
+        number, state = int(props["deployment_id"]), props["state"]
+        deployment = call(f"read deployment {number}", lambda: repo.get_deployment(number))
+        status = call(
+            f"mark deployment {number} {state}",
+            lambda: deployments.set_status(
+                deployment,
+                state,
+                log_url=props.get("log_url") or None,
+                description=props.get("description"),
+            ),
+        )
+        retired: list[int] = []
+        if state == "success" and props.get("retire"):
+            retired = call(
+                f"retire the deployments {number} replaced",
+                lambda: deployments.retire_replaced(
+                    repo, props["environment"], number, str(props["retire"])
+                ),
+            )
+        outs = {**props, "status_id": status.get("id"), "retired": retired}
+        return CreateResult(f"{number}-{state}", outs)
+
+
+class DeploymentStatus(ForgeResource, module="github", name="DeploymentStatus"):
+    """The final status of a deployment, set once what it `depends_on` is done; with
+    `retire`, a `success` marks the environment's earlier successful deployments
+    `inactive` with that description."""
+
+    status_id: pulumi.Output[int]
+    retired: pulumi.Output[list[int]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_url: pulumi.Input[str],
+        repository: pulumi.Input[str],
+        environment: pulumi.Input[str],
+        deployment_id: pulumi.Input[int],
+        state: str,
+        log_url: pulumi.Input[str] | None = None,
+        description: pulumi.Input[str] | None = None,
+        retire: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "api_url": api_url,
+            "repository": repository,
+            "environment": environment,
+            "deployment_id": deployment_id,
+            "state": state,
+            "log_url": log_url,
+            "description": description,
+            "retire": retire,
+        }
+        super().__init__(DeploymentStatusProvider(), name, props, ("status_id", "retired"), opts)
