@@ -226,11 +226,13 @@ def fail_open(
     limit: int = RECENT,
 ) -> list[int]:
     """Mark every recent deployment of `environment` still queued, pending or in progress
-    `failure` (a run that failed leaves nothing else to finish them). Returns their ids."""
+    `failure` (a run that failed leaves nothing else to finish them), keeping the log URL
+    its last status gave unless `log_url` is given. Returns their ids."""
     failed = []
     for deployment, status in recent(repo, environment, task, limit):
         if status is None or status.get("state") in OPEN_STATES:
-            set_status(deployment, "failure", log_url=log_url, description=description)
+            url = log_url or (status or {}).get("log_url") or None
+            set_status(deployment, "failure", log_url=url, description=description)
             failed.append(deployment.id)
     return failed
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,6 +27,7 @@ from release.cli.common import (
     check_forge,
     console,
     engine_failed,
+    err_console,
     fail,
     forge_session,
     gate_wait,
@@ -159,10 +161,11 @@ def run_engine(
     message: str | None = None,
     parallel: int | None = None,
     verbose: bool = True,
+    on_failure: Callable[[], None] | None = None,
 ) -> Any:
     """Preview or `up` the stack; `parallel` caps the resources updated at once. Without
     `verbose`, the engine's per-resource stream is not printed (a failure still shows
-    its error)."""
+    its error). `on_failure` runs after a failed run, before its error ends the command."""
     stream = automation.printer() if verbose else (lambda _line: None)
     try:
         if action == "preview":
@@ -177,6 +180,8 @@ def run_engine(
     except auto.ConcurrentUpdateError as err:
         fail(recovery.locked_message(stack.name, err))
     except auto.CommandError as err:
+        if on_failure is not None:
+            on_failure()
         engine_failed(action, stack.name, err)
 
 
@@ -300,12 +305,34 @@ def promote(
         **({RECORD_OVERRIDE: record.to_json()} if record else {}),
     }
     stack = cli_ops.notifying(proj, settings, target, extra)
-    result = run_engine("up", stack, message, None, verbose)
+    on_failure = (lambda: fail_deployments(proj, settings)) if target else None
+    result = run_engine("up", stack, message, None, verbose, on_failure)
     summary = dict(result.summary.resource_changes or {})
     values = {k: v.value for k, v in result.outputs.items()}
     _print_outputs(env, values)
     gate_wait(env, values)  # exits GATE_WAIT_EXIT_CODE when the merge waits
     console.print(f"[green]{env} is up to date[/] ({summary})")
+
+
+def fail_deployments(proj: automation.Project, settings: Settings) -> None:
+    """After a failed promotion run: its GitHub Deployment, left `in_progress` (the
+    verification or a PPC wave failed, so nothing marked it `success`), becomes `failure`."""
+    from release import deployments, forge
+
+    env = settings.environment
+    try:
+        repo = forge_session(proj, settings).repo
+        failed = deployments.fail_open(
+            repo, env, f"release promote {settings.stack} failed; see the run's output"
+        )
+    except Exception as err:  # noqa: BLE001 - the run's own error is what the command reports
+        err_console.print(
+            term(f"could not mark the deployment of {env} failed: {forge.redact(str(err))}"),
+            highlight=False,
+        )
+        return
+    for number in failed:
+        err_console.print(term(f"deployment {number} of {env}: failure"), highlight=False)
 
 
 def _print_outputs(env: str, values: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from release.program.planning import PlannedRollback, PromotionPlan, ReleaseChan
 from release.program.rollout import register_guardrails, register_rollout
 from release.providers.branch import ReleaseBranch
 from release.providers.cherry_pick import CherryPick
+from release.providers.deployment import Deployment, DeploymentStatus
 from release.providers.merge import Merge
 from release.providers.ours_merge import OursMerge
 from release.providers.pull_request import PullRequest
@@ -308,5 +309,49 @@ def register_rollback(
         exports["mergeCommit"] = merge.merge_commit
         exports["state"] = merge.merged.apply(lambda merged: "merged" if merged else "open")
         exports["gate"] = gate_output(merge, f"release promote {env}")
+        exports["deployment"] = merge.merge_commit.apply(
+            lambda sha: register_rollback_deployment(
+                settings, target, release, sha, pull.url, merge
+            )
+        )
 
     return {"rollback": exports}, [commit, pull], register_merge
+
+
+def register_rollback_deployment(
+    settings: Settings,
+    target: str,
+    replaced: str,
+    sha: str | None,
+    pr_url: pulumi.Output[str],
+    merge: Merge,
+) -> Any:
+    """Once the rollback merged: a Deployment of the environment at its merge commit (the
+    earlier release, `rollback` in its payload), `success` at once, which marks the replaced
+    release's deployment `inactive`. None while the rollback waits at its gate."""
+    if not sha:
+        return None
+    common = {"api_url": settings.api_url, "repository": settings.repository}
+    env = settings.environment
+    deployment = Deployment(
+        "rollback-deployment",
+        environment=env,
+        sha=sha,
+        release=target,
+        description=f"Roll back {env} from {replaced} to {target}",
+        payload={"rollback": True, "from": replaced},
+        log_url=pr_url,
+        opts=pulumi.ResourceOptions(depends_on=[merge]),  # the merge commit came as a value
+        **common,
+    )
+    DeploymentStatus(
+        "rollback-deployment-done",
+        environment=env,
+        deployment_id=deployment.deployment_id,
+        state="success",
+        log_url=pr_url,
+        description=f"{env} rolled back to {target}",
+        retire=f"rolled back to {target}",
+        **common,
+    )
+    return deployment.deployment_id

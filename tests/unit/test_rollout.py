@@ -459,3 +459,35 @@ def test_a_merged_gate_is_recorded_as_merged():
         )
 
     check()
+
+
+def test_a_merged_rollback_is_a_deployment_that_retires_the_replaced_one():
+    import dataclasses
+
+    from release.program.planning import PlannedRollback
+    from release.program.registration import register_promotion
+
+    monitor = install(RolloutMocks(), "staging")
+    settings, _ = settings_of("staging")
+    rollback = PlannedRollback(
+        "release/2026-11-19", "d" * 40, "e" * 40, "rollback/staging-2026-11-27", 1
+    )
+    planned = dataclasses.replace(plan("staging", False), rollback=rollback)
+    seen: dict = {}
+
+    @pulumi.runtime.test
+    def program():
+        outputs = register_promotion(settings, planned, {"stack": "x"})
+        deployment = outputs["dayTwo"]["rollback"]["deployment"]
+        return pulumi.Output.from_input(deployment).apply(lambda v: seen.update(id=v))
+
+    program()
+    reg = monitor.registered
+    deployment = reg["rollback-deployment"]
+    assert urn_of(monitor, "rollback-merge") in deployment.dependencies
+    assert deployment.inputs["release"] == "release/2026-11-19"
+    assert deployment.inputs["payload"] == {"rollback": True, "from": "release/2026-11-26"}
+    done = reg["rollback-deployment-done"]
+    assert done.inputs["state"] == "success"
+    assert done.inputs["retire"] == "rolled back to release/2026-11-19"
+    assert seen["id"] == 4242
