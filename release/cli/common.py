@@ -258,3 +258,42 @@ def post_event(url: str, event: notify.Event) -> None:
             f"  warning: notification {event.kind}: not delivered (the promotion goes on)",
             highlight=False,
         )
+
+
+# --- what the forge's Deployments say (`--from-deployments`) ----------------------------------
+
+
+def read_deployments(proj: automation.Project, env: str, ppcs: list[str] | None = None) -> Any:
+    """What the forge's Deployments say about `env`: its current deployment
+    (`release.deployments.current`) as a dict, or with `ppcs` each PPC's newest deployment
+    ({name: dict | None}); a one-line string when the forge cannot be read."""
+    from release import deployments, forge
+
+    try:
+        settings = load(proj, env)
+        repo = forge_session(proj, settings).repo
+        if ppcs is not None:
+            found = deployments.ppc_states(repo, ppcs)
+            return {name: rec.to_dict() if rec else None for name, rec in found.items()}
+        record = deployments.current(repo, settings.environment)
+    except Exception as err:  # noqa: BLE001 - a status report, it does not fail
+        return f"deployments unknown: {forge.redact(str(err))}"
+    return record.to_dict() if record else None
+
+
+def deployment_text(record: Any, state_release: str | None) -> str:
+    """One line for a deployment as `read_deployments` gives it, beside the state's answer."""
+    if isinstance(record, str):
+        return record
+    if not record:
+        return "GitHub Deployments: none"
+    state = record.get("state") or "no status"
+    text = (
+        f"GitHub Deployment {record['id']}: {record.get('release') or '?'} at "
+        f"{str(record.get('sha') or '')[:12]}, {state}"
+    )
+    if record.get("logUrl"):
+        text += f" ({record['logUrl']})"
+    if state_release and record.get("release") != state_release:
+        text += f"; differs from the stack's state ({state_release})"
+    return text

@@ -39,11 +39,13 @@ from release.cli.common import (
     actor,
     check_env,
     console,
+    deployment_text,
     err_console,
     fail,
     forge_session,
     post_event,
     project,
+    read_deployments,
     webhook,
 )
 from release.engine import automation
@@ -204,10 +206,23 @@ def ppc_status_command(
         str | None, typer.Option("--env", help="The stack (default: the one listing ppcs).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    from_deployments: Annotated[
+        bool,
+        typer.Option(
+            "--from-deployments",
+            help="Also read each PPC's GitHub Deployment (environment ppc/NAME) from the forge.",
+        ),
+    ] = False,
 ) -> None:
     """Each PPC: the release it runs, since when, and whether it lags production."""
     proj = project()
-    report = ppc_report(proj, _ppc_env(proj, env))
+    chosen = _ppc_env(proj, env)
+    report = ppc_report(proj, chosen)
+    if from_deployments:
+        names = [row["name"] for row in report["ppcs"]]
+        found = read_deployments(proj, chosen, names)
+        for row in report["ppcs"]:
+            row["deployment"] = found if isinstance(found, str) else found.get(row["name"])
     if as_json:
         print(json.dumps(report, indent=2))
         return
@@ -237,6 +252,8 @@ def ppc_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"  {text}  {cell[5]}")
         if row["lags"] or row["status"] == "not configured":
             lines.append(f"      {row['detail']}")
+        if "deployment" in row:
+            lines.append(f"      {deployment_text(row['deployment'], row['release'])}")
     if not cells:
         lines.append("  (no PPC configured)")
     return lines

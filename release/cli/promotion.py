@@ -26,6 +26,7 @@ from release.cli.common import (
     check_env,
     check_forge,
     console,
+    deployment_text,
     engine_failed,
     err_console,
     fail,
@@ -33,6 +34,7 @@ from release.cli.common import (
     gate_wait,
     load,
     project,
+    read_deployments,
     refuse_if_locked,
 )
 from release.engine import automation, recovery
@@ -420,6 +422,13 @@ def status(
             "--date", help="Show that day's duties (cadence, oncall, freeze): YYYY-MM-DD."
         ),
     ] = None,
+    from_deployments: Annotated[
+        bool,
+        typer.Option(
+            "--from-deployments",
+            help="Also read each promoted environment's GitHub Deployment back from the forge.",
+        ),
+    ] = False,
 ) -> None:
     """Each environment's release, commit, pull request and state."""
     day = None
@@ -428,7 +437,12 @@ def status(
             day = dt.date.fromisoformat(date)
         except ValueError:
             fail(f"--date {date!r}: give a day as YYYY-MM-DD, e.g. 2026-12-01")
-    rows = collect_status(project())
+    proj = project()
+    rows = collect_status(proj)
+    if from_deployments:
+        for row in rows:
+            if load(proj, row["environment"]).promotes_from:
+                row["deployment"] = read_deployments(proj, row["environment"])
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -452,7 +466,10 @@ def status(
     console.print(table)
     for row in rows:
         runs = [f"runs {row['runs']}"] if row.get("rolledBackFrom") else []
-        lines = runs + ([row["waiting"]] if row["waiting"] else []) + row["dayTwo"]
+        forge_view = (
+            [deployment_text(row["deployment"], row["release"])] if "deployment" in row else []
+        )
+        lines = runs + ([row["waiting"]] if row["waiting"] else []) + row["dayTwo"] + forge_view
         for line in lines + row.get("intent", []):
             console.print(term(f"  {row['environment']}: {line}"), highlight=False)
     cli_ops.print_schedule(project(), day)  # due today (or on --date), late, soak, PPCs
