@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from release import forge
+from release.rules.ppc_jobs import PpcJob, PpcOutcome
 
 if TYPE_CHECKING:
     from github.Deployment import Deployment
@@ -277,3 +278,52 @@ def ppc_states(repo: Repository, ppcs: Iterable[str]) -> dict[str, DeploymentRec
         seen = recent(repo, ppc_environment(name), PPC_TASK, limit=1)
         states[name] = record_of(*seen[0]) if seen else None
     return states
+
+
+def start_ppc_wave(
+    repo: Repository, jobs: Iterable[PpcJob], mark_in_progress: bool = True
+) -> dict[str, Deployment]:
+    """Before a wave runs: each job's deployment (found, else created), marked `in_progress`
+    (with `mark_in_progress`) unless it already succeeded at that commit or is in progress
+    (a re-run after a crash). Returns the deployments by PPC name, for `finish_ppc_wave`.
+
+    Request budget per PPC and release: reads, a listing and one status; writes, the
+    deployment, `in_progress` (optional) and the final status from `finish_ppc_wave`: three,
+    or two without `mark_in_progress`. GitHub allows a token about 80 content-creating
+    requests a minute and 500 an hour (secondary rate limits), so a 500-PPC rollout's
+    Deployments cost 1,000 to 1,500 writes, two to three hours of one token's write budget;
+    the client's retries wait when GitHub says so (`Retry-After`)."""
+    started: dict[str, Deployment] = {}
+    for job in jobs:
+        deployment = ensure_ppc_deployment(repo, job.ppc, job.commit, job.release, job.wave)
+        if mark_in_progress:
+            latest = latest_status(deployment)
+            if latest is None or latest.get("state") not in ("success", "in_progress"):
+                set_status(
+                    deployment, "in_progress", description=f"wave {job.wave}: updating {job.ppc}"
+                )
+        started[job.ppc] = deployment
+    return started
+
+
+def finish_ppc_wave(
+    repo: Repository,
+    jobs: Iterable[PpcJob],
+    outcomes: Iterable[PpcOutcome],
+    started: Mapping[str, Deployment] | None = None,
+) -> dict[str, str]:
+    """After a wave: each job's deployment `success` or `failure` as its outcome says, with
+    the outcome's URL as the log and its detail as the description. Returns PPC -> state."""
+    by_ppc = {outcome.ppc: outcome for outcome in outcomes}
+    done: dict[str, str] = {}
+    for job in jobs:
+        outcome = by_ppc.get(job.ppc)
+        if outcome is None:
+            continue  # not run (the executor stopped before it): left as it is
+        deployment = (started or {}).get(job.ppc) or ensure_ppc_deployment(
+            repo, job.ppc, job.commit, job.release, job.wave
+        )
+        state = "success" if outcome.ok else "failure"
+        set_status(deployment, state, log_url=outcome.url or None, description=outcome.detail)
+        done[job.ppc] = state
+    return done

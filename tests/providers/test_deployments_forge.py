@@ -155,3 +155,48 @@ def test_deployment_provider_creates_once_and_the_status_finishes_it(repo, sandb
         assert provider.create(inputs).outs["state"] == "success"
     finally:
         forge.set_token(None)
+
+
+def test_a_ppc_wave_starts_and_finishes_its_deployments_once(repo, sandbox):
+    from release.rules.ppc_jobs import PpcJob, PpcOutcome
+
+    sha = repo.get_branch("master").commit.sha
+    release = "release/2026-11-19"
+    jobs = [PpcJob("globex", release, sha, 2), PpcJob("initech", release, sha, 2)]
+    started = deployments.start_ppc_wave(repo, jobs)
+    assert {name: _states(d) for name, d in started.items()} == {
+        "globex": ["in_progress"],
+        "initech": ["in_progress"],
+    }
+    outcomes = [
+        PpcOutcome("globex", True, "updated", "https://ci.example/run/1"),
+        PpcOutcome("initech", False, "job exited 1"),
+    ]
+    assert deployments.finish_ppc_wave(repo, jobs, outcomes, started) == {
+        "globex": "success",
+        "initech": "failure",
+    }
+    globex = deployments.ppc_states(repo, ["globex"])["globex"]
+    assert globex is not None and globex.log_url == "https://ci.example/run/1"
+    # The rollout again (initech fixed): globex is not touched, initech runs again.
+    sandbox.reset_counters()
+    again = deployments.start_ppc_wave(repo, jobs)
+    assert _states(again["globex"]) == ["success", "in_progress"]
+    assert _states(again["initech"]) == ["in_progress", "failure", "in_progress"]
+    assert sandbox.writes() == 1
+    deployments.finish_ppc_wave(repo, jobs[1:], [PpcOutcome("initech", True, "updated")])
+    assert repo.get_deployments(task=deployments.PPC_TASK).totalCount == 2
+    assert deployments.ppc_states(repo, ["initech"])["initech"].state == "success"
+    # a job the executor never reported is left alone
+    assert deployments.finish_ppc_wave(repo, jobs, []) == {}
+
+
+def test_a_ppc_wave_without_in_progress_writes_one_status(repo):
+    from release.rules.ppc_jobs import PpcJob, PpcOutcome
+
+    sha = repo.get_branch("master").commit.sha
+    jobs = [PpcJob("hooli", "release/2026-11-19", sha, 3)]
+    started = deployments.start_ppc_wave(repo, jobs, mark_in_progress=False)
+    assert _states(started["hooli"]) == []
+    deployments.finish_ppc_wave(repo, jobs, [PpcOutcome("hooli", True, "updated")], started)
+    assert _states(started["hooli"]) == ["success"]
