@@ -3,9 +3,10 @@
 Release branch, the carried fixes (`--carry`), ours-merge (when the plan needs one), the
 listed picks and reverts, the pull request; a rollback's commit and pull request; the
 stack's record of intent (`TrainRecord`); then the gated merges and, after the release's
-merge, the smoke test, the PPC rollout and the guardrails (release/program/rollout.py).
-Nothing here reads the forge: every decision is in the `PromotionPlan`
-(release/program/planning.py).
+merge, the Deployment, the smoke test, the PPC rollout and the guardrails
+(release/program/rollout.py); after a rollback's merge, its Deployment
+(`register_rollback_deployment`). Nothing here reads the forge: every decision is in the
+`PromotionPlan` (release/program/planning.py).
 
 The record depends on every step before it and the merges depend on the record: a refused
 or failed step records nothing, and a promotion waiting at a closed gate keeps its release,

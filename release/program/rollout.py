@@ -1,4 +1,5 @@
-"""After production's merge: the smoke test, the customer PPC rollout, and the guardrails.
+"""After a merge: the promotion's Deployment, the smoke test, the customer PPC rollout, and
+the guardrails.
 
 "After the Pulumi Service has been updated, and rolled out to production ... we then are
 able to update customer PPCs." A promotion stack whose config lists `ppcs` gets, in the
@@ -10,7 +11,11 @@ same `up` and after its Merge resource:
    head commit and the component pins of the payload's new end in their environment; a new
    commit or new pins run the waves again (and only then).
 
-Both wait for the merge through data: their inputs carry the Merge resource's merge commit,
+Every promotion stack also gets its GitHub Deployment (release/providers/deployment.py): a
+`Deployment` of the environment at the merge commit, `in_progress` from the merge, and a
+`DeploymentStatus` `success` that depends on the smoke test and the last PPC wave.
+
+All of them wait for the merge through data: their inputs carry the Merge resource's merge commit,
 so the engine records the dependency; and they are registered only once the merge has a merge
 commit (release/program/registration.py): a merge waiting at its gate is recorded as
 waiting, and nothing after it starts.
