@@ -399,6 +399,7 @@ PERMISSION_NAMES = {
     "issues": "Issues",
     "administration": "Administration",
     "actions": "Actions",
+    "deployments": "Deployments",
     "metadata": "Metadata",
 }
 
@@ -451,7 +452,9 @@ def _root_cause(err: BaseException) -> str:
     return redact(type(last).__name__)
 
 
-REQUIRED_PERMISSIONS = "Contents: write, Pull requests: write, Commit statuses: read, Checks: read"
+REQUIRED_PERMISSIONS = (
+    "Contents: write, Pull requests: write, Deployments: write, Commit statuses: read, Checks: read"
+)
 """What a promotion's token needs, in GitHub's fine-grained names."""
 
 
