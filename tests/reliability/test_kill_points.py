@@ -50,6 +50,7 @@ class EndState:
     pending_operations: int
     ppcs: dict[str, str]
     ppc_updates: dict[str, int]
+    deployments: tuple[tuple[str, str, tuple[str, ...]], ...]  # (env, sha is env, statuses)
 
 
 def end_state(train: CliTrain, before: dict[str, str], env: str) -> EndState:
@@ -93,6 +94,10 @@ def end_state(train: CliTrain, before: dict[str, str], env: str) -> EndState:
         pending_operations=len(train.deployment(env).get("pending_operations") or []),
         ppcs={name: r.release for name, r in read_ppc_state(ppc_dir).items()},
         ppc_updates=ppc_updates(ppc_dir),
+        deployments=tuple(
+            (d.environment, str(d.sha == env_head), tuple(s.state for s in d.get_statuses()))
+            for d in repo.get_deployments(environment=env)
+        ),
     )
 
 
