@@ -64,7 +64,8 @@ class PpcRollout(pulumi.ComponentResource):
 
     `environment` is added to every job's environment (the train's own variables win);
     `dir` is the folder the jobs run in (default: the program's); `state` fills the
-    template's `{state}` placeholder.
+    template's `{state}` placeholder. With `deployments` ({api_url, repository}), each PPC's
+    update is also a GitHub Deployment to `ppc/<name>` (release/deployments.py).
 
     Attributes: `waves` (the plan), `resources` (wave number -> its PpcWave) and `outcomes`
     (an Output of the JSON text of PPC name -> {"wave", "ok", "detail", "url"}, every PPC
@@ -88,6 +89,7 @@ class PpcRollout(pulumi.ComponentResource):
         dir: str | None = None,
         state: str = "",
         executor: Mapping[str, Any] | None = None,
+        deployments: Mapping[str, pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # Validate everything before registering anything.
@@ -113,6 +115,7 @@ class PpcRollout(pulumi.ComponentResource):
                 pins=pins,
                 environment=dict(environment or {}),
                 executor=spec,
+                deployments=deployments,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
             )
             self.resources[number] = resource

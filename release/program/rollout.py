@@ -102,6 +102,7 @@ def register_rollout(
             environment={"RELEASE_TRAIN_ENVIRONMENT": settings.environment},
             state=rollout.ppc_state_dir,
             executor=on_actions,
+            deployments=common,
         )
         added["ppcs"] = {
             "waves": [[p.name for p in wave] for wave in ppcs.waves],
@@ -110,8 +111,7 @@ def register_rollout(
             "commit": after_merge,
             "outcomes": ppcs.outcomes,
         }
-        # The last wave waits for every earlier one (through the wave gates).
-        done += [ppcs.commands[p.name] for p in ppcs.waves[-1]]
+        done.append(ppcs.resources[max(ppcs.resources)])  # the last wave waits for the others
     final = DeploymentStatus(
         "deployment-done",
         environment=env,

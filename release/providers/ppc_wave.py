@@ -38,13 +38,14 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
-from release.providers.base import ForgeProvider, ForgeResource, provider_session
+from release import deployments
+from release.providers.base import ForgeProvider, ForgeResource, call, provider_session
 from release.providers.ppc_command import CommandExecutor
 from release.rules.ppc_jobs import PpcExecutor, PpcJob, PpcOutcome, failed
 from release.rules.ppcs import Ppc, PpcConfigError, ppc_environment
 from release.rules.text import visible
 
-INPUTS = ("wave", "release", "commit", "ppcs", "pins", "environment", "executor")
+INPUTS = ("wave", "release", "commit", "ppcs", "pins", "environment", "executor", "deployments")
 EXECUTOR_KINDS = ("command", "actions")
 
 
@@ -173,10 +174,25 @@ class PpcWaveProvider(ForgeProvider):
 
     def _run(self, props: Mapping[str, Any], jobs: list[PpcJob]) -> dict[str, dict[str, Any]]:
         executor = executor_from(props["executor"])
+        forge_at = props.get("deployments") or None  # {api_url, repository}: PPC deployments
+        repo = self.repo(dict(forge_at)) if forge_at else None
+        started = (
+            call(
+                f"start the deployments of PPC wave {props['wave']}",
+                lambda: deployments.start_ppc_wave(repo, jobs),
+            )
+            if repo is not None
+            else {}
+        )
         results = executor.run_wave(jobs, _report)
         if [r.ppc for r in results] != [job.ppc for job in jobs]:
             raise PpcWaveFailed(
                 f"PPC wave {props['wave']}: the executor answered for other PPCs than asked"
+            )
+        if repo is not None:
+            call(
+                f"finish the deployments of PPC wave {props['wave']}",
+                lambda: deployments.finish_ppc_wave(repo, jobs, results, started),
             )
         if failed(results):
             raise PpcWaveFailed(failure_message(int(props["wave"]), props["release"], results))
@@ -203,6 +219,7 @@ class PpcWave(ForgeResource, module="release", name="PpcWave"):
         pins: Mapping[str, pulumi.Input[str]],
         environment: Mapping[str, pulumi.Input[str]],
         executor: Mapping[str, Any],
+        deployments: Mapping[str, pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -213,5 +230,6 @@ class PpcWave(ForgeResource, module="release", name="PpcWave"):
             "pins": dict(pins),
             "environment": dict(environment),
             "executor": dict(executor),
+            "deployments": dict(deployments) if deployments else None,
         }
         super().__init__(PpcWaveProvider(), name, props, ("outcomes",), opts)

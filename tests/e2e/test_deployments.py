@@ -18,6 +18,7 @@ from tests.e2e.train import RELEASE_DATE, Train
 pytestmark = pytest.mark.e2e
 RELEASE = f"release/{RELEASE_DATE}"
 EARLIER = "release/2026-11-19"
+PPCS = sorted(["acme-internal", "globex", "initech", "hooli", "soylent", "umbrella"])
 
 
 @pytest.fixture
@@ -102,6 +103,15 @@ def test_a_week_of_promotions_a_failure_a_rollback_and_re_runs(train, monkeypatc
     assert cli(monkeypatch, *args)[0] == 0
     assert [d.id for d in of(repo, "production")] == [prod.id]
     assert states(prod) == ["success", "failure", "in_progress"]
+    # Each PPC's update is a deployment to ppc/<name>, at the release's head: globex failed
+    # once, then succeeded; wave 1 was not deployed again.
+    head = train.outputs("production")["releaseHead"]
+    ppcs = {d.environment: d for d in repo.get_deployments(task="deploy:ppc")}
+    assert sorted(ppcs) == [f"ppc/{n}" for n in PPCS]
+    assert {d.sha for d in ppcs.values()} == {head}
+    assert states(ppcs["ppc/acme-internal"]) == ["success", "in_progress"]
+    assert states(ppcs["ppc/globex"]) == ["success", "in_progress", "failure", "in_progress"]
+    assert ppcs["ppc/hooli"].payload == {"release": RELEASE, "ppc": "hooli", "wave": 3}
 
     # What the forge says, beside the state's answer.
     code, output = cli(monkeypatch, "status", "--from-deployments", "--json")
@@ -112,7 +122,9 @@ def test_a_week_of_promotions_a_failure_a_rollback_and_re_runs(train, monkeypatc
     code, output = cli(monkeypatch, "status", "--from-deployments")
     assert f"production: GitHub Deployment {prod.id}: {RELEASE}" in output
     code, output = cli(monkeypatch, "ppc", "status", "--from-deployments", "--json")
-    assert code == 0 and all("deployment" in row for row in json.loads(output)["ppcs"])
+    rows = json.loads(output)["ppcs"]
+    assert code == 0 and {row["deployment"]["state"] for row in rows} == {"success"}
+    assert {row["deployment"]["release"] for row in rows} == {RELEASE}
 
     # Roll staging back to the release before: a deployment of that release at the
     # rollback's merge commit, and the replaced one is `inactive`.
@@ -136,4 +148,4 @@ def test_a_week_of_promotions_a_failure_a_rollback_and_re_runs(train, monkeypatc
     for env in ("staging", "production"):
         train.stack(env).up(on_output=train.harness_log)
     assert train.sandbox.writes() == 0
-    assert repo.get_deployments().totalCount == 3
+    assert repo.get_deployments().totalCount == 3 + len(PPCS)

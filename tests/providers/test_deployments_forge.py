@@ -200,3 +200,51 @@ def test_a_ppc_wave_without_in_progress_writes_one_status(repo):
     assert _states(started["hooli"]) == []
     deployments.finish_ppc_wave(repo, jobs, [PpcOutcome("hooli", True, "updated")], started)
     assert _states(started["hooli"]) == ["success"]
+
+
+def test_a_ppc_wave_resource_records_each_ppcs_deployment(repo, sandbox, tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    from release import forge
+    from release.providers.ppc_wave import PpcWaveFailed, PpcWaveProvider, ppcs_text
+    from release.rules.ppcs import Ppc
+    from tests.support.providers import engine_copy
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # `python -m release.ppc_deploy`
+    sha = repo.get_branch("master").commit.sha
+    command = (
+        f"{sys.executable} -m release.ppc_deploy --state {{state}} --ppc {{ppc}} "
+        "--release {release} --commit {commit}"
+    )
+    props = {
+        "wave": 2,
+        "release": "release/2026-11-26",
+        "commit": sha,
+        "ppcs": ppcs_text([Ppc("globex", 2, {}), Ppc("initech", 2, {})]),
+        "pins": {},
+        "environment": {},
+        "executor": {"kind": "command", "command": command, "state": str(tmp_path)},
+        "deployments": {"api_url": sandbox.base_url, "repository": repo.full_name},
+    }
+    (tmp_path / "fail").write_text("initech\n")
+    provider = engine_copy(PpcWaveProvider(), sandbox.token)
+    try:
+        with pytest.raises(PpcWaveFailed):
+            provider.create(props)
+        found = deployments.ppc_states(repo, ["globex", "initech"])
+        assert found["globex"].state == "success" and found["initech"].state == "failure"
+        (tmp_path / "fail").unlink()
+        provider.create(props)  # again: initech is updated, globex only found again
+        assert repo.get_deployments(task=deployments.PPC_TASK).totalCount == 2
+        globex, initech = (
+            repo.get_deployments(environment=f"ppc/{n}")[0] for n in ("globex", "initech")
+        )
+        assert _states(globex) == ["success", "in_progress"]
+        assert _states(initech) == ["success", "in_progress", "failure", "in_progress"]
+        # without `deployments`, a wave writes nothing to the forge
+        sandbox.reset_counters()
+        provider.create({**props, "deployments": None, "commit": "f" * 40})
+        assert sandbox.writes() == 0
+    finally:
+        forge.set_token(None)

@@ -141,8 +141,13 @@ def test_production_registers_smoke_test_then_waves_after_the_merge():
     done = reg["deployment-done"]
     assert done.inputs["state"] == "success" and done.inputs["deployment_id"] == 4242
     assert done.inputs["retire"] == "replaced by release/2026-11-26"
-    last_wave = {urn_of(monitor, f"ppc-{n}") for n in ("hooli", "soylent", "umbrella")}
-    assert {urn_of(monitor, "verify"), *last_wave} <= set(done.dependencies)
+    assert {urn_of(monitor, "verify"), urn_of(monitor, "ppc-wave-3")} <= set(done.dependencies)
+    # each wave also makes its PPCs' GitHub Deployments (ppc/<name>), on the stack's forge
+    for number in (1, 2, 3):
+        assert reg[f"ppc-wave-{number}"].inputs["deployments"] == {
+            "api_url": deployment.inputs["api_url"],
+            "repository": "acme/service",
+        }
     assert result["resolved"]["deployment"]["environment"] == "production"
 
 
