@@ -11,7 +11,14 @@ For one wave (`ActionsExecutor.run_wave`):
    A job's runs are those whose title (the rendered run-name) holds its correlation id
    (`PpcJob.correlation_id`: one per PPC and commit). A successful one: nothing to do. A
    queued or running one (a killed rollout's leftover): awaited, never dispatched again.
-   None, or only failed or cancelled ones: the job is dispatched.
+   None, or only failed or cancelled ones: the job is meant for a dispatch.
+   GitHub lists a dispatched run a few seconds after the dispatch, so a rollout killed
+   just after dispatching and started again at once would not see that run yet. Before
+   dispatching, the jobs without a run therefore wait together once, `settle_seconds`
+   (10 s, longer than GitHub's listing delay), and the recent runs are listed once more:
+   a run found then is awaited (or, successful, ends its job) like one found at first.
+   Only the jobs still without a run are dispatched. A wave with nothing to dispatch
+   does not wait.
 3. Dispatches are writes: the session's client spaces them by the pacing policy
    (`rules.pacing`, 1 s apart on GitHub). A rate-limited dispatch is sent again after the
    wait the forge asks; a dispatch whose answer was lost (5xx, timeout) is only sent again
@@ -28,19 +35,18 @@ secondary limits ask for writes a second apart). For a wave of N PPCs:
 - 2 reads for the workflow and its file;
 - ceil(R / 100) reads for the first listing, R the workflow's runs in the lookback window
   (about N a release, so 10 pages for 500 PPCs and two weekly releases);
+- when anything is to be dispatched, one more listing after the settle delay, of the
+  runs created in the last minutes only: ceil(S / 100) reads, usually one (S the runs
+  created meanwhile), and `settle_seconds` (10 s) of waiting once per wave;
 - N writes (dispatches), one a second: 500 PPCs take 500 s to dispatch;
 - per poll, ceil(U / 100) reads, U the runs created since the oldest unfinished one (at
   most N plus runs started by others meanwhile); polls come at most every `poll_max` s
   (30 s), so a 500-PPC wave running 30 minutes costs about 60 polls x 5 pages = 300 reads;
 - one write per timed-out run (the cancel).
 
-So that wave costs about 2 + 10 + 500 + 300 = 812 requests, 1.6 per PPC, against one GET
+So that wave costs about 2 + 10 + 1 + 500 + 300 = 813 requests, 1.6 per PPC, against one GET
 per run per poll (500 x 60 = 30,000 reads: six hours of a token's budget). `make bench`
 prints the requests per PPC measured against the sandbox.
-
-One window is left open: GitHub lists a dispatched run a few seconds after the dispatch.
-A rollout killed and started again within those seconds does not see the run yet and
-dispatches a second one; a restart of the engine takes longer than that.
 
 The job's `environment` is not sent: a workflow accepts only the inputs it declares (25 at
 most). The executor reads no config and no environment variable: its settings and the
@@ -85,12 +91,15 @@ class ActionsSettings:
     poll_max: float = 30.0
     appear_timeout: float = 120.0
     lookback_days: float = 14.0
+    settle_seconds: float = 10.0  # the wait before a second look for runs, covering GitHub's
+    # delay in listing a dispatched run (a run a killed rollout has just dispatched)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> ActionsSettings:
         """From the plain data a wave resource carries (`RolloutSettings.actions_spec`):
         {"kind": "actions", "workflow", "ref" ("" for the default branch), "timeout"
-        [, "poll_first", "poll_max", "appear_timeout", "lookback_days"]}; other keys (the
+        [, "poll_first", "poll_max", "appear_timeout", "lookback_days", "settle_seconds"]};
+        other keys (the
         forge's "api_url" and "repository") are the session's."""
         if not spec.get("workflow"):
             raise ValueError("no workflow")
@@ -98,7 +107,13 @@ class ActionsSettings:
             raise ValueError(f"timeout {spec['timeout']!r} is not a number of seconds > 0")
         known = {
             name: float(spec[name])
-            for name in ("poll_first", "poll_max", "appear_timeout", "lookback_days")
+            for name in (
+                "poll_first",
+                "poll_max",
+                "appear_timeout",
+                "lookback_days",
+                "settle_seconds",
+            )
             if spec.get(name) is not None
         }
         return cls(
@@ -228,31 +243,53 @@ class ActionsExecutor:
         tracks: list[_Track] = []
         to_dispatch: list[_Track] = []
         for job in jobs:
-            mine = [r for r in earlier if _matches(r.get("display_title", ""), job.correlation_id)]
-            track = _Track(job, self.clock(), skip_ids=frozenset(int(r["id"]) for r in mine))
+            track = _Track(job, self.clock())
             tracks.append(track)
-            done = next(
-                (
-                    r
-                    for r in mine
-                    if r.get("status") == "completed" and r.get("conclusion") == "success"
-                ),
-                None,
-            )
-            active = next((r for r in mine if r.get("status") != "completed"), None)
-            if done is not None:
-                track.outcome = PpcOutcome(
-                    job.ppc, True, "already updated by an earlier run", done.get("html_url", "")
-                )
-                report(f"{_who(job)}: already updated by {_run_text(done)}")
-            elif active is not None:
-                track.run = active
-                track.status = str(active.get("status"))
-                report(f"{_who(job)}: awaiting the run already {track.status}: {_run_text(active)}")
-            else:
+            if self._found(track, earlier, report):
                 to_dispatch.append(track)
+        if to_dispatch and self.settings.settle_seconds > 0:
+            # A run dispatched just before (by a rollout killed a moment ago) is listed a
+            # few seconds late: look once more, for every such job at once, before sending.
+            report(
+                f"{len(to_dispatch)} PPC(s) without a run: looking again in "
+                f"{self.settings.settle_seconds:g} s before dispatching"
+            )
+            self.sleep(self.settings.settle_seconds)
+            recent = self._runs_since(now - CLOCK_SKEW)
+            to_dispatch = [t for t in to_dispatch if self._found(t, recent, report)]
         self._drive(tracks, to_dispatch, report)
         return [t.outcome or PpcOutcome(t.job.ppc, False, "not finished") for t in tracks]
+
+    def _found(
+        self, track: _Track, runs: Sequence[Mapping[str, Any]], report: Callable[[str], None]
+    ) -> bool:
+        """Match the job against a listing of runs: a successful run ends it, a queued or
+        running one is awaited. True when it still needs a dispatch (no run, or only
+        failed or cancelled ones, which its dispatched run is not mistaken for)."""
+        job = track.job
+        mine = [r for r in runs if _matches(r.get("display_title", ""), job.correlation_id)]
+        track.skip_ids = track.skip_ids | frozenset(int(r["id"]) for r in mine)
+        done = next(
+            (
+                r
+                for r in mine
+                if r.get("status") == "completed" and r.get("conclusion") == "success"
+            ),
+            None,
+        )
+        active = next((r for r in mine if r.get("status") != "completed"), None)
+        if done is not None:
+            track.outcome = PpcOutcome(
+                job.ppc, True, "already updated by an earlier run", done.get("html_url", "")
+            )
+            report(f"{_who(job)}: already updated by {_run_text(done)}")
+            return False
+        if active is not None:
+            track.run = active
+            track.status = str(active.get("status"))
+            report(f"{_who(job)}: awaiting the run already {track.status}: {_run_text(active)}")
+            return False
+        return True
 
     def _drive(
         self, tracks: list[_Track], to_dispatch: list[_Track], report: Callable[[str], None]

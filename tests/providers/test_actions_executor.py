@@ -17,7 +17,9 @@ from sandbox.seed import REPO
 
 COMMIT = "c0ffee" + "0" * 34
 RELEASE = "release/2026-11-26"
-FAST = {"poll_first": 0.05, "poll_max": 0.2, "appear_timeout": 3.0}
+# The settle delay covers the sandbox's appear_seconds (0.3 s in `sb`), as 10 s covers GitHub's.
+FAST = {"poll_first": 0.05, "poll_max": 0.2, "appear_timeout": 3.0, "settle_seconds": 0.5}
+LISTING = "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs"
 
 
 def _executor(
@@ -88,9 +90,13 @@ def test_a_second_wave_after_success_dispatches_nothing(sb):
     jobs = _jobs("globex", "initech")
     assert all(o.ok for o in _executor(sb).run_wave(jobs, lambda _: None))
     sb.reset_counters()
-    outcomes = _executor(sb).run_wave(jobs, lambda _: None)
+    lines: list[str] = []
+    # Nothing to dispatch: no settle wait (a long one would show as a line and a listing).
+    outcomes = _executor(sb, settle_seconds=60).run_wave(jobs, lines.append)
     assert [(o.ok, o.detail) for o in outcomes] == [(True, "already updated by an earlier run")] * 2
     assert sb.writes() == 0
+    assert not any("looking again" in line for line in lines)
+    assert sb.counters()[LISTING]["reads"] == 1  # the first listing only
     assert len(sb.workflow_runs(REPO)) == 2
     # Another commit of the same PPC is another update.
     assert _executor(sb).run_wave(_jobs("globex", commit="d" * 40), lambda _: None)[0].ok
@@ -131,6 +137,35 @@ def test_after_a_crash_a_new_executor_awaits_the_run_instead_of_dispatching_agai
     assert all(o.ok for o in outcomes), outcomes
     assert sorted(_dispatched(sb)) == ["globex", "initech", "umbrella"]  # none twice
     assert any("awaiting the run already" in line for line in lines)
+
+
+def test_a_crash_right_after_a_dispatch_does_not_dispatch_the_ppc_again(sb):
+    # The rollout dies just after dispatching globex and starts again at once, before
+    # the sandbox lists the run (as GitHub lists it seconds late): the settle look finds it.
+    sb.actions.configure(seconds=3.0, appear_seconds=1.0)
+    jobs = _jobs("globex", "initech")
+
+    def die_after_globex(line: str) -> None:
+        if "globex: dispatched" in line:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        _executor(sb, settle_seconds=1.5).run_wave(jobs, die_after_globex)
+    assert _dispatched(sb) == ["globex"]
+    lines: list[str] = []
+    outcomes = _executor(sb, settle_seconds=1.5).run_wave(jobs, lines.append)
+    assert all(o.ok for o in outcomes), outcomes
+    runs = [r for r in sb.workflow_runs(REPO) if r["inputs"]["ppc"] == "globex"]
+    assert [(r["inputs"]["commit"], r["inputs"]["correlation_id"]) for r in runs] == [
+        (COMMIT, "rt-globex-c0ffee000000")
+    ]  # exactly one run for globex at this commit
+    assert sorted(_dispatched(sb)) == ["globex", "initech"]
+    # Both jobs lacked a run at first: one settle wait for the two, then only initech sent.
+    assert [line for line in lines if "looking again" in line] == [
+        "2 PPC(s) without a run: looking again in 1.5 s before dispatching"
+    ]
+    assert any(line.startswith("globex: awaiting the run already") for line in lines)
+    assert not any(line.startswith("globex: dispatched") for line in lines)
 
 
 def test_two_rollouts_at_once_do_not_dispatch_twice_when_one_sees_the_other(sb):
@@ -185,7 +220,7 @@ def test_polling_lists_runs_instead_of_reading_each_one(sb):
     assert all(o.ok for o in outcomes)
     counters = sb.counters()
     assert not any(key.startswith("GET /repos/{owner}/{repo}/actions/runs/") for key in counters)
-    listings = counters["GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs"]["reads"]
+    listings = counters[LISTING]["reads"]
     assert sb.writes() == len(ppcs)
     # Each poll is one listing for all twelve runs.
     assert listings < 3 * len(ppcs), listings
@@ -251,3 +286,5 @@ def test_settings_from_a_wave_spec():
     settings = ActionsSettings.from_spec(spec)
     assert (settings.workflow, settings.ref, settings.timeout) == ("ppc-update.yml", "main", 900.0)
     assert ActionsSettings.from_spec({**spec, "poll_max": 2}).poll_max == 2.0
+    assert settings.settle_seconds == 10.0  # longer than GitHub takes to list a new run
+    assert ActionsSettings.from_spec({**spec, "settle_seconds": 1}).settle_seconds == 1.0
