@@ -706,9 +706,16 @@ def bench_actions(work: Path, count: int) -> None:
         for i, job in enumerate(jobs):
             sb.actions.plan(job.ppc, seconds=2 + (i % 10) * 0.5)
         # GitHub's polling timings scaled down with the runs (5 s -> 0.5 s, 30 s -> 2 s); the
-        # writes unspaced (on github.com the pacing policy sends them a second apart).
+        # writes unspaced (on github.com the pacing policy sends them a second apart); the
+        # settle wait before dispatching covers the runner's listing delay (10 s on GitHub).
         settings = ActionsSettings(
-            "update-ppc.yml", "master", 600, poll_first=0.5, poll_max=2.0, appear_timeout=30
+            "update-ppc.yml",
+            "master",
+            600,
+            poll_first=0.5,
+            poll_max=2.0,
+            appear_timeout=30,
+            settle_seconds=1.5,
         )
         session = ForgeSession(sb.base_url, REPO, sb.token, pacing=Pacing.local())
         sb.reset_counters()
