@@ -1,6 +1,6 @@
 """`make bench`: the figures of the README's "Performance" section, each beside its goal.
 
-    python -m devtools.bench [--only NAME ...]
+    python -m devtools.bench [--only NAME ...] [--ppcs N]
 
 Everything runs on this machine against a local sandbox forge and the real Pulumi engine
 (the one `make pulumi` installs, found on PATH or under RELEASE_TRAIN_PULUMI_ROOT):
@@ -969,6 +969,9 @@ def _print_routes(routes: dict[str, int]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.bench", description=__doc__)
     parser.add_argument("--only", action="append", choices=BENCHES, help="run only these")
+    parser.add_argument(
+        "--ppcs", type=int, default=500, help="PPCs in the Actions executor's wave (500)"
+    )
     args = parser.parse_args(argv)
     chosen = args.only or list(BENCHES)
     print(f"release-train benchmarks on {machine()}", flush=True)
