@@ -78,7 +78,7 @@ def register_promotion(
     """The resources of a promotion, in order: branch, ours-merge, picks and reverts, the
     rollback's commit and pull request, the pull request, the record, the merges."""
     release, commit = plan.release, plan.commit
-    common = {"api_url": settings.api_url, "repository": settings.repository}
+    common = settings.forge_inputs()
     branch = ReleaseBranch("release-branch", branch=release, commit=commit, **common)
     head: pulumi.Output[str] = branch.commit
     for sha in plan.carried:  # fixes only the running release has, carried before its merge
@@ -182,7 +182,7 @@ def register_release_changes(
 ) -> tuple[pulumi.Output[str], dict[str, Any]]:
     """Chain the picks, then the reverts, on the release branch's head; return the head
     after them and what to export."""
-    common = {"api_url": settings.api_url, "repository": settings.repository}
+    common = settings.forge_inputs()
     picks: list[dict[str, Any]] = []
     for sha, found in changes.picks:
         pulumi.log.info(
@@ -264,7 +264,7 @@ def register_rollback(
     gate = gate or Approvers(tuple(settings.reviewers), approvals)
     reviewers = list(gate.reviewers)
     must_approve = list(gate.must_approve) if approvals > 0 else []
-    common = {"api_url": settings.api_url, "repository": settings.repository}
+    common = settings.forge_inputs()
     commit = RollbackCommit(
         "rollback-commit",
         environment=env,
@@ -332,7 +332,7 @@ def register_rollback_deployment(
     release's deployment `inactive`. None while the rollback waits at its gate."""
     if not sha:
         return None
-    common = {"api_url": settings.api_url, "repository": settings.repository}
+    common = settings.forge_inputs()
     env = settings.environment
     deployment = Deployment(
         "rollback-deployment",

@@ -57,7 +57,7 @@ def register_rollout(
     after_merge = pulumi.Output.all(head, merged).apply(lambda values: values[0])
     added: dict[str, Any] = {}
     after: list[pulumi.Resource] = []
-    common = {"api_url": settings.api_url, "repository": settings.repository}
+    common = settings.forge_inputs()
     env = settings.environment
     deployment = Deployment(
         "deployment",

@@ -358,6 +358,10 @@ class Settings:
         """True for the stack that follows the source branch (testing): it promotes nothing."""
         return self.promotes_from is None
 
+    def forge_inputs(self) -> dict[str, str]:
+        """The forge every provider resource names in its inputs: `api_url`, `repository`."""
+        return {"api_url": self.api_url, "repository": self.repository}
+
 
 def release_name(day: dt.date) -> str:
     """The release branch for a cut on `day`: `release/YYYY-MM-DD`."""

@@ -18,6 +18,7 @@ from release.rules.config import (
     NAMESPACE,
     ConfigError,
     Pin,
+    Settings,
     check_branch_name,
     check_date,
     check_sha,
@@ -647,3 +648,8 @@ def test_promotes_from_names_the_stacks_that_exist() -> None:
         parse_settings("staging", staging(promotesFrom="qa"), {}, stacks=["testing", "staging"])
     assert "no such stack (no Pulumi.qa.yaml); the stacks are: testing" == caught.value.fix
     assert parse_settings("staging", staging(), {}, stacks=["testing", "staging"]).promotes_from
+
+
+def test_forge_inputs_name_the_forge_every_provider_resource_uses():
+    settings = Settings("staging", "acme/service", "staging", api_url="http://f/api")
+    assert settings.forge_inputs() == {"api_url": "http://f/api", "repository": "acme/service"}
