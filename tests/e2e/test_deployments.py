@@ -23,10 +23,7 @@ PPCS = sorted(["acme-internal", "globex", "initech", "hooli", "soylent", "umbrel
 
 @pytest.fixture
 def train(harness, seeded_sandbox, monkeypatch):
-    train = Train.start(harness, seeded_sandbox, monkeypatch)
-    for key, value in harness.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("RELEASE_TRAIN_PROJECT_DIR", str(train.project.directory))
+    train = Train.for_cli(harness, seeded_sandbox, monkeypatch)
     return train
 
 

@@ -35,10 +35,7 @@ def receiver():
 
 @pytest.fixture
 def train(harness, seeded_sandbox, monkeypatch):
-    train = Train.start(harness, seeded_sandbox, monkeypatch)
-    for key, value in harness.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("RELEASE_TRAIN_PROJECT_DIR", str(train.project.directory))
+    train = Train.for_cli(harness, seeded_sandbox, monkeypatch)
     monkeypatch.setenv("RELEASE_TRAIN_ACTOR", ACTOR)
     return train
 

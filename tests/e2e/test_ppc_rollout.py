@@ -84,10 +84,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def train(harness, seeded_sandbox, monkeypatch):
-    train = Train.start(harness, seeded_sandbox, monkeypatch)
-    for key, value in harness.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("RELEASE_TRAIN_PROJECT_DIR", str(train.project.directory))
+    train = Train.for_cli(harness, seeded_sandbox, monkeypatch)
     return train
 
 

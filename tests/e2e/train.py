@@ -37,6 +37,16 @@ class Train:
         monkeypatch.setenv("RELEASE_TRAIN_PULUMI_ROOT", str(harness.engine.bin_dir.parent))
         return cls(harness, TrainProject.create(sandbox, harness.workdir, harness.env()))
 
+    @classmethod
+    def for_cli(cls, harness: Harness, sandbox: Any, monkeypatch: Any) -> Train:
+        """`start`, with the harness's environment and the project folder exported for the
+        `release` command run in this process (typer's CliRunner)."""
+        train = cls.start(harness, sandbox, monkeypatch)
+        for key, value in harness.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("RELEASE_TRAIN_PROJECT_DIR", str(train.project.directory))
+        return train
+
     @property
     def project(self) -> automation.Project:
         return self.setup.project
