@@ -161,13 +161,11 @@ def run_engine(
     action: str,
     stack: auto.Stack,
     message: str | None = None,
-    parallel: int | None = None,
     verbose: bool = True,
     on_failure: Callable[[], None] | None = None,
 ) -> Any:
-    """Preview or `up` the stack; `parallel` caps the resources updated at once. Without
-    `verbose`, the engine's per-resource stream is not printed (a failure still shows
-    its error). `on_failure` runs after a failed run, before its error ends the command."""
+    """Preview or `up` the stack. Without `verbose`, the engine's per-resource stream is
+    not printed (a failure still shows its error). `on_failure` runs after a failed run, before its error ends the command."""
     stream = automation.printer() if verbose else (lambda _line: None)
     try:
         if action == "preview":
@@ -175,7 +173,6 @@ def run_engine(
         return automation.up(  # after a crashed run, recovers first
             stack,
             message,
-            parallel,
             on_output=stream,
             on_note=lambda note: console.print(f"recovered: {term(note)}", highlight=False),
         )
@@ -308,7 +305,7 @@ def promote(
     }
     stack = cli_ops.notifying(proj, settings, target, extra)
     on_failure = (lambda: fail_deployments(proj, settings)) if target else None
-    result = run_engine("up", stack, message, None, verbose, on_failure)
+    result = run_engine("up", stack, message, verbose, on_failure)
     summary = dict(result.summary.resource_changes or {})
     values = {k: v.value for k, v in result.outputs.items()}
     _print_outputs(env, values)

@@ -443,17 +443,16 @@ def state_resources(stack: auto.Stack) -> list[tuple[str, str, dict[str, Any]]]:
 def up(
     stack: auto.Stack,
     message: str | None = None,
-    parallel: int | None = None,
     on_output: Callable[[str], None] | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> auto.UpResult:
     """The one way release-train runs `up`: first clear what a crashed earlier run left
     (its stale lock, its pending operations: release.engine.recovery), saying so through
-    `on_note`, then `up` with `parallel` resources at once."""
+    `on_note`, then `up` (the engine's own parallelism: a PPC wave is one resource)."""
     emit = on_output or printer()
     for note in recover(stack, emit):
         (on_note or emit)(note)
-    return stack.up(message=message, on_output=emit, parallel=parallel)
+    return stack.up(message=message, on_output=emit)
 
 
 def printer(prefix: str = "") -> Callable[[str], None]:

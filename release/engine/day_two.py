@@ -125,11 +125,11 @@ def _up(
 ) -> auto.UpResult:
     stack = automation.stack(project, settings.stack, intent_env(ops))
     if result is None:
-        return automation.up(stack, message, None, on_output)
+        return automation.up(stack, message, on_output)
     # The train's state before and after: what the notifications of this run are measured by.
     result.before = automation.train_state(project, settings.stack, notify.TRAIN_RESOURCES)
     try:
-        return automation.up(stack, message, None, on_output)
+        return automation.up(stack, message, on_output)
     finally:
         result.after = automation.train_state(project, settings.stack, notify.TRAIN_RESOURCES)
 
