@@ -15,16 +15,18 @@ during `up`) and applies this run's delta (RELEASE_TRAIN_INTENT) to it: `read_in
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pulumi
 from github.Repository import Repository
 from pulumi.runtime.config import get_config_env
 
 from release import forge
-from release.program.planning import find_green, open_repo, plan_promotion
+from release.program.planning import PromotionPlan, find_green, open_repo, plan_promotion
 from release.program.registration import register_release
 from release.providers.train_record import read_current
 from release.rules import clock
@@ -91,9 +93,72 @@ def build_promotion(
 ) -> dict[str, Any]:
     """staging/production: decide the promotion (reads), then register its resources."""
     plan = plan_promotion(settings, repo, release, commit, stack_record())
+    return register_plan(settings, plan, source, token, record)
+
+
+def register_plan(
+    settings: Settings,
+    plan: PromotionPlan,
+    source: dict[str, Any],
+    token: str | None = None,
+    record: Record = EMPTY,
+) -> dict[str, Any]:
+    """Log the plan, then register the resources that carry it out."""
     for line in plan.describe().splitlines():
         pulumi.log.info(plain(line))  # branch names and pins come from the forge
     return register_release(settings, plan, source, token, record)  # then PPCs etc.
+
+
+PROVIDER_NAME = "forge"
+T = TypeVar("T")
+
+
+def forge_provider(config_token: str | None) -> pulumi.ProviderResource:
+    """The dynamic providers' process, registered explicitly and first of all resources.
+
+    The engine starts a provider's process when the provider is registered. With the
+    engine's default provider that is when the first dynamic resource registers, after the
+    plan's reads; registered first, its start (a Python process importing the providers)
+    overlaps the plan's reads (`in_background`). The stack's token secret, which the default
+    provider was handed as stack config, is its one config value, kept secret in the state.
+    """
+    args = {f"{NAMESPACE}:token": pulumi.Output.secret(config_token)} if config_token else {}
+    return pulumi.ProviderResource("pulumi-python", PROVIDER_NAME, args)
+
+
+def route_dynamic(provider: pulumi.ProviderResource) -> None:
+    """Every dynamic resource of the stack uses `provider` (one stack transformation, so
+    no resource constructor has to pass it)."""
+
+    def transformation(
+        args: pulumi.ResourceTransformationArgs,
+    ) -> pulumi.ResourceTransformationResult | None:
+        if not args.type_.startswith("pulumi-python:dynamic") or args.opts.provider is not None:
+            return None
+        opts = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(provider=provider))
+        return pulumi.ResourceTransformationResult(args.props, opts)
+
+    pulumi.runtime.register_stack_transformation(transformation)
+
+
+def refusing(work: Callable[[], T]) -> T:
+    """`work`, a user error (bad config, a fix that would be lost) turned into the run's
+    one-line error, as `main` does: inside an apply or a worker thread `main` cannot."""
+    try:
+        return work()
+    except _USER_ERRORS as err:
+        raise pulumi.RunError(str(err)) from None
+
+
+def in_background(work: Callable[[], T]) -> pulumi.Output[T]:
+    """`work` (the plan's forge reads) run on a worker thread, as an Output: the event loop
+    stays free meanwhile, so resources registered before (the provider) reach the engine
+    while the reads run. A user error becomes the run's one-line error, as in `main`."""
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")
+    future = asyncio.wrap_future(pool.submit(refusing, work))
+    pool.shutdown(wait=False)
+    return pulumi.Output.from_input(future)
 
 
 def _source_reference(settings: Settings) -> pulumi.StackReference:
@@ -198,18 +263,26 @@ def _main() -> None:
         record = read_intent(stack, os.environ)
         settings = parse_settings(stack, {**raw, **record.as_config()}, os.environ, secret)
     session = forge.session(settings.api_url, settings.repository, config.get("token"), os.environ)
-    repo = open_repo(settings, session)
     token = session.token
     if settings.tracks_source:
-        build_testing(settings, repo)
+        build_testing(settings, open_repo(settings, session))
         return
+    route_dynamic(forge_provider(config.get("token")))
     source = {"stack": settings.promotes_from}
     if settings.commit and settings.release_date:
         # Pinned by `release promote` / `release plan`: the source stack's outputs are not
         # needed, so they are not read (reading another stack costs a secrets-manager load).
         release, commit = _from_source(settings, {})
-        outputs: Any = build_promotion(settings, repo, release, commit, source, token, record)
+        running = stack_record()
+
+        def decide() -> PromotionPlan:
+            return plan_promotion(settings, open_repo(settings, session), release, commit, running)
+
+        outputs: Any = in_background(decide).apply(
+            lambda plan: refusing(lambda: register_plan(settings, plan, source, token, record))
+        )
     else:
+        repo = open_repo(settings, session)
         reference = _source_reference(settings)
 
         def build(values: list[Any]) -> dict[str, Any]:
