@@ -1,7 +1,9 @@
-"""The growth fits `make bench` prints for the PPC rollout's overhead (devtools/bench.py)."""
+"""The figures `make bench` prints (devtools/bench.py): the PPC rollout's growth fits, and the
+Deployments API requests counted apart."""
 
 import pytest
 
+from devtools import bench
 from devtools.bench import fit_overhead, linear_fit, local_exponent
 
 SIZES = (4, 100, 400, 2000)
@@ -28,3 +30,17 @@ def test_local_exponent_above_the_constant():
 
 def test_linear_fit_is_least_squares():
     assert linear_fit([(n, 2.0 + 0.004 * n) for n in SIZES]) == pytest.approx((2.0, 0.004))
+
+
+def test_deployment_requests_counts_the_deployments_routes_only():
+    routes = {
+        "GET /repos/{owner}/{repo}/deployments": {"reads": 2, "writes": 0},
+        "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses": {
+            "reads": 0,
+            "writes": 3,
+        },
+        "PUT /repos/{owner}/{repo}/pulls/{number}/merge": {"reads": 0, "writes": 1},
+        "GET /repos/{owner}/{repo}": {"reads": 1, "writes": 0},
+    }
+    assert bench.deployment_requests(routes) == 5
+    assert bench.deployment_requests({}) == 0
