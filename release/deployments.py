@@ -20,9 +20,10 @@ deployment's latest status.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Protocol
 
 from release import forge
 from release.rules.ppc_jobs import PpcJob, PpcOutcome
@@ -30,6 +31,7 @@ from release.rules.ppc_jobs import PpcJob, PpcOutcome
 if TYPE_CHECKING:
     from github.Deployment import Deployment
     from github.Repository import Repository
+    from github.Requester import Requester
 
 PROMOTION_TASK = "deploy"
 PPC_TASK = "deploy:ppc"
@@ -38,6 +40,44 @@ STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "s
 OPEN_STATES = frozenset({"queued", "pending", "in_progress"})
 DESCRIPTION_LIMIT = 140  # GitHub refuses a longer status or deployment description
 RECENT = 10  # how many of an environment's newest deployments a retire or failure looks at
+
+
+class HasStatuses(Protocol):
+    """What reading or adding a deployment's statuses needs: a PyGithub `Deployment`, or a
+    `KnownDeployment` made from an id without reading the deployment."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def requester(self) -> Requester: ...
+
+
+@dataclass(frozen=True)
+class KnownDeployment:
+    """A deployment whose id is already known (a resource's output): its statuses can be
+    read and added without a request for the deployment itself."""
+
+    id: int
+    url: str
+    requester: Requester
+
+
+def known(repo: Repository, number: int) -> KnownDeployment:
+    """The deployment `number` of `repo`, without reading it."""
+    return KnownDeployment(int(number), f"{repo.url}/deployments/{int(number)}", repo.requester)
+
+
+class Unread(Enum):
+    """`set_status`'s `latest` when the caller does not know the latest status."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
 
 
 @dataclass(frozen=True)
@@ -86,18 +126,18 @@ def find_deployment(
     return None
 
 
-def ensure_deployment(
+def _creator(
     repo: Repository,
     environment: str,
     sha: str,
     release: str,
-    task: str = PROMOTION_TASK,
-    description: str | None = None,
-    payload: Mapping[str, Any] | None = None,
-) -> Deployment:
-    """The deployment of `sha` to `environment` for `task`: the one already there, else a
-    new one with `{"release": release, **payload}` as its payload. The merge gate already
-    checked the commit, so GitHub's own context check and auto-merge are off."""
+    task: str,
+    description: str | None,
+    payload: Mapping[str, Any] | None,
+) -> Callable[[], Deployment]:
+    """The create of a deployment with `{"release": release, **payload}` as its payload. The
+    merge gate already checked the commit, so GitHub's own context check and auto-merge are
+    off."""
 
     def create() -> Deployment:
         return repo.create_deployment(
@@ -111,14 +151,55 @@ def ensure_deployment(
             production_environment=environment == "production",
         )
 
-    return forge.create_once(
+    return create
+
+
+def find_or_create(
+    repo: Repository,
+    environment: str,
+    sha: str,
+    release: str,
+    task: str = PROMOTION_TASK,
+    description: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+    looked: bool = False,
+) -> tuple[Deployment, bool]:
+    """The deployment of `sha` to `environment` for `task` (see `ensure_deployment`), and
+    whether this call created it: a deployment just created has no status, so its status
+    needs no read. `looked`: the caller's own listing just found none (see
+    `forge.create_once`)."""
+    create = _creator(repo, environment, sha, release, task, description, payload)
+    made: list[Deployment] = []
+
+    def create_and_remember() -> Deployment:
+        made.append(create())
+        return made[-1]
+
+    deployment = forge.create_once(
         lambda: find_deployment(repo, environment, sha, task),
-        create,
+        create_and_remember,
         what=f"create the deployment of {sha[:12]} to {environment}",
+        looked=looked,
     )
+    # Found after an uncertain create (it may have happened): not known to be new.
+    return deployment, any(d is deployment for d in made)
 
 
-def latest_status(deployment: Deployment) -> dict[str, Any] | None:
+def ensure_deployment(
+    repo: Repository,
+    environment: str,
+    sha: str,
+    release: str,
+    task: str = PROMOTION_TASK,
+    description: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> Deployment:
+    """The deployment of `sha` to `environment` for `task`: the one already there, else a
+    new one with `{"release": release, **payload}` as its payload."""
+    return find_or_create(repo, environment, sha, release, task, description, payload)[0]
+
+
+def latest_status(deployment: HasStatuses) -> dict[str, Any] | None:
     """The deployment's newest status as GitHub serves it, or None (one request)."""
     url = f"{deployment.url}/statuses"
     _headers, data = deployment.requester.requestJsonAndCheck(
@@ -128,15 +209,20 @@ def latest_status(deployment: Deployment) -> dict[str, Any] | None:
 
 
 def set_status(
-    deployment: Deployment,
+    deployment: HasStatuses,
     state: str,
     log_url: str | None = None,
     description: str | None = None,
     environment_url: str | None = None,
     auto_inactive: bool | None = None,
+    latest: Mapping[str, Any] | None | Unread = UNREAD,
 ) -> dict[str, Any]:
     """Give `deployment` the status `state` unless its latest status already has it;
-    returns the status. `log_url` also sets the status's target URL (GitHub's rule)."""
+    returns the status. `log_url` also sets the status's target URL (GitHub's rule).
+
+    `latest`: the deployment's latest status (None: none) when the caller knows it for
+    sure (it just created the deployment, or just read or wrote its status); then it is not
+    read again, only after an uncertain write (`forge.create_once`)."""
     if state not in STATES:
         raise ValueError(f"unknown deployment state {state!r}; expected one of {STATES}")
     body: dict[str, Any] = {"state": state, "description": short(description)}
@@ -148,8 +234,8 @@ def set_status(
         body["auto_inactive"] = auto_inactive
 
     def find() -> dict[str, Any] | None:
-        latest = latest_status(deployment)
-        return latest if latest and latest.get("state") == state else None
+        found = latest_status(deployment)
+        return found if found and found.get("state") == state else None
 
     def create() -> dict[str, Any]:
         _headers, data = deployment.requester.requestJsonAndCheck(
@@ -157,7 +243,12 @@ def set_status(
         )
         return dict(data)
 
-    return forge.create_once(find, create, what=f"set deployment {deployment.id} {state}")
+    what = f"set deployment {deployment.id} {state}"
+    if latest is UNREAD:
+        return forge.create_once(find, create, what=what)
+    if latest is not None and latest.get("state") == state:
+        return dict(latest)
+    return forge.create_once(find, create, what=what, looked=True)
 
 
 def record_of(deployment: Deployment, status: Mapping[str, Any] | None) -> DeploymentRecord:

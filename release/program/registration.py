@@ -24,7 +24,7 @@ from release.program.planning import PlannedRollback, PromotionPlan, ReleaseChan
 from release.program.rollout import register_guardrails, register_rollout
 from release.providers.branch import ReleaseBranch
 from release.providers.cherry_pick import CherryPick
-from release.providers.deployment import Deployment, DeploymentStatus
+from release.providers.deployment import Deployment, DeploymentStatus, new_run
 from release.providers.merge import Merge
 from release.providers.ours_merge import OursMerge
 from release.providers.pull_request import PullRequest
@@ -334,6 +334,7 @@ def register_rollback_deployment(
         return None
     common = settings.forge_inputs()
     env = settings.environment
+    run = new_run()
     deployment = Deployment(
         "rollback-deployment",
         environment=env,
@@ -342,6 +343,7 @@ def register_rollback_deployment(
         description=f"Roll back {env} from {replaced} to {target}",
         payload={"rollback": True, "from": replaced},
         log_url=pr_url,
+        run=run,
         opts=pulumi.ResourceOptions(depends_on=[merge]),  # the merge commit came as a value
         **common,
     )
@@ -353,6 +355,9 @@ def register_rollback_deployment(
         log_url=pr_url,
         description=f"{env} rolled back to {target}",
         retire=f"rolled back to {target}",
+        deployment_state=deployment.state,
+        deployment_run=deployment.state_run,
+        run=run,
         **common,
     )
     return deployment.deployment_id

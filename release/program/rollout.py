@@ -38,7 +38,7 @@ import pulumi
 
 from release.program.guardrails import Guardrails
 from release.program.ppc_rollout import PpcRollout, verification
-from release.providers.deployment import Deployment, DeploymentStatus
+from release.providers.deployment import Deployment, DeploymentStatus, new_run
 from release.rules.config import RolloutSettings, Settings, guardrails_args
 
 
@@ -59,6 +59,7 @@ def register_rollout(
     after: list[pulumi.Resource] = []
     common = settings.forge_inputs()
     env = settings.environment
+    run = new_run()
     deployment = Deployment(
         "deployment",
         environment=env,
@@ -67,6 +68,7 @@ def register_rollout(
         description=f"Promote {release} to {env}",
         payload={"pr": outputs.get("prNumber"), "head": after_merge},
         log_url=outputs.get("prUrl"),
+        run=run,
         **common,
     )
     done: list[pulumi.Resource] = []
@@ -120,6 +122,9 @@ def register_rollout(
         log_url=outputs.get("prUrl"),
         description=f"{release} runs in {env}" + (", PPCs updated" if rollout.ppcs else ""),
         retire=f"replaced by {release}",
+        deployment_state=deployment.state,
+        deployment_run=deployment.state_run,
+        run=run,
         opts=pulumi.ResourceOptions(depends_on=done),
         **common,
     )

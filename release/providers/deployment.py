@@ -15,6 +15,7 @@ and the command line marks it `failure` (release/cli/promotion.py).
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pulumi
@@ -24,6 +25,13 @@ from release import deployments
 from release.providers.base import ForgeProvider, ForgeResource, call
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def new_run() -> str:
+    """An id for this program run, given to a `Deployment` and its `DeploymentStatus` (their
+    `run`): a different one each `up`, so a state recorded by an earlier run is never
+    taken for this run's."""
+    return uuid.uuid4().hex
 
 
 class DeploymentProvider(ForgeProvider):
@@ -42,9 +50,9 @@ class DeploymentProvider(ForgeProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         repo = self.repo(props)
         environment, sha = props["environment"], props["sha"]
-        deployment = call(
+        deployment, created = call(
             f"deployment of {sha[:12]} to {environment}",
-            lambda: deployments.ensure_deployment(
+            lambda: deployments.find_or_create(
                 repo,
                 environment,
                 sha,
@@ -54,7 +62,13 @@ class DeploymentProvider(ForgeProvider):
                 payload=props.get("payload") or {},
             ),
         )
-        latest = call("read the deployment's status", lambda: deployments.latest_status(deployment))
+        # A deployment this call created has no status; one found (a re-run after a crash,
+        # a lost state) is read, so a status already there is not added again.
+        latest = (
+            None
+            if created
+            else call("read the deployment's status", lambda: deployments.latest_status(deployment))
+        )
         if latest is None:
             latest = call(
                 f"mark deployment {deployment.id} in_progress",
@@ -63,6 +77,7 @@ class DeploymentProvider(ForgeProvider):
                     "in_progress",
                     log_url=props.get("log_url") or None,
                     description=f"{props['release']} merged into {environment}",
+                    latest=None,
                 ),
             )
         outs = {
@@ -70,16 +85,22 @@ class DeploymentProvider(ForgeProvider):
             "deployment_id": deployment.id,
             "url": deployment.url,
             "state": latest.get("state"),
+            # `state` is the forge's as of this run: a DeploymentStatus of the same run
+            # (the same `run`) may trust it instead of reading it again.
+            "state_run": props.get("run"),
         }
         return CreateResult(str(deployment.id), outs)
 
 
 class Deployment(ForgeResource, module="github", name="Deployment"):
-    """The deployment of `sha` to `environment` (task `task`), `in_progress` once created."""
+    """The deployment of `sha` to `environment` (task `task`), `in_progress` once created.
+    `run`: an id of this program run (`new_run`), which `state_run` repeats when the
+    deployment was found or created, and its `state` read or written, in this run."""
 
     deployment_id: pulumi.Output[int]
     url: pulumi.Output[str]
     state: pulumi.Output[str]
+    state_run: pulumi.Output[str]
 
     def __init__(
         self,
@@ -94,6 +115,7 @@ class Deployment(ForgeResource, module="github", name="Deployment"):
         description: pulumi.Input[str] | None = None,
         payload: pulumi.Input[dict[str, Any]] | None = None,
         log_url: pulumi.Input[str] | None = None,
+        run: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -106,8 +128,9 @@ class Deployment(ForgeResource, module="github", name="Deployment"):
             "description": description,
             "payload": payload or {},
             "log_url": log_url,
+            "run": run,
         }
-        outputs = ("deployment_id", "url", "state")
+        outputs = ("deployment_id", "url", "state", "state_run")
         super().__init__(DeploymentProvider(), name, props, outputs, opts)
 
 
@@ -126,7 +149,16 @@ class DeploymentStatusProvider(ForgeProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         repo = self.repo(props)
         number, state = int(props["deployment_id"]), props["state"]
-        deployment = call(f"read deployment {number}", lambda: repo.get_deployment(number))
+        deployment = deployments.known(repo, number)  # its id is all a status needs
+        run = props.get("run")
+        # The Deployment's state is known for sure when it was read or written in this same
+        # run (nothing else writes this deployment's statuses in between); otherwise (a
+        # re-run after a crash, say after this very status was added) it is read.
+        fresh = bool(run) and props.get("deployment_run") == run
+        latest: Any = deployments.UNREAD
+        if fresh:
+            known = props.get("deployment_state")
+            latest = {"state": known} if known else None
         status = call(
             f"mark deployment {number} {state}",
             lambda: deployments.set_status(
@@ -134,6 +166,7 @@ class DeploymentStatusProvider(ForgeProvider):
                 state,
                 log_url=props.get("log_url") or None,
                 description=props.get("description"),
+                latest=latest,
             ),
         )
         retired: list[int] = []
@@ -151,7 +184,9 @@ class DeploymentStatusProvider(ForgeProvider):
 class DeploymentStatus(ForgeResource, module="github", name="DeploymentStatus"):
     """The final status of a deployment, set once what it `depends_on` is done; with
     `retire`, a `success` marks the environment's earlier successful deployments
-    `inactive` with that description."""
+    `inactive` with that description. `deployment_state` and `deployment_run` are the
+    Deployment's `state` and `state_run`, and `run` this program run's id: when the two runs
+    agree, the deployment's latest status is not read again."""
 
     status_id: pulumi.Output[int]
     retired: pulumi.Output[list[int]]
@@ -168,6 +203,9 @@ class DeploymentStatus(ForgeResource, module="github", name="DeploymentStatus"):
         log_url: pulumi.Input[str] | None = None,
         description: pulumi.Input[str] | None = None,
         retire: pulumi.Input[str] | None = None,
+        deployment_state: pulumi.Input[str] | None = None,
+        deployment_run: pulumi.Input[str] | None = None,
+        run: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -179,5 +217,8 @@ class DeploymentStatus(ForgeResource, module="github", name="DeploymentStatus"):
             "log_url": log_url,
             "description": description,
             "retire": retire,
+            "deployment_state": deployment_state,
+            "deployment_run": deployment_run,
+            "run": run,
         }
         super().__init__(DeploymentStatusProvider(), name, props, ("status_id", "retired"), opts)

@@ -248,3 +248,66 @@ def test_a_ppc_wave_resource_records_each_ppcs_deployment(repo, sandbox, tmp_pat
         assert sandbox.writes() == 0
     finally:
         forge.set_token(None)
+
+
+def _routes(sandbox) -> list[str]:
+    """The deployment routes served since the last reset, in order."""
+    return [s.key for s in sandbox.served() if "/deployments" in s.key]
+
+
+def test_a_deployment_and_its_final_status_read_nothing_they_already_know(
+    repo, sandbox, commit_files
+):
+    from release import forge
+    from release.providers.deployment import DeploymentProvider, DeploymentStatusProvider
+    from tests.support.providers import engine_copy
+
+    sha = commit_files(repo, "master", {"b.txt": "b\n"}, "Add b")
+    common = {"api_url": sandbox.base_url, "repository": repo.full_name}
+    inputs = {
+        **common,
+        "environment": "qa",
+        "sha": sha,
+        "release": "release/2026-11-26",
+        "task": "deploy",
+        "payload": {},
+        "log_url": "http://forge/acme/service/pull/8",
+        "run": "run-1",
+    }
+    listing = "GET /repos/{owner}/{repo}/deployments"
+    add_status = "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+    read_status = "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+    provider = engine_copy(DeploymentProvider(), sandbox.token)
+    status = engine_copy(DeploymentStatusProvider(), sandbox.token)
+    try:
+        sandbox.reset_counters()
+        created = provider.create(inputs)
+        # looked for, created, marked: the new deployment's statuses are not read
+        assert _routes(sandbox) == [listing, "POST /repos/{owner}/{repo}/deployments", add_status]
+        assert (created.outs["state"], created.outs["state_run"]) == ("in_progress", "run-1")
+        done_inputs = {
+            **common,
+            "environment": "qa",
+            "deployment_id": created.outs["deployment_id"],
+            "state": "success",
+            "description": "release/2026-11-26 runs in qa",
+            "deployment_state": created.outs["state"],
+            "deployment_run": created.outs["state_run"],
+        }
+        sandbox.reset_counters()
+        status.create({**done_inputs, "run": "run-1"})  # the same run: its state is known
+        assert _routes(sandbox) == [add_status]
+        deployment = repo.get_deployment(int(created.id))
+        assert _states(deployment) == ["success", "in_progress"]
+        # The next run (say, after a kill right after that status): the Deployment's state
+        # is an earlier run's, so the status is read, and not added again.
+        sandbox.reset_counters()
+        status.create({**done_inputs, "run": "run-2"})
+        assert _routes(sandbox) == [read_status]
+        assert _states(deployment) == ["success", "in_progress"]
+        # A deployment found (not created) has its status read before anything is added.
+        sandbox.reset_counters()
+        assert provider.create({**inputs, "run": "run-2"}).outs["state"] == "success"
+        assert _routes(sandbox) == [listing, read_status]
+    finally:
+        forge.set_token(None)
