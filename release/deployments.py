@@ -5,7 +5,8 @@ the merge commit (task `deploy`), with the release in its payload; each customer
 update is a Deployment to the environment `ppc/<name>` (task `deploy:ppc`). Their statuses
 follow the train: `in_progress` at the merge, `success` once verification and the PPC
 rollout are done, `failure` when the run fails; a rollback makes the replaced deployment
-`inactive`.
+`inactive`. A PPC's deployment gets only its final status: created without one, it counts
+as started (GitHub shows it pending).
 
 Everything here is idempotent, so a re-run after a crash never adds a second deployment:
 
@@ -14,8 +15,10 @@ Everything here is idempotent, so a re-run after a crash never adds a second dep
 - `set_status` adds nothing when the deployment's latest state is already the one asked for.
 
 The callers pass the repository of their `ForgeSession` (or a provider's `repo`); nothing
-here reads the environment or the stack. Reads: one listing per lookup, one request for a
-deployment's latest status.
+here reads the environment or the stack. Reads: one listing per lookup (one per PPC wave),
+one request for a deployment's latest status, and none for what the caller knows for sure:
+the status of a deployment it just created (none) or just read or wrote (`set_status`'s
+`latest`).
 """
 
 from __future__ import annotations
@@ -371,29 +374,71 @@ def ppc_states(repo: Repository, ppcs: Iterable[str]) -> dict[str, DeploymentRec
     return states
 
 
-def start_ppc_wave(
-    repo: Repository, jobs: Iterable[PpcJob], mark_in_progress: bool = True
-) -> dict[str, Deployment]:
-    """Before a wave runs: each job's deployment (found, else created), marked `in_progress`
-    (with `mark_in_progress`) unless it already succeeded at that commit or is in progress
-    (a re-run after a crash). Returns the deployments by PPC name, for `finish_ppc_wave`.
+@dataclass(frozen=True)
+class StartedPpc:
+    """A PPC's deployment as `start_ppc_wave` left it, and its latest status then (None:
+    none; a deployment without status counts as started, GitHub shows it pending)."""
 
-    Request budget per PPC and release: reads, a listing and one status; writes, the
-    deployment, `in_progress` (optional) and the final status from `finish_ppc_wave`: three,
-    or two without `mark_in_progress`. GitHub allows a token about 80 content-creating
-    requests a minute and 500 an hour (secondary rate limits), so a 500-PPC rollout's
-    Deployments cost 1,000 to 1,500 writes, two to three hours of one token's write budget;
-    the client's retries wait when GitHub says so (`Retry-After`)."""
-    started: dict[str, Deployment] = {}
+    deployment: Deployment
+    latest: dict[str, Any] | None
+
+
+RESTARTED = frozenset({"failure", "error", "inactive"})  # a PPC run again: in_progress
+
+
+def ppc_deployments_at(repo: Repository, sha: str) -> dict[str, Deployment]:
+    """Every PPC deployment of `sha` (task `deploy:ppc`, any environment): the newest per
+    environment. One listing, paged."""
+    found: dict[str, Deployment] = {}
+    for deployment in repo.get_deployments(sha=sha, task=PPC_TASK):
+        found.setdefault(deployment.environment, deployment)
+    return found
+
+
+def start_ppc_wave(repo: Repository, jobs: Iterable[PpcJob]) -> dict[str, StartedPpc]:
+    """Before a wave runs: each job's deployment, found in one listing of the wave's commit,
+    else created. A deployment created has no status, which says started: no `in_progress`
+    is written for it. One found (a re-run: after a crash, or of a failed PPC) has its
+    status read; a failed one is marked `in_progress` again, so the forge does not show the
+    old failure while it runs. Returns them by PPC name, for `finish_ppc_wave`.
+
+    Request budget per wave: one listing (a page per 100 PPCs). Per PPC on its first run:
+    two writes, the deployment and the final status from `finish_ppc_wave`, and no read.
+    Per PPC found again: one status read, the final status only if it changes, and
+    `in_progress` if it had failed. On github.com writes go at least a second apart, so a
+    500-PPC rollout's Deployments cost 1,000 writes, about 17 minutes of one token's
+    pacing (GitHub also allows a token about 80 content-creating requests a minute, which
+    the client's retries honour when GitHub says so: `Retry-After`)."""
+    jobs = list(jobs)
+    at = {
+        commit: ppc_deployments_at(repo, commit) for commit in dict.fromkeys(j.commit for j in jobs)
+    }
+    started: dict[str, StartedPpc] = {}
     for job in jobs:
-        deployment = ensure_ppc_deployment(repo, job.ppc, job.commit, job.release, job.wave)
-        if mark_in_progress:
+        environment = ppc_environment(job.ppc)
+        deployment = at[job.commit].get(environment)
+        if deployment is None:
+            deployment, created = find_or_create(
+                repo,
+                environment,
+                job.commit,
+                job.release,
+                task=PPC_TASK,
+                description=f"{job.release} to PPC {job.ppc} (wave {job.wave})",
+                payload={"ppc": job.ppc, "wave": job.wave},
+                looked=True,
+            )
+            latest = None if created else latest_status(deployment)
+        else:
             latest = latest_status(deployment)
-            if latest is None or latest.get("state") not in ("success", "in_progress"):
-                set_status(
-                    deployment, "in_progress", description=f"wave {job.wave}: updating {job.ppc}"
-                )
-        started[job.ppc] = deployment
+        if latest is not None and latest.get("state") in RESTARTED:
+            latest = set_status(
+                deployment,
+                "in_progress",
+                description=f"wave {job.wave}: updating {job.ppc} again",
+                latest=latest,
+            )
+        started[job.ppc] = StartedPpc(deployment, latest)
     return started
 
 
@@ -401,20 +446,31 @@ def finish_ppc_wave(
     repo: Repository,
     jobs: Iterable[PpcJob],
     outcomes: Iterable[PpcOutcome],
-    started: Mapping[str, Deployment] | None = None,
+    started: Mapping[str, StartedPpc] | None = None,
 ) -> dict[str, str]:
     """After a wave: each job's deployment `success` or `failure` as its outcome says, with
-    the outcome's URL as the log and its detail as the description. Returns PPC -> state."""
+    the outcome's URL as the log and its detail as the description; a status already there
+    is not added again (known from `started`, else read). Returns PPC -> state."""
     by_ppc = {outcome.ppc: outcome for outcome in outcomes}
     done: dict[str, str] = {}
     for job in jobs:
         outcome = by_ppc.get(job.ppc)
         if outcome is None:
             continue  # not run (the executor stopped before it): left as it is
-        deployment = (started or {}).get(job.ppc) or ensure_ppc_deployment(
-            repo, job.ppc, job.commit, job.release, job.wave
-        )
+        entry = (started or {}).get(job.ppc)
+        deployment: HasStatuses
+        latest: Mapping[str, Any] | None | Unread = UNREAD
+        if entry is not None:
+            deployment, latest = entry.deployment, entry.latest
+        else:
+            deployment = ensure_ppc_deployment(repo, job.ppc, job.commit, job.release, job.wave)
         state = "success" if outcome.ok else "failure"
-        set_status(deployment, state, log_url=outcome.url or None, description=outcome.detail)
+        set_status(
+            deployment,
+            state,
+            log_url=outcome.url or None,
+            description=outcome.detail,
+            latest=latest,
+        )
         done[job.ppc] = state
     return done

@@ -287,7 +287,8 @@ def deployment_text(record: Any, state_release: str | None) -> str:
         return record
     if not record:
         return "GitHub Deployments: none"
-    state = record.get("state") or "no status"
+    # No status yet: created and started (GitHub shows it pending), e.g. a PPC mid-wave.
+    state = record.get("state") or "started, no status yet"
     text = (
         f"GitHub Deployment {record['id']}: {record.get('release') or '?'} at "
         f"{str(record.get('sha') or '')[:12]}, {state}"

@@ -164,9 +164,10 @@ def test_a_ppc_wave_starts_and_finishes_its_deployments_once(repo, sandbox):
     release = "release/2026-11-19"
     jobs = [PpcJob("globex", release, sha, 2), PpcJob("initech", release, sha, 2)]
     started = deployments.start_ppc_wave(repo, jobs)
-    assert {name: _states(d) for name, d in started.items()} == {
-        "globex": ["in_progress"],
-        "initech": ["in_progress"],
+    # created, and no status: started (GitHub shows it pending)
+    assert {name: _states(s.deployment) for name, s in started.items()} == {
+        "globex": [],
+        "initech": [],
     }
     outcomes = [
         PpcOutcome("globex", True, "updated", "https://ci.example/run/1"),
@@ -178,11 +179,12 @@ def test_a_ppc_wave_starts_and_finishes_its_deployments_once(repo, sandbox):
     }
     globex = deployments.ppc_states(repo, ["globex"])["globex"]
     assert globex is not None and globex.log_url == "https://ci.example/run/1"
-    # The rollout again (initech fixed): globex is not touched, initech runs again.
+    # The rollout again (initech fixed): globex is not touched; initech, which had failed,
+    # is in progress again while it runs.
     sandbox.reset_counters()
     again = deployments.start_ppc_wave(repo, jobs)
-    assert _states(again["globex"]) == ["success", "in_progress"]
-    assert _states(again["initech"]) == ["in_progress", "failure", "in_progress"]
+    assert _states(again["globex"].deployment) == ["success"]
+    assert _states(again["initech"].deployment) == ["in_progress", "failure"]
     assert sandbox.writes() == 1
     deployments.finish_ppc_wave(repo, jobs[1:], [PpcOutcome("initech", True, "updated")])
     assert repo.get_deployments(task=deployments.PPC_TASK).totalCount == 2
@@ -191,15 +193,41 @@ def test_a_ppc_wave_starts_and_finishes_its_deployments_once(repo, sandbox):
     assert deployments.finish_ppc_wave(repo, jobs, []) == {}
 
 
-def test_a_ppc_wave_without_in_progress_writes_one_status(repo):
+def test_a_ppc_wave_lists_its_deployments_once_and_writes_two_per_ppc(repo, sandbox):
     from release.rules.ppc_jobs import PpcJob, PpcOutcome
 
     sha = repo.get_branch("master").commit.sha
-    jobs = [PpcJob("hooli", "release/2026-11-19", sha, 3)]
-    started = deployments.start_ppc_wave(repo, jobs, mark_in_progress=False)
-    assert _states(started["hooli"]) == []
-    deployments.finish_ppc_wave(repo, jobs, [PpcOutcome("hooli", True, "updated")], started)
-    assert _states(started["hooli"]) == ["success"]
+    release = "release/2026-11-26"
+    names = [f"ppc-{n:03d}" for n in range(120)]  # more than a page of deployments
+    jobs = [PpcJob(name, release, sha, 1) for name in names]
+    sandbox.reset_counters()
+    started = deployments.start_ppc_wave(repo, jobs)
+    deployments.finish_ppc_wave(
+        repo, jobs, [PpcOutcome(n, True, "updated") for n in names], started
+    )
+    routes = _routes(sandbox)
+    # one (empty) listing for the wave; per PPC the deployment and its final status
+    assert routes.count("GET /repos/{owner}/{repo}/deployments") == 1
+    assert routes.count("POST /repos/{owner}/{repo}/deployments") == len(names)
+    assert routes.count("POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses") == len(
+        names
+    )
+    assert len(routes) == 1 + 2 * len(names)
+    # A kill mid-wave, then the wave again: the listing (its pages) finds every deployment,
+    # one status read each, and nothing is written again.
+    pages = -(-len(names) // repo.requester.per_page)
+    assert pages > 1
+    sandbox.reset_counters()
+    again = deployments.start_ppc_wave(repo, jobs)
+    deployments.finish_ppc_wave(repo, jobs, [PpcOutcome(n, True, "updated") for n in names], again)
+    routes = _routes(sandbox)
+    assert sandbox.writes() == 0 and routes.count("GET /repos/{owner}/{repo}/deployments") == pages
+    assert len(routes) == pages + len(names)
+    assert repo.get_deployments(task=deployments.PPC_TASK).totalCount == len(names)
+    assert {name: _states(s.deployment) for name, s in list(again.items())[:2]} == {
+        "ppc-000": ["success"],
+        "ppc-001": ["success"],
+    }
 
 
 def test_a_ppc_wave_resource_records_each_ppcs_deployment(repo, sandbox, tmp_path, monkeypatch):
@@ -240,8 +268,8 @@ def test_a_ppc_wave_resource_records_each_ppcs_deployment(repo, sandbox, tmp_pat
         globex, initech = (
             repo.get_deployments(environment=f"ppc/{n}")[0] for n in ("globex", "initech")
         )
-        assert _states(globex) == ["success", "in_progress"]
-        assert _states(initech) == ["success", "in_progress", "failure", "in_progress"]
+        assert _states(globex) == ["success"]
+        assert _states(initech) == ["success", "in_progress", "failure"]
         # without `deployments`, a wave writes nothing to the forge
         sandbox.reset_counters()
         provider.create({**props, "deployments": None, "commit": "f" * 40})

@@ -25,7 +25,9 @@ def test_agreeing_deployment_is_one_line_with_its_state_and_log():
 
 def test_a_disagreement_none_and_an_unreadable_forge_are_said():
     text = deployment_text({**RECORD, "state": None, "logUrl": None}, "release/2026-11-19")
-    assert text.endswith("no status; differs from the stack's state (release/2026-11-19)")
+    assert text.endswith(
+        "started, no status yet; differs from the stack's state (release/2026-11-19)"
+    )
     assert deployment_text(None, "release/2026-11-26") == "GitHub Deployments: none"
     assert deployment_text("deployments unknown: HTTP 502", None) == (
         "deployments unknown: HTTP 502"
