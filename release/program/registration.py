@@ -344,6 +344,7 @@ def register_rollback_deployment(
         payload={"rollback": True, "from": replaced},
         log_url=pr_url,
         run=run,
+        in_progress=False,  # `success` follows at once
         opts=pulumi.ResourceOptions(depends_on=[merge]),  # the merge commit came as a value
         **common,
     )

@@ -12,8 +12,9 @@ same `up` and after its Merge resource:
    commit or new pins run the waves again (and only then).
 
 Every promotion stack also gets its GitHub Deployment (release/providers/deployment.py): a
-`Deployment` of the environment at the merge commit, `in_progress` from the merge, and a
-`DeploymentStatus` `success` that depends on the smoke test and the last PPC wave.
+`Deployment` of the environment at the merge commit, `in_progress` from the merge when a
+smoke test or PPC waves follow, and a `DeploymentStatus` `success` that depends on the smoke
+test and the last PPC wave.
 
 All of them wait for the merge through data: their inputs carry the Merge resource's merge commit,
 so the engine records the dependency; and they are registered only once the merge has a merge
@@ -69,6 +70,8 @@ def register_rollout(
         payload={"pr": outputs.get("prNumber"), "head": after_merge},
         log_url=outputs.get("prUrl"),
         run=run,
+        # `in_progress` only while something runs before the final status
+        in_progress=bool(rollout.verify_command or rollout.ppcs),
         **common,
     )
     done: list[pulumi.Resource] = []

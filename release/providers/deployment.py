@@ -2,14 +2,16 @@
 
 `Deployment` is registered after a Merge into `staging` or `production` (or a rollback's
 merge): it finds or creates the deployment of the merge commit to the environment
-(`release.deployments.ensure_deployment`, so a re-run never adds a second one) and, when the
-deployment has no status yet, marks it `in_progress` with the pull request's URL.
+(`release.deployments.find_or_create`, so a re-run never adds a second one) and, when the
+deployment has no status yet, marks it `in_progress` with the pull request's URL, but only
+when something runs before its final status (the smoke test, PPC waves): with nothing in
+between, a staging promotion or a rollback, the final status follows at once.
 
 `DeploymentStatus` depends on what must be done before the deployment counts (the smoke
 test, the last PPC wave): it sets the final state and, for `success`, marks the earlier
 successful deployments of the environment `inactive` (GitHub's `auto_inactive` does it
-outside production only). A run that fails before it leaves the deployment `in_progress`,
-and the command line marks it `failure` (release/cli/promotion.py).
+outside production only). A run that fails before it leaves the deployment `in_progress`
+(or without status), and the command line marks it `failure` (release/cli/promotion.py).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class DeploymentProvider(ForgeProvider):
             if created
             else call("read the deployment's status", lambda: deployments.latest_status(deployment))
         )
-        if latest is None:
+        if latest is None and props.get("in_progress", True):
             latest = call(
                 f"mark deployment {deployment.id} in_progress",
                 lambda: deployments.set_status(
@@ -84,7 +86,7 @@ class DeploymentProvider(ForgeProvider):
             **props,
             "deployment_id": deployment.id,
             "url": deployment.url,
-            "state": latest.get("state"),
+            "state": latest.get("state") if latest else None,
             # `state` is the forge's as of this run: a DeploymentStatus of the same run
             # (the same `run`) may trust it instead of reading it again.
             "state_run": props.get("run"),
@@ -93,7 +95,10 @@ class DeploymentProvider(ForgeProvider):
 
 
 class Deployment(ForgeResource, module="github", name="Deployment"):
-    """The deployment of `sha` to `environment` (task `task`), `in_progress` once created.
+    """The deployment of `sha` to `environment` (task `task`), `in_progress` once created
+    unless `in_progress` is false (its final status follows in the same run with nothing in
+    between: a deployment without status shows as pending, and `in_progress` would be one
+    more write for nobody to see).
     `run`: an id of this program run (`new_run`), which `state_run` repeats when the
     deployment was found or created, and its `state` read or written, in this run."""
 
@@ -116,6 +121,7 @@ class Deployment(ForgeResource, module="github", name="Deployment"):
         payload: pulumi.Input[dict[str, Any]] | None = None,
         log_url: pulumi.Input[str] | None = None,
         run: str | None = None,
+        in_progress: bool = True,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -129,6 +135,7 @@ class Deployment(ForgeResource, module="github", name="Deployment"):
             "payload": payload or {},
             "log_url": log_url,
             "run": run,
+            "in_progress": in_progress,
         }
         outputs = ("deployment_id", "url", "state", "state_run")
         super().__init__(DeploymentProvider(), name, props, outputs, opts)

@@ -200,7 +200,7 @@ def test_a_ppc_wave_lists_its_deployments_once_and_writes_two_per_ppc(repo, sand
     release = "release/2026-11-26"
     names = [f"ppc-{n:03d}" for n in range(120)]  # more than a page of deployments
     jobs = [PpcJob(name, release, sha, 1) for name in names]
-    sandbox.reset_counters()
+    _reset(sandbox)
     started = deployments.start_ppc_wave(repo, jobs)
     deployments.finish_ppc_wave(
         repo, jobs, [PpcOutcome(n, True, "updated") for n in names], started
@@ -217,7 +217,7 @@ def test_a_ppc_wave_lists_its_deployments_once_and_writes_two_per_ppc(repo, sand
     # one status read each, and nothing is written again.
     pages = -(-len(names) // repo.requester.per_page)
     assert pages > 1
-    sandbox.reset_counters()
+    _reset(sandbox)
     again = deployments.start_ppc_wave(repo, jobs)
     deployments.finish_ppc_wave(repo, jobs, [PpcOutcome(n, True, "updated") for n in names], again)
     routes = _routes(sandbox)
@@ -278,6 +278,12 @@ def test_a_ppc_wave_resource_records_each_ppcs_deployment(repo, sandbox, tmp_pat
         forge.set_token(None)
 
 
+def _reset(sandbox) -> None:
+    """Start counting afresh once the requests already answered are recorded."""
+    sandbox.served()  # waits for the requests being served to be recorded
+    sandbox.reset_counters()
+
+
 def _routes(sandbox) -> list[str]:
     """The deployment routes served since the last reset, in order."""
     return [s.key for s in sandbox.served() if "/deployments" in s.key]
@@ -308,7 +314,7 @@ def test_a_deployment_and_its_final_status_read_nothing_they_already_know(
     provider = engine_copy(DeploymentProvider(), sandbox.token)
     status = engine_copy(DeploymentStatusProvider(), sandbox.token)
     try:
-        sandbox.reset_counters()
+        _reset(sandbox)
         created = provider.create(inputs)
         # looked for, created, marked: the new deployment's statuses are not read
         assert _routes(sandbox) == [listing, "POST /repos/{owner}/{repo}/deployments", add_status]
@@ -322,20 +328,38 @@ def test_a_deployment_and_its_final_status_read_nothing_they_already_know(
             "deployment_state": created.outs["state"],
             "deployment_run": created.outs["state_run"],
         }
-        sandbox.reset_counters()
+        _reset(sandbox)
         status.create({**done_inputs, "run": "run-1"})  # the same run: its state is known
         assert _routes(sandbox) == [add_status]
         deployment = repo.get_deployment(int(created.id))
         assert _states(deployment) == ["success", "in_progress"]
         # The next run (say, after a kill right after that status): the Deployment's state
         # is an earlier run's, so the status is read, and not added again.
-        sandbox.reset_counters()
+        _reset(sandbox)
         status.create({**done_inputs, "run": "run-2"})
         assert _routes(sandbox) == [read_status]
         assert _states(deployment) == ["success", "in_progress"]
         # A deployment found (not created) has its status read before anything is added.
-        sandbox.reset_counters()
+        _reset(sandbox)
         assert provider.create({**inputs, "run": "run-2"}).outs["state"] == "success"
         assert _routes(sandbox) == [listing, read_status]
+        # Its final status in the same run, nothing in between: no `in_progress` first.
+        other = commit_files(repo, "master", {"c.txt": "c\n"}, "Add c")
+        _reset(sandbox)
+        quiet = provider.create({**inputs, "sha": other, "run": "run-3", "in_progress": False})
+        assert _routes(sandbox) == [listing, "POST /repos/{owner}/{repo}/deployments"]
+        assert quiet.outs["state"] is None and quiet.outs["state_run"] == "run-3"
+        _reset(sandbox)
+        status.create(
+            {
+                **done_inputs,
+                "deployment_id": quiet.outs["deployment_id"],
+                "deployment_state": None,
+                "deployment_run": "run-3",
+                "run": "run-3",
+            }
+        )
+        assert _routes(sandbox) == [add_status]
+        assert _states(repo.get_deployment(int(quiet.id))) == ["success"]
     finally:
         forge.set_token(None)

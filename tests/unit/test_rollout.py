@@ -138,6 +138,7 @@ def test_production_registers_smoke_test_then_waves_after_the_merge():
     assert deployment.inputs["environment"] == "production"
     assert deployment.inputs["release"] == "release/2026-11-26"
     assert deployment.inputs["log_url"] == "http://forge/acme/service/pull/7"
+    assert deployment.inputs["in_progress"] is True  # PPC waves run before its success
     done = reg["deployment-done"]
     assert done.inputs["state"] == "success" and done.inputs["deployment_id"] == 4242
     assert done.inputs["retire"] == "replaced by release/2026-11-26"
@@ -211,6 +212,8 @@ def test_staging_without_ppcs_registers_only_its_deployment_after_the_merge():
     order = monitor.order
     assert order[order.index("merge") + 1 :] == ["deployment", "deployment-done"]
     assert monitor.registered["deployment"].inputs["environment"] == "staging"
+    # its success follows at once: no `in_progress` write before it
+    assert monitor.registered["deployment"].inputs["in_progress"] is False
     done = monitor.registered["deployment-done"]
     # nothing else to wait for: the deployment and the pull request (its URL)
     assert set(done.dependencies) == {
@@ -492,6 +495,7 @@ def test_a_merged_rollback_is_a_deployment_that_retires_the_replaced_one():
     assert urn_of(monitor, "rollback-merge") in deployment.dependencies
     assert deployment.inputs["release"] == "release/2026-11-19"
     assert deployment.inputs["payload"] == {"rollback": True, "from": "release/2026-11-26"}
+    assert deployment.inputs["in_progress"] is False
     done = reg["rollback-deployment-done"]
     assert done.inputs["state"] == "success"
     assert done.inputs["retire"] == "rolled back to release/2026-11-19"
