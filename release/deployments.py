@@ -109,6 +109,12 @@ class DeploymentRecord:
         }
 
 
+def is_production(environment: str) -> bool:
+    """Whether release-train creates the deployments of `environment` as production ones
+    (GitHub's `auto_inactive` leaves those alone)."""
+    return environment == "production"
+
+
 def ppc_environment(name: str) -> str:
     """The deployment environment of one customer PPC: `ppc/<name>`."""
     return f"{PPC_PREFIX}{name}"
@@ -151,7 +157,7 @@ def _creator(
             payload={"release": release, **dict(payload or {})},
             environment=environment,
             description=short(description or f"{release} to {environment}"),
-            production_environment=environment == "production",
+            production_environment=is_production(environment),
         )
 
     return create
@@ -226,6 +232,22 @@ def set_status(
     `latest`: the deployment's latest status (None: none) when the caller knows it for
     sure (it just created the deployment, or just read or wrote its status); then it is not
     read again, only after an uncertain write (`forge.create_once`)."""
+    return add_status(
+        deployment, state, log_url, description, environment_url, auto_inactive, latest
+    )[0]
+
+
+def add_status(
+    deployment: HasStatuses,
+    state: str,
+    log_url: str | None = None,
+    description: str | None = None,
+    environment_url: str | None = None,
+    auto_inactive: bool | None = None,
+    latest: Mapping[str, Any] | None | Unread = UNREAD,
+) -> tuple[dict[str, Any], bool]:
+    """`set_status`, and whether this call's own write is the status returned (False: the
+    state was already there, or an uncertain write was found afterwards)."""
     if state not in STATES:
         raise ValueError(f"unknown deployment state {state!r}; expected one of {STATES}")
     body: dict[str, Any] = {"state": state, "description": short(description)}
@@ -235,6 +257,7 @@ def set_status(
         body["environment_url"] = environment_url
     if auto_inactive is not None:
         body["auto_inactive"] = auto_inactive
+    written: list[dict[str, Any]] = []
 
     def find() -> dict[str, Any] | None:
         found = latest_status(deployment)
@@ -244,14 +267,17 @@ def set_status(
         _headers, data = deployment.requester.requestJsonAndCheck(
             "POST", f"{deployment.url}/statuses", input=body
         )
-        return dict(data)
+        written.append(dict(data))
+        return written[-1]
 
     what = f"set deployment {deployment.id} {state}"
     if latest is UNREAD:
-        return forge.create_once(find, create, what=what)
-    if latest is not None and latest.get("state") == state:
-        return dict(latest)
-    return forge.create_once(find, create, what=what, looked=True)
+        status = forge.create_once(find, create, what=what)
+    elif latest is not None and latest.get("state") == state:
+        return dict(latest), False
+    else:
+        status = forge.create_once(find, create, what=what, looked=True)
+    return status, any(w is status for w in written)
 
 
 def record_of(deployment: Deployment, status: Mapping[str, Any] | None) -> DeploymentRecord:
@@ -301,13 +327,23 @@ def retire_replaced(
     description: str,
     task: str = PROMOTION_TASK,
     limit: int = RECENT,
+    auto_inactive_done: bool = False,
 ) -> list[int]:
     """Mark every other recent deployment of `environment` whose latest state is `success`
-    `inactive` (GitHub's `auto_inactive` does so only outside production). Returns their ids."""
+    `inactive` (GitHub's `auto_inactive` does so only outside production). Returns their ids.
+
+    One listing; the statuses of `keep` are not read (the caller just set them), nor, with
+    `auto_inactive_done` (the caller's own `success` on `keep`, a non-production
+    deployment, went out with GitHub's `auto_inactive`, which made every earlier successful
+    one `inactive`), those of the deployments older than `keep`. Any other needs one read:
+    a listing carries no state."""
     retired = []
-    for deployment, status in recent(repo, environment, task, limit):
-        if deployment.id != keep and status and status.get("state") == "success":
-            set_status(deployment, "inactive", description=description)
+    for deployment in repo.get_deployments(task=task, environment=environment)[:limit]:
+        if deployment.id == keep or (auto_inactive_done and deployment.id < keep):
+            continue
+        status = latest_status(deployment)
+        if status and status.get("state") == "success":
+            set_status(deployment, "inactive", description=description, latest=status)
             retired.append(deployment.id)
     return retired
 
@@ -327,7 +363,7 @@ def fail_open(
     for deployment, status in recent(repo, environment, task, limit):
         if status is None or status.get("state") in OPEN_STATES:
             url = log_url or (status or {}).get("log_url") or None
-            set_status(deployment, "failure", log_url=url, description=description)
+            set_status(deployment, "failure", log_url=url, description=description, latest=status)
             failed.append(deployment.id)
     return failed
 

@@ -166,13 +166,18 @@ class DeploymentStatusProvider(ForgeProvider):
         if fresh:
             known = props.get("deployment_state")
             latest = {"state": known} if known else None
-        status = call(
+        # Outside production GitHub's `auto_inactive` makes the earlier successful
+        # deployments `inactive` with the `success` itself; the retire pass then only looks
+        # at what it could not (release.deployments.retire_replaced).
+        auto = state == "success" and not deployments.is_production(props["environment"])
+        status, posted = call(
             f"mark deployment {number} {state}",
-            lambda: deployments.set_status(
+            lambda: deployments.add_status(
                 deployment,
                 state,
                 log_url=props.get("log_url") or None,
                 description=props.get("description"),
+                auto_inactive=True if auto else None,
                 latest=latest,
             ),
         )
@@ -181,7 +186,11 @@ class DeploymentStatusProvider(ForgeProvider):
             retired = call(
                 f"retire the deployments {number} replaced",
                 lambda: deployments.retire_replaced(
-                    repo, props["environment"], number, str(props["retire"])
+                    repo,
+                    props["environment"],
+                    number,
+                    str(props["retire"]),
+                    auto_inactive_done=auto and posted,
                 ),
             )
         outs = {**props, "status_id": status.get("id"), "retired": retired}

@@ -363,3 +363,55 @@ def test_a_deployment_and_its_final_status_read_nothing_they_already_know(
         assert _states(repo.get_deployment(int(quiet.id))) == ["success"]
     finally:
         forge.set_token(None)
+
+
+@pytest.mark.parametrize("environment", ["qa", "production"])
+def test_retiring_reads_only_the_statuses_it_does_not_know(
+    repo, sandbox, commit_files, environment
+):
+    from release import forge
+    from release.providers.deployment import DeploymentStatusProvider
+    from tests.support.providers import engine_copy
+
+    first = repo.get_branch("master").commit.sha
+    second = commit_files(repo, "master", {"d.txt": "d\n"}, "Add d")
+    old = deployments.ensure_deployment(repo, environment, first, "release/2026-11-19")
+    deployments.set_status(old, "success")
+    failed = deployments.ensure_deployment(repo, environment, second, "release/2026-11-12")
+    deployments.set_status(failed, "failure")
+    new = deployments.ensure_deployment(repo, environment, second, "release/2026-11-26", "x")
+    status = engine_copy(DeploymentStatusProvider(), sandbox.token)
+    inputs = {
+        "api_url": sandbox.base_url,
+        "repository": repo.full_name,
+        "environment": environment,
+        "deployment_id": new.id,
+        "state": "success",
+        "retire": "replaced by release/2026-11-26",
+        "deployment_run": "run-1",
+        "run": "run-1",
+    }
+    add_status = "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+    read_status = "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+    listing = "GET /repos/{owner}/{repo}/deployments"
+    try:
+        _reset(sandbox)
+        done = status.create(inputs)
+        if environment == "production":
+            # a listing has no state: each earlier one is read (never the new one), and the
+            # successful one is retired without reading it again
+            assert _routes(sandbox) == [add_status, listing, read_status, read_status, add_status]
+            assert done.outs["retired"] == [old.id]
+        else:
+            # outside production the success itself retired the earlier ones (GitHub's
+            # auto_inactive): nothing older is read
+            assert _routes(sandbox) == [add_status, listing]
+            assert done.outs["retired"] == []
+        assert _states(old)[0] == "inactive" and _states(failed) == ["failure"]
+        assert _states(new) == ["success"]
+        # again, from another run (the success is already there): nothing is written
+        _reset(sandbox)
+        assert status.create({**inputs, "run": "run-2"}).outs["retired"] == []
+        assert sandbox.writes() == 0
+    finally:
+        forge.set_token(None)
