@@ -25,7 +25,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from release import forge
@@ -280,6 +282,15 @@ def add_status(
     return status, any(w is status for w in written)
 
 
+def _iso(when: datetime | None) -> str:
+    """A timestamp as GitHub writes it (UTC, `2026-11-26T12:00:00Z`); "" for none."""
+    if when is None:
+        return ""
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def record_of(deployment: Deployment, status: Mapping[str, Any] | None) -> DeploymentRecord:
     payload = deployment.payload if isinstance(deployment.payload, dict) else {}
     release = payload.get("release")
@@ -291,7 +302,8 @@ def record_of(deployment: Deployment, status: Mapping[str, Any] | None) -> Deplo
         release=str(release) if release else None,
         state=str(status["state"]) if status else None,
         log_url=(status.get("log_url") or status.get("target_url") or None) if status else None,
-        created_at=str(deployment.raw_data.get("created_at") or ""),
+        # the attribute, not `raw_data`: that one reads a listed deployment again
+        created_at=_iso(deployment.created_at),
     )
 
 
@@ -312,12 +324,15 @@ def current(
     repo: Repository, environment: str, task: str = PROMOTION_TASK, limit: int = RECENT
 ) -> DeploymentRecord | None:
     """What the forge says runs in `environment`: the newest deployment whose latest state
-    is `success`, else the newest deployment at all (in progress, failed), else None."""
-    seen = recent(repo, environment, task, limit)
-    for deployment, status in seen:
+    is `success`, else the newest deployment at all (in progress, failed), else None.
+    One listing, and a status read per deployment down to the newest successful one."""
+    newest: tuple[Deployment, dict[str, Any] | None] | None = None
+    for deployment in islice(repo.get_deployments(task=task, environment=environment), limit):
+        status = latest_status(deployment)
         if status and status.get("state") == "success":
             return record_of(deployment, status)
-    return record_of(*seen[0]) if seen else None
+        newest = newest or (deployment, status)
+    return record_of(*newest) if newest else None
 
 
 def retire_replaced(
@@ -338,7 +353,7 @@ def retire_replaced(
     one `inactive`), those of the deployments older than `keep`. Any other needs one read:
     a listing carries no state."""
     retired = []
-    for deployment in repo.get_deployments(task=task, environment=environment)[:limit]:
+    for deployment in islice(repo.get_deployments(task=task, environment=environment), limit):
         if deployment.id == keep or (auto_inactive_done and deployment.id < keep):
             continue
         status = latest_status(deployment)
@@ -402,12 +417,36 @@ def set_ppc_status(
 
 
 def ppc_states(repo: Repository, ppcs: Iterable[str]) -> dict[str, DeploymentRecord | None]:
-    """Each PPC's newest deployment and its latest state, as the forge records them."""
+    """Each PPC's newest deployment and its latest state, as the forge records them.
+
+    One listing of every PPC deployment (task `deploy:ppc`), newest first, read until each
+    PPC is found or twice as many deployments as PPCs (a page at least) were seen: the
+    newest rollout's deployments come first. A PPC not found there (never deployed, or not
+    for many releases) is looked up in its own environment. Then one status read per PPC."""
+    names = list(dict.fromkeys(ppcs))
+    if not names:
+        return {}
+    wanted = {ppc_environment(name): name for name in names}
+    newest: dict[str, Deployment] = {}
+    budget = max(2 * len(names), 100)
+    for seen, deployment in enumerate(repo.get_deployments(task=PPC_TASK)):
+        name = wanted.get(deployment.environment)
+        if name is not None:
+            newest.setdefault(name, deployment)
+        if len(newest) == len(names) or seen + 1 >= budget:
+            break
     states: dict[str, DeploymentRecord | None] = {}
-    for name in ppcs:
-        seen = recent(repo, ppc_environment(name), PPC_TASK, limit=1)
-        states[name] = record_of(*seen[0]) if seen else None
+    for name in names:
+        deployment = newest.get(name) or find_newest(repo, ppc_environment(name), PPC_TASK)
+        states[name] = record_of(deployment, latest_status(deployment)) if deployment else None
     return states
+
+
+def find_newest(repo: Repository, environment: str, task: str) -> Deployment | None:
+    """The newest deployment of `environment` for `task`, or None (one listing)."""
+    for deployment in repo.get_deployments(task=task, environment=environment):
+        return deployment
+    return None
 
 
 @dataclass(frozen=True)

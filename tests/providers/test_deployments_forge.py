@@ -415,3 +415,35 @@ def test_retiring_reads_only_the_statuses_it_does_not_know(
         assert sandbox.writes() == 0
     finally:
         forge.set_token(None)
+
+
+def test_the_readers_read_each_status_they_need_once(repo, sandbox, commit_files):
+    first = repo.get_branch("master").commit.sha
+    second = commit_files(repo, "master", {"e.txt": "e\n"}, "Add e")
+    for sha, release, names in (
+        (first, "release/2026-11-19", ["globex", "initech", "hooli"]),
+        (second, "release/2026-11-26", ["globex", "initech"]),
+    ):
+        for name in names:
+            deployments.set_ppc_status(repo, name, sha, release, 1, "success")
+    listing = "GET /repos/{owner}/{repo}/deployments"
+    read_status = "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+    _reset(sandbox)
+    found = deployments.ppc_states(repo, ["globex", "initech", "hooli", "acme"])
+    # one listing of every PPC deployment; the one never deployed looked up on its own
+    assert _routes(sandbox) == [listing, read_status, read_status, read_status, listing]
+    assert {name: rec and rec.release for name, rec in found.items()} == {
+        "globex": "release/2026-11-26",
+        "initech": "release/2026-11-26",
+        "hooli": "release/2026-11-19",
+        "acme": None,
+    }
+    assert found["globex"].created_at.endswith("Z") and "T" in found["globex"].created_at
+    assert deployments.ppc_states(repo, []) == {}
+    for sha, release in ((first, "release/2026-11-19"), (second, "release/2026-11-26")):
+        deployments.set_status(deployments.ensure_deployment(repo, "qa", sha, release), "success")
+    _reset(sandbox)
+    record = deployments.current(repo, "qa")
+    # the newest is successful: it alone is read
+    assert _routes(sandbox) == [listing, read_status]
+    assert record is not None and record.release == "release/2026-11-26"
