@@ -83,6 +83,10 @@ class EchoMocks(pulumi.runtime.Mocks):
 def install(mocks: pulumi.runtime.Mocks, stack: str, preview: bool = False) -> CapturingMonitor:
     """Set the mocks for project release-train and `stack`; return the capturing monitor."""
     monitor = CapturingMonitor(mocks)
+    # A new root stack each time: `set_mocks` keeps the last one, and with it the stack
+    # transformations an earlier test's program registered (release/program/entry.py
+    # `route_dynamic`), which would route this test's resources to that test's provider.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         mocks, project="release-train", stack=stack, preview=preview, monitor=monitor
     )
