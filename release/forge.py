@@ -30,8 +30,15 @@ from release.rules.config import (
     token_from,
 )
 from release.rules.gates import MergeGate, merge_gate
+from release.rules.memo import Memo, is_bool, is_sha_list, memo_key
 from release.rules.pacing import Pacing, for_api
-from release.rules.running import EnvMerge, StackRecord, first_parent_merges, name_merge
+from release.rules.running import (
+    EnvMerge,
+    StackRecord,
+    first_parent_merges,
+    name_merge,
+    rollback_evidence,
+)
 
 if TYPE_CHECKING:
     from github import Github, GithubRetry
@@ -640,12 +647,19 @@ def branch_head(repo: Repository, branch: str) -> str | None:
         return None
 
 
-def is_ancestor(repo: Repository, ancestor: str, descendant: str) -> bool:
-    """Whether `ancestor` is reachable from `descendant` (one compare call)."""
+def is_ancestor(repo: Repository, ancestor: str, descendant: str, memo: Memo | None = None) -> bool:
+    """Whether `ancestor` is reachable from `descendant` (one compare call). With `memo`,
+    the answer about two full SHAs is kept (it never changes); one about a branch is not."""
     if ancestor == descendant:
         return True
-    status = repo.compare(ancestor, descendant, comparison_commits_per_page=1).status
-    return status in ("ahead", "identical")
+
+    def read() -> bool:
+        status = repo.compare(ancestor, descendant, comparison_commits_per_page=1).status
+        return status in ("ahead", "identical")
+
+    if memo is None:
+        return read()
+    return memo.recall(memo_key("ancestor", ancestor, descendant), read, is_bool)
 
 
 def release_branches(repo: Repository) -> list[tuple[str, str]]:
@@ -665,6 +679,7 @@ def current_release(
     exclude: str | None = None,
     limit: int = 8,
     branches: Sequence[tuple[str, str]] | None = None,
+    memo: Memo | None = None,
 ) -> tuple[str, str] | None:
     """The newest release branch whose head the environment branch contains (`branches`:
     `release_branches(repo)` when already read).
@@ -675,7 +690,7 @@ def current_release(
     for name, sha in listed_branches[: limit + 1]:
         if name == exclude:
             continue
-        if is_ancestor(repo, sha, env_head):
+        if is_ancestor(repo, sha, env_head, memo):
             return name, sha
     return None
 
@@ -688,6 +703,7 @@ def env_release_merges(
     limit: int = 400,
     pulls: Mapping[str, dict[str, Any]] | None = None,
     branches: Sequence[tuple[str, str]] | None = None,
+    memo: Memo | None = None,
 ) -> Iterator[EnvMerge]:
     """The release and rollback merges on the environment branch, newest first (lazily).
 
@@ -695,34 +711,113 @@ def env_release_merges(
     merged pull requests into the branch (`merged_pulls`) and the release branch heads
     (`release_branches`) once each, unless the caller already read them (`pulls`,
     `branches`); what each merge brought in is decided by `release.rules.running.name_merge`.
+    With `memo`, the walk below `env_head` (a SHA: it never changes) is kept as far as it
+    went (`merge_walk`); which release each merge brought in is decided anew every time.
     """
-    seen: dict[str, dict[str, Any]] = {}
-
-    def listing() -> Iterator[dict[str, Any]]:
-        for item in repo.get_commits(sha=env_head):
-            raw = dict(item._rawData)  # noqa: SLF001 - the listing's JSON, see `listed`
-            seen[str(raw["sha"])] = raw
-            yield raw
-
     heads: dict[str, str] | None = None
-    for merge in first_parent_merges(listing(), env_head, limit):
+    for merge, parent in merge_walk(repo, env_head, limit, memo):
         if pulls is None:
             pulls = merged_pulls(repo, environment)
         if heads is None:
             known = release_branches(repo) if branches is None else branches
             heads = {sha: name for name, sha in known}
         second = str(merge["parents"][1]["sha"])
-        parent = seen.get(second)
         head_ref = str((pulls.get(str(merge["sha"])) or {}).get("head") or "")
         title = str((merge.get("commit") or {}).get("message") or "").split("\n", 1)[0]
         if parent is None and "rollback/" in head_ref + title:
             # A rollback commit's message says what it restored; read it when the listing
             # has not reached it yet.
-            git = repo.get_git_commit(second)
-            parent = {"sha": second, "commit": {"message": git.message}}
+            parent = {"sha": second, "commit": {"message": _rollback_evidence(repo, second, memo)}}
         named = name_merge(merge, parent, record, pulls, heads or {})
         if named is not None:
             yield named
+
+
+Walked = tuple[dict[str, Any], dict[str, Any] | None]
+
+
+def _walked(item: Any) -> Walked:
+    """A kept step of `merge_walk` ([sha, parents, title, evidence]) as the walk yields it."""
+    sha, parents, title, evidence = item
+    merge = {"sha": sha, "parents": [{"sha": p} for p in parents], "commit": {"message": title}}
+    second = {"sha": parents[1], "commit": {"message": evidence}} if evidence is not None else None
+    return merge, second
+
+
+def _is_walk(value: Any) -> bool:
+    def step(item: Any) -> bool:
+        return (
+            isinstance(item, list)
+            and len(item) == 4
+            and isinstance(item[0], str)
+            and is_sha_list(item[1])
+            and len(item[1]) > 1
+            and isinstance(item[2], str)
+            and (item[3] is None or isinstance(item[3], str))
+        )
+
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("end"), bool)
+        and isinstance(value.get("m"), list)
+        and all(step(item) for item in value["m"])
+    )
+
+
+def merge_walk(
+    repo: Repository, head: str, limit: int = 400, memo: Memo | None = None
+) -> Iterator[Walked]:
+    """The merges on `head`'s first-parent line, newest first (lazily), each with its second
+    parent as far as the listing had shown it (else None): what `env_release_merges` needs.
+
+    With `memo` (and `head` a full SHA), what the walk yielded is kept reduced (each merge's
+    SHA, parents and title, and what its second parent's message says of a rollback), and
+    a later walk from the same SHA yields the kept steps without a read; only a walk that
+    goes further than the kept steps reads the listing (again from `head`)."""
+    name = memo_key("merges", head, extra=str(limit)) if memo is not None else None
+    found, kept = memo.get(name, _is_walk) if memo is not None else (False, None)
+    steps: list[Any] = list(kept["m"]) if found else []
+    for item in steps:
+        yield _walked(item)
+    if found and kept["end"]:
+        return
+    seen: dict[str, dict[str, Any]] = {}
+
+    def listing() -> Iterator[dict[str, Any]]:
+        for commit in repo.get_commits(sha=head):
+            raw = dict(commit._rawData)  # noqa: SLF001 - the listing's JSON, see `listed`
+            seen[str(raw["sha"])] = raw
+            yield raw
+
+    done = len(steps)
+    for count, merge in enumerate(first_parent_merges(listing(), head, limit), 1):
+        if count <= done:
+            continue
+        parents = [str(p["sha"]) for p in merge.get("parents") or []]
+        message = str((merge.get("commit") or {}).get("message") or "")
+        parent = seen.get(parents[1])
+        evidence = None
+        if parent is not None:
+            evidence = rollback_evidence(str((parent.get("commit") or {}).get("message") or ""))
+        item = [str(merge["sha"]), parents, message.split("\n", 1)[0], evidence]
+        steps.append(item)
+        if memo is not None:
+            memo.put(name, {"m": list(steps), "end": False})
+        yield merge, parent
+    if memo is not None:
+        memo.put(name, {"m": steps, "end": True})
+
+
+def _rollback_evidence(repo: Repository, sha: str, memo: Memo | None) -> str:
+    """What commit `sha`'s message says of a rollback (`rules.running.rollback_evidence`),
+    kept in `memo` (a commit's message never changes)."""
+
+    def read() -> str:
+        return rollback_evidence(repo.get_git_commit(sha).message or "")
+
+    if memo is None:
+        return read()
+    return memo.recall(memo_key("rollback", sha), read, lambda v: isinstance(v, str))
 
 
 def merged_pulls(repo: Repository, environment: str) -> dict[str, dict[str, Any]]:

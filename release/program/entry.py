@@ -10,7 +10,10 @@ commit, production takes the release staging runs. The plan is made with reads o
 This module is an edge: it alone reads `pulumi.Config` and the environment, parses the
 stack's config once (`parse_settings`) and builds the forge session, then passes both down.
 It also reads the stack's record of intent (through the engine, under the stack's lock
-during `up`) and applies this run's delta (RELEASE_TRAIN_INTENT) to it: `read_intent`.
+during `up`) and applies this run's delta (RELEASE_TRAIN_INTENT) to it: `read_intent`. The
+same read of the checkpoint gives the forge memo (release/rules/memo.py, the `forgeMemo`
+output): the answers of earlier runs that never change, so the plan does not read them
+again; the run exports what it used of it, written with the rest of the state.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pulumi.runtime.config import get_config_env
 from release import forge
 from release.program.planning import PromotionPlan, find_green, open_repo, plan_promotion
 from release.program.registration import register_release
-from release.providers.train_record import read_current
+from release.providers.train_record import read_resources, record_in
 from release.rules import clock
 from release.rules.config import (
     NAMESPACE,
@@ -49,6 +52,7 @@ from release.rules.intent import (
     ops_from_env,
     refuse_legacy,
 )
+from release.rules.memo import MEMO_OUTPUT, Memo, memo_in, scope_of
 from release.rules.running import RECORD_OVERRIDE, StackRecord
 from release.rules.targets import TargetError, resolve_target
 from release.rules.text import plain
@@ -90,9 +94,11 @@ def build_promotion(
     source: dict[str, Any],
     token: str | None = None,
     record: Record = EMPTY,
+    memo: Memo | None = None,
 ) -> dict[str, Any]:
-    """staging/production: decide the promotion (reads), then register its resources."""
-    plan = plan_promotion(settings, repo, release, commit, stack_record())
+    """staging/production: decide the promotion (reads, with the forge `memo`), then
+    register its resources."""
+    plan = plan_promotion(settings, repo, release, commit, stack_record(), memo)
     return register_plan(settings, plan, source, token, record)
 
 
@@ -223,15 +229,19 @@ def main() -> None:
         raise pulumi.RunError(str(err)) from None
 
 
-def read_intent(stack: str, env: Mapping[str, str]) -> Record:
+def read_intent(
+    stack: str, env: Mapping[str, str], resources: Mapping[str, Any] | None = None
+) -> Record:
     """The stack's record of intent as the engine stores it, with this run's delta applied
     (RELEASE_TRAIN_INTENT, set by the `release` commands; none for a plain `pulumi up`).
+    `resources`: the checkpoint's resources when already read (`read_resources`).
 
     During `up` the engine holds the stack's lock from before the program starts, so the
     record cannot change under the run; the result is recorded only if the steps before it
     succeed (release/program/registration.py).
     """
-    record = apply_ops(read_current(), ops_from_env(env), stack)
+    stored = record_in(read_resources() if resources is None else resources)
+    record = apply_ops(stored, ops_from_env(env), stack)
     for line in describe(record):
         pulumi.log.info(plain(f"intent: {line}"))  # `by` comes from the command line
     return record
@@ -251,6 +261,7 @@ def _main() -> None:
         secret = pulumi.runtime.is_config_secret(f"{NAMESPACE}:notifyWebhook")
     settings = parse_settings(stack, raw, os.environ, secret)
     record = EMPTY
+    resources: Mapping[str, Any] = {}
     if settings.tracks_source:
         if ops_from_env(os.environ):
             raise ConfigError(
@@ -260,7 +271,8 @@ def _main() -> None:
                 "revert or roll back; name a stack that promotes (staging, production)",
             )
     else:
-        record = read_intent(stack, os.environ)
+        resources = read_resources()  # one read of the checkpoint: the record and the memo
+        record = read_intent(stack, os.environ, resources)
         settings = parse_settings(stack, {**raw, **record.as_config()}, os.environ, secret)
     session = forge.session(settings.api_url, settings.repository, config.get("token"), os.environ)
     token = session.token
@@ -269,6 +281,7 @@ def _main() -> None:
         return
     route_dynamic(forge_provider(config.get("token")))
     source = {"stack": settings.promotes_from}
+    memo = memo_in(resources, scope_of(settings.api_url, settings.repository))
     if settings.commit and settings.release_date:
         # Pinned by `release promote` / `release plan`: the source stack's outputs are not
         # needed, so they are not read (reading another stack costs a secrets-manager load).
@@ -276,7 +289,8 @@ def _main() -> None:
         running = stack_record()
 
         def decide() -> PromotionPlan:
-            return plan_promotion(settings, open_repo(settings, session), release, commit, running)
+            repo = open_repo(settings, session)
+            return plan_promotion(settings, repo, release, commit, running, memo)
 
         outputs: Any = in_background(decide).apply(
             lambda plan: refusing(lambda: register_plan(settings, plan, source, token, record))
@@ -290,7 +304,7 @@ def _main() -> None:
                 release, commit = _from_source(
                     settings, dict(zip(_SOURCE_KEYS, values, strict=True))
                 )
-                return build_promotion(settings, repo, release, commit, source, token, record)
+                return build_promotion(settings, repo, release, commit, source, token, record, memo)
             except _USER_ERRORS as err:
                 raise pulumi.RunError(str(err)) from None
 
@@ -298,3 +312,7 @@ def _main() -> None:
     for key in PROMOTION_OUTPUTS:
         value = outputs[key] if isinstance(outputs, dict) else outputs.apply(lambda d, k=key: d[k])
         pulumi.export(key, value)
+    # What the plan used of the memo and added to it (once the plan is made), written with
+    # the rest of the state at the end of the run; a failed run keeps the previous one.
+    kept = memo.dump() if isinstance(outputs, dict) else outputs.apply(lambda _: memo.dump())
+    pulumi.export(MEMO_OUTPUT, kept)

@@ -31,7 +31,16 @@ from release.rules.fixes import (
 )
 from release.rules.gates import check_states
 from release.rules.green import GreenResult, newest_green
-from release.rules.payload import Payload, payload_commits, pin_changes, read_pin
+from release.rules.memo import (
+    Memo,
+    digest,
+    is_count,
+    is_full_sha,
+    is_sha_list,
+    is_text_or_none,
+    memo_key,
+)
+from release.rules.payload import Payload, PayloadCommit, payload_commits, pin_changes, read_pin
 from release.rules.picks import refusal, revert_refusal
 from release.rules.rotation import Approvers, approvers
 from release.rules.running import StackRecord, check_head, rollback_superseded, running_release
@@ -46,13 +55,30 @@ class ReleaseChanges:
     reverts: tuple[str, ...] = ()
 
 
+def commit_parents(repo: Repository, sha: str, memo: Memo | None = None) -> list[str]:
+    """The parents of commit `sha` (one read; kept in `memo`: a commit's parents never
+    change). Raises the forge's error for an unknown commit."""
+
+    def read() -> list[str]:
+        return [p.sha for p in repo.get_git_commit(sha).parents]
+
+    if memo is None:
+        return read()
+    return memo.recall(memo_key("parents", sha), read, is_sha_list)
+
+
 def plan_pick(
-    repo: Repository, settings: Settings, index: int, sha: str, branch_head: str
+    repo: Repository,
+    settings: Settings,
+    index: int,
+    sha: str,
+    branch_head: str,
+    memo: Memo | None = None,
 ) -> str | None:
     """What a listed pick will do: the commit that already has it, or None (it will be
     applied). Raises PickRefused for a merge commit or an off-source commit."""
     try:  # first: an unknown SHA is named as such, not as a failed compare
-        commit = repo.get_git_commit(sha)
+        parents = commit_parents(repo, sha, memo)
     except forge.GithubException:
         raise ConfigError(
             f"picks[{index}]", sha, f"no such commit in {settings.repository}"
@@ -60,7 +86,6 @@ def plan_pick(
     found = find_applied(repo, sha, branch_head)
     if found:
         return found
-    parents = [p.sha for p in commit.parents]
     allowed = settings.allow_off_master or sha in settings.off_master
     on_source = allowed or (
         len(parents) == 1 and forge.is_ancestor(repo, sha, settings.source_branch)
@@ -79,7 +104,11 @@ def plan_pick(
 
 
 def plan_release_changes(
-    settings: Settings, repo: Repository | None, release: str, commit: str
+    settings: Settings,
+    repo: Repository | None,
+    release: str,
+    commit: str,
+    memo: Memo | None = None,
 ) -> ReleaseChanges:
     """Check the listed picks and reverts now (reads only).
 
@@ -95,18 +124,18 @@ def plan_release_changes(
     planned_reverts: list[str] = []
     current = forge.branch_head(repo, release) or commit
     for index, sha in enumerate(settings.picks):
-        planned_picks.append((sha, plan_pick(repo, settings, index, sha, current)))
+        planned_picks.append((sha, plan_pick(repo, settings, index, sha, current, memo)))
     for index, sha in enumerate(day_two.reverts):
         try:
-            found = repo.get_git_commit(sha)
+            parents = commit_parents(repo, sha, memo)
         except forge.GithubException:
             raise ConfigError(
                 f"reverts[{index}]", sha, f"no such commit in {settings.repository}"
             ) from None
         refused = revert_refusal(
             sha,
-            [p.sha for p in found.parents],
-            forge.is_ancestor(repo, sha, current),
+            parents,
+            forge.is_ancestor(repo, sha, current, memo),
             release,
             key=f"reverts[{index}]",
         )
@@ -287,23 +316,28 @@ def plan_promotion(
     release: str,
     commit: str,
     record: StackRecord | None = None,
+    memo: Memo | None = None,
 ) -> PromotionPlan:
     """Decide the promotion of `commit` as `release` into the environment (reads only).
 
     `record` is what the stack's own state says it merged last (handed over by the
-    `release` command; None for a plain `pulumi up`). Raises ConfigError for a missing
+    `release` command; None for a plain `pulumi up`). `memo`: the forge's answers that never
+    change, as earlier runs of the stack kept them (release/rules/memo.py); what this plan
+    reads of that kind is added to it. The refs, pull requests and listings of branches
+    are read every time. Raises ConfigError for a missing
     environment branch, a repository that disallows merge commits or a carried commit that
     is not the running release's, and LostFixError when the running release has a fix the
     new one lacks.
     """
     # The reads that need nothing but the config go out together (at most the pacing
     # policy's reads in flight), then the ones that need their answers, step by step.
+    memo = memo if memo is not None else Memo()
     limit = forge.reads_in_flight(repo)
     env_head, commit_found, branches, pulls = forge.together(
         limit,
         [
             lambda: forge.branch_head(repo, settings.environment),
-            lambda: _commit_exists(repo, commit),
+            lambda: _commit_exists(repo, commit, memo),
             lambda: forge.release_branches(repo),
             lambda: forge.merged_pulls(repo, settings.environment),
         ],
@@ -325,10 +359,10 @@ def plan_promotion(
     if not commit_found:
         raise ConfigError("commit", commit, "no such commit in " + settings.repository)
     previous, previous_head, notes = previous_release(
-        settings, repo, env_head, release, record, branches, pulls
+        settings, repo, env_head, release, record, branches, pulls, memo
     )
     carried = settings.carry
-    check_carried(repo, carried, previous, previous_head)
+    check_carried(repo, carried, previous, previous_head, memo)
     # Each release branch head from the one listing; a name the listing leaves out (not
     # release/YYYY-MM-DD) is read on its own.
     release_head = (
@@ -337,11 +371,21 @@ def plan_promotion(
         else forge.branch_head(repo, release)
     )
     base = previous_head or env_head
+    picks = (*settings.picks, *carried)
+    # The lost-fix check's answer depends on the two SHAs and the picks alone: once it
+    # passed, it is kept (a fix landing later on the running release moves its head).
+    checked = memo_key("lostfix", commit, previous_head or "", extra=digest(*picks))
+    ahead_key = memo_key("ahead", commit, previous_head or "")
 
     def previous_only() -> Any:
         # The commits of the running release the new one lacks: none means no ours-merge.
         assert previous_head
-        return repo.compare(commit, previous_head)
+        found, ahead = memo.get(ahead_key, is_count)
+        if found and (ahead == 0 or memo.get(checked, lambda v: v is True)[0]):
+            return _Ahead(ahead)  # all the plan needs of the compare
+        comparison = repo.compare(commit, previous_head)
+        memo.put(ahead_key, comparison.ahead_by)
+        return comparison
 
     # The payload describes the cut when the release branch is not there yet (or is at the
     # cut): then it is read along with the compares, else once its head is placed.
@@ -350,28 +394,21 @@ def plan_promotion(
         limit,
         [
             previous_only if previous_head else lambda: None,
-            lambda: forge.is_ancestor(repo, commit, env_head),
-            lambda: known or payload_head(commit, release_head, repo),
-            lambda: known and build_payload(settings, repo, previous, base, release, known),
+            lambda: forge.is_ancestor(repo, commit, env_head, memo),
+            lambda: known or payload_head(commit, release_head, repo, memo),
+            lambda: known and build_payload(settings, repo, previous, base, release, known, memo),
         ],
     )
     needs_ours = only_previous is not None and only_previous.ahead_by > 0
-    if needs_ours:
+    if needs_ours and not isinstance(only_previous, _Ahead):
         assert previous and previous_head
-        check_lost_fixes(
-            repo,
-            previous,
-            previous_head,
-            release,
-            commit,
-            (*settings.picks, *carried),
-            only_previous,
-        )
+        check_lost_fixes(repo, previous, previous_head, release, commit, picks, only_previous, memo)
+        memo.put(checked, True)
     if not payload:
-        payload = build_payload(settings, repo, previous, base, release, described)
+        payload = build_payload(settings, repo, previous, base, release, described, memo)
     # Day-two changes are checked with reads before anything is registered: bad config
     # stops here, with no forge write.
-    changes = plan_release_changes(settings, repo, release, commit)
+    changes = plan_release_changes(settings, repo, release, commit, memo)
     rollback = plan_rollback(settings, repo, release)
     return PromotionPlan(
         release=release,
@@ -391,9 +428,16 @@ def plan_promotion(
     )
 
 
-def _commit_exists(repo: Repository, sha: str) -> bool:
+@dataclass(frozen=True)
+class _Ahead:
+    """A compare's `ahead_by` as the memo kept it (the compare itself is not read again)."""
+
+    ahead_by: int
+
+
+def _commit_exists(repo: Repository, sha: str, memo: Memo | None = None) -> bool:
     try:
-        repo.get_git_commit(sha)
+        commit_parents(repo, sha, memo)
     except UnknownObjectException:
         return False
     return True
@@ -407,6 +451,7 @@ def previous_release(
     record: StackRecord | None = None,
     branches: Sequence[tuple[str, str]] | None = None,
     pulls: dict[str, dict[str, Any]] | None = None,
+    memo: Memo | None = None,
 ) -> tuple[str | None, str | None, list[str]]:
     """(the release the environment runs, the head to check against, notes), reads only.
 
@@ -417,14 +462,14 @@ def previous_release(
     the merged pull requests into the environment, when already read.
     """
     merges = forge.env_release_merges(
-        repo, settings.environment, env_head, record, pulls=pulls, branches=branches
+        repo, settings.environment, env_head, record, pulls=pulls, branches=branches, memo=memo
     )
     running = running_release(merges, record, promoting=release)
     notes = [f"note: {note}" for note in running.notes]
     if running.merge is None:
         # No release merge on the environment branch (a new environment): the newest
         # release branch it contains, as before.
-        found = forge.current_release(repo, env_head, exclude=release, branches=branches)
+        found = forge.current_release(repo, env_head, exclude=release, branches=branches, memo=memo)
         if found:
             notes.append(
                 f"note: no release merge found on {settings.environment}; {found[0]} "
@@ -445,11 +490,19 @@ def previous_release(
 
 
 def check_carried(
-    repo: Repository, carried: Sequence[str], previous: str | None, previous_head: str | None
+    repo: Repository,
+    carried: Sequence[str],
+    previous: str | None,
+    previous_head: str | None,
+    memo: Memo | None = None,
 ) -> None:
     """A carried commit must be one of the running release's own commits (reads only)."""
     for index, sha in enumerate(carried):
-        if not previous or not previous_head or not forge.is_ancestor(repo, sha, previous_head):
+        if (
+            not previous
+            or not previous_head
+            or not forge.is_ancestor(repo, sha, previous_head, memo)
+        ):
             raise ConfigError(
                 f"carry[{index}]",
                 sha,
@@ -466,6 +519,7 @@ def check_lost_fixes(
     commit: str,
     picks: Sequence[str] = (),
     only_previous: Any = None,
+    memo: Memo | None = None,
 ) -> None:
     """Stop with LostFixError when `previous` has a fix that `commit` does not
     (`only_previous`: the compare of `commit` with `previous_head`, when already read)."""
@@ -491,7 +545,7 @@ def check_lost_fixes(
 
     lost = lost_fixes(
         candidates,
-        new_has=lambda sha: forge.is_ancestor(repo, sha, commit),
+        new_has=lambda sha: forge.is_ancestor(repo, sha, commit, memo),
         new_fingerprints=new_fingerprints,
         fingerprint_of=lambda sha: patch_fingerprint(_files(repo, sha)),
         carried=picks,
@@ -505,10 +559,14 @@ def _files(repo: Repository, sha: str) -> list[dict[str, Any]]:
     return [f.raw_data for f in repo.get_commit(sha).files]
 
 
-def payload_head(commit: str, branch_head: str | None, repo: Repository) -> str:
+def payload_head(
+    commit: str, branch_head: str | None, repo: Repository, memo: Memo | None = None
+) -> str:
     """The head the payload describes: the release branch's current head (its ours-merge,
     picks and reverts included) when it holds the cut, else the cut (not made yet)."""
-    if branch_head and (branch_head == commit or forge.is_ancestor(repo, commit, branch_head)):
+    if branch_head and (
+        branch_head == commit or forge.is_ancestor(repo, commit, branch_head, memo)
+    ):
         return branch_head
     return commit
 
@@ -520,29 +578,73 @@ def build_payload(
     base: str,
     release: str,
     commit: str,
+    memo: Memo | None = None,
 ) -> Payload:
     """Commits and PRs from `base` to `commit`, and the pins at both ends (reads only, sent
-    together)."""
+    together). With `memo`, each of these (keyed by SHAs) is read only when not kept: the
+    payload's lines and compare link, and each pin's value (not the file)."""
+    memo = memo if memo is not None else Memo()
     pins = settings.pins
+    payload_key = memo_key("payload", base, commit)
+    found, kept = memo.get(payload_key, _is_payload)
 
-    def compared() -> tuple[Any, list[dict[str, Any]]]:
+    def compared() -> tuple[tuple[PayloadCommit, ...], str]:
         comparison = repo.compare(base, commit, comparison_commits_per_page=250)
-        return comparison, forge.listed(comparison.commits)
+        lines = payload_commits(forge.listed(comparison.commits))
+        memo.put(payload_key, {"u": comparison.html_url, "c": [_line(c) for c in lines]})
+        return lines, comparison.html_url
 
-    def pin_at(path: str, ref: str) -> Any:
-        return lambda: forge.read_file(repo, path, ref)
+    def pin_at(pin: Any, ref: str) -> Any:
+        name = memo_key("pin", ref, extra=digest(pin.path, pin.pattern))
+        known, value = memo.get(name, is_text_or_none)
+        if known:
+            return lambda: value
 
-    reads = [pin_at(p.path, ref) for ref in (base, commit) for p in pins]
-    (comparison, listed), *texts = forge.together(forge.reads_in_flight(repo), [compared, *reads])
-    commits = payload_commits(listed)
-    before = {p.name: read_pin(p, text) for p, text in zip(pins, texts[: len(pins)], strict=True)}
-    after = {p.name: read_pin(p, text) for p, text in zip(pins, texts[len(pins) :], strict=True)}
+        def read() -> str | None:
+            value = read_pin(pin, forge.read_file(repo, pin.path, ref))
+            memo.put(name, value)
+            return value
+
+        return read
+
+    kept_lines = (tuple(PayloadCommit(*c) for c in kept["c"]), kept["u"]) if found else None
+    reads = [pin_at(p, ref) for ref in (base, commit) for p in pins]
+    (lines, url), *values = forge.together(
+        forge.reads_in_flight(repo), [(lambda: kept_lines) if found else compared, *reads]
+    )
+    before = {p.name: v for p, v in zip(pins, values[: len(pins)], strict=True)}
+    after = {p.name: v for p, v in zip(pins, values[len(pins) :], strict=True)}
     return Payload(
         previous=previous,
         release=release,
         base_sha=base,
         head_sha=commit,
-        commits=commits,
+        commits=lines,
         pins=pin_changes(settings.pins, before, after),
-        compare_url=comparison.html_url,
+        compare_url=url,
+    )
+
+
+def _line(commit: PayloadCommit) -> list[Any]:
+    return [commit.sha, commit.title, commit.author, commit.pr]
+
+
+def _is_payload(value: Any) -> bool:
+    """The shape `build_payload` keeps: {"u": compare link, "c": [[sha, title, author, pr]]}."""
+
+    def line(item: Any) -> bool:
+        return (
+            isinstance(item, list)
+            and len(item) == 4
+            and is_full_sha(item[0])
+            and isinstance(item[1], str)
+            and isinstance(item[2], str)
+            and (item[3] is None or (isinstance(item[3], int) and not isinstance(item[3], bool)))
+        )
+
+    return (
+        isinstance(value, dict)
+        and is_text_or_none(value.get("u"))
+        and isinstance(value.get("c"), list)
+        and all(line(item) for item in value["c"])
     )

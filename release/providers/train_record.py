@@ -115,7 +115,13 @@ _READ_ATTEMPTS = 5
 
 
 def read_current(stack: str | None = None) -> Record:
-    """The record in the stored checkpoint of `stack` (default: this stack), via the engine.
+    """The record in the stored checkpoint of `stack` (default: this stack), via the engine."""
+    return record_in(read_resources(stack))
+
+
+def read_resources(stack: str | None = None) -> Mapping[str, Any]:
+    """The outputs of every resource in the stored checkpoint of `stack` (default: this
+    stack), via the engine: {urn: {type, outputs}} (`record_in` finds the record there).
 
     On a `file://` backend the engine may be writing the checkpoint while the program reads
     it (the stack's first resources are being created): a read that finds it half written
@@ -137,5 +143,6 @@ def read_current(stack: str | None = None) -> Record:
         if reasons:
             raise RuntimeError(f"the engine could not read the stack's record: {reasons}")
         value = result.value or {}
-        return record_in(value.get("outputs") or {})
+        outputs = value.get("outputs") or {}
+        return outputs if isinstance(outputs, Mapping) else {}
     raise AssertionError("unreachable")

@@ -197,6 +197,13 @@ def first_parent_merges(
         current = parents[0] if parents else None
 
 
+def rollback_evidence(message: str) -> str:
+    """What `name_merge` reads of a merge's second parent's message: the whole message when
+    it is a rollback commit's, else nothing (the same answer, in less room: the forge memo
+    keeps it)."""
+    return message if _ROLLBACK_COMMIT.match(message) else ""
+
+
 def _message(commit: Mapping[str, Any] | None) -> str:
     if not commit:
         return ""

@@ -1,0 +1,93 @@
+"""The plan with the forge memo, on the seeded sandbox: a second plan of the same promotion
+reads only what can change, and what a memo cannot know (a hotfix on the release branch, a
+fix landing on the running release) is still read and acted on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from release import forge
+from release.program.planning import open_repo, plan_promotion
+from release.rules.fixes import LostFixError
+from release.rules.memo import Memo, scope_of
+from tests.reliability.provider_flow import RELEASE, green_commit, plain_repo, settings_for
+
+# Reads that name a SHA's immutable content: what the memo is for.
+KEPT_ROUTES = ("/compare/", "/contents/", "/git/commits/", "/commits?")
+
+
+def _plan(sb: Any, green: str, memo: Memo | None) -> Any:
+    settings = settings_for(sb)
+    session = forge.ForgeSession(settings.api_url, settings.repository, sb.token)
+    return plan_promotion(settings, open_repo(settings, session), RELEASE, green, memo=memo)
+
+
+def _fresh(memo: Memo, sb: Any) -> Memo:
+    """The memo as the next run reads it back from the state."""
+    return Memo.load(memo.dump(), scope_of(sb.base_url, "acme/service"))
+
+
+def _kept_reads(sb: Any) -> list[str]:
+    return [s.path for s in sb.served() if any(r in s.path for r in KEPT_ROUTES)]
+
+
+@pytest.fixture
+def setup(seeded_sandbox):
+    forge._clients.clear()  # noqa: SLF001 - one client per test's sandbox
+    return seeded_sandbox, green_commit(seeded_sandbox)
+
+
+def test_a_second_plan_reads_only_refs_and_pull_requests(setup):
+    sb, green = setup
+    memo = Memo(scope_of(sb.base_url, "acme/service"))
+    sb.reset_counters()
+    first = _plan(sb, green, memo)
+    assert first.needs_ours_merge and first.payload.pins  # compares, lost-fix check, pins
+    first_reads = _kept_reads(sb)
+    assert len(first_reads) >= 5
+
+    sb.reset_counters()
+    again = _plan(sb, green, _fresh(memo, sb))
+    assert again == first
+    assert _kept_reads(sb) == [], sb.served()
+    assert sb.reads() <= 4 and sb.writes() == 0  # the environment's ref, release refs, PRs
+
+    # without the memo, the same plan reads all of it again
+    sb.reset_counters()
+    assert _plan(sb, green, None) == first
+    assert sorted(_kept_reads(sb)) == sorted(first_reads)
+
+
+def test_a_hotfix_on_the_release_branch_is_read_and_described(setup, commit_files):
+    sb, green = setup
+    memo = Memo(scope_of(sb.base_url, "acme/service"))
+    before = _plan(sb, green, memo)
+    repo = plain_repo(sb)
+    repo.create_git_ref(f"refs/heads/{RELEASE}", green)
+    fix = commit_files(repo, RELEASE, {"app/hotfix.py": "X = 1\n"}, "Hotfix on the release")
+
+    sb.reset_counters()
+    after = _plan(sb, green, _fresh(memo, sb))
+    reads = _kept_reads(sb)
+    assert any(f"...{fix}" in path for path in reads), reads  # the new head is compared
+    assert any(f"ref={fix}" in path for path in reads), reads  # and its pins read
+    assert after.payload.head_sha == fix != before.payload.head_sha
+    assert fix in [c.sha for c in after.payload.commits]
+    assert "Hotfix on the release" in [c.title for c in after.payload.commits]
+
+
+def test_a_fix_landing_on_the_running_release_stops_the_plan_despite_the_memo(setup, commit_files):
+    sb, green = setup
+    memo = Memo(scope_of(sb.base_url, "acme/service"))
+    first = _plan(sb, green, memo)
+    assert first.needs_ours_merge and first.previous
+    kept = _fresh(memo, sb)
+    assert any(name.startswith("lostfix:") for name in kept._entries)  # noqa: SLF001
+    fix = commit_files(
+        plain_repo(sb), first.previous, {"app/late_fix.py": "Y = 2\n"}, "Late fix on the release"
+    )
+    with pytest.raises(LostFixError) as raised:
+        _plan(sb, green, kept)
+    assert fix[:12] in str(raised.value)
