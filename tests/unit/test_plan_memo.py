@@ -91,3 +91,39 @@ def test_a_fix_landing_on_the_running_release_stops_the_plan_despite_the_memo(se
     with pytest.raises(LostFixError) as raised:
         _plan(sb, green, kept)
     assert fix[:12] in str(raised.value)
+
+
+def test_the_merge_walk_is_kept_as_far_as_it_went_and_goes_on_from_the_forge(setup):
+    sb, _green = setup
+    repo = forge.ForgeSession(sb.base_url, "acme/service", sb.token).repo
+    head = forge.branch_head(repo, "staging")
+    assert head
+
+    def plain(steps: Any) -> list[tuple[str, list[str], str, bool]]:
+        return [
+            (
+                str(m["sha"]),
+                [str(p["sha"]) for p in m["parents"]],
+                str(m["commit"]["message"]).split("\n", 1)[0],
+                parent is not None,
+            )
+            for m, parent in steps
+        ]
+
+    live = plain(forge.merge_walk(repo, head))
+    assert len(live) >= 2, live
+    memo = Memo(scope_of(sb.base_url, "acme/service"))
+    walk = forge.merge_walk(repo, head, memo=memo)
+    assert plain([next(walk)]) == live[:1]
+    walk.close()  # the plan stopped after the first merge
+
+    kept = _fresh(memo, sb)
+    sb.reset_counters()
+    walk = forge.merge_walk(repo, head, memo=kept)
+    assert plain([next(walk)]) == live[:1]
+    assert sb.reads() == 0  # the kept step costs nothing
+    assert plain(walk) == live[1:]  # going further reads the listing again
+    assert sb.reads() >= 1
+    sb.reset_counters()
+    assert plain(forge.merge_walk(repo, head, memo=_fresh(kept, sb))) == live
+    assert sb.reads() == 0  # the whole walk is kept now

@@ -25,6 +25,7 @@ from release.rules.running import (
     in_flight,
     name_merge,
     record_from_state,
+    rollback_evidence,
     rollback_superseded,
     running_release,
 )
@@ -289,6 +290,23 @@ def test_after_a_rollback_the_restored_release_is_checked_not_the_rolled_back_on
     assert g.lost("staging", g.branches["master"], Y) == [fix]
     # The rollback's own re-run (X still pinned) keeps X's previous release.
     assert running_release(merges, None, X).release == W
+
+
+def test_what_the_forge_memo_keeps_of_a_second_parent_names_the_same_merge():
+    sha = "c" * 40
+    rollback = f"Roll back staging from {X} to {W}\n\nRestores the tree of {W} ({sha})."
+    assert rollback_evidence(rollback) == rollback
+    assert rollback_evidence("Fix the login page\n\nA long body " * 50) == ""
+    merge = {
+        "sha": "m" * 40,
+        "parents": [{"sha": "p" * 40}, {"sha": "q" * 40}],
+        "commit": {"message": "Merge pull request #11 from acme/rollback/staging-2026-11-27"},
+    }
+    pulls = {"m" * 40: {"number": 11, "head": "rollback/staging-2026-11-27"}}
+    for message in (rollback, "Fix the login page"):
+        full = {"sha": "q" * 40, "commit": {"message": message}}
+        kept = {"sha": "q" * 40, "commit": {"message": rollback_evidence(message)}}
+        assert name_merge(merge, kept, None, pulls, {}) == name_merge(merge, full, None, pulls, {})
 
 
 # -- the stack's own record -------------------------------------------------------------------
