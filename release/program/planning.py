@@ -10,7 +10,7 @@ writes. Any refusal is raised here, so bad config stops before anything is regis
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from release import forge
 from release.providers.grafting import find_applied
 from release.providers.rollback import rollback_branch
 from release.rules import clock
-from release.rules.config import ConfigError, Settings, release_date_of
+from release.rules.config import ConfigError, Pin, Settings, release_date_of
 from release.rules.fixes import (
     LostFixError,
     cherry_pick_origins,
@@ -109,8 +109,10 @@ def plan_release_changes(
     release: str,
     commit: str,
     memo: Memo | None = None,
+    heads: Mapping[str, str | None] | None = None,
 ) -> ReleaseChanges:
-    """Check the listed picks and reverts now (reads only).
+    """Check the listed picks and reverts now (reads only). `heads`: branch heads this run
+    has read already (None: no such branch); another branch's head is read.
 
     Every refusal (a merge commit, an off-source pick, a revert of a commit not on the
     release) is raised here, before the program registers any resource, so bad config
@@ -122,7 +124,7 @@ def plan_release_changes(
     assert repo is not None
     planned_picks: list[tuple[str, str | None]] = []
     planned_reverts: list[str] = []
-    current = forge.branch_head(repo, release) or commit
+    current = _head(repo, release, heads) or commit
     for index, sha in enumerate(settings.picks):
         planned_picks.append((sha, plan_pick(repo, settings, index, sha, current, memo)))
     for index, sha in enumerate(day_two.reverts):
@@ -156,12 +158,23 @@ class PlannedRollback:
     approvals: int
 
 
+def _head(repo: Repository, branch: str, heads: Mapping[str, str | None] | None) -> str | None:
+    """`branch`'s head: as this run read it already (`heads`), else read now."""
+    if heads is not None and branch in heads:
+        return heads[branch]
+    return forge.branch_head(repo, branch)
+
+
 def plan_rollback(
-    settings: Settings, repo: Repository | None, release: str | None = None
+    settings: Settings,
+    repo: Repository | None,
+    release: str | None = None,
+    heads: Mapping[str, str | None] | None = None,
 ) -> PlannedRollback | None:
     """Check the rollback the stack's config asks for (`rollback: {to, date}`) now, with
     reads only; None when none is asked for, or when it is finished: the stack promotes
     `release`, another release than the one rolled back (`rules.running.rollback_superseded`).
+    `heads`: branch heads this run has read already.
 
     `rollbackApprovals` (0 or 1), when set, replaces the number of approvals.
     """
@@ -175,10 +188,10 @@ def plan_rollback(
         return None
     assert repo is not None
     target, env = day_two.rollback_to, settings.environment
-    to_sha = forge.branch_head(repo, target)
+    to_sha = _head(repo, target, heads)
     if to_sha is None:
         raise ConfigError("rollback.to", target, f"no such branch in {settings.repository}")
-    env_head = forge.branch_head(repo, env)
+    env_head = _head(repo, env, heads)
     if env_head is None:
         raise ConfigError("environment", env, f"no such branch in {settings.repository}")
     branch = rollback_branch(env, day_two.rollback_date)
@@ -408,8 +421,15 @@ def plan_promotion(
         payload = build_payload(settings, repo, previous, base, release, described, memo)
     # Day-two changes are checked with reads before anything is registered: bad config
     # stops here, with no forge write.
-    changes = plan_release_changes(settings, repo, release, commit, memo)
-    rollback = plan_rollback(settings, repo, release)
+    # The heads this run read (the listing holds every release/YYYY-MM-DD branch) are not
+    # read again by the day-two checks.
+    heads: dict[str, str | None] = {
+        **dict(branches),
+        release: release_head,
+        settings.environment: env_head,
+    }
+    changes = plan_release_changes(settings, repo, release, commit, memo, heads)
+    rollback = plan_rollback(settings, repo, release, heads)
     return PromotionPlan(
         release=release,
         commit=commit,
@@ -594,7 +614,7 @@ def build_payload(
         memo.put(payload_key, {"u": comparison.html_url, "c": [_line(c) for c in lines]})
         return lines, comparison.html_url
 
-    def pin_at(pin: Any, ref: str) -> Any:
+    def pin_at(pin: Pin, ref: str) -> Callable[[], str | None]:
         name = memo_key("pin", ref, extra=digest(pin.path, pin.pattern))
         known, value = memo.get(name, is_text_or_none)
         if known:
@@ -638,7 +658,7 @@ def _is_payload(value: Any) -> bool:
             and len(item) == 4
             and is_full_sha(item[0])
             and isinstance(item[1], str)
-            and isinstance(item[2], str)
+            and is_text_or_none(item[2])
             and (item[3] is None or (isinstance(item[3], int) and not isinstance(item[3], bool)))
         )
 

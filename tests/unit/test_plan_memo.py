@@ -4,6 +4,7 @@ fix landing on the running release) is still read and acted on."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -127,3 +128,30 @@ def test_the_merge_walk_is_kept_as_far_as_it_went_and_goes_on_from_the_forge(set
     sb.reset_counters()
     assert plain(forge.merge_walk(repo, head, memo=_fresh(kept, sb))) == live
     assert sb.reads() == 0  # the whole walk is kept now
+
+
+def test_the_day_two_checks_take_the_heads_the_plan_read(setup):
+    sb, green = setup
+    base = settings_for(sb)
+    master = plain_repo(sb).get_commits(sha="master")
+    ahead = []
+    for commit in master:  # newest first, down to the cut: single-parent commits not on it
+        if commit.sha == green:
+            break
+        if len(commit.parents) == 1:
+            ahead.append(commit.sha)
+    assert ahead, "the seed has commits after the green one"
+    settings = replace(
+        base,
+        picks=(ahead[-1],),
+        day_two=replace(base.day_two, rollback_to="release/2026-11-19", rollback_date="2026-11-27"),
+    )
+    session = forge.ForgeSession(settings.api_url, settings.repository, sb.token)
+    repo = open_repo(settings, session)
+    sb.reset_counters()
+    plan = plan_promotion(settings, repo, RELEASE, green)
+    ref_reads = [s.path for s in sb.served() if "/git/ref/" in s.path]
+    assert ref_reads == ["/api/v3/repos/acme/service/git/ref/heads/staging"], ref_reads
+    assert plan.changes.picks and plan.rollback is not None
+    assert plan.rollback.env_head == forge.branch_head(repo, "staging")
+    assert plan.rollback.to_sha == forge.branch_head(repo, "release/2026-11-19")
