@@ -329,10 +329,11 @@ def repository(
     pacing: Pacing | None = None,
     handed_over: Mapping[str, str] | None = None,
 ) -> Repository:
-    """This process's `repository` on `client(api_url, token, ...)`, read once (`GET
-    /repos/...`, or taken from REPOSITORY_HANDOVER in `handed_over`) and then reused: a
-    provider process serves every resource of an `up`, and what they use of it (its URL,
-    name, settings) does not change within one."""
+    """This process's `repository` on `client(api_url, token, ...)`, built once and then
+    reused by every resource of an `up` a provider process serves: taken from
+    REPOSITORY_HANDOVER in `handed_over`, else not read at all (`unread_repository`; the
+    program checked it before registering anything, and the providers use only its URL
+    and name)."""
     policy = pacing or for_api(api_url)
     key = (api_url, token, timeout, policy, repository)
     with _lock:
@@ -340,7 +341,7 @@ def repository(
     if cached is None:
         gh = client(api_url, token, timeout, policy)
         cached = adopted_repository(handed_over or {}, api_url, repository, gh)
-        cached = cached or gh.get_repo(repository)
+        cached = cached or unread_repository(gh, api_url, repository)
         with _lock:
             cached = _repos.setdefault(key, cached)
     return cached
@@ -858,6 +859,18 @@ def _unread_commit(repo: Repository, sha: str) -> Any:
 
     url = f"{repo.url}/commits/{sha}"
     return Commit(repo.requester, {}, {"sha": sha, "url": url}, completed=False)
+
+
+def unread_repository(gh: Github, api_url: str, repository: str) -> Repository:
+    """`repository` ("owner/name") on `api_url` as an object that is not read: its URL and
+    `full_name` are known, so every call made through it (`get_pull`, `create_git_ref`,
+    ...) is its own one request and no `GET /repos/{owner}/{repo}` precedes them. An
+    attribute only the forge knows (`allow_merge_commit`, `html_url`) would read it."""
+    from github.Repository import Repository
+
+    url = f"{api_url.rstrip('/')}/repos/{repository}"
+    attributes = {"url": url, "full_name": repository}
+    return Repository(gh.requester, {}, attributes, completed=False)
 
 
 def unread_git_commit(repo: Repository, sha: str) -> GitCommit:

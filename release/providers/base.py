@@ -79,7 +79,8 @@ class ForgeProvider(ResourceProvider):
         token = token_from(forge.provider_token(), os.environ)
         timeout = forge.timeout_from(os.environ)
         pacing = for_api(props["api_url"], os.environ)
-        # Read once per provider process, then reused by every resource of the `up`.
+        # Built once per provider process without reading it (the program checked it),
+        # then reused by every resource of the `up`.
         return forge.repository(
             props["api_url"], token, props["repository"], timeout, pacing, os.environ
         )

@@ -48,7 +48,10 @@ def test_release_branch_created_adopted_and_never_deleted(ctx):
     sb, repo, green = ctx
     provider = engine_copy(ReleaseBranchProvider(), sb.token)
     inputs = props(sb, branch=RELEASE, commit=green)
+    sb.reset_counters()
     created = provider.create(inputs)
+    # the repository is not read by the provider (the program checked it)
+    assert f"/api/v3/repos/{REPO}" not in [s.path for s in sb.served()]
     assert created.id == RELEASE
     assert created.outs["head"] == green and created.outs["created"] is True
     assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == green

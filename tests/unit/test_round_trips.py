@@ -100,15 +100,19 @@ def test_a_repository_handed_over_is_not_read_again(seeded_sandbox):
     assert forge.adopted_repository({}, sb.base_url, REPO, session.client) is None
 
 
-def test_a_provider_process_reads_the_repository_once(seeded_sandbox):
+def test_a_provider_process_never_reads_the_repository(seeded_sandbox):
     sb = seeded_sandbox
     forge._repos.clear()
     sb.reset_counters()
     repos = [forge.repository(sb.base_url, sb.token, REPO) for _ in range(3)]
     assert repos[0] is repos[1] is repos[2]
-    assert sb.reads() == 1
     threads = [threading.Thread(target=forge.repository, args=(sb.base_url, sb.token, REPO))]
     for t in threads:
         t.start()
         t.join()
-    assert sb.reads() == 1
+    assert sb.reads() == 0
+    # what the providers use of it is known without the read, and calls through it work
+    repo = repos[0]
+    assert repo.full_name == REPO and repo.url == f"{sb.base_url}/repos/{REPO}"
+    assert forge.branch_head(repo, "master")
+    assert [s.path for s in sb.served()] == [f"/api/v3/repos/{REPO}/git/ref/heads/master"]
