@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from github import Github, GithubRetry
     from github.GitCommit import GitCommit
     from github.GitRef import GitRef
+    from github.GitTree import GitTree
     from github.PullRequest import PullRequest as GhPull
     from github.Repository import Repository
 
@@ -880,6 +881,15 @@ def unread_git_commit(repo: Repository, sha: str) -> GitCommit:
 
     url = f"{repo.url}/git/commits/{sha}"
     return GitCommit(repo.requester, {}, {"sha": sha, "url": url}, completed=False)
+
+
+def unread_git_tree(repo: Repository, sha: str) -> GitTree:
+    """The git tree `sha` of `repo` as an object that is not read: enough to name it as the
+    tree of a new commit without a request."""
+    from github.GitTree import GitTree
+
+    url = f"{repo.url}/git/trees/{sha}"
+    return GitTree(repo.requester, {}, {"sha": sha, "url": url}, completed=False)
 
 
 def unread_branch_ref(repo: Repository, branch: str) -> GitRef:

@@ -81,6 +81,7 @@ def register_promotion(
     common = settings.forge_inputs()
     branch = ReleaseBranch("release-branch", branch=release, commit=commit, **common)
     head: pulumi.Output[str] = branch.commit
+    known: pulumi.Output[str] = branch.head  # where the branch is, as this run left it
     for sha in plan.carried:  # fixes only the running release has, carried before its merge
         carry = CherryPick(
             f"carry-{sha[:12]}",
@@ -92,7 +93,7 @@ def register_promotion(
             opts=pulumi.ResourceOptions(depends_on=[branch]),
             **common,
         )
-        head = carry.head
+        head = known = carry.head
     if plan.needs_ours_merge:
         assert plan.previous and plan.previous_head
         ours = OursMerge(
@@ -101,6 +102,7 @@ def register_promotion(
             head=head,
             previous=plan.previous,
             previous_head=plan.previous_head,
+            branch_head=known,
             opts=pulumi.ResourceOptions(depends_on=[branch]),
             **common,
         )

@@ -26,22 +26,24 @@ class OursMergeProvider(ForgeProvider):
         repo = self.repo(props)
         branch, head = props["branch"], props["head"]
         previous, previous_head = props["previous"], props["previous_head"]
-        current = forge.branch_head(repo, branch)
-        if current is None:
-            raise forge.ForgeError(f"{branch} does not exist; run up again to cut it")
-        if current != head:
-            if forge.is_ancestor(repo, previous_head, current):
-                # Already merged (a run that stopped after the ref update): adopt it.
-                return CreateResult(f"{branch}<-{previous}", {**props, "merge_sha": current})
-            raise forge.ForgeError(
-                f"{branch} moved to {current[:12]} (expected {head[:12]}); nothing was merged. "
-                "Run `pulumi refresh` and up again."
-            )
-        # The branch is at `head`, which the plan found lacks `previous_head` (that is why
-        # this resource exists): merge. The previous head is named as a parent, not read.
-        new_head = call("read the new head", lambda: repo.get_git_commit(head))
-        tree = new_head.tree
-        parents = [new_head, forge.unread_git_commit(repo, previous_head)]
+        if props.get("branch_head") != head:
+            # Not known to be at `head` (the resource before says otherwise): look.
+            current = forge.branch_head(repo, branch)
+            if current != head:
+                return CreateResult(f"{branch}<-{previous}", self._adopt(props, current))
+        # The branch is at `head` (as the resource before this one left it this run, or as
+        # just read), which the plan found lacks `previous_head` (that is why this resource
+        # exists): merge. Its tree comes from the plan's read of `head` when given (a tree
+        # is immutable), the previous head is named as a parent, neither is read.
+        known_tree = props.get("head_tree")
+        if known_tree:
+            tree = forge.unread_git_tree(repo, known_tree)
+        else:
+            tree = call("read the new head", lambda: repo.get_git_commit(head)).tree
+        parents = [
+            forge.unread_git_commit(repo, head),
+            forge.unread_git_commit(repo, previous_head),
+        ]
         message = (
             f"Merge branch '{previous}' into {branch}\n\n"
             f"Marks {previous} as merged, keeping {branch}'s tree (strategy: ours), so that\n"
@@ -58,9 +60,35 @@ class OursMergeProvider(ForgeProvider):
                 f"the ours-merge {merge.sha[:12]} has tree {merge.tree.sha[:12]}, not "
                 f"{head[:12]}'s tree {tree.sha[:12]}; nothing was pushed"
             )
+        # Never forced: the forge moves the branch only when the merge contains where it
+        # is, so a commit pushed meanwhile (a hotfix) refuses the update rather than being
+        # lost; then what the branch holds now decides.
         ref = forge.unread_branch_ref(repo, branch)
-        call(f"fast-forward {branch}", lambda: ref.edit(merge.sha, force=False))
+        try:
+            ref.edit(merge.sha, force=False)
+        except Exception as err:  # noqa: BLE001 - look at the branch before deciding
+            current = forge.branch_head(repo, branch)
+            if current == merge.sha:  # the update went through before the error reached us
+                return CreateResult(f"{branch}<-{previous}", {**props, "merge_sha": merge.sha})
+            if current == head:
+                raise forge.ForgeError.from_error(f"fast-forward {branch}", err) from None
+            return CreateResult(f"{branch}<-{previous}", self._adopt(props, current))
         return CreateResult(f"{branch}<-{previous}", {**props, "merge_sha": merge.sha})
+
+    @staticmethod
+    def _adopt(props: dict[str, Any], current: str | None) -> dict[str, Any]:
+        """The branch is not at `head`: a merge already made (a run that stopped after the
+        ref update) is adopted; anything else is refused with nothing merged."""
+        branch, head = props["branch"], props["head"]
+        if current is None:
+            raise forge.ForgeError(f"{branch} does not exist; run up again to cut it")
+        repo = OursMergeProvider.repo(props)
+        if forge.is_ancestor(repo, props["previous_head"], current):
+            return {**props, "merge_sha": current}
+        raise forge.ForgeError(
+            f"{branch} moved to {current[:12]} (expected {head[:12]}); nothing was merged. "
+            "Run `pulumi refresh` and up again."
+        )
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         return ReadResult(id_, props)
@@ -81,8 +109,14 @@ class OursMerge(ForgeResource, module="git", name="OursMerge"):
         head: pulumi.Input[str],
         previous: pulumi.Input[str],
         previous_head: pulumi.Input[str],
+        branch_head: pulumi.Input[str] | None = None,
+        head_tree: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        # `branch_head`: where the resource before this one (the release branch, or the
+        # last carried fix) left the branch: when it is `head`, the branch is not read
+        # again (the never-forced update still refuses a branch that moved since).
+        # `head_tree`: the tree of `head` when the plan read it (not read again).
         props = {
             "api_url": api_url,
             "repository": repository,
@@ -90,5 +124,7 @@ class OursMerge(ForgeResource, module="git", name="OursMerge"):
             "head": head,
             "previous": previous,
             "previous_head": previous_head,
+            "branch_head": branch_head,
+            "head_tree": head_tree,
         }
         super().__init__(OursMergeProvider(), name, props, ("merge_sha",), opts)

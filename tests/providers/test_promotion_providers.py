@@ -135,6 +135,45 @@ def test_ours_merge_refuses_a_moved_branch(ctx, commit_files):
     assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == moved
 
 
+def test_ours_merge_after_the_branch_reads_neither_the_branch_nor_the_head(ctx):
+    # The release branch's output (its head) and the plan's tree of the cut are inputs: the
+    # ours-merge is its two writes, nothing read.
+    sb, repo, green = ctx
+    provider, inputs, previous_head = cut_with_ours_merge(sb, repo, green)
+    tree = repo.get_git_commit(green).tree.sha
+    known = {**inputs, "branch_head": green, "head_tree": tree}
+    sb.reset_counters()
+    result = provider.create(known)
+    assert [s.key for s in sb.served()] == [
+        "POST /repos/{owner}/{repo}/git/commits",
+        "PATCH /repos/{owner}/{repo}/git/refs/{ref}",
+    ]
+    merge = repo.get_git_commit(result.outs["merge_sha"])
+    assert [p.sha for p in merge.parents] == [green, previous_head]
+    assert merge.tree.sha == tree
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == merge.sha
+
+    # killed after the ref update, the next run (the branch's head as its state says)
+    # adopts the merge rather than making another
+    again = provider.create(known)
+    assert again.outs["merge_sha"] == merge.sha
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == merge.sha
+    assert sb.forced_updates(REPO) == []
+
+
+def test_ours_merge_with_a_known_head_never_overwrites_a_hotfix(ctx, commit_files):
+    # The branch moved after the release branch resource saw it: the update is refused by
+    # the forge (never forced), the hotfix stays, and the error says it moved.
+    sb, repo, green = ctx
+    provider, inputs, _ = cut_with_ours_merge(sb, repo, green)
+    hotfix = commit_files(repo, RELEASE, {"NOTES.md": "hotfix\n"}, "hotfix")
+    tree = repo.get_git_commit(green).tree.sha
+    with pytest.raises(forge.ForgeError, match="moved"):
+        provider.create({**inputs, "branch_head": green, "head_tree": tree})
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == hotfix
+    assert sb.forced_updates(REPO) == []
+
+
 def open_pull(sb, repo, green):
     engine_copy(ReleaseBranchProvider(), sb.token).create(props(sb, branch=RELEASE, commit=green))
     provider = engine_copy(PullRequestProvider(), sb.token)
