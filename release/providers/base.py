@@ -25,6 +25,7 @@ from release.rules.config import token_from
 from release.rules.pacing import for_api
 
 if TYPE_CHECKING:
+    from github.PullRequest import PullRequest as GhPull
     from github.Repository import Repository
 
 T = TypeVar("T")
@@ -84,6 +85,32 @@ class ForgeProvider(ResourceProvider):
         return forge.repository(
             props["api_url"], token, props["repository"], timeout, pacing, os.environ
         )
+
+
+# The pull requests this provider process opened, as the forge answered the create: within
+# one `up` the merge that follows looks at its gate without reading it again.
+_opened: dict[tuple[str, str, int], GhPull] = {}
+
+
+def remember_opened(props: dict[str, Any], pull: GhPull) -> None:
+    """Remember `pull` as opened by this process (in this `up`) for `props`' repository."""
+    _opened[(props["api_url"], props["repository"].lower(), int(pull.number))] = pull
+
+
+def forget_opened() -> None:
+    """Forget the pull requests this process opened (as a new provider process would)."""
+    _opened.clear()
+
+
+def take_opened(props: dict[str, Any], number: int) -> GhPull | None:
+    """Pull request `number` of `props`' repository as this process opened it, if it did,
+    and only once (the merge that follows in the same `up`; any later look reads it): it is
+    open and nobody has reviewed it yet, so the merge gate need not read it or its reviews
+    again. None otherwise, or when it was opened at another head than `props["head_sha"]`."""
+    pull = _opened.pop((props["api_url"], props["repository"].lower(), int(number)), None)
+    if pull is None or pull.head.sha != props.get("head_sha"):
+        return None
+    return pull
 
 
 def provider_session(api_url: str, repository: str) -> forge.ForgeSession:

@@ -30,7 +30,8 @@ from pulumi.dynamic import (
 )
 
 from release import forge
-from release.providers.base import ForgeProvider, ForgeResource, call
+from release.providers.base import ForgeProvider, ForgeResource, call, take_opened
+from release.rules.gates import merge_gate
 from release.rules.payload import description_refusal
 
 if TYPE_CHECKING:
@@ -44,8 +45,31 @@ class MergesNotAllowed(RuntimeError):
     """The repository does not allow merge commits (an expected refusal: the fix is a setting)."""
 
 
-def evaluate(repo: Repository, pull: GhPull, props: dict[str, Any]) -> MergeGate:
-    """The merge gate of `pull` for this resource's inputs (forge.read_gate: reads only)."""
+def evaluate(
+    repo: Repository, pull: GhPull, props: dict[str, Any], fresh: bool = False
+) -> MergeGate:
+    """The merge gate of `pull` for this resource's inputs (forge.read_gate: reads only).
+
+    `fresh`: this process opened `pull` in this `up`, so nobody has reviewed it yet; when
+    the gate needs an approval it is closed whatever else holds, and its reviews are not
+    read (its checks are: the gate's message says which of them wait too)."""
+    required = int(props.get("required_approvals") or 0)
+    must_approve = props.get("must_approve") or []
+    if fresh and (required > 0 or must_approve):
+        statuses, runs = forge.checks_seen(repo, pull.head.sha)
+        return merge_gate(
+            head_sha=pull.head.sha,
+            expected_head=props.get("head_sha"),
+            required_checks=list(props.get("required_checks") or []),
+            statuses=statuses,
+            check_runs=runs,
+            reviews=[],  # opened in this `up`: none yet
+            reviewers=list(props.get("reviewers") or []),
+            required_approvals=required,
+            state=pull.state,
+            mergeable=pull.mergeable,
+            must_approve=list(must_approve),
+        )
     return forge.read_gate(
         repo,
         pull,
@@ -90,9 +114,10 @@ class MergeProvider(ForgeProvider):
         """Merge when the gate is open; otherwise record why it waits (nothing changed)."""
         repo = self.repo(props)
         number = int(props["number"])
-        pull = call(f"read pull request #{number}", lambda: repo.get_pull(number))
+        opened = take_opened(props, number)
+        pull = opened or call(f"read pull request #{number}", lambda: repo.get_pull(number))
         if not pull.merged:
-            gate = evaluate(repo, pull, props)
+            gate = evaluate(repo, pull, props, fresh=opened is not None)
             reasons = list(gate.reasons)
             if props.get("check_body"):
                 stale = description_refusal(pull.body, str(props["head_sha"]))

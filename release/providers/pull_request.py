@@ -13,7 +13,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from release import forge
-from release.providers.base import ForgeProvider, ForgeResource, call
+from release.providers.base import ForgeProvider, ForgeResource, call, remember_opened
 
 if TYPE_CHECKING:
     from github.PullRequest import PullRequest as GhPull
@@ -56,7 +56,10 @@ class PullRequestProvider(ForgeProvider):
                     lambda: pull.edit(title=props["title"], body=body),
                 )
             # Just opened by this call: nobody is asked or has reviewed yet (not read).
-            self._request_reviews(pull, props, fresh=bool(opened) and pull is opened[-1])
+            fresh = bool(opened) and pull is opened[-1]
+            self._request_reviews(pull, props, fresh=fresh)
+            if fresh:
+                remember_opened(props, pull)
         return CreateResult(str(pull.number), self._outs(props, pull))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

@@ -6,6 +6,7 @@ import pytest
 from github import Auth, Github
 
 from release import forge
+from release.providers.base import forget_opened
 from release.providers.branch import BranchExistsElsewhere, ReleaseBranchProvider
 from release.providers.merge import MergeProvider
 from release.providers.ours_merge import OursMergeProvider
@@ -38,6 +39,13 @@ def ctx(seeded_sandbox):
     assert green
     yield sb, repo, green
     forge.set_token(None)
+
+
+def count_from_now(sb):
+    """Start counting requests once the ones already answered are recorded (the sandbox
+    records a request just after answering it)."""
+    sb.served()
+    sb.reset_counters()
 
 
 def props(sb, **extra):
@@ -142,7 +150,7 @@ def test_ours_merge_after_the_branch_reads_neither_the_branch_nor_the_head(ctx):
     provider, inputs, previous_head = cut_with_ours_merge(sb, repo, green)
     tree = repo.get_git_commit(green).tree.sha
     known = {**inputs, "branch_head": green, "head_tree": tree}
-    sb.reset_counters()
+    count_from_now(sb)
     result = provider.create(known)
     assert [s.key for s in sb.served()] == [
         "POST /repos/{owner}/{repo}/git/commits",
@@ -257,6 +265,29 @@ def test_merge_waits_for_approval_then_merges_with_a_merge_commit(ctx):
     assert sb.writes() == 0
 
 
+def test_merge_after_opening_reads_only_the_checks_and_says_what_waits(ctx):
+    # The pull request this process just opened is not read again, nor its reviews (none
+    # yet; an approval is required, so the gate is closed): only the head's checks are
+    # read, and the message still names the approval owed and each check that waits.
+    sb, repo, green = ctx
+    _, _, created = open_pull(sb, repo, green)
+    number = created.outs["number"]
+    provider = engine_copy(MergeProvider(), sb.token)
+    count_from_now(sb)
+    waiting = provider.create(merge_inputs(sb, number, green)).outs
+    assert sorted(s.key for s in sb.served()) == [
+        "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+        "GET /repos/{owner}/{repo}/commits/{ref}/status",
+    ]
+    assert waiting["gate_state"] == "waiting"
+    read = merge_inputs(sb, number, green)
+    count_from_now(sb)
+    again = provider.update(str(number), waiting, read).outs  # a later look reads all
+    assert waiting["waiting"] == again["waiting"]
+    assert any("oncall-partner" in r for r in again["waiting"])
+    assert "GET /repos/{owner}/{repo}/pulls/{number}/reviews" in {s.key for s in sb.served()}
+
+
 def test_merge_refuses_red_checks_and_names_them(ctx, commit_files):
     sb, repo, green = ctx
     engine_copy(ReleaseBranchProvider(), sb.token).create(props(sb, branch=RELEASE, commit=green))
@@ -279,6 +310,9 @@ def test_merge_refuses_when_the_head_moved(ctx, commit_files):
     sb, repo, green = ctx
     _, _, created = open_pull(sb, repo, green)
     number = created.outs["number"]
+    # pushed after the `up` that opened it: a later `up` (another provider process, which
+    # did not open it) reads the pull request
+    forget_opened()
     commit_files(repo, RELEASE, {"app/late.py": "y = 2\n"}, "pushed after review")
     provider = engine_copy(MergeProvider(), sb.token)
     outs = provider.create(merge_inputs(sb, number, green)).outs

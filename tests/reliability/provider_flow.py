@@ -15,6 +15,7 @@ from github import Auth, Github
 
 from release import forge
 from release.program.planning import find_green, open_repo, plan_promotion
+from release.providers.base import forget_opened
 from release.providers.branch import ReleaseBranchProvider
 from release.providers.merge import MergeProvider
 from release.providers.ours_merge import OursMergeProvider
@@ -153,6 +154,9 @@ class Flow:
         )
         number = pull.outs["number"]
         if "approve" not in self.done:
+            # Approved between two `up`s: the merge runs in another provider process, which
+            # did not open the pull request (and so reads it and its reviews).
+            forget_opened()
             approve(sb, head, number)
             self.done.append("approve")
         merged = self._step(
