@@ -125,18 +125,24 @@ class MergeProvider(ForgeProvider):
                     reasons.append(stale)
             if reasons:
                 return self._outs(props, pull, reasons)
-            self._merge(repo, pull, props)
-            pull = repo.get_pull(number)
+            merged = self._merge(repo, pull, props)
+            if isinstance(merged, str):
+                # The forge's answer to the merge names its commit: the pull request is
+                # not read again (merged by this resource, with the stack's token).
+                return self._merged_outs(props, merged)
+            pull = merged
         return self._outs(props, pull)
 
-    def _merge(self, repo: Repository, pull: GhPull, props: dict[str, Any]) -> None:
+    def _merge(self, repo: Repository, pull: GhPull, props: dict[str, Any]) -> str | GhPull:
+        """Merge `pull`; the merge commit's SHA as the forge answered, or the pull request
+        read again when an error left it unclear (then merged: the error came after)."""
         title = f"Merge pull request #{pull.number} from {pull.head.ref} into {pull.base.ref}"
         try:
-            pull.merge(merge_method="merge", sha=props["head_sha"], commit_title=title)
+            done = pull.merge(merge_method="merge", sha=props["head_sha"], commit_title=title)
         except forge.GithubException as err:
             fresh = repo.get_pull(pull.number)
             if fresh.merged:  # the merge went through before the error reached us
-                return
+                return fresh
             if err.status == 405 and not repo.allow_merge_commit:
                 raise MergesNotAllowed(
                     f"{repo.full_name} does not allow merge commits; enable 'Allow merge "
@@ -146,11 +152,16 @@ class MergeProvider(ForgeProvider):
                 f"merging pull request #{pull.number} failed: {forge.describe(err)}"
             ) from None
         except Exception as err:  # noqa: BLE001 - a timeout: look before deciding
-            if not forge.is_transient(err) or not repo.get_pull(pull.number).merged:
+            fresh = repo.get_pull(pull.number) if forge.is_transient(err) else None
+            if fresh is None or not fresh.merged:
                 raise forge.ForgeError(
                     f"merging pull request #{pull.number} failed: {forge.describe(err)}; "
                     "it was not merged"
                 ) from None
+            return fresh
+        if done.merged and done.sha:
+            return str(done.sha)
+        return repo.get_pull(pull.number)  # an answer without its commit: look
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         pull = self.repo(props).get_pull(int(id_))
@@ -170,13 +181,28 @@ class MergeProvider(ForgeProvider):
             "waiting": [] if merged else list(reasons or []),
         }
 
+    @staticmethod
+    def _merged_outs(props: dict[str, Any], merge_commit: str) -> dict[str, Any]:
+        """Merged by this resource just now: `merged_by` names who merged only when it was
+        read from the forge (someone else merged, or a merge the resource adopted); the
+        merge's answer does not say the token's login, and reading it again for that would
+        cost a round trip."""
+        return {
+            **props,
+            "merged": True,
+            "merge_commit": merge_commit,
+            "merged_by": None,
+            "gate_state": "merged",
+            "waiting": [],
+        }
+
 
 class Merge(ForgeResource, module="github", name="Merge"):
     """Merges pull request `number` at `head_sha` once its gates are open."""
 
     merged: pulumi.Output[bool]
     merge_commit: pulumi.Output[str]
-    merged_by: pulumi.Output[str]
+    merged_by: pulumi.Output[str]  # read from the forge; None when this resource merged it
     gate_state: pulumi.Output[str]
     waiting: pulumi.Output[list[str]]
 

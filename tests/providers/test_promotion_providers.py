@@ -252,7 +252,12 @@ def test_merge_waits_for_approval_then_merges_with_a_merge_commit(ctx):
     partner_pull.create_review(commit=partner.get_repo(REPO).get_commit(green), event="APPROVE")
 
     staging_before = repo.get_branch("staging").commit.sha
+    count_from_now(sb)
     result = provider.update(str(number), waiting, merge_inputs(sb, number, green))
+    # the merge's answer names its commit: the pull request is not read after it
+    keys = [s.key for s in sb.served()]
+    assert keys[-1] == "PUT /repos/{owner}/{repo}/pulls/{number}/merge"
+    assert keys.count("GET /repos/{owner}/{repo}/pulls/{number}") == 1  # the gate's
     assert result.outs["merged"] is True and result.outs["gate_state"] == "merged"
     assert result.outs["waiting"] == []
     assert not provider.diff(str(number), result.outs, merge_inputs(sb, number, green)).changes
