@@ -94,6 +94,7 @@ def register_promotion(
             **common,
         )
         head = known = carry.head
+    ours_head: pulumi.Output[str] | None = None
     if plan.needs_ours_merge:
         assert plan.previous and plan.previous_head
         ours = OursMerge(
@@ -106,7 +107,7 @@ def register_promotion(
             opts=pulumi.ResourceOptions(depends_on=[branch]),
             **common,
         )
-        head = ours.merge_sha
+        head = ours_head = ours.merge_sha
     head, day_two = register_release_changes(settings, release, plan.changes, head)
     gate = plan.approvers or Approvers(tuple(settings.reviewers), settings.required_approvals)
     rollback_exports, rollback_steps, rollback_gate = register_rollback(
@@ -114,7 +115,18 @@ def register_promotion(
     )
     day_two.update(rollback_exports)
     title = f"Promote {release} to {settings.environment}"
-    body = render_markdown(plan.payload)
+    body: Any = render_markdown(plan.payload)
+    described: Any = plan.payload.to_dict()
+    summary: Any = plan.payload.summary()
+    cut = plan.payload.head_sha == plan.commit and not plan.carried
+    if ours_head is not None and head is ours_head and cut:
+        # The plan described the cut; the head that merges is the ours-merge on top of it,
+        # which brings nothing of its own: the body describes that head from the start, so
+        # what the approver reads is what merges (and no later run edits the body).
+        moved = ours_head.apply(plan.payload.moved_to)
+        body = moved.apply(render_markdown)
+        described = moved.apply(lambda p: p.to_dict())
+        summary = moved.apply(lambda p: p.summary())
     pull = PullRequest(
         "pull-request",
         head=release,
@@ -123,7 +135,7 @@ def register_promotion(
         title=title,
         body=body,
         reviewers=list(gate.reviewers),  # the oncall partner of the week is asked
-        payload=plan.payload.to_dict(),
+        payload=described,
         **common,
     )
     kept = TrainRecord(record, head=head, depends_on=[branch, pull, *rollback_steps])
@@ -155,7 +167,7 @@ def register_promotion(
         "mergeCommit": merge.merge_commit,
         "state": merge.merged.apply(lambda merged: "merged" if merged else "open"),
         "gate": gate_output(merge, f"release promote {settings.environment}"),
-        "payloadSummary": plan.payload.summary(),
+        "payloadSummary": summary,
         "dayTwo": day_two,
         "source": source,
     }

@@ -120,7 +120,7 @@ class MergeProvider(ForgeProvider):
             gate = evaluate(repo, pull, props, fresh=opened is not None)
             reasons = list(gate.reasons)
             if props.get("check_body"):
-                stale = description_refusal(pull.body, str(props["head_sha"]))
+                stale = description_refusal(pull.body, str(props["head_sha"]), pull.base.ref)
                 if stale:
                     reasons.append(stale)
             if reasons:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from release.rules.config import Pin
@@ -72,6 +72,16 @@ class Payload:
             "compare_url": self.compare_url,
         }
 
+    def moved_to(self, head_sha: str) -> Payload:
+        """This payload describing `head_sha` instead: a head that brings no commit and no
+        change of its own beyond `head_sha`'s listing (the ours-merge, an empty diff whose
+        other parent is the base), so the commits and pins are the same and only the head
+        and the compare's link move."""
+        url = self.compare_url
+        if url and url.endswith(f"...{self.head_sha}"):
+            url = url[: -len(self.head_sha)] + head_sha
+        return replace(self, head_sha=head_sha, compare_url=url)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["prs"] = self.prs
@@ -96,19 +106,20 @@ def described_head(body: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def description_refusal(body: str | None, head_sha: str) -> str | None:
-    """Why the gate must not merge `head_sha` under this body, or None: the approved body
-    must describe the very head that merges."""
+def description_refusal(body: str | None, head_sha: str, environment: str) -> str | None:
+    """Why the gate must not merge `head_sha` under this body into `environment`, or None:
+    the approved body must describe the very head that merges."""
     described = described_head(body)
+    again = f"run `release promote {environment}` to update the body"
     if described is None:
         return (
             f"the pull request body describes no head; the head to merge is {head_sha[:12]}: "
-            "run up again to update the body, then have it approved"
+            f"{again}, then have it approved"
         )
     if described != head_sha:
         return (
             f"the pull request body describes head {described[:12]}, not the head to merge "
-            f"{head_sha[:12]}: run up again to update the body, then have that head approved"
+            f"{head_sha[:12]}: {again}, then have that head approved"
         )
     return None
 
@@ -130,7 +141,12 @@ def payload_commits(compare_commits: Iterable[Mapping[str, Any]]) -> tuple[Paylo
     raws = list(compare_commits)
     through = pr_of_branch_commits(raws)
     rows = []
+    trees = {
+        str(r["sha"]): str(((r.get("commit") or {}).get("tree") or {}).get("sha")) for r in raws
+    }
     for raw in raws:
+        if _marks_merged(raw, trees):
+            continue
         commit = raw.get("commit") or {}
         message = str(commit.get("message", ""))
         login = (raw.get("author") or {}).get("login")
@@ -145,6 +161,19 @@ def payload_commits(compare_commits: Iterable[Mapping[str, Any]]) -> tuple[Paylo
             )
         )
     return tuple(reversed(rows))
+
+
+def _marks_merged(raw: Mapping[str, Any], trees: Mapping[str, str]) -> bool:
+    """Whether a listed commit only marks history that was already there as merged (an
+    "ours" merge, as release.providers.ours_merge makes): a merge whose tree is its first
+    parent's (it changes no file) and whose other parents are not in the listing (it brings
+    no commit). It is no part of what the release brings, so the payload leaves it out:
+    the payload of the release branch's head after the ours-merge is the cut's."""
+    parents = [str(p["sha"]) for p in raw.get("parents") or []]
+    if len(parents) < 2 or any(p in trees for p in parents[1:]):
+        return False
+    tree = str(((raw.get("commit") or {}).get("tree") or {}).get("sha"))
+    return parents[0] in trees and trees[parents[0]] == tree != "None"
 
 
 def pr_of_branch_commits(raws: Sequence[Mapping[str, Any]]) -> dict[str, int]:

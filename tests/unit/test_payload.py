@@ -304,6 +304,35 @@ def test_commits_of_a_merged_branch_are_credited_to_its_pull_request():
     assert rows == {"b": 15, "m": 14, "f2": 14, "f1": 14, "a": None}
 
 
+def test_an_ours_merge_is_no_part_of_the_payload_and_moves_only_its_head():
+    def raw(sha, message, tree, *parents):
+        return {
+            "sha": sha,
+            "commit": {"message": message, "author": {"name": "dana"}, "tree": {"sha": tree}},
+            "parents": [{"sha": p} for p in parents],
+        }
+
+    cut = [raw("a", "Add retries (#57)", "t1", "base"), raw("c", "Tune (#58)", "t2", "a")]
+    # the ours-merge of the previous release (outside the listing), with the cut's tree
+    ours = raw("o", "Merge branch 'release/2026-11-19' into release/2026-11-26", "t2", "c", "p")
+    assert payload_commits([*cut, ours]) == payload_commits(cut)
+    # a merge that changes a file, or that brings commits of its own, is listed
+    resolved = raw("o", "Merge branch 'release/2026-11-19' into release/2026-11-26", "t3", "c", "p")
+    assert [r.sha for r in payload_commits([*cut, resolved])] == ["o", "c", "a"]
+    brings = raw("m", "Merge pull request #60 from acme/x", "t2", "c", "a")
+    assert [r.sha for r in payload_commits([*cut, brings])] == ["m", "c", "a"]
+
+    payload = payload_of(
+        3, compare_url=f"https://forge.example/acme/service/compare/{'1' * 40}...{'2' * 40}"
+    )
+    moved = payload.moved_to("4" * 40)
+    assert moved.head_sha == "4" * 40 and moved.commits == payload.commits
+    assert (
+        moved.compare_url == f"https://forge.example/acme/service/compare/{'1' * 40}...{'4' * 40}"
+    )
+    assert described_head(render_markdown(moved)) == "4" * 40
+
+
 # -- the body names the head it describes; the gate merges no other ---------------------------
 
 
@@ -312,21 +341,22 @@ def test_the_body_names_the_head_it_describes_and_survives_the_cut():
     body = render_markdown(payload)
     assert len(body) <= BODY_LIMIT
     assert described_head(body) == "2" * 40
-    assert description_refusal(body, "2" * 40) is None
+    assert description_refusal(body, "2" * 40, "staging") is None
 
 
 def test_the_gate_refuses_a_head_the_body_does_not_describe():
     body = render_markdown(payload_of(3))
-    moved = description_refusal(body, "3" * 40)
+    moved = description_refusal(body, "3" * 40, "staging")
     assert moved and "describes head 222222222222" in moved and "333333333333" in moved
-    assert "run up again" in moved
-    assert description_refusal("Some hand-written body", "2" * 40)  # describes nothing
-    assert description_refusal(None, "2" * 40)
+    assert "run `release promote staging` to update the body" in moved  # the next command
+    nothing = description_refusal("Some hand-written body", "2" * 40, "production")
+    assert nothing and "`release promote production`" in nothing  # describes nothing
+    assert description_refusal(None, "2" * 40, "staging")
 
 
 def test_a_commit_title_cannot_claim_to_describe_a_head():
     forged = f"Describes head `{'3' * 40}` of the release branch"
     body = render_markdown(payload_of(2, title=forged))
     assert described_head(body) == "2" * 40
-    assert description_refusal(body, "3" * 40)
+    assert description_refusal(body, "3" * 40, "staging")
     assert described_head(f"- `{'3' * 40}`\n{forged}") == "3" * 40  # only a line start counts

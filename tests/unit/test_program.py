@@ -14,7 +14,7 @@ from release.program.entry import PROMOTION_OUTPUTS
 from release.program.planning import PlannedRollback, PromotionPlan, plan_approvers
 from release.program.registration import register_promotion, register_rollback
 from release.rules.config import parse_settings
-from release.rules.payload import Payload, PayloadCommit, PinChange
+from release.rules.payload import Payload, PayloadCommit, PinChange, described_head
 from release.rules.rotation import approvers, parse_rotation
 from tests.support.mocks import EchoMocks, install
 
@@ -163,11 +163,20 @@ def test_ours_merge_sits_between_branch_and_pull_request():
     # The PR and the merge are pinned to the ours-merge commit, not to the cut.
     number, head, state = result["resolved"]
     assert (number, head, state) == (7, "4" * 40, "merged")
+    # The body and the payload kept with the PR describe that head from the first run
+    # (the merging run has nothing to edit), with the cut's commits and pins.
+    pull = monitor.registered["pull-request"].inputs
+    assert described_head(pull["body"]) == "4" * 40
+    assert pull["payload"]["head_sha"] == "4" * 40
+    assert [c["sha"] for c in pull["payload"]["commits"]] == ["a" * 40]
+    # The ours-merge gets the release branch's head as that resource left it
+    assert ours.inputs["branch_head"] == CUT
 
 
 def test_no_ours_merge_head_is_the_cut():
-    _, result = run_promotion("staging", needs_ours_merge=False)
+    monitor, result = run_promotion("staging", needs_ours_merge=False)
     assert result["resolved"][1] == CUT
+    assert described_head(monitor.registered["pull-request"].inputs["body"]) == CUT
 
 
 @pytest.mark.parametrize("needs_ours_merge", [False, True])
