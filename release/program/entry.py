@@ -99,19 +99,6 @@ def build_promotion(
     """staging/production: decide the promotion (reads, with the forge `memo`), then
     register its resources."""
     plan = plan_promotion(settings, repo, release, commit, stack_record(), memo)
-    return register_plan(settings, plan, source, token, record)
-
-
-def register_plan(
-    settings: Settings,
-    plan: PromotionPlan,
-    source: dict[str, Any],
-    token: str | None = None,
-    record: Record = EMPTY,
-) -> dict[str, Any]:
-    """Log the plan, then register the resources that carry it out."""
-    for line in plan.describe().splitlines():
-        pulumi.log.info(plain(line))  # branch names and pins come from the forge
     return register_release(settings, plan, source, token, record)  # then PPCs etc.
 
 
@@ -293,7 +280,7 @@ def _main() -> None:
             return plan_promotion(settings, repo, release, commit, running, memo)
 
         outputs: Any = in_background(decide).apply(
-            lambda plan: refusing(lambda: register_plan(settings, plan, source, token, record))
+            lambda plan: refusing(lambda: register_release(settings, plan, source, token, record))
         )
     else:
         repo = open_repo(settings, session)

@@ -35,7 +35,7 @@ from release.rules.config import Settings
 from release.rules.intent import EMPTY, Record
 from release.rules.payload import render_markdown
 from release.rules.rotation import Approvers
-from release.rules.text import md_code
+from release.rules.text import md_code, plain
 
 
 def register_release(
@@ -45,9 +45,11 @@ def register_release(
     token: str | None = None,
     record: Record = EMPTY,
 ) -> dict[str, Any]:
-    """The promotion (`register_promotion`, with the stack's record of intent), then what
-    follows its merge (`settings.rollout`); `token` reaches the guardrails' GitHub provider,
-    as a secret."""
+    """The plan, logged; the promotion (`register_promotion`, with the stack's record of
+    intent), then what follows its merge (`settings.rollout`); `token` reaches the
+    guardrails' GitHub provider, as a secret."""
+    for line in plan.describe().splitlines():
+        pulumi.log.info(plain(line))  # branch names and pins come from the forge
     outputs = register_promotion(settings, plan, source, record)
     pins = {pin.name: pin.after for pin in plan.payload.pins if pin.after}
     rollout = settings.rollout
