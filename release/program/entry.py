@@ -279,7 +279,7 @@ def _main() -> None:
             repo = open_repo(settings, session)
             return plan_promotion(settings, repo, release, commit, running, memo)
 
-        outputs: Any = in_background(decide).apply(
+        outputs: pulumi.Output[dict[str, Any]] = in_background(decide).apply(
             lambda plan: refusing(lambda: register_release(settings, plan, source, token, record))
         )
     else:
@@ -287,19 +287,14 @@ def _main() -> None:
         reference = _source_reference(settings)
 
         def build(values: list[Any]) -> dict[str, Any]:
-            try:
-                release, commit = _from_source(
-                    settings, dict(zip(_SOURCE_KEYS, values, strict=True))
-                )
-                return build_promotion(settings, repo, release, commit, source, token, record, memo)
-            except _USER_ERRORS as err:
-                raise pulumi.RunError(str(err)) from None
+            release, commit = _from_source(settings, dict(zip(_SOURCE_KEYS, values, strict=True)))
+            return build_promotion(settings, repo, release, commit, source, token, record, memo)
 
-        outputs = pulumi.Output.all(*(reference.get_output(k) for k in _SOURCE_KEYS)).apply(build)
+        outputs = pulumi.Output.all(*(reference.get_output(k) for k in _SOURCE_KEYS)).apply(
+            lambda values: refusing(lambda: build(values))
+        )
     for key in PROMOTION_OUTPUTS:
-        value = outputs[key] if isinstance(outputs, dict) else outputs.apply(lambda d, k=key: d[k])
-        pulumi.export(key, value)
+        pulumi.export(key, outputs.apply(lambda d, k=key: d[k]))
     # What the plan used of the memo and added to it (once the plan is made), written with
     # the rest of the state at the end of the run; a failed run keeps the previous one.
-    kept = memo.dump() if isinstance(outputs, dict) else outputs.apply(lambda _: memo.dump())
-    pulumi.export(MEMO_OUTPUT, kept)
+    pulumi.export(MEMO_OUTPUT, outputs.apply(lambda _: memo.dump()))
