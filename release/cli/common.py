@@ -166,6 +166,34 @@ def check_forge(
     return {forge.REPOSITORY_HANDOVER: forge.repository_json(repo)}
 
 
+_FORGE_KEYS = ("apiUrl", "token", "repository")
+
+
+def program_forge_error(proj: automation.Project, env: str, text: str) -> str | None:
+    """The program's own check of the forge (its first read: `forge.check_repository`, a
+    ConfigError naming apiUrl, token or repository), found in a failed engine run's `text`,
+    worded as `check_forge` words it; None when the run failed for another reason.
+
+    `release plan` leaves that check to the program (a dry run writes nothing), so the
+    command needs no token of its own; the user still gets the same one-line error."""
+    found: tuple[str, str] | None = None
+    for line in text.splitlines():
+        at = line.find(f"error: {_CONFIG}")
+        if at < 0:
+            continue
+        message = line[at + len("error: ") :].strip()
+        key = message[len(_CONFIG) :].split(" = ", 1)[0]
+        if key in _FORGE_KEYS:
+            found = (key, message)
+    if found is None:
+        return None
+    key, message = found
+    if key == "token" and "token" not in proj.stack_file(env):
+        fix = message.split(": ", 1)[-1]  # after "config release-train:token = '<hidden>'"
+        return f"GITHUB_TOKEN (Pulumi.{env}.yaml sets no token): {fix}"
+    return f"Pulumi.{env}.yaml: {message}"
+
+
 def forge_session(proj: automation.Project, settings: Settings) -> ForgeSession:
     """The command line's forge session for a stack: the same token rule as the program
     (`release.rules.config.token_from`: the stack's `token` secret, else GITHUB_TOKEN)."""

@@ -33,6 +33,7 @@ from release.cli.common import (
     forge_session,
     gate_wait,
     load,
+    program_forge_error,
     project,
     read_deployments,
     refuse_if_locked,
@@ -163,9 +164,12 @@ def run_engine(
     message: str | None = None,
     verbose: bool = True,
     on_failure: Callable[[], None] | None = None,
+    user_error: Callable[[str], str | None] | None = None,
 ) -> Any:
     """Preview or `up` the stack. Without `verbose`, the engine's per-resource stream is
-    not printed (a failure still shows its error). `on_failure` runs after a failed run, before its error ends the command."""
+    not printed (a failure still shows its error). `on_failure` runs after a failed run, before its error ends the command.
+    `user_error` finds, in a failed run's error text, a user error to end the command with
+    as its one line (`program_forge_error`)."""
     stream = automation.printer() if verbose else (lambda _line: None)
     try:
         if action == "preview":
@@ -181,6 +185,9 @@ def run_engine(
     except auto.CommandError as err:
         if on_failure is not None:
             on_failure()
+        message = user_error(str(err)) if user_error is not None else None
+        if message:
+            fail(message)
         engine_failed(action, stack.name, err)
 
 
@@ -224,7 +231,14 @@ def plan(
     target = target_for(proj, env, settings, commit, date, source, record)
     if carried and not target:
         fail(f"{env} tracks its source branch: --carry does not apply")
-    extra = check_forge(proj, settings, target, write=False)
+    # A dry run writes nothing: unless --commit names a SHA to check first, the forge is
+    # checked by the program's first read (its repository, the same check and message:
+    # `program_config_error`), so the command decrypts no token before the engine starts.
+    extra = (
+        check_forge(proj, settings, target, write=False)
+        if target and target.reason == "--commit"
+        else {}
+    )
     if target:
         what = f"{term(target.commit)} as {term(target.branch)}"
         console.print(f"[bold]{env}[/]: would promote {what}", highlight=False)
@@ -241,7 +255,11 @@ def plan(
         extra.update(intent_env([pin]))
         extra[RECORD_OVERRIDE] = record.to_json() if record else ""
         extra[CARRY_OVERRIDE] = ",".join(carried)
-    result = run_engine("preview", automation.stack(proj, env, extra))
+    result = run_engine(
+        "preview",
+        automation.stack(proj, env, extra),
+        user_error=lambda text: program_forge_error(proj, env, text),
+    )
     console.print(f"changes: {dict(result.change_summary)}")
 
 

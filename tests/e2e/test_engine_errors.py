@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from pulumi import automation as auto
 
-from tests.e2e.harness import Harness
+from release.engine import automation
+from tests.e2e.harness import ROOT, Harness
+from tests.reliability.cli_train import RELEASE_DATE, CliTrain
 
 pytestmark = pytest.mark.e2e
 
@@ -22,3 +27,29 @@ def test_program_error_reaches_the_caller(harness: Harness):
     assert "s3cr3t-e2e" not in message
     assert "s3cr3t-e2e" not in run.transcript()
     assert "s3cr3t-e2e" not in harness.state_files_text()
+
+
+def test_plan_ends_with_the_programs_forge_check_in_one_line(harness: Harness, seeded_sandbox):
+    """`release plan` leaves the forge check to the program (no token decrypted by the command
+    line): a repository the forge does not have still ends the command with the one line
+    `release promote` gives, on stderr, with no traceback and no write."""
+    cli = CliTrain.start(harness, seeded_sandbox, harness.workdir)
+    assert cli.release("promote", "testing").code == 0
+    automation.pin(cli.project, "staging", {"repository": "acme/nothere"})
+    seeded_sandbox.reset_counters()
+    done = subprocess.run(
+        [sys.executable, "-m", "release", "plan", "staging", "--date", RELEASE_DATE],
+        cwd=ROOT,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: Pulumi.staging.yaml: config release-train:repository = 'acme/nothere': no "
+        "such repository, or the token cannot read it: check owner/name, and that the token "
+        "has access to it (fine-grained: the repository selected, Metadata: read)"
+    ], done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert seeded_sandbox.writes() == 0

@@ -454,6 +454,11 @@ CASES = [
         rf"option --commit = '{UNKNOWN}': no such commit in acme/service",
     ),
     Case(
+        "plan --commit unknown SHA",
+        ("plan", "staging", "--commit", UNKNOWN, "--date", DATE),
+        rf"option --commit = '{UNKNOWN}': no such commit in acme/service",
+    ),
+    Case(
         "cherry-pick an unknown SHA",
         ("cherry-pick", "staging", UNKNOWN),
         rf"error: argument SHA = '{UNKNOWN}': no such commit in acme/service",
@@ -566,14 +571,18 @@ def write_files(bench: Bench, case: Case) -> None:
 
 
 def run_release(
-    bench: Bench, case: Case, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    bench: Bench,
+    case: Case,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    engine: Callable[..., Any] | None = None,
 ) -> tuple[int, str]:
     """`release ARGS` in this process: (exit code, stderr); an escaping exception fails."""
     monkeypatch.setenv("RELEASE_TRAIN_PROJECT_DIR", str(bench.directory))
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{bench.directory.parent / 'state'}")
     monkeypatch.setenv("GITHUB_TOKEN", case.token)
     monkeypatch.setenv("COLUMNS", "400")
-    monkeypatch.setattr(promotion, "run_engine", _no_engine)
+    monkeypatch.setattr(promotion, "run_engine", engine or _no_engine)
     monkeypatch.setattr(lifetime, "install", lambda: None)  # the test process keeps its signals
     args = [a.replace("{green}", bench.green) for a in case.args]
     monkeypatch.setattr(sys, "argv", ["release", *args])
@@ -663,3 +672,52 @@ def test_a_token_without_the_permission_is_told_which(bench, what, permission, w
     text = forge.ForgeError.from_error(what, caught.value).args[0]
     assert text.startswith(f"{what} failed: HTTP 403"), text
     assert f"the token needs the permission {permission}" in text, text
+
+
+# -- `release plan` leaves the forge check to the program ---------------------------------------
+
+
+def test_plan_decrypts_no_token_and_reads_nothing_before_the_engine(bench, monkeypatch, capsys):
+    """A dry run's forge check is the program's first read (the same ConfigError): the
+    command line decrypts no token (a `pulumi config get` and a key derivation) and sends
+    no request before the engine starts; the program's error still ends it in one line."""
+    case = Case("plan", ("plan", "staging", "--date", DATE), "")
+    write_files(bench, case)
+    runs: list[dict[str, Any]] = []
+
+    def engine(action: str, stack: Any, *args: Any, **kwargs: Any) -> Any:
+        runs.append({"action": action, **kwargs})
+        return type("Preview", (), {"change_summary": {"create": 7}})()
+
+    def no_secret(*_args: Any) -> None:
+        raise AssertionError("release plan decrypted the token")
+
+    monkeypatch.setattr(automation, "secret", no_secret)
+    bench.sandbox.reset_counters()
+    code, output = run_release(bench, case, monkeypatch, capsys, engine=engine)
+    assert code == 0, output
+    assert bench.sandbox.reads() + bench.sandbox.writes() == 0, bench.sandbox.counters()
+    assert [r["action"] for r in runs] == ["preview"]
+    # The program's refusal, as the engine reports it, becomes the command's one line.
+    engine_text = (
+        "  pulumi:pulumi:Stack (release-train-staging):\n"
+        "    error: config release-train:repository = 'acme/nothere': no such repository, or "
+        "the token cannot read it: check owner/name\n"
+        "    error: an unhandled error occurred: program exited with non-zero exit code: 1\n"
+    )
+    assert runs[0]["user_error"](engine_text) == (
+        "Pulumi.staging.yaml: config release-train:repository = 'acme/nothere': no such "
+        "repository, or the token cannot read it: check owner/name"
+    )
+    token_text = (
+        "    error: config release-train:token = '<hidden>': 127.0.0.1:1 refused the token "
+        "(401 Bad credentials): set a valid one\n"
+    )
+    assert runs[0]["user_error"](token_text) == (
+        "GITHUB_TOKEN (Pulumi.staging.yaml sets no token): 127.0.0.1:1 refused the token "
+        "(401 Bad credentials): set a valid one"
+    )
+    # Any other failure is the engine's to report, as before.
+    other = "    error: config release-train:requiredApprovals = 3: only 1 reviewer(s)\n"
+    assert runs[0]["user_error"](other) is None
+    assert runs[0]["user_error"]("Traceback (most recent call last):\n  ValueError: x") is None
