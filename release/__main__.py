@@ -1,5 +1,5 @@
 """`python -m release`: see release/cli/."""
 
-from release.cli import main
+from release.cli import run
 
-main()
+run()

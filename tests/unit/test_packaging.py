@@ -25,7 +25,7 @@ def test_project_metadata_matches_the_runtime_pins():
     assert meta["name"] == "release-train"
     assert meta["requires-python"] == ">=3.11"
     assert sorted(meta["dependencies"]) == sorted(runtime_pins())
-    assert meta["scripts"] == {"release": "release.cli:main"}
+    assert meta["scripts"] == {"release": "release.cli:run"}
     assert project["tool"]["setuptools"]["packages"]["find"]["include"] == [
         "release",
         "release.*",
