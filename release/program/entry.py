@@ -19,18 +19,18 @@ again; the run exports what it used of it, written with the rest of the state.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import logging
 import os
+import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pulumi
-from github.Repository import Repository
 from pulumi.runtime.config import get_config_env
 
 from release import forge
-from release.program.planning import PromotionPlan, find_green, open_repo, plan_promotion
-from release.program.registration import register_release
 from release.providers.train_record import read_resources, record_in
 from release.rules import clock
 from release.rules.config import (
@@ -56,6 +56,44 @@ from release.rules.memo import MEMO_OUTPUT, Memo, memo_in, scope_of
 from release.rules.running import RECORD_OVERRIDE, StackRecord
 from release.rules.targets import TargetError, resolve_target
 from release.rules.text import plain
+
+if TYPE_CHECKING:
+    from github.Repository import Repository
+
+    from release.program.planning import PromotionPlan
+
+# The plan (release/program/planning.py, with PyGithub) and the registration are imported
+# when first used, not with this module: the program registers the dynamic providers'
+# provider before they load, so the engine starts the providers' process while the program
+# imports them (about 0.2 s) and then reads. These wrappers are the module's names for them.
+
+
+def open_repo(settings: Settings, session: forge.ForgeSession) -> Repository:
+    """`planning.open_repo`: the repository, checked (a ConfigError names what is wrong)."""
+    from release.program import planning
+
+    return planning.open_repo(settings, session)
+
+
+def find_green(settings: Settings, repo: Repository) -> Any:
+    """`planning.find_green`: the newest green commit of the source branch."""
+    from release.program import planning
+
+    return planning.find_green(settings, repo)
+
+
+def plan_promotion(*args: Any) -> PromotionPlan:
+    """`planning.plan_promotion`: the promotion, decided with reads only."""
+    from release.program import planning
+
+    return planning.plan_promotion(*args)
+
+
+def register_release(*args: Any) -> dict[str, Any]:
+    """`registration.register_release`: the promotion's resources, registered."""
+    from release.program import registration
+
+    return registration.register_release(*args)
 
 
 def stack_record() -> StackRecord | None:
@@ -210,10 +248,30 @@ _USER_ERRORS = (ConfigError, LostFixError, IntentError, LegacyIntentError)
 
 def main() -> None:
     """Entry point of `__main__.py`. A user error stops the run with its message only."""
+    atexit.register(exit_without_teardown)
     try:
         _main()
     except _USER_ERRORS as err:
         raise pulumi.RunError(str(err)) from None
+
+
+def exit_without_teardown() -> None:
+    """At the program's exit, end the process with the status the Pulumi runner chose, without
+    tearing the interpreter down (freeing PyGithub's and the SDK's modules costs about a tenth
+    of a second that the engine waits for). Registered first, this runs after every other
+    atexit handler, once the runner has flushed the output and every non-daemon thread has
+    ended. The status is the runner's `exit_code` (its `__main__` module); without one
+    (another runner, a test), the exit goes on as usual."""
+    code = getattr(sys.modules.get("__main__"), "exit_code", None)
+    if type(code) is not int:
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            return  # let the usual exit report it
+    os._exit(code)
 
 
 def read_intent(

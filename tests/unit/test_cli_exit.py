@@ -65,3 +65,38 @@ def test_the_command_line_exits_with_its_codes():
         text=True,
     )
     assert usage.returncode == 2 and "No such option" in usage.stderr, usage
+
+
+# The program's process (the Pulumi runner's `__main__` keeps the status in `exit_code`).
+RUNNER = """
+import atexit, sys
+from release.program import entry
+
+class Torn:
+    def __del__(self):
+        print("torn down", flush=True)
+
+sys.modules["teardown_probe"] = Torn()
+atexit.register(entry.exit_without_teardown)
+if sys.argv[1] != "-":
+    exit_code = int(sys.argv[1])
+print("program done")
+sys.exit(7)
+"""
+
+
+@pytest.mark.parametrize("code", ["0", "1", "32"])
+def test_the_program_exits_with_the_runners_status_without_teardown(code):
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, code], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == int(code), done
+    assert done.stdout == "program done\n", done.stdout
+
+
+def test_the_program_without_the_runners_status_exits_as_usual():
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, "-"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 7, done
+    assert done.stdout == "program done\ntorn down\n", done.stdout
