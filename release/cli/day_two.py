@@ -17,7 +17,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pulumi import automation as auto
-from rich.table import Table
 
 from release import notify
 from release.cli.common import (
@@ -262,6 +261,8 @@ def history(
     if not found:
         err_console.print(f"{env} has no release events in its history yet")
         return
+    from rich.table import Table  # imported for `history` only
+
     table = Table(title=f"{env} history")
     columns = ("when", "who", "kind", "release", "commit", "made", "pr", "outcome", "summary")
     for column in columns:

@@ -20,7 +20,6 @@ from typing import Any
 
 import typer
 
-from release import forge
 from release.cli.common import check_env, console, fail, project
 from release.engine import automation
 
@@ -52,6 +51,8 @@ def check_access(api_url: str, repository: str, token: str, admin: bool = False)
     token also needs the `repo` scope), commit statuses and checks read (read here), and
     with `manageProtection` Administration read/write (`permissions.admin`).
     """
+    from release import forge  # PyGithub's client: for `init` only
+
     access = Access(repository)
     client = forge.connect(api_url, token, timeout=20)
     try:

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pulumi import automation as auto
-from rich import box
-from rich.table import Table
 
 from release.cli import day_two as cli_day_two
 from release.cli import ops as cli_ops
@@ -461,6 +459,9 @@ def status(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
+    from rich import box  # imported for `status` only
+    from rich.table import Table
+
     table = Table(title="release train", box=box.SIMPLE, pad_edge=False, collapse_padding=True)
     for column in ("environment", "release", "commit", "pr", "state", "mergeCommit"):
         table.add_column(column, no_wrap=True)
