@@ -26,6 +26,7 @@ from release.engine import backends
 from release.engine.lifetime import BoundPulumi
 from release.engine.recovery import backend_folder, recover, restore_checkpoint
 from release.rules.config import NAMESPACE, STACK_EXAMPLE, StackFileError, stack_config
+from release.rules.errors import ConfigProblem
 from release.rules.text import engine_line, plain
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -419,11 +420,26 @@ def set_secret(project: Project, name: str, key: str, value: str) -> None:
 
 
 def secret(project: Project, name: str, key: str) -> str | None:
-    """A `release-train:<key>` value of the stack, decrypted, or None when it is not set."""
+    """A `release-train:<key>` value of the stack, decrypted, or None when it is not set.
+
+    Any other failure of the engine (a wrong passphrase, a state it cannot read) is not
+    "not set": it raises a `ConfigProblem` naming the stack file, the key and the engine's
+    own error line, which holds no secret (the value was not decrypted)."""
     try:
         value = stack(project, name).get_config(f"{NAMESPACE}:{key}").value
-    except auto.CommandError:
-        return None
+    except auto.CommandError as err:
+        text = str(err)
+        if f"configuration key '{NAMESPACE}:{key}' not found" in text:
+            return None
+        lines = [plain(ln) for ln in text.splitlines() if "error:" in ln]
+        cause = lines[-1].split("error:", 1)[-1].strip() if lines else "the engine failed"
+        raise ConfigProblem(
+            f"Pulumi.{name}.yaml: config {NAMESPACE}:{key} could not be decrypted: {cause}; "
+            "check PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is the "
+            f"stack's, then run the command again (`pulumi config get {NAMESPACE}:{key} "
+            f"-s {name}` shows the engine's whole answer)",
+            key=key,
+        ) from None
     return value or None
 
 

@@ -53,3 +53,28 @@ def test_plan_ends_with_the_programs_forge_check_in_one_line(harness: Harness, s
     ], done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert seeded_sandbox.writes() == 0
+
+
+def test_a_wrong_passphrase_is_named_not_read_as_a_missing_token(harness: Harness, seeded_sandbox):
+    """The stack's token that the engine cannot decrypt is not "not set": the command says the
+    passphrase is wrong, names the stack file and the key, and writes nothing."""
+    cli = CliTrain.start(harness, seeded_sandbox, harness.workdir)
+    assert cli.release("promote", "testing").code == 0
+    assert "token" in (cli.project.directory / "Pulumi.staging.yaml").read_text()
+    seeded_sandbox.reset_counters()
+    done = subprocess.run(
+        [sys.executable, "-m", "release", "promote", "staging", "--date", RELEASE_DATE],
+        cwd=ROOT,
+        env={**cli.env, "PULUMI_CONFIG_PASSPHRASE": "not-the-stacks"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Pulumi.staging.yaml: config release-train:token could not be decrypted" in lines[0]
+    assert "incorrect passphrase" in lines[0]
+    assert "(not set)" not in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert seeded_sandbox.writes() == 0
