@@ -353,6 +353,19 @@ def _main() -> None:
         )
     for key in PROMOTION_OUTPUTS:
         pulumi.export(key, outputs.apply(lambda d, k=key: d[k]))
-    # What the plan used of the memo and added to it (once the plan is made), written with
-    # the rest of the state at the end of the run; a failed run keeps the previous one.
-    pulumi.export(MEMO_OUTPUT, outputs.apply(lambda _: memo.dump()))
+    # What the plan used of the memo and added to it (once the plan is made), with what the
+    # resources made is known to answer (an ours-merge: `memoFacts`), written with the rest
+    # of the state at the end of the run; a failed run keeps the previous one.
+    pulumi.export(MEMO_OUTPUT, outputs.apply(lambda d: memo_with(memo, d.get("memoFacts"))))
+
+
+def memo_with(memo: Memo, facts: Any) -> pulumi.Output[str]:
+    """The memo to write back (`Memo.dump`), once `facts` (an output of {key: value}, what a
+    resource of this run made is known to answer) are in it; the plan's own when none."""
+
+    def dump(known: Any) -> str:
+        for name, value in (known or {}).items():
+            memo.put(name, value)
+        return memo.dump()
+
+    return pulumi.Output.from_input(facts or {}).apply(dump)

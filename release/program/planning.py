@@ -60,11 +60,21 @@ def commit_parents(repo: Repository, sha: str, memo: Memo | None = None) -> list
     change). Raises the forge's error for an unknown commit."""
 
     def read() -> list[str]:
-        return [p.sha for p in repo.get_git_commit(sha).parents]
+        found = repo.get_git_commit(sha)
+        if memo is not None:  # the tree comes with the same read (an ours-merge uses it)
+            memo.put(memo_key("tree", sha), found.tree.sha)
+        return [p.sha for p in found.parents]
 
     if memo is None:
         return read()
     return memo.recall(memo_key("parents", sha), read, is_sha_list)
+
+
+def commit_tree(sha: str, memo: Memo) -> str | None:
+    """The tree of commit `sha` when the memo has it (kept with its parents by
+    `commit_parents`), else None: never read on its own."""
+    found, tree = memo.get(memo_key("tree", sha), is_full_sha)
+    return tree if found else None
 
 
 def plan_pick(
@@ -280,6 +290,7 @@ class PromotionPlan:
     carried: tuple[str, ...] = ()  # fixes of the running release carried (--carry)
     notes: tuple[str, ...] = ()  # how the running release was found
     approvers: Approvers | None = None  # who must approve the merge (plan_approvers)
+    commit_tree: str | None = None  # the tree of `commit`, when the plan read or kept it
 
     def describe(self) -> str:
         lines = [
@@ -445,6 +456,7 @@ def plan_promotion(
         carried=carried if needs_ours else (),
         notes=tuple(notes),
         approvers=plan_approvers(settings),
+        commit_tree=commit_tree(commit, memo) if needs_ours else None,
     )
 
 
@@ -643,6 +655,52 @@ def build_payload(
         pins=pin_changes(settings.pins, before, after),
         compare_url=url,
     )
+
+
+def ours_merge_memo(
+    plan: PromotionPlan, pins: Sequence[Pin], merge_sha: str | None, made: Any
+) -> dict[str, Any]:
+    """What the merging run would read about the ours-merge `merge_sha`, known for sure once
+    it is made, as memo entries ({key: value}, `Memo.put`'s values); {} when not sure.
+
+    Only when `made` (the `OursMerge` resource's record of a commit it created itself:
+    {"parents": [...], "tree": sha} as the forge answered the create) says its parents are
+    exactly [the cut, the running release's head] and its tree the cut's, and the plan
+    described the cut (nothing carried). Then, as of `merge_sha`:
+    - the cut is its ancestor (it is its first parent);
+    - the payload from the running release's head (its other parent, so the merge base:
+      the compare lists the cut's commits and the merge itself, which the payload leaves
+      out as one that only marks history merged: `payload_commits`) is the cut's, moved
+      (`Payload.moved_to`); kept only when the cut's listing was not empty and its link
+      names the cut, so the derived one is what a read would give;
+    - each pin's value is the cut's (same tree, so same files).
+    A hotfix pushed onto the release branch later gives it a new head: a new key, read.
+    """
+    payload, cut, base = plan.payload, plan.commit, plan.previous_head
+    if not (
+        isinstance(made, Mapping)
+        and is_full_sha(merge_sha)
+        and base
+        and plan.needs_ours_merge
+        and not plan.carried
+        and payload.head_sha == cut
+        and payload.base_sha == base
+        and made.get("parents") == [cut, base]
+        and is_full_sha(made.get("tree"))
+        and (plan.commit_tree is None or made.get("tree") == plan.commit_tree)
+    ):
+        return {}
+    assert merge_sha is not None
+    facts: dict[str | None, Any] = {memo_key("ancestor", cut, merge_sha): True}
+    moved = payload.moved_to(merge_sha)
+    url = payload.compare_url or ""
+    if payload.commits and url.endswith(f"/{base}...{cut}"):
+        lines = [_line(c) for c in moved.commits]
+        facts[memo_key("payload", base, merge_sha)] = {"u": moved.compare_url, "c": lines}
+    if [p.name for p in pins] == [p.name for p in payload.pins]:
+        for pin, change in zip(pins, payload.pins, strict=True):
+            facts[memo_key("pin", merge_sha, extra=digest(pin.path, pin.pattern))] = change.after
+    return {key: value for key, value in facts.items() if key}
 
 
 def _line(commit: PayloadCommit) -> list[Any]:

@@ -20,7 +20,12 @@ from typing import Any
 
 import pulumi
 
-from release.program.planning import PlannedRollback, PromotionPlan, ReleaseChanges
+from release.program.planning import (
+    PlannedRollback,
+    PromotionPlan,
+    ReleaseChanges,
+    ours_merge_memo,
+)
 from release.program.rollout import register_guardrails, register_rollout
 from release.providers.branch import ReleaseBranch
 from release.providers.cherry_pick import CherryPick
@@ -97,6 +102,7 @@ def register_promotion(
         )
         head = known = carry.head
     ours_head: pulumi.Output[str] | None = None
+    memo_facts: Any = {}  # what the merging run need not read (planning.ours_merge_memo)
     if plan.needs_ours_merge:
         assert plan.previous and plan.previous_head
         ours = OursMerge(
@@ -106,10 +112,14 @@ def register_promotion(
             previous=plan.previous,
             previous_head=plan.previous_head,
             branch_head=known,
+            head_tree=None if plan.carried else plan.commit_tree,  # the plan read the cut
             opts=pulumi.ResourceOptions(depends_on=[branch]),
             **common,
         )
         head = ours_head = ours.merge_sha
+        memo_facts = pulumi.Output.all(ours.merge_sha, ours.made).apply(
+            lambda made: ours_merge_memo(plan, settings.pins, *made)
+        )
     head, day_two = register_release_changes(settings, release, plan.changes, head)
     gate = plan.approvers or Approvers(tuple(settings.reviewers), settings.required_approvals)
     rollback_exports, rollback_steps, rollback_gate = register_rollback(
@@ -172,6 +182,7 @@ def register_promotion(
         "payloadSummary": summary,
         "dayTwo": day_two,
         "source": source,
+        "memoFacts": memo_facts,
     }
 
 

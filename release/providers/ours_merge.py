@@ -69,11 +69,19 @@ class OursMergeProvider(ForgeProvider):
         except Exception as err:  # noqa: BLE001 - look at the branch before deciding
             current = forge.branch_head(repo, branch)
             if current == merge.sha:  # the update went through before the error reached us
-                return CreateResult(f"{branch}<-{previous}", {**props, "merge_sha": merge.sha})
+                return CreateResult(f"{branch}<-{previous}", self._made(props, merge))
             if current == head:
                 raise forge.ForgeError.from_error(f"fast-forward {branch}", err) from None
             return CreateResult(f"{branch}<-{previous}", self._adopt(props, current))
-        return CreateResult(f"{branch}<-{previous}", {**props, "merge_sha": merge.sha})
+        return CreateResult(f"{branch}<-{previous}", self._made(props, merge))
+
+    @staticmethod
+    def _made(props: dict[str, Any], merge: Any) -> dict[str, Any]:
+        """The outputs of a merge this resource made and put on the branch: its SHA, and
+        `made`, its parents and tree as the forge answered the create (what the program may
+        derive from: release.program.planning.ours_merge_memo). An adopted merge has none."""
+        made = {"parents": [p.sha for p in merge.parents], "tree": merge.tree.sha}
+        return {**props, "merge_sha": merge.sha, "made": made}
 
     @staticmethod
     def _adopt(props: dict[str, Any], current: str | None) -> dict[str, Any]:
@@ -84,7 +92,7 @@ class OursMergeProvider(ForgeProvider):
             raise forge.ForgeError(f"{branch} does not exist; run up again to cut it")
         repo = OursMergeProvider.repo(props)
         if forge.is_ancestor(repo, props["previous_head"], current):
-            return {**props, "merge_sha": current}
+            return {**props, "merge_sha": current, "made": None}
         raise forge.ForgeError(
             f"{branch} moved to {current[:12]} (expected {head[:12]}); nothing was merged. "
             "Run `pulumi refresh` and up again."
@@ -98,6 +106,7 @@ class OursMerge(ForgeResource, module="git", name="OursMerge"):
     """Marks the previous release as merged into the new one, keeping the new tree."""
 
     merge_sha: pulumi.Output[str]
+    made: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self,
@@ -127,4 +136,4 @@ class OursMerge(ForgeResource, module="git", name="OursMerge"):
             "branch_head": branch_head,
             "head_tree": head_tree,
         }
-        super().__init__(OursMergeProvider(), name, props, ("merge_sha",), opts)
+        super().__init__(OursMergeProvider(), name, props, ("merge_sha", "made"), opts)

@@ -11,6 +11,9 @@ What is kept, and how it stays safe:
 - Only answers keyed by full SHAs (`memo_key` refuses anything else: a branch name, a short
   SHA). Refs, pull requests, statuses, reviews, "is X on branch B" are never kept: they
   change. A hotfix pushed to a release branch gives it a new head, so new keys, so reads.
+- Also what a resource of the run made is known to answer (the ours-merge's head: the
+  plan's answers about the cut, moved to it; release.program.planning.ours_merge_memo), only
+  when its parents and tree are the ones it was made with.
 - Small derived results, never raw JSON: a pin's value rather than the file, a payload's
   lines rather than the compare, a count rather than a commit list.
 - Bounded: a run writes back only the entries it used (hit or read), at most

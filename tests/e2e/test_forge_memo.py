@@ -10,6 +10,7 @@ import json
 import pytest
 from pulumi import automation as auto
 
+from release.program.planning import build_payload
 from release.rules import memo as memos
 from tests.e2e.harness import changes
 from tests.e2e.train import Train
@@ -86,3 +87,95 @@ def test_a_fix_landing_on_the_running_release_between_runs_is_still_caught(train
     message = str(stopped.value)
     assert "would be lost" in message and fix[:12] in message and "Late fix on 11-19" in message
     assert sb.writes() == 0
+
+
+NEW = "release/2026-11-26"  # the release the seed's staging promotion cuts
+
+
+def _reads_of(sb, sha: str) -> list[str]:
+    """The compares and files read at `sha` (the merging run's reads about a head)."""
+    return [
+        s.path
+        for s in sb.served()
+        if s.key.startswith("GET")
+        and sha in s.path
+        and ("/compare/" in s.path or "/contents/" in s.path)
+    ]
+
+
+def test_the_merging_run_reads_nothing_the_ours_merge_made_known(train):
+    """Run 0 made the ours-merge (parents [cut, running head], the cut's tree): that the cut
+    is its ancestor, its payload and its pins are kept as what a read gives, and the merging
+    run does not read them (nor the cut's commit twice in run 0)."""
+    sb, repo = train.sandbox, train.repo()
+    train.promote("testing")
+    sb.reset_counters()
+    held = train.promote("staging")
+    assert "waits at the merge gate" in held.stdout
+    served = sb.served()  # before this test's own reads
+    out = train.outputs("staging")
+    assert out["oursMerge"] is True
+    head, cut = out["releaseHead"], out["releaseCommit"]
+    merge = repo.get_git_commit(head)
+    base = merge.parents[1].sha
+    assert [p.sha for p in merge.parents] == [cut, base]
+    assert merge.tree.sha == repo.get_git_commit(cut).tree.sha
+    # Job 2: the cut's commit was read once, by the plan (the ours-merge took its tree).
+    cut_reads = [
+        s.path for s in served if s.path.startswith(f"/api/v3/repos/acme/service/git/commits/{cut}")
+    ]
+    assert len(cut_reads) == 1, cut_reads
+
+    # What the memo says about the new head is what the forge answers, read afresh.
+    kept = memos.Memo.load(out[memos.MEMO_OUTPUT], json.loads(out[memos.MEMO_OUTPUT])["scope"])
+    assert kept.get(memos.memo_key("ancestor", cut, head), memos.is_bool) == (True, True)
+    settings = train.settings("staging")
+    fresh = build_payload(settings, repo, RUNNING, base, NEW, head, memos.Memo())
+    derived = build_payload(settings, _Unread(), RUNNING, base, NEW, head, kept)
+    assert derived == fresh and fresh.commits and fresh.pins
+    assert "Describes head" in repo.get_pull(int(out["prNumber"])).body
+
+    train.approve("staging")
+    sb.reset_counters()
+    train.promote("staging")
+    assert train.outputs("staging")["state"] == "merged"
+    assert _reads_of(sb, head) == [], sb.served()
+
+
+class _Unread:
+    """A repository that must not be read (every answer comes from the memo)."""
+
+    requester = None  # one read in flight
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"read {name} although the memo has the answer")
+
+
+def test_a_hotfix_pushed_on_the_release_branch_after_the_held_run_is_read_and_listed(
+    train, commit_files
+):
+    """The memo knows the ours-merge head, not a commit pushed on top of it: the next run
+    reads the compare and the pins at the new head, and the payload lists the hotfix."""
+    sb, repo = train.sandbox, train.repo()
+    train.promote("testing")
+    held = train.promote("staging")
+    assert "waits at the merge gate" in held.stdout
+    before = train.outputs("staging")
+    ours = before["releaseHead"]
+    fix = commit_files(repo, NEW, {"app/release_fix.py": "FIXED = True\n"}, "Fix on 11-26")
+    assert repo.get_git_commit(fix).parents[0].sha == ours
+    train.approve("staging")
+    sb.reset_counters()
+    train.promote("staging")
+    after = train.outputs("staging")
+    # Seen, and nothing merged: the gate names the moved head.
+    assert after["state"] == "open" and sb.writes() <= 1, sb.served()  # the body's update
+    assert any(fix[:12] in reason for reason in after["gate"]["reasons"]), after["gate"]
+    read = _reads_of(sb, fix)
+    assert any("/compare/" in path for path in read), sb.served()
+    assert any("/contents/" in path for path in read), sb.served()
+    summary = train.outputs("staging")["payloadSummary"]
+    assert summary["head_sha"] == fix, summary
+    assert summary["commits"] == before["payloadSummary"]["commits"] + 1, summary
+    body = repo.get_pull(int(before["prNumber"])).body
+    assert fix[:12] in body and "Fix on 11-26" in body, body

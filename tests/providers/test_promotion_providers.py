@@ -132,6 +132,8 @@ def test_ours_merge_has_the_new_tree_and_both_parents(ctx):
     again = provider.create(inputs)
     assert again.outs["merge_sha"] == merge.sha
     assert sb.writes() == 0
+    # adopted from the branch: what it holds is not vouched for, nothing is derived from it
+    assert result.outs["made"] and again.outs["made"] is None
 
 
 def test_ours_merge_refuses_a_moved_branch(ctx, commit_files):
@@ -160,11 +162,16 @@ def test_ours_merge_after_the_branch_reads_neither_the_branch_nor_the_head(ctx):
     assert [p.sha for p in merge.parents] == [green, previous_head]
     assert merge.tree.sha == tree
     assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == merge.sha
+    # what it made, as the forge answered: the program derives the memo from it
+    assert result.outs["made"] == {"parents": [green, previous_head], "tree": tree}
 
     # killed after the ref update, the next run (the branch's head as its state says)
     # adopts the merge rather than making another
     again = provider.create(known)
     assert again.outs["merge_sha"] == merge.sha
+    # adopted (nothing vouched for), or, within the same second, the very same commit made
+    # again (same parents, tree, message and time: same SHA) and so vouched for
+    assert again.outs["made"] in (None, result.outs["made"])
     assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == merge.sha
     assert sb.forced_updates(REPO) == []
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from release import forge
-from release.program.planning import open_repo, plan_promotion
+from release.program.planning import open_repo, ours_merge_memo, plan_promotion
 from release.rules.fixes import LostFixError
 from release.rules.memo import Memo, scope_of
 from tests.reliability.provider_flow import RELEASE, green_commit, plain_repo, settings_for
@@ -155,3 +155,54 @@ def test_the_day_two_checks_take_the_heads_the_plan_read(setup):
     assert plan.changes.picks and plan.rollback is not None
     assert plan.rollback.env_head == forge.branch_head(repo, "staging")
     assert plan.rollback.to_sha == forge.branch_head(repo, "release/2026-11-19")
+
+
+def test_what_the_ours_merge_made_answers_the_next_plan_as_the_forge_would(setup):
+    """The ours-merge's parents [cut, running head] and the cut's tree make its answers
+    known: the next plan (the merging run's) reads nothing about the new head, and plans
+    exactly what a plan reading all of it plans."""
+    sb, green = setup
+    settings = settings_for(sb)
+    memo = Memo(scope_of(sb.base_url, "acme/service"))
+    sb.reset_counters()
+    held = _plan(sb, green, memo)
+    served = [s.path for s in sb.served()]
+    assert served.count(f"/api/v3/repos/acme/service/git/commits/{green}") == 1
+    assert held.needs_ours_merge and held.payload.commits and held.payload.pins
+    assert held.commit_tree == plain_repo(sb).get_git_commit(green).tree.sha
+    repo = plain_repo(sb)
+    repo.create_git_ref(f"refs/heads/{RELEASE}", green)
+    merge = repo.create_git_commit(
+        "Merge branch 'release/2026-11-19'",
+        repo.get_git_tree(held.commit_tree),
+        [repo.get_git_commit(green), repo.get_git_commit(held.previous_head)],
+    )
+    repo.get_git_ref(f"heads/{RELEASE}").edit(merge.sha)
+    made = {"parents": [green, held.previous_head], "tree": held.commit_tree}
+    facts = ours_merge_memo(held, settings.pins, merge.sha, made)
+    assert len(facts) == 2 + len(settings.pins)  # the ancestor, the payload, each pin
+    for name, value in facts.items():
+        memo.put(name, value)
+
+    sb.reset_counters()
+    merging = _plan(sb, green, _fresh(memo, sb))
+    assert not [path for path in _kept_reads(sb) if merge.sha in path], sb.served()
+    assert merging.payload.head_sha == merge.sha
+    assert merging == _plan(sb, green, None)  # what the forge says, read afresh
+
+
+def test_nothing_is_derived_from_a_merge_not_made_exactly_so(setup):
+    sb, green = setup
+    settings = settings_for(sb)
+    held = _plan(sb, green, Memo(scope_of(sb.base_url, "acme/service")))
+    made = {"parents": [green, held.previous_head], "tree": held.commit_tree}
+    head = "f" * 40
+    assert ours_merge_memo(held, settings.pins, head, made)
+    assert ours_merge_memo(held, settings.pins, head, None) == {}  # adopted, not made
+    swapped = {**made, "parents": [held.previous_head, green]}
+    assert ours_merge_memo(held, settings.pins, head, swapped) == {}
+    assert ours_merge_memo(held, settings.pins, head, {**made, "tree": "e" * 40}) == {}
+    assert ours_merge_memo(held, settings.pins, None, made) == {}  # not made yet
+    assert ours_merge_memo(replace(held, carried=(green,)), settings.pins, head, made) == {}
+    moved = replace(held, payload=held.payload.moved_to(head))  # picks moved the head
+    assert ours_merge_memo(moved, settings.pins, head, made) == {}
