@@ -31,7 +31,7 @@ from pulumi.dynamic import (
 
 from release import forge
 from release.providers.base import ForgeProvider, ForgeResource, call, take_opened
-from release.rules.gates import merge_gate
+from release.rules.gates import approval_required, merge_gate, opened_gate
 from release.rules.payload import description_refusal
 
 if TYPE_CHECKING:
@@ -51,11 +51,24 @@ def evaluate(
     """The merge gate of `pull` for this resource's inputs (forge.read_gate: reads only).
 
     `fresh`: this process opened `pull` in this `up`, so nobody has reviewed it yet; when
-    the gate needs an approval it is closed whatever else holds, and its reviews are not
-    read (its checks are: the gate's message says which of them wait too)."""
+    the gate needs an approval it is closed whatever else holds, and nothing is read (not its
+    reviews, not its head's checks): the gate's reasons say it was just opened, the approval
+    owed and each required check that must pass (rules.gates.opened_gate). With no approval
+    required the gate could be open: its head's checks are read (its reviews are not)."""
     required = int(props.get("required_approvals") or 0)
-    must_approve = props.get("must_approve") or []
-    if fresh and (required > 0 or must_approve):
+    must_approve = list(props.get("must_approve") or [])
+    if fresh and approval_required(required, must_approve):
+        return opened_gate(
+            head_sha=pull.head.sha,
+            expected_head=props.get("head_sha"),
+            required_checks=list(props.get("required_checks") or []),
+            reviewers=list(props.get("reviewers") or []),
+            required_approvals=required,
+            state=pull.state,
+            mergeable=pull.mergeable,
+            must_approve=must_approve,
+        )
+    if fresh:
         statuses, runs = forge.checks_seen(repo, pull.head.sha)
         return merge_gate(
             head_sha=pull.head.sha,
@@ -68,16 +81,16 @@ def evaluate(
             required_approvals=required,
             state=pull.state,
             mergeable=pull.mergeable,
-            must_approve=list(must_approve),
+            must_approve=must_approve,
         )
     return forge.read_gate(
         repo,
         pull,
         props.get("required_checks") or [],
         props.get("reviewers") or [],
-        int(props.get("required_approvals") or 0),
+        required,
         expected_head=props.get("head_sha"),
-        must_approve=props.get("must_approve") or [],
+        must_approve=must_approve,
     )
 
 

@@ -146,21 +146,8 @@ class MergeGate:
         return not self.reasons
 
 
-def merge_gate(
-    *,
-    head_sha: str,
-    expected_head: str | None,
-    required_checks: Sequence[str],
-    statuses: Iterable[Mapping[str, Any]],
-    check_runs: Iterable[Mapping[str, Any]],
-    reviews: Iterable[Mapping[str, Any]],
-    reviewers: Sequence[str],
-    required_approvals: int,
-    state: str = "open",
-    mergeable: bool | None = True,
-    must_approve: Sequence[str] = (),
-) -> MergeGate:
-    """Decide a merge. Every reason names the check, the reviewer or the head that is off."""
+def _pull_reasons(state: str, head_sha: str, expected_head: str | None) -> list[str]:
+    """Why the pull request itself is off: not open, or its head moved under the review."""
     reasons: list[str] = []
     if state != "open":
         reasons.append(f"the pull request is {state}")
@@ -169,15 +156,15 @@ def merge_gate(
             f"the head moved from {expected_head[:12]} to {head_sha[:12]}; run up again to "
             "review the new head"
         )
-    # Check runs carry the commit they ran on; a run of another (older) head says nothing
-    # about this one. Statuses are read per commit and carry no SHA.
-    runs = [run for run in check_runs if run.get("head_sha") in (None, head_sha)]
-    seen = check_states(statuses, runs)
-    _, check_reasons = checks_green(required_checks, seen)
-    reasons.extend(f"check {reason} on {head_sha[:12]}" for reason in check_reasons)
-    approval = approvals(reviews, reviewers, required_approvals, head_sha)
-    for login in approval.blocked_by:
-        reasons.append(f"{login} requested changes")
+    return reasons
+
+
+def _approval_reasons(
+    approval: ApprovalResult, reviewers: Sequence[str], must_approve: Sequence[str], head_sha: str
+) -> list[str]:
+    """The approvals owed: each blocking reviewer, each required reviewer by name (the oncall
+    partner), then how many more approvals of anyone configured."""
+    reasons = [f"{login} requested changes" for login in approval.blocked_by]
     # The required reviewers first: their approval is named, not only counted.
     owed = [w for w in must_approve if w.lower() not in approval.approved_by]
     for login in owed:
@@ -196,6 +183,86 @@ def merge_gate(
             f"needs {more} more approval(s) of {head_sha[:12]} from "
             f"{', '.join(waiting) or 'a configured reviewer'}"
         )
+    return reasons
+
+
+def merge_gate(
+    *,
+    head_sha: str,
+    expected_head: str | None,
+    required_checks: Sequence[str],
+    statuses: Iterable[Mapping[str, Any]],
+    check_runs: Iterable[Mapping[str, Any]],
+    reviews: Iterable[Mapping[str, Any]],
+    reviewers: Sequence[str],
+    required_approvals: int,
+    state: str = "open",
+    mergeable: bool | None = True,
+    must_approve: Sequence[str] = (),
+) -> MergeGate:
+    """Decide a merge. Every reason names the check, the reviewer or the head that is off."""
+    reasons = _pull_reasons(state, head_sha, expected_head)
+    # Check runs carry the commit they ran on; a run of another (older) head says nothing
+    # about this one. Statuses are read per commit and carry no SHA.
+    runs = [run for run in check_runs if run.get("head_sha") in (None, head_sha)]
+    seen = check_states(statuses, runs)
+    _, check_reasons = checks_green(required_checks, seen)
+    reasons.extend(f"check {reason} on {head_sha[:12]}" for reason in check_reasons)
+    approval = approvals(reviews, reviewers, required_approvals, head_sha)
+    reasons.extend(_approval_reasons(approval, reviewers, must_approve, head_sha))
     if mergeable is False:
         reasons.append("the pull request cannot be merged cleanly (conflict)")
     return MergeGate(head_sha, required_states(required_checks, seen), approval, tuple(reasons))
+
+
+UNREAD = "unread"  # a check of a gate decided without reading the checks (`opened_gate`)
+JUST_OPENED = "the pull request was just opened"
+
+
+def approval_required(required_approvals: int, must_approve: Sequence[str]) -> bool:
+    """Whether the gate needs at least one approval (then a pull request nobody could have
+    reviewed yet cannot pass it, whatever its checks say)."""
+    return required_approvals > 0 or bool(must_approve)
+
+
+def opened_gate(
+    *,
+    head_sha: str,
+    expected_head: str | None,
+    required_checks: Sequence[str],
+    reviewers: Sequence[str],
+    required_approvals: int,
+    state: str = "open",
+    mergeable: bool | None = None,
+    must_approve: Sequence[str] = (),
+) -> MergeGate:
+    """The gate of a pull request this very run opened, decided without reading its checks or
+    its reviews: it cannot have an approval yet, so when one is required the gate is closed.
+
+    The reasons say what it waits for all the same: each approval owed (worded as
+    `merge_gate` words it, with why no review was read) and each required check that must
+    pass on the head, named from the configuration and said to be not read (not "missing":
+    CI may already have reported). Raises ValueError when no approval is required (such a
+    gate could be open: read it)."""
+    if not approval_required(required_approvals, must_approve):
+        raise ValueError("no approval is required: the gate could be open, read its checks")
+    reasons = _pull_reasons(state, head_sha, expected_head)
+    short = head_sha[:12]
+    if required_checks:
+        reasons.extend(
+            f"check {name} must pass on {short} (not read yet: {JUST_OPENED})"
+            for name in sorted(required_checks)
+        )
+    else:
+        reasons.append(
+            f"check results on {short} not read yet ({JUST_OPENED}): every check reported must pass"
+        )
+    approval = approvals([], reviewers, required_approvals, head_sha)
+    reasons.extend(
+        f"{reason}: {JUST_OPENED} by this run, nobody has reviewed it yet"
+        for reason in _approval_reasons(approval, reviewers, must_approve, head_sha)
+    )
+    if mergeable is False:
+        reasons.append("the pull request cannot be merged cleanly (conflict)")
+    checks = dict.fromkeys(required_checks, UNREAD)
+    return MergeGate(head_sha, checks, approval, tuple(reasons))

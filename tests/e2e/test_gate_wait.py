@@ -28,6 +28,11 @@ def test_gate_wait_exits_3_with_the_reasons_then_merges(train, monkeypatch):  # 
     assert f"{RELEASE} waits at the merge gate" in text
     assert f"pull request: #{pull.number}" in text and f"head: {head}" in text
     assert "missing approval: needs 1 more approval(s)" in text and "oncall-partner" in text
+    # Opened by this very run: nobody can have approved it, so nothing of its gate was read;
+    # the block says so, and names each configured check that must pass on the head.
+    assert "the pull request was just opened by this run, nobody has reviewed it yet" in text
+    for check in ("ci/travis", "test"):
+        assert f"missing check: check {check} must pass on {head[:12]} (not read yet" in text
     assert "next: once the checks are green" in text and "`release promote staging`" in text
     for noise in NOISE:
         assert noise not in out, out

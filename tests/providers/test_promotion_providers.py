@@ -277,27 +277,65 @@ def test_merge_waits_for_approval_then_merges_with_a_merge_commit(ctx):
     assert sb.writes() == 0
 
 
-def test_merge_after_opening_reads_only_the_checks_and_says_what_waits(ctx):
-    # The pull request this process just opened is not read again, nor its reviews (none
-    # yet; an approval is required, so the gate is closed): only the head's checks are
-    # read, and the message still names the approval owed and each check that waits.
+def test_merge_after_opening_reads_nothing_and_says_what_waits(ctx):
+    # The pull request this process just opened needs an approval nobody can have given yet:
+    # the gate is closed without a request (not the pull request, its reviews or its head's
+    # checks), and the message says so: the approval owed and each configured check to pass.
     sb, repo, green = ctx
     _, _, created = open_pull(sb, repo, green)
     number = created.outs["number"]
     provider = engine_copy(MergeProvider(), sb.token)
     count_from_now(sb)
     waiting = provider.create(merge_inputs(sb, number, green)).outs
-    assert sorted(s.key for s in sb.served()) == [
-        "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
-        "GET /repos/{owner}/{repo}/commits/{ref}/status",
+    assert [s.key for s in sb.served()] == []
+    assert waiting["gate_state"] == "waiting" and waiting["merged"] is False
+    short = green[:12]
+    assert waiting["waiting"] == [
+        f"check ci/travis must pass on {short} (not read yet: the pull request was just opened)",
+        f"check test must pass on {short} (not read yet: the pull request was just opened)",
+        f"needs 1 more approval(s) of {short} from oncall-partner: the pull request was just "
+        "opened by this run, nobody has reviewed it yet",
     ]
-    assert waiting["gate_state"] == "waiting"
     read = merge_inputs(sb, number, green)
     count_from_now(sb)
     again = provider.update(str(number), waiting, read).outs  # a later look reads all
-    assert waiting["waiting"] == again["waiting"]
-    assert any("oncall-partner" in r for r in again["waiting"])
-    assert "GET /repos/{owner}/{repo}/pulls/{number}/reviews" in {s.key for s in sb.served()}
+    keys = {s.key for s in sb.served()}
+    assert "GET /repos/{owner}/{repo}/pulls/{number}/reviews" in keys
+    assert "GET /repos/{owner}/{repo}/commits/{ref}/status" in keys
+    # the checks are green: only the approval waits, as it said
+    assert again["waiting"] == [f"needs 1 more approval(s) of {short} from oncall-partner"]
+
+
+def test_merge_after_opening_names_the_partner_owed(ctx):
+    sb, repo, green = ctx
+    _, _, created = open_pull(sb, repo, green)
+    provider = engine_copy(MergeProvider(), sb.token)
+    inputs = {**merge_inputs(sb, created.outs["number"], green), "must_approve": ["oncall-partner"]}
+    count_from_now(sb)
+    reasons = provider.create(inputs).outs["waiting"]
+    assert sb.served() == []
+    assert any(
+        r.startswith(f"needs the approval of {green[:12]} by oncall-partner, the oncall partner")
+        and "just opened" in r
+        for r in reasons
+    )
+
+
+def test_merge_after_opening_without_an_approval_required_reads_the_checks_and_merges(ctx):
+    # With no approval required the gate of a pull request just opened can be open: its
+    # head's checks are read (green here), and it merges in the same `up`.
+    sb, repo, green = ctx
+    _, _, created = open_pull(sb, repo, green)
+    number = created.outs["number"]
+    provider = engine_copy(MergeProvider(), sb.token)
+    inputs = {**merge_inputs(sb, number, green), "reviewers": [], "required_approvals": 0}
+    count_from_now(sb)
+    outs = provider.create(inputs).outs
+    keys = [s.key for s in sb.served()]
+    assert "GET /repos/{owner}/{repo}/commits/{ref}/check-runs" in keys
+    assert "GET /repos/{owner}/{repo}/commits/{ref}/status" in keys
+    assert keys[-1] == "PUT /repos/{owner}/{repo}/pulls/{number}/merge"
+    assert outs["merged"] is True and repo.get_pull(number).merged
 
 
 def test_merge_refuses_red_checks_and_names_them(ctx, commit_files):
@@ -311,6 +349,7 @@ def test_merge_refuses_red_checks_and_names_them(ctx, commit_files):
     partner.get_repo(REPO).get_pull(number).create_review(
         commit=partner.get_repo(REPO).get_commit(red), event="APPROVE"
     )
+    forget_opened()  # approved after the `up` that opened it: a later `up` reads the gate
     provider = engine_copy(MergeProvider(), sb.token)
     reasons = " ".join(provider.create(merge_inputs(sb, number, red)).outs["waiting"])
     assert "ci/travis is failure" in reasons

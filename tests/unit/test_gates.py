@@ -14,10 +14,12 @@ from release.rules.gates import (
     MISSING,
     PENDING,
     SUCCESS,
+    UNREAD,
     approvals,
     check_states,
     checks_green,
     merge_gate,
+    opened_gate,
     required_states,
 )
 
@@ -483,3 +485,70 @@ def test_the_partners_old_approval_or_change_request_keeps_the_gate_closed():
         reviewers=["alice"], reviews=[review("alice", "CHANGES_REQUESTED")], must_approve=["alice"]
     )
     assert blocked.reasons == ("alice requested changes",)
+
+
+# -- a pull request this run just opened (nothing read) ---------------------------------------------
+
+
+def opened(**over: Any):
+    args: dict[str, Any] = {
+        "head_sha": HEAD,
+        "expected_head": HEAD,
+        "required_checks": ["test", "ci/travis"],
+        "reviewers": ["oncall-partner", "second"],
+        "required_approvals": 1,
+        "state": "open",
+        "mergeable": None,
+        "must_approve": ["oncall-partner"],
+    }
+    args.update(over)
+    return opened_gate(**args)
+
+
+def test_a_just_opened_pull_request_waits_for_the_partner_and_names_each_check() -> None:
+    result = opened()
+    assert not result.ok and result.checks == {"test": UNREAD, "ci/travis": UNREAD}
+    assert result.approval.approved_by == () and result.approval.missing == 1
+    assert result.reasons == (
+        "check ci/travis must pass on aaaaaaaaaaaa (not read yet: the pull request was just opened)",
+        "check test must pass on aaaaaaaaaaaa (not read yet: the pull request was just opened)",
+        "needs the approval of aaaaaaaaaaaa by oncall-partner, the oncall partner (no other "
+        "approval counts instead): the pull request was just opened by this run, nobody has "
+        "reviewed it yet",
+    )
+
+
+def test_a_just_opened_pull_request_owes_every_approval_the_gate_owes() -> None:
+    # As merge_gate words it with no review at all, each reason saying why none was read.
+    unread = opened(required_approvals=2, must_approve=[]).reasons
+    seen = gate(reviews=[], required_approvals=2, reviewers=["oncall-partner", "second"]).reasons
+    assert [r for r in unread if "approval" in r] == [
+        f"{r}: the pull request was just opened by this run, nobody has reviewed it yet"
+        for r in seen
+        if "approval" in r
+    ]
+
+
+def test_a_just_opened_pull_request_without_required_checks_says_every_check_must_pass() -> None:
+    reasons = opened(required_checks=[]).reasons
+    assert reasons[0].startswith("check results on aaaaaaaaaaaa not read yet")
+    assert "every check reported must pass" in reasons[0]
+
+
+def test_a_just_opened_pull_request_keeps_its_other_reasons() -> None:
+    reasons = opened(expected_head=OLD, mergeable=False).reasons
+    assert "the head moved from bbbbbbbbbbbb to aaaaaaaaaaaa" in reasons[0]
+    assert reasons[-1] == "the pull request cannot be merged cleanly (conflict)"
+
+
+def test_a_gate_without_required_approval_is_not_decided_unread() -> None:
+    # It could be open: the checks must be read.
+    with pytest.raises(ValueError, match="could be open"):
+        opened(required_approvals=0, must_approve=[])
+
+
+def test_no_reason_of_a_just_opened_pull_request_holds_the_separator() -> None:
+    # Reasons travel joined by "; " (the engine's warning, `release status`'s `waiting`,
+    # the workflow's summary splits them there): none may contain it.
+    assert not [r for r in opened(required_checks=[], required_approvals=2).reasons if "; " in r]
+    assert not [r for r in opened().reasons if "; " in r]

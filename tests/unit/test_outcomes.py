@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from rich.console import Console
+
+from release.rules.gates import opened_gate
 from release.rules.outcomes import (
     expected_refusal,
     gate_block,
@@ -9,6 +12,7 @@ from release.rules.outcomes import (
     promotion_summary,
     split_reasons,
 )
+from release.rules.text import term
 
 REASONS = [
     "check ci/travis is missing on 333333333333",
@@ -34,6 +38,40 @@ def test_gate_block_names_pr_head_each_reason_and_the_next_command():
     assert "missing approval: needs 1 more approval(s) of 333333333333 from oncall-partner" in block
     assert "also: the pull request cannot be merged cleanly" in block
     assert "`release promote staging`" in block
+
+
+def test_the_block_of_a_pull_request_just_opened_says_so_escaped_with_the_next_command():
+    reasons = list(
+        opened_gate(
+            head_sha="3" * 40,
+            expected_head="3" * 40,
+            required_checks=["ci/travis", "[bold]lint"],
+            reviewers=["oncall-partner"],
+            required_approvals=1,
+            must_approve=["oncall-partner"],
+        ).reasons
+    )
+    values = {**WAITING, "gate": {"state": "waiting", "reasons": reasons}}
+    block = gate_block("staging", values) or []
+    kinds = split_reasons(reasons)
+    assert len(kinds["checks"]) == 2 and len(kinds["approvals"]) == 1 and not kinds["other"]
+    text = "\n".join(block)
+    assert (
+        "missing approval: needs the approval of 333333333333 by oncall-partner, the oncall "
+        "partner (no other approval counts instead): the pull request was just opened by this "
+        "run, nobody has reviewed it yet"
+    ) in text
+    assert (
+        "missing check: check ci/travis must pass on 333333333333 (not read yet: the pull "
+        "request was just opened)"
+    ) in text
+    assert block[-1].startswith("  next: once the checks are green and the approvals given")
+    assert "`release promote staging`" in block[-1]
+    # A check's name is data: printed as typed, never read as markup.
+    printed = Console(record=True, width=300, color_system=None)
+    for line in block:
+        printed.print(term(line), highlight=False, soft_wrap=True)
+    assert "check [bold]lint must pass on 333333333333" in printed.export_text()
 
 
 def test_nothing_waits_when_merged_or_never_run():
