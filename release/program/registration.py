@@ -55,7 +55,9 @@ def register_release(
     guardrails' GitHub provider, as a secret."""
     for line in plan.describe().splitlines():
         pulumi.log.info(plain(line))  # branch names and pins come from the forge
-    outputs = register_promotion(settings, plan, source, record)
+    run = new_run()  # the Merge and the Deployment of its merge commit share it
+    outputs = register_promotion(settings, plan, source, record, run)
+    merge_run = outputs.pop(MERGE_RUN)
     pins = {pin.name: pin.after for pin in plan.payload.pins if pin.after}
     rollout = settings.rollout
     secret = pulumi.Output.secret(token) if rollout.manage_protection and token else None
@@ -66,7 +68,7 @@ def register_release(
         if not sha:
             return {}
         return pulumi.Output.from_input(
-            register_rollout(settings, rollout, plan.release, pins, outputs)
+            register_rollout(settings, rollout, plan.release, pins, outputs, run, merge_run)
         )
 
     guard = (
@@ -79,11 +81,20 @@ def register_release(
     return outputs
 
 
+# Not an output of the stack: the Merge's `merged_run`, which `register_release` takes out.
+MERGE_RUN = "mergeRun"
+
+
 def register_promotion(
-    settings: Settings, plan: PromotionPlan, source: dict[str, Any], record: Record = EMPTY
+    settings: Settings,
+    plan: PromotionPlan,
+    source: dict[str, Any],
+    record: Record = EMPTY,
+    run: str | None = None,
 ) -> dict[str, Any]:
     """The resources of a promotion, in order: branch, ours-merge, picks and reverts, the
-    rollback's commit and pull request, the pull request, the record, the merges."""
+    rollback's commit and pull request, the pull request, the record, the merges (the
+    release's with `run`, this program run's id; its `merged_run` as `MERGE_RUN`)."""
     release, commit = plan.release, plan.commit
     common = settings.forge_inputs()
     branch = ReleaseBranch("release-branch", branch=release, commit=commit, **common)
@@ -162,6 +173,7 @@ def register_promotion(
         required_approvals=gate.required,
         must_approve=list(gate.must_approve),
         check_body=True,  # the body the reviewers approved describes the head that merges
+        run=run,
         opts=after_record,
         **common,
     )
@@ -183,6 +195,7 @@ def register_promotion(
         "dayTwo": day_two,
         "source": source,
         "memoFacts": memo_facts,
+        MERGE_RUN: merge.merged_run,
     }
 
 
@@ -323,6 +336,7 @@ def register_rollback(
     }
 
     def register_merge(opts: pulumi.ResourceOptions) -> None:
+        run = new_run()  # the rollback's Merge and the Deployment of its merge commit
         merge = Merge(
             "rollback-merge",
             number=pull.number,
@@ -331,6 +345,7 @@ def register_rollback(
             reviewers=reviewers,
             required_approvals=approvals,
             must_approve=must_approve,
+            run=run,
             opts=opts,
             **common,
         )
@@ -339,7 +354,7 @@ def register_rollback(
         exports["gate"] = gate_output(merge, f"release promote {env}")
         exports["deployment"] = merge.merge_commit.apply(
             lambda sha: register_rollback_deployment(
-                settings, target, release, sha, pull.url, merge
+                settings, target, release, sha, pull.url, merge, run
             )
         )
 
@@ -353,6 +368,7 @@ def register_rollback_deployment(
     sha: str | None,
     pr_url: pulumi.Output[str],
     merge: Merge,
+    run: str | None = None,
 ) -> Any:
     """Once the rollback merged: a Deployment of the environment at its merge commit (the
     earlier release, `rollback` in its payload), `success` at once, which marks the replaced
@@ -361,7 +377,7 @@ def register_rollback_deployment(
         return None
     common = settings.forge_inputs()
     env = settings.environment
-    run = new_run()
+    run = run or new_run()
     deployment = Deployment(
         "rollback-deployment",
         environment=env,
@@ -372,6 +388,7 @@ def register_rollback_deployment(
         log_url=pr_url,
         run=run,
         in_progress=False,  # `success` follows at once
+        merge_run=merge.merged_run,  # equal to `run` when this run made the merge commit
         opts=pulumi.ResourceOptions(depends_on=[merge]),  # the merge commit came as a value
         **common,
     )

@@ -49,9 +49,13 @@ def register_rollout(
     release: str,
     pins: Mapping[str, str],
     outputs: Mapping[str, Any],
+    run: str | None = None,
+    merge_run: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
     """After the promotion's Merge (through `outputs["mergeCommit"]`): the smoke test and the
-    PPC rollout, as configured. Returns the outputs to add."""
+    PPC rollout, as configured. Returns the outputs to add. `run`: this program run's id,
+    given to the Merge too; `merge_run`: the Merge's `merged_run` (the Deployment of a merge
+    commit this run made does not look for one first)."""
     head = pulumi.Output.from_input(outputs["releaseHead"])
     merged = pulumi.Output.from_input(outputs["mergeCommit"]).apply(lambda sha: sha or "")
     # The release's head, resolved only once the merge is done: carries the dependency.
@@ -60,7 +64,7 @@ def register_rollout(
     after: list[pulumi.Resource] = []
     common = settings.forge_inputs()
     env = settings.environment
-    run = new_run()
+    run = run or new_run()
     deployment = Deployment(
         "deployment",
         environment=env,
@@ -72,6 +76,7 @@ def register_rollout(
         run=run,
         # `in_progress` only while something runs before the final status
         in_progress=bool(rollout.verify_command or rollout.ppcs),
+        merge_run=merge_run,
         **common,
     )
     done: list[pulumi.Resource] = []

@@ -52,6 +52,11 @@ class DeploymentProvider(ForgeProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         repo = self.repo(props)
         environment, sha = props["environment"], props["sha"]
+        # The merge commit `sha` was made by this very run (the Merge's PUT, in this `up`):
+        # a commit that did not exist before cannot have a deployment yet, so it is not
+        # looked for (a retry after an uncertain create still looks first). A merge read
+        # or adopted (after a crash, by another run) is looked up as before.
+        new_commit = bool(props.get("run")) and props.get("merge_run") == props.get("run")
         deployment, created = call(
             f"deployment of {sha[:12]} to {environment}",
             lambda: deployments.find_or_create(
@@ -62,6 +67,7 @@ class DeploymentProvider(ForgeProvider):
                 task=props["task"],
                 description=props.get("description"),
                 payload=props.get("payload") or {},
+                looked=new_commit,
             ),
         )
         # A deployment this call created has no status; one found (a re-run after a crash,
@@ -100,7 +106,9 @@ class Deployment(ForgeResource, module="github", name="Deployment"):
     between: a deployment without status shows as pending, and `in_progress` would be one
     more write for nobody to see).
     `run`: an id of this program run (`new_run`), which `state_run` repeats when the
-    deployment was found or created, and its `state` read or written, in this run."""
+    deployment was found or created, and its `state` read or written, in this run.
+    `merge_run`: the Merge's `merged_run` when `sha` is its merge commit; equal to `run`
+    when this run made that commit, which then has no deployment to look for."""
 
     deployment_id: pulumi.Output[int]
     url: pulumi.Output[str]
@@ -122,6 +130,7 @@ class Deployment(ForgeResource, module="github", name="Deployment"):
         log_url: pulumi.Input[str] | None = None,
         run: str | None = None,
         in_progress: bool = True,
+        merge_run: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
@@ -136,6 +145,7 @@ class Deployment(ForgeResource, module="github", name="Deployment"):
             "log_url": log_url,
             "run": run,
             "in_progress": in_progress,
+            "merge_run": merge_run,
         }
         outputs = ("deployment_id", "url", "state", "state_run")
         super().__init__(DeploymentProvider(), name, props, outputs, opts)

@@ -192,6 +192,7 @@ class MergeProvider(ForgeProvider):
             "merged_by": pull.merged_by.login if merged and pull.merged_by else None,
             "gate_state": "merged" if merged else "waiting",
             "waiting": [] if merged else list(reasons or []),
+            "merged_run": None,  # read, not merged by this resource: maybe an earlier run
         }
 
     @staticmethod
@@ -199,7 +200,8 @@ class MergeProvider(ForgeProvider):
         """Merged by this resource just now: `merged_by` names who merged only when it was
         read from the forge (someone else merged, or a merge the resource adopted); the
         merge's answer does not say the token's login, and reading it again for that would
-        cost a round trip."""
+        cost a round trip. `merged_run`: the program run whose `up` made the merge commit
+        (this one, `props["run"]`): what follows in the same run knows the commit is new."""
         return {
             **props,
             "merged": True,
@@ -207,6 +209,7 @@ class MergeProvider(ForgeProvider):
             "merged_by": None,
             "gate_state": "merged",
             "waiting": [],
+            "merged_run": props.get("run"),
         }
 
 
@@ -218,6 +221,9 @@ class Merge(ForgeResource, module="github", name="Merge"):
     merged_by: pulumi.Output[str]  # read from the forge; None when this resource merged it
     gate_state: pulumi.Output[str]
     waiting: pulumi.Output[list[str]]
+    # `run` when this resource's PUT made the merge commit in that program run; None when
+    # the merge was read (an earlier run's, someone else's, one adopted after a crash)
+    merged_run: pulumi.Output[str]
 
     def __init__(
         self,
@@ -232,8 +238,11 @@ class Merge(ForgeResource, module="github", name="Merge"):
         required_approvals: pulumi.Input[int],
         check_body: bool = False,
         must_approve: pulumi.Input[list[str]] | None = None,
+        run: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        # `run`: an id of this program run (providers.deployment.new_run), not compared by
+        # `diff`: `merged_run` repeats it when this run's `up` merged.
         props = {
             "api_url": api_url,
             "repository": repository,
@@ -245,11 +254,12 @@ class Merge(ForgeResource, module="github", name="Merge"):
             "must_approve": must_approve or [],  # the oncall partner of the merge's week
             "merge_method": "merge",
             "check_body": check_body,  # the body must describe head_sha (a release PR)
+            "run": run,
         }
         super().__init__(
             MergeProvider(),
             name,
             props,
-            ("merged", "merge_commit", "merged_by", "gate_state", "waiting"),
+            ("merged", "merge_commit", "merged_by", "gate_state", "waiting", "merged_run"),
             opts,
         )

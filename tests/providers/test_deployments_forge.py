@@ -365,6 +365,55 @@ def test_a_deployment_and_its_final_status_read_nothing_they_already_know(
         forge.set_token(None)
 
 
+def test_the_deployment_of_a_merge_commit_this_run_made_is_created_without_a_lookup(
+    repo, sandbox, commit_files
+):
+    from release import forge
+    from release.providers.deployment import DeploymentProvider
+    from tests.support.providers import engine_copy
+
+    sha = commit_files(repo, "master", {"m.txt": "m\n"}, "a merge commit")
+    inputs = {
+        "api_url": sandbox.base_url,
+        "repository": repo.full_name,
+        "environment": "staging",
+        "sha": sha,
+        "release": "release/2026-11-26",
+        "task": "deploy",
+        "payload": {},
+        "run": "run-1",
+        "merge_run": "run-1",  # the Merge of this very run made `sha`
+        "in_progress": False,
+    }
+    listing = "GET /repos/{owner}/{repo}/deployments"
+    create = "POST /repos/{owner}/{repo}/deployments"
+    provider = engine_copy(DeploymentProvider(), sandbox.token)
+    try:
+        _reset(sandbox)
+        made = provider.create(inputs)
+        assert _routes(sandbox) == [create]  # a brand-new commit has no deployment to find
+        # A later run (after a kill before the state was written): the merge is an earlier
+        # run's, so the deployment is looked for and adopted, not created twice.
+        for merge_run in ("run-1", None):
+            _reset(sandbox)
+            again = provider.create({**inputs, "run": "run-2", "merge_run": merge_run})
+            assert again.id == made.id and _routes(sandbox)[0] == listing
+            assert create not in _routes(sandbox)
+        assert repo.get_deployments(environment="staging").totalCount == 1
+        # No run id at all: never taken for "this run".
+        other = commit_files(repo, "master", {"n.txt": "n\n"}, "another")
+        _reset(sandbox)
+        provider.create({**inputs, "sha": other, "run": None, "merge_run": None})
+        assert _routes(sandbox) == [listing, create]
+        # A create that failed uncertainly is looked for before it is sent again.
+        third = commit_files(repo, "master", {"o.txt": "o\n"}, "a third")
+        sandbox.inject("POST", "/repos/acme/service/deployments", "502")
+        provider.create({**inputs, "sha": third, "run": "run-3", "merge_run": "run-3"})
+        assert repo.get_deployments(environment="staging", sha=third).totalCount == 1
+    finally:
+        forge.set_token(None)
+
+
 @pytest.mark.parametrize("environment", ["qa", "production"])
 def test_retiring_reads_only_the_statuses_it_does_not_know(
     repo, sandbox, commit_files, environment

@@ -267,13 +267,15 @@ def test_merge_waits_for_approval_then_merges_with_a_merge_commit(ctx):
     assert keys.count("GET /repos/{owner}/{repo}/pulls/{number}") == 1  # the gate's
     assert result.outs["merged"] is True and result.outs["gate_state"] == "merged"
     assert result.outs["waiting"] == []
+    assert result.outs["merged_run"] is None  # no run id given: never "this run"
     assert not provider.diff(str(number), result.outs, merge_inputs(sb, number, green)).changes
     merged = repo.get_git_commit(result.outs["merge_commit"])
     assert [p.sha for p in merged.parents] == [staging_before, green]
     assert repo.get_branch("staging").commit.sha == merged.sha
 
     sb.reset_counters()
-    assert provider.create(merge_inputs(sb, number, green)).outs["merged"] is True
+    adopted = provider.create({**merge_inputs(sb, number, green), "run": "run-2"}).outs
+    assert adopted["merged"] is True and adopted["merged_run"] is None  # read, not made
     assert sb.writes() == 0
 
 
@@ -330,12 +332,13 @@ def test_merge_after_opening_without_an_approval_required_reads_the_checks_and_m
     provider = engine_copy(MergeProvider(), sb.token)
     inputs = {**merge_inputs(sb, number, green), "reviewers": [], "required_approvals": 0}
     count_from_now(sb)
-    outs = provider.create(inputs).outs
+    outs = provider.create({**inputs, "run": "run-1"}).outs
     keys = [s.key for s in sb.served()]
     assert "GET /repos/{owner}/{repo}/commits/{ref}/check-runs" in keys
     assert "GET /repos/{owner}/{repo}/commits/{ref}/status" in keys
     assert keys[-1] == "PUT /repos/{owner}/{repo}/pulls/{number}/merge"
     assert outs["merged"] is True and repo.get_pull(number).merged
+    assert outs["merged_run"] == "run-1"  # this run's PUT made the merge commit
 
 
 def test_merge_refuses_red_checks_and_names_them(ctx, commit_files):

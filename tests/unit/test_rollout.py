@@ -152,6 +152,33 @@ def test_production_registers_smoke_test_then_waves_after_the_merge():
     assert result["resolved"]["deployment"]["environment"] == "production"
 
 
+class MergedHereMocks(RolloutMocks):
+    """The Merge answers as when its PUT made the merge commit: `merged_run` is its `run`."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        name, state = super().new_resource(args)
+        if args.typ == "pulumi-python:dynamic/github:Merge":
+            state["merged_run"] = args.inputs.get("run")
+        return name, state
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_the_deployment_knows_whether_this_run_made_the_merge_commit(stack):
+    monitor, result = run(stack, mocks=MergedHereMocks())
+    merge, deployment = monitor.registered["merge"], monitor.registered["deployment"]
+    done = monitor.registered["deployment-done"]
+    run_id = merge.inputs["run"]
+    assert run_id and deployment.inputs["run"] == run_id == done.inputs["run"]
+    assert deployment.inputs["merge_run"] == run_id  # the Merge's `merged_run`
+    assert "mergeRun" not in result  # not a stack output
+
+
+def test_a_merge_read_rather_than_made_leaves_the_deployment_looking():
+    monitor, _ = run("staging")  # the echoed Merge has no `merged_run`
+    deployment = monitor.registered["deployment"]
+    assert deployment.inputs["run"] and not deployment.inputs.get("merge_run")
+
+
 def test_each_ppc_job_gets_release_commit_pins_and_state_folder():
     monitor, result = run("production")
     wave = monitor.registered["ppc-wave-2"]
@@ -496,6 +523,11 @@ def test_a_merged_rollback_is_a_deployment_that_retires_the_replaced_one():
     assert deployment.inputs["release"] == "release/2026-11-19"
     assert deployment.inputs["payload"] == {"rollback": True, "from": "release/2026-11-26"}
     assert deployment.inputs["in_progress"] is False
+    # the rollback's Merge and its Deployment share this run's id (`merge_run` compares it)
+    assert (
+        deployment.inputs["run"]
+        and deployment.inputs["run"] == (reg["rollback-merge"].inputs["run"])
+    )
     done = reg["rollback-deployment-done"]
     assert done.inputs["state"] == "success"
     assert done.inputs["retire"] == "rolled back to release/2026-11-19"
