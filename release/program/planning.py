@@ -291,6 +291,10 @@ class PromotionPlan:
     notes: tuple[str, ...] = ()  # how the running release was found
     approvers: Approvers | None = None  # who must approve the merge (plan_approvers)
     commit_tree: str | None = None  # the tree of `commit`, when the plan read or kept it
+    # where the release branch was when the plan read it (None: not there); `listed`:
+    # the plan did read it (a plan built otherwise, say in a test, did not)
+    release_head: str | None = None
+    listed: bool = False
 
     def describe(self) -> str:
         lines = [
@@ -457,6 +461,8 @@ def plan_promotion(
         notes=tuple(notes),
         approvers=plan_approvers(settings),
         commit_tree=commit_tree(commit, memo) if needs_ours else None,
+        release_head=release_head,
+        listed=True,
     )
 
 

@@ -97,7 +97,14 @@ def register_promotion(
     release's with `run`, this program run's id; its `merged_run` as `MERGE_RUN`)."""
     release, commit = plan.release, plan.commit
     common = settings.forge_inputs()
-    branch = ReleaseBranch("release-branch", branch=release, commit=commit, **common)
+    branch = ReleaseBranch(
+        "release-branch",
+        branch=release,
+        commit=commit,
+        listed=plan.listed,  # where the plan found it is not read again
+        listed_head=plan.release_head,
+        **common,
+    )
     head: pulumi.Output[str] = branch.commit
     known: pulumi.Output[str] = branch.head  # where the branch is, as this run left it
     for sha in plan.carried:  # fixes only the running release has, carried before its merge

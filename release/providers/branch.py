@@ -29,22 +29,36 @@ class ReleaseBranchProvider(ForgeProvider):
         return CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        """Create the branch at `commit`, or adopt it where it is (containing `commit`).
+
+        With `listed` (this run's plan listed the release branches just before), its answer
+        is not read again: listed at `listed_head`, the branch is adopted there; not listed,
+        it is created at once, and the forge's "Reference already exists" (created meanwhile,
+        say by a run killed after its create) makes it read and adopted as a lookup would.
+        Without `listed`, it is looked for first."""
         repo = self.repo(props)
         branch, commit = props["branch"], props["commit"]
 
         def find() -> str | None:
             return forge.branch_head(repo, branch)
 
+        adopted: list[str] = []
+
         def make() -> str:
-            call(f"create {branch}", lambda: repo.create_git_ref(f"refs/heads/{branch}", commit))
+            try:
+                repo.create_git_ref(f"refs/heads/{branch}", commit)
+            except forge.GithubException as err:
+                if err.status == 422:  # "Reference already exists": adopt it (or explain)
+                    head = call(f"read {branch}", find)
+                    if head is not None:
+                        adopted.append(head)
+                        return head
+                raise forge.ForgeError.from_error(f"create {branch}", err) from None
             return commit
 
-        existing = find()
-        if existing is None:
-            head = forge.create_once(find, make, looked=True)
-            created = True
-        else:
-            head, created = existing, False
+        found = props.get("listed_head") if props.get("listed") else find()
+        head = found or forge.create_once(find, make, looked=True)
+        created = not found and not adopted  # not there before this run's create
         if head != commit and not forge.is_ancestor(repo, commit, head):
             raise BranchExistsElsewhere(
                 f"{branch} already exists at {head[:12]}, which does not contain {commit[:12]}; "
@@ -78,12 +92,18 @@ class ReleaseBranch(ForgeResource, module="git", name="ReleaseBranch"):
         repository: pulumi.Input[str],
         branch: pulumi.Input[str],
         commit: pulumi.Input[str],
+        listed: bool = False,
+        listed_head: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        # `listed`: this run's plan listed the release branches, where this one was at
+        # `listed_head` (None: not there). Not compared by `diff`.
         props = {
             "api_url": api_url,
             "repository": repository,
             "branch": branch,
             "commit": commit,
+            "listed": listed,
+            "listed_head": listed_head,
         }
         super().__init__(ReleaseBranchProvider(), name, props, ("head", "created"), opts)

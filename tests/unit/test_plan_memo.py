@@ -75,6 +75,9 @@ def test_a_hotfix_on_the_release_branch_is_read_and_described(setup, commit_file
     assert any(f"...{fix}" in path for path in reads), reads  # the new head is compared
     assert any(f"ref={fix}" in path for path in reads), reads  # and its pins read
     assert after.payload.head_sha == fix != before.payload.head_sha
+    # where the plan listed the release branch, for the branch resource (not read again)
+    assert (before.listed, before.release_head) == (True, None)
+    assert (after.listed, after.release_head) == (True, fix)
     assert fix in [c.sha for c in after.payload.commits]
     assert "Hotfix on the release" in [c.title for c in after.payload.commits]
 

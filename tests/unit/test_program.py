@@ -97,6 +97,7 @@ def test_promotion_registers_branch_pr_and_merge_in_order(stack):
     branch = monitor.registered["release-branch"].inputs
     assert branch["branch"] == "release/2026-11-26"
     assert branch["commit"] == CUT
+    assert branch["listed"] is False  # this plan did not list the branches: looked for
     pull = monitor.registered["pull-request"]
     assert pull.inputs["base"] == stack
     assert pull.inputs["head"] == "release/2026-11-26"
@@ -279,3 +280,21 @@ def test_the_record_of_intent_is_registered_as_given():
 
     program()
     assert monitor.registered["train-record"].inputs["record"] == record.to_dict()
+
+
+@pytest.mark.parametrize("listed_head", [None, CUT])
+def test_the_release_branch_takes_what_the_plan_listed(listed_head):
+    import dataclasses
+
+    monitor = install(EchoMocks(OUTS), "staging")
+    planned = dataclasses.replace(plan("staging", False), listed=True, release_head=listed_head)
+
+    @pulumi.runtime.test
+    def program():
+        return pulumi.Output.from_input(
+            register_promotion(stack_settings("staging"), planned, {"stack": "x"})["prNumber"]
+        )
+
+    program()
+    branch = monitor.registered["release-branch"].inputs
+    assert branch["listed"] is True and branch.get("listed_head") == listed_head
