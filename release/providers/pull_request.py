@@ -1,7 +1,8 @@
 """The pull request of a release branch into an environment branch.
 
-Creating is idempotent: an open pull request for the same head and base is adopted rather
-than duplicated, so a run that stopped after the create converges. Leaving the stack only
+Creating is idempotent: an open pull request for the same head and base (or one merged at
+the head) is adopted rather than duplicated, so a run that stopped after the create
+converges. The create is sent first; the forge's 422 for an existing one makes it look. Leaving the stack only
 forgets it; closing one is `release abandon`'s job.
 """
 
@@ -29,23 +30,31 @@ class PullRequestProvider(ForgeProvider):
         repo = self.repo(props)
         head, base = props["head"], props["base"]
 
-        def make() -> GhPull:
-            return repo.create_pull(
-                base=base, head=head, title=props["title"], body=props["body"][:BODY_LIMIT]
+        def find() -> GhPull | None:
+            return forge.find_pull(
+                repo, props["repository"].split("/")[0], head, base, props["head_sha"]
             )
 
         opened: list[GhPull] = []
 
         def open_it() -> GhPull:
-            opened.append(make())
-            return opened[-1]
+            try:
+                pull = repo.create_pull(
+                    base=base, head=head, title=props["title"], body=props["body"][:BODY_LIMIT]
+                )
+            except forge.GithubException as err:
+                # 422: "A pull request already exists for ..." (a run killed after opening
+                # it), or "No commits between ..." (it merged): adopt it as a lookup would.
+                found = call("look for the pull request", find) if err.status == 422 else None
+                if found is None:
+                    raise
+                return found
+            opened.append(pull)
+            return pull
 
-        pull = forge.create_once(
-            lambda: forge.find_pull(
-                repo, props["repository"].split("/")[0], head, base, props["head_sha"]
-            ),
-            open_it,
-        )
+        # Opened first, looked for only when the forge refuses (or a create was uncertain):
+        # the usual run has no pull request to find, and a re-run's answer names it.
+        pull = forge.create_once(find, open_it, looked=True)
         if pull.state == "open":
             body = props["body"][:BODY_LIMIT]
             if pull.title != props["title"] or (pull.body or "") != body:

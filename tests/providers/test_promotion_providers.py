@@ -73,6 +73,43 @@ def test_release_branch_created_adopted_and_never_deleted(ctx):
     assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == green
 
 
+def test_release_branch_the_plan_listed_is_not_looked_for_again(ctx):
+    sb, repo, green = ctx
+    provider = engine_copy(ReleaseBranchProvider(), sb.token)
+    absent = props(sb, branch=RELEASE, commit=green, listed=True, listed_head=None)
+    count_from_now(sb)
+    created = provider.create(absent)
+    # not listed: created at once, no lookup first
+    assert [s.key for s in sb.served()] == ["POST /repos/{owner}/{repo}/git/refs"]
+    assert created.outs["head"] == green and created.outs["created"] is True
+    # listed where it is: adopted without a request
+    count_from_now(sb)
+    listed = provider.create({**absent, "listed_head": green})
+    assert sb.served() == [] and listed.outs["head"] == green
+    assert listed.outs["created"] is False
+    # listed as absent, but created meanwhile (a run killed after its create): the forge's
+    # "Reference already exists" makes it read and adopted, nothing written
+    count_from_now(sb)
+    again = provider.create(absent)
+    assert [s.key for s in sb.served()] == [
+        "POST /repos/{owner}/{repo}/git/refs",
+        "GET /repos/{owner}/{repo}/git/ref/{ref}",
+    ]
+    assert again.outs["head"] == green and again.outs["created"] is False
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == green
+
+
+def test_release_branch_created_meanwhile_elsewhere_is_refused(ctx):
+    sb, repo, green = ctx
+    other = repo.get_branch("release/2026-11-19").commit.sha
+    repo.create_git_ref(f"refs/heads/{RELEASE}", other)
+    provider = engine_copy(ReleaseBranchProvider(), sb.token)
+    absent = props(sb, branch=RELEASE, commit=green, listed=True, listed_head=None)
+    with pytest.raises(BranchExistsElsewhere, match="already exists at"):
+        provider.create(absent)
+    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == other
+
+
 def test_release_branch_existing_elsewhere_is_refused_without_writes(ctx):
     sb, repo, green = ctx
     other = repo.get_branch("release/2026-11-19").commit.sha
@@ -221,6 +258,48 @@ def test_pull_request_is_opened_once_with_reviewers(ctx):
     updated = provider.update(str(number), created.outs, {**inputs, "body": "new payload"})
     assert updated.outs["number"] == number
     assert repo.get_pull(number).body == "new payload"
+
+
+def test_pull_request_is_opened_first_and_adopted_on_the_forges_refusal(ctx):
+    sb, repo, green = ctx
+    engine_copy(ReleaseBranchProvider(), sb.token).create(props(sb, branch=RELEASE, commit=green))
+    provider = engine_copy(PullRequestProvider(), sb.token)
+    inputs = props(
+        sb,
+        head=RELEASE,
+        base="staging",
+        head_sha=green,
+        title=f"Promote {RELEASE} to staging",
+        body="payload",
+        reviewers=["oncall-partner"],
+    )
+    count_from_now(sb)
+    created = provider.create(inputs)
+    # no lookup before the create: the usual run has nothing to find
+    assert [s.key for s in sb.served()] == [
+        "POST /repos/{owner}/{repo}/pulls",
+        "POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers",
+    ]
+    number = created.outs["number"]
+    # A re-run after a kill right after the create: the forge's "A pull request already
+    # exists" makes it look, and the open pull request is adopted (not opened twice).
+    forget_opened()
+    count_from_now(sb)
+    again = provider.create(inputs)
+    keys = [s.key for s in sb.served()]
+    assert keys[:2] == ["POST /repos/{owner}/{repo}/pulls", "GET /repos/{owner}/{repo}/pulls"]
+    assert again.outs["number"] == number and again.outs["state"] == "open"
+    assert [
+        p.number for p in repo.get_pulls(state="all", base="staging") if p.head.ref == RELEASE
+    ] == [number]
+    # Merged meanwhile (a kill after the merge, before the state was written): "No commits
+    # between" makes it look, and the pull request merged at the head is adopted.
+    repo.get_pull(number).merge(merge_method="merge")
+    count_from_now(sb)
+    merged = provider.create(inputs)
+    assert merged.outs["number"] == number and merged.outs["state"] == "merged"
+    keys = [s.key for s in sb.served()]
+    assert keys == ["POST /repos/{owner}/{repo}/pulls", "GET /repos/{owner}/{repo}/pulls"]
 
 
 def merge_inputs(sb, number, head):

@@ -38,7 +38,15 @@ def test_create_refusals(acme, feature):
     with pytest.raises(github.GithubException) as err:
         acme.create_pull(title="Again", body="", head="feature", base="master")
     assert err.value.status == 422
-    assert "already exists" in err.value.data["errors"][0]["message"]
+    # GitHub's own shape, which the providers adopt on (release/providers/pull_request.py)
+    assert err.value.data["message"] == "Validation Failed"
+    assert err.value.data["errors"] == [
+        {
+            "resource": "PullRequest",
+            "code": "custom",
+            "message": f"A pull request already exists for {acme.owner.login}:feature.",
+        }
+    ]
     with pytest.raises(github.GithubException) as err:
         acme.create_pull(title="Nothing", body="", head="master", base="feature")
     assert err.value.status == 422
