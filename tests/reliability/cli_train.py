@@ -50,7 +50,11 @@ class Outcome:
 
 
 def ok_writes(sandbox: Any) -> int:
-    """Successful writes the sandbox served so far (the count its pause works on)."""
+    """Successful writes the sandbox served so far (the count its pause works on), once the
+    requests being served are counted: the sandbox counts a write just after its answer,
+    so the approval's last write could otherwise be counted in the next run's writes (and a
+    kill point planned on that count never fire)."""
+    sandbox.flight.settle(1.0)
     return int(sandbox._ok_writes)
 
 
