@@ -31,7 +31,7 @@ import pulumi
 from pulumi.runtime.config import get_config_env
 
 from release import forge
-from release.providers.train_record import read_resources, record_in
+from release.providers.train_record import head_in, read_resources, record_in
 from release.rules import clock
 from release.rules.config import (
     NAMESPACE,
@@ -82,11 +82,11 @@ def find_green(settings: Settings, repo: Repository) -> Any:
     return planning.find_green(settings, repo)
 
 
-def plan_promotion(*args: Any) -> PromotionPlan:
+def plan_promotion(*args: Any, **kwargs: Any) -> PromotionPlan:
     """`planning.plan_promotion`: the promotion, decided with reads only."""
     from release.program import planning
 
-    return planning.plan_promotion(*args)
+    return planning.plan_promotion(*args, **kwargs)
 
 
 def register_release(*args: Any) -> dict[str, Any]:
@@ -133,10 +133,11 @@ def build_promotion(
     token: str | None = None,
     record: Record = EMPTY,
     memo: Memo | None = None,
+    recorded_head: str | None = None,
 ) -> dict[str, Any]:
-    """staging/production: decide the promotion (reads, with the forge `memo`), then
-    register its resources."""
-    plan = plan_promotion(settings, repo, release, commit, stack_record(), memo)
+    """staging/production: decide the promotion (reads, with the forge `memo`; the head the
+    last run left, `recorded_head`), then register its resources."""
+    plan = plan_promotion(settings, repo, release, commit, stack_record(), memo, recorded_head)
     return register_release(settings, plan, source, token, record)  # then PPCs etc.
 
 
@@ -327,6 +328,7 @@ def _main() -> None:
     route_dynamic(forge_provider(config.get("token")))
     source = {"stack": settings.promotes_from}
     memo = memo_in(resources, scope_of(settings.api_url, settings.repository))
+    recorded = head_in(resources)  # where the last run left the release's head
     if settings.commit and settings.release_date:
         # Pinned by `release promote` / `release plan`: the source stack's outputs are not
         # needed, so they are not read (reading another stack costs a secrets-manager load).
@@ -335,7 +337,7 @@ def _main() -> None:
 
         def decide() -> PromotionPlan:
             repo = open_repo(settings, session)
-            return plan_promotion(settings, repo, release, commit, running, memo)
+            return plan_promotion(settings, repo, release, commit, running, memo, recorded)
 
         outputs: pulumi.Output[dict[str, Any]] = in_background(decide).apply(
             lambda plan: refusing(lambda: register_release(settings, plan, source, token, record))
@@ -346,7 +348,9 @@ def _main() -> None:
 
         def build(values: list[Any]) -> dict[str, Any]:
             release, commit = _from_source(settings, dict(zip(_SOURCE_KEYS, values, strict=True)))
-            return build_promotion(settings, repo, release, commit, source, token, record, memo)
+            return build_promotion(
+                settings, repo, release, commit, source, token, record, memo, recorded
+            )
 
         outputs = pulumi.Output.all(*(reference.get_output(k) for k in _SOURCE_KEYS)).apply(
             lambda values: refusing(lambda: build(values))

@@ -290,6 +290,9 @@ class PromotionPlan:
     carried: tuple[str, ...] = ()  # fixes of the running release carried (--carry)
     notes: tuple[str, ...] = ()  # how the running release was found
     approvers: Approvers | None = None  # who must approve the merge (plan_approvers)
+    # (recorded head, branch head): commits pushed on the release branch since the last run
+    # left it at the recorded head; the branch head is what merges (plan_promotion)
+    pushed_on: tuple[str, str] | None = None
     commit_tree: str | None = None  # the tree of `commit`, when the plan read or kept it
     # where the release branch was when the plan read it (None: not there); `listed`:
     # the plan did read it (a plan built otherwise, say in a test, did not)
@@ -345,8 +348,13 @@ def plan_promotion(
     commit: str,
     record: StackRecord | None = None,
     memo: Memo | None = None,
+    recorded_head: str | None = None,
 ) -> PromotionPlan:
     """Decide the promotion of `commit` as `release` into the environment (reads only).
+
+    `recorded_head`: the head this stack's own resources made for the release (its record's
+    `head`). A release branch found on top of it (commits pushed there by hand) is the head
+    that merges (`pushed_on`), described by the payload and approved again.
 
     `record` is what the stack's own state says it merged last (handed over by the
     `release` command; None for a plain `pulumi up`). `memo`: the forge's answers that never
@@ -444,6 +452,15 @@ def plan_promotion(
         settings.environment: env_head,
     }
     changes = plan_release_changes(settings, repo, release, commit, memo, heads)
+    pushed_on = None
+    if (
+        recorded_head
+        and release_head
+        and release_head not in (commit, recorded_head)
+        and described == release_head  # the payload describes it: it holds the cut
+        and forge.is_ancestor(repo, recorded_head, release_head, memo)
+    ):
+        pushed_on = (recorded_head, release_head)
     rollback = plan_rollback(settings, repo, release, heads)
     return PromotionPlan(
         release=release,
@@ -463,6 +480,7 @@ def plan_promotion(
         commit_tree=commit_tree(commit, memo) if needs_ours else None,
         release_head=release_head,
         listed=True,
+        pushed_on=pushed_on,
     )
 
 

@@ -139,6 +139,13 @@ def register_promotion(
             lambda made: ours_merge_memo(plan, settings.pins, *made)
         )
     head, day_two = register_release_changes(settings, release, plan.changes, head)
+    made = head  # the head this tool's own resources made, which the record keeps
+    if plan.pushed_on:
+        # Commits pushed on the release branch by hand on top of the head the resources
+        # made: the branch's head is what merges (the plan's payload describes it and the
+        # gate wants its checks and approval), not the head the resources know.
+        recorded, pushed = plan.pushed_on
+        head = head.apply(lambda sha: pushed if sha == recorded else sha)
     gate = plan.approvers or Approvers(tuple(settings.reviewers), settings.required_approvals)
     rollback_exports, rollback_steps, rollback_gate = register_rollback(
         settings, release, plan.rollback, gate
@@ -168,7 +175,7 @@ def register_promotion(
         payload=described,
         **common,
     )
-    kept = TrainRecord(record, head=head, depends_on=[branch, pull, *rollback_steps])
+    kept = TrainRecord(record, head=made, depends_on=[branch, pull, *rollback_steps])
     after_record = pulumi.ResourceOptions(depends_on=[kept])
     rollback_gate(after_record)
     merge = Merge(

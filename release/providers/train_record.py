@@ -34,7 +34,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from release.rules.intent import EMPTY, IntentError, Record, record_from_dict
+from release.rules.intent import IntentError, Record, record_from_dict
 
 RESOURCE_NAME = "train-record"
 TYPE = "pulumi-python:dynamic/intent:TrainRecord"
@@ -95,15 +95,27 @@ class TrainRecord(Resource, module="intent", name="TrainRecord"):
         )
 
 
-def record_in(resources: Mapping[str, Any]) -> Record:
-    """The record among a checkpoint's resources ({urn: {type, outputs}}); EMPTY if none."""
+def _record_outputs(resources: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The record's outputs among a checkpoint's resources ({urn: {type, outputs}})."""
     for urn, resource in resources.items():
         if not isinstance(resource, Mapping):
             continue
         if resource.get("type") == TYPE and str(urn).endswith(f"::{RESOURCE_NAME}"):
-            outputs = resource.get("outputs") or {}
-            return record_from_dict(outputs.get("record"))
-    return EMPTY
+            return resource.get("outputs") or {}
+    return {}
+
+
+def record_in(resources: Mapping[str, Any]) -> Record:
+    """The record among a checkpoint's resources ({urn: {type, outputs}}); EMPTY if none."""
+    return record_from_dict(_record_outputs(resources).get("record"))
+
+
+def head_in(resources: Mapping[str, Any]) -> str | None:
+    """The release head the last run's own resources made (the record's `head`; commits
+    pushed on top of it by hand are not in it), among a checkpoint's resources; None if
+    there is no record or it has no head."""
+    head = _record_outputs(resources).get("head")
+    return head if isinstance(head, str) and head else None
 
 
 def qualified_stack() -> str:

@@ -151,31 +151,43 @@ class _Unread:
         raise AssertionError(f"read {name} although the memo has the answer")
 
 
-def test_a_hotfix_pushed_on_the_release_branch_after_the_held_run_is_read_and_listed(
+def test_a_hotfix_pushed_on_the_release_branch_after_the_held_run_is_read_and_merged(
     train, commit_files
 ):
     """The memo knows the ours-merge head, not a commit pushed on top of it: the next run
-    reads the compare and the pins at the new head, and the payload lists the hotfix."""
+    reads the compare and the pins at the new head and the payload lists the hotfix; an
+    approval of the earlier head does not count, and once the new head is approved it is
+    what merges (the gate never says "the head moved" for a commit on top of its head)."""
     sb, repo = train.sandbox, train.repo()
     train.promote("testing")
     held = train.promote("staging")
     assert "waits at the merge gate" in held.stdout
     before = train.outputs("staging")
     ours = before["releaseHead"]
+    train.approve("staging")  # CI and the partner approve the ours-merge head
     fix = commit_files(repo, NEW, {"app/release_fix.py": "FIXED = True\n"}, "Fix on 11-26")
     assert repo.get_git_commit(fix).parents[0].sha == ours
-    train.approve("staging")
     sb.reset_counters()
     train.promote("staging")
     after = train.outputs("staging")
-    # Seen, and nothing merged: the gate names the moved head.
+    # Seen, and nothing merged: the gate wants the new head's checks and approval.
     assert after["state"] == "open" and sb.writes() <= 1, sb.served()  # the body's update
-    assert any(fix[:12] in reason for reason in after["gate"]["reasons"]), after["gate"]
+    assert after["releaseHead"] == fix, after["releaseHead"]
+    reasons = after["gate"]["reasons"]
+    assert any(fix[:12] in reason for reason in reasons), reasons
+    assert not any("moved" in reason for reason in reasons), reasons
     read = _reads_of(sb, fix)
     assert any("/compare/" in path for path in read), sb.served()
     assert any("/contents/" in path for path in read), sb.served()
-    summary = train.outputs("staging")["payloadSummary"]
+    summary = after["payloadSummary"]
     assert summary["head_sha"] == fix, summary
     assert summary["commits"] == before["payloadSummary"]["commits"] + 1, summary
     body = repo.get_pull(int(before["prNumber"])).body
     assert fix[:12] in body and "Fix on 11-26" in body, body
+    train.approve("staging")
+    train.promote("staging")
+    merged = train.outputs("staging")
+    assert merged["state"] == "merged", merged["gate"]
+    assert merged["releaseHead"] == fix
+    parents = [p.sha for p in repo.get_git_commit(merged["mergeCommit"]).parents]
+    assert fix in parents, parents

@@ -82,7 +82,17 @@ def test_unpinned_up_reads_the_source_stack_state_through_a_stack_reference(monk
     monkeypatch.setattr(program, "open_repo", lambda *_a: None)
     built: list[tuple[str, str]] = []
 
-    def build(_settings, _repo, release, commit, _source, _token=None, _record=None, _memo=None):
+    def build(
+        _settings,
+        _repo,
+        release,
+        commit,
+        _source,
+        _token=None,
+        _record=None,
+        _memo=None,
+        _head=None,
+    ):
         built.append((release, commit))
         return dict.fromkeys(program.PROMOTION_OUTPUTS, "x")
 
