@@ -173,6 +173,7 @@ def register_promotion(
         body=body,
         reviewers=list(gate.reviewers),  # the oncall partner of the week is asked
         payload=described,
+        new_branch=plan.listed and plan.release_head is None,  # no pull request to look for
         **common,
     )
     kept = TrainRecord(record, head=made, depends_on=[branch, pull, *rollback_steps])

@@ -52,9 +52,12 @@ class PullRequestProvider(ForgeProvider):
             opened.append(pull)
             return pull
 
-        # Opened first, looked for only when the forge refuses (or a create was uncertain):
-        # the usual run has no pull request to find, and a re-run's answer names it.
-        pull = forge.create_once(find, open_it, looked=True)
+        # With `new_branch` (the branch did not exist when this run's plan listed the
+        # branches, so neither can a pull request of it): opened first, looked for only when
+        # the forge refuses (a run killed after opening it) or a create was uncertain.
+        # Otherwise (a new head of an existing branch: this resource is being replaced, or
+        # a later run) it is looked for first, as the forge would refuse the create.
+        pull = forge.create_once(find, open_it, looked=bool(props.get("new_branch")))
         if pull.state == "open":
             body = props["body"][:BODY_LIMIT]
             if pull.title != props["title"] or (pull.body or "") != body:
@@ -144,10 +147,12 @@ class PullRequest(ForgeResource, module="github", name="PullRequest"):
         body: pulumi.Input[str],
         reviewers: pulumi.Input[list[str]],
         payload: pulumi.Input[dict[str, Any]] | None = None,
+        new_branch: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # `payload`: the release's whole payload as data, kept in this resource's state
         # (read by `release payload`) rather than in every run's stack outputs.
+        # `new_branch`: this run's plan found no `head` branch (not compared by `diff`).
         props = {
             "api_url": api_url,
             "repository": repository,
@@ -157,6 +162,7 @@ class PullRequest(ForgeResource, module="github", name="PullRequest"):
             "title": title,
             "body": body,
             "reviewers": reviewers,
+            "new_branch": new_branch,
         }
         if payload is not None:
             props["payload"] = payload

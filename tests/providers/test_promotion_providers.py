@@ -272,6 +272,7 @@ def test_pull_request_is_opened_first_and_adopted_on_the_forges_refusal(ctx):
         title=f"Promote {RELEASE} to staging",
         body="payload",
         reviewers=["oncall-partner"],
+        new_branch=True,  # the plan found no release branch: no pull request of it either
     )
     count_from_now(sb)
     created = provider.create(inputs)
@@ -300,6 +301,12 @@ def test_pull_request_is_opened_first_and_adopted_on_the_forges_refusal(ctx):
     assert merged.outs["number"] == number and merged.outs["state"] == "merged"
     keys = [s.key for s in sb.served()]
     assert keys == ["POST /repos/{owner}/{repo}/pulls", "GET /repos/{owner}/{repo}/pulls"]
+    # Of a branch that existed before the run (a new head replaces the resource, a later
+    # run): looked for first, with no create the forge would refuse.
+    count_from_now(sb)
+    found = provider.create({**inputs, "new_branch": False})
+    assert found.outs["number"] == number
+    assert [s.key for s in sb.served()] == ["GET /repos/{owner}/{repo}/pulls"]
 
 
 def merge_inputs(sb, number, head):
