@@ -99,29 +99,25 @@ def test_release_branch_the_plan_listed_is_not_looked_for_again(ctx):
     assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == green
 
 
-def test_release_branch_created_meanwhile_elsewhere_is_refused(ctx):
+@pytest.mark.parametrize("listed", [False, True], ids=["looked-for", "listed-absent"])
+def test_release_branch_existing_elsewhere_is_refused(ctx, listed):
+    """Found by its lookup, or created meanwhile where the plan listed none (a run killed
+    after its create): a branch that does not hold the cut is refused, and left as it is."""
     sb, repo, green = ctx
     other = repo.get_branch("release/2026-11-19").commit.sha
     repo.create_git_ref(f"refs/heads/{RELEASE}", other)
     provider = engine_copy(ReleaseBranchProvider(), sb.token)
-    absent = props(sb, branch=RELEASE, commit=green, listed=True, listed_head=None)
-    with pytest.raises(BranchExistsElsewhere, match="already exists at"):
-        provider.create(absent)
-    assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == other
-
-
-def test_release_branch_existing_elsewhere_is_refused_without_writes(ctx):
-    sb, repo, green = ctx
-    other = repo.get_branch("release/2026-11-19").commit.sha
-    repo.create_git_ref(f"refs/heads/{RELEASE}", other)
-    provider = engine_copy(ReleaseBranchProvider(), sb.token)
+    inputs = props(sb, branch=RELEASE, commit=green)
+    if listed:
+        inputs.update(listed=True, listed_head=None)
     sb.reset_counters()
     with pytest.raises(BranchExistsElsewhere, match="already exists at") as caught:
-        provider.create(props(sb, branch=RELEASE, commit=green))
+        provider.create(inputs)
     # The way forward is the command's options (intent is no stack-file key any more).
     assert f"--commit {other} --date {RELEASE[len('release/') :]}" in str(caught.value)
     assert "release-train:" not in str(caught.value)
-    assert sb.writes() == 0
+    if not listed:
+        assert sb.writes() == 0  # looked for first: no create was sent (listed absent, it was)
     assert repo.get_git_ref(f"heads/{RELEASE}").object.sha == other
 
 
@@ -226,7 +222,8 @@ def test_ours_merge_with_a_known_head_never_overwrites_a_hotfix(ctx, commit_file
     assert sb.forced_updates(REPO) == []
 
 
-def open_pull(sb, repo, green):
+def pull_provider(sb, green, **extra):
+    """The release branch made at `green`; the pull request's provider and its inputs."""
     engine_copy(ReleaseBranchProvider(), sb.token).create(props(sb, branch=RELEASE, commit=green))
     provider = engine_copy(PullRequestProvider(), sb.token)
     inputs = props(
@@ -237,7 +234,13 @@ def open_pull(sb, repo, green):
         title=f"Promote {RELEASE} to staging",
         body="payload",
         reviewers=["oncall-partner"],
+        **extra,
     )
+    return provider, inputs
+
+
+def open_pull(sb, repo, green):
+    provider, inputs = pull_provider(sb, green)
     return provider, inputs, provider.create(inputs)
 
 
@@ -262,18 +265,8 @@ def test_pull_request_is_opened_once_with_reviewers(ctx):
 
 def test_pull_request_is_opened_first_and_adopted_on_the_forges_refusal(ctx):
     sb, repo, green = ctx
-    engine_copy(ReleaseBranchProvider(), sb.token).create(props(sb, branch=RELEASE, commit=green))
-    provider = engine_copy(PullRequestProvider(), sb.token)
-    inputs = props(
-        sb,
-        head=RELEASE,
-        base="staging",
-        head_sha=green,
-        title=f"Promote {RELEASE} to staging",
-        body="payload",
-        reviewers=["oncall-partner"],
-        new_branch=True,  # the plan found no release branch: no pull request of it either
-    )
+    # the plan found no release branch: no pull request of it either
+    provider, inputs = pull_provider(sb, green, new_branch=True)
     count_from_now(sb)
     created = provider.create(inputs)
     # no lookup before the create: the usual run has nothing to find
