@@ -187,10 +187,28 @@ def in_background(work: Callable[[], T]) -> pulumi.Output[T]:
     stays free meanwhile, so resources registered before (the provider) reach the engine
     while the reads run. A user error becomes the run's one-line error, as in `main`."""
 
+    leave_program_folder(sys.path, getattr(sys.modules.get("__main__"), "__file__", None))
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")
     future = asyncio.wrap_future(pool.submit(refusing, work))
     pool.shutdown(wait=False)
     return pulumi.Output.from_input(future)
+
+
+def leave_program_folder(path: list[str], main_file: str | None) -> bool:
+    """Take the program's folder off the front of `path` (sys.path), where the Pulumi runner's
+    `runpy.run_path` put it, before a worker thread starts importing; True if it was there.
+
+    runpy removes that entry when the program's top level returns, which is while the plan's
+    worker imports PyGithub (imported where used). The import system walks sys.path as a live
+    list, so the removal can make it skip an entry and fail with "No module named 'github'"
+    (seen once in a CI run). Gone already, runpy's removal changes nothing. The folder is not
+    needed any more: `release` is imported, and its modules import through its own path."""
+    if not path or not main_file or os.path.basename(main_file) != "__main__.py":
+        return False
+    if os.path.realpath(path[0]) != os.path.realpath(os.path.dirname(main_file)):
+        return False
+    del path[0]
+    return True
 
 
 def _source_reference(settings: Settings) -> pulumi.StackReference:

@@ -110,3 +110,25 @@ def test_a_user_error_becomes_the_runs_one_line_error():
     assert "commit" in str(raised.value) and "Traceback" not in str(raised.value)
     with pytest.raises(KeyError):  # anything else is a bug: it keeps its traceback
         refusing(lambda: {}["missing"])
+
+
+def test_the_program_folder_leaves_the_import_path_before_the_plan_thread_starts(tmp_path):
+    """runpy removes the program's folder from sys.path when the program's top level returns,
+    while the plan's thread may be importing (the import system walks sys.path live, so an
+    entry can be skipped): the folder leaves first, so runpy's removal changes nothing."""
+    from release.program.entry import leave_program_folder
+
+    main_file = str(tmp_path / "__main__.py")
+    path = [str(tmp_path), "/usr/lib/python3.11", "/venv/site-packages"]
+    assert leave_program_folder(path, main_file) is True
+    assert path == ["/usr/lib/python3.11", "/venv/site-packages"]
+    # Not the runner's entry (pytest, a test program): nothing is touched.
+    for other, main in (
+        ([str(tmp_path / "x"), "/lib"], main_file),
+        ([str(tmp_path), "/lib"], str(tmp_path / "run.py")),
+        ([str(tmp_path), "/lib"], None),
+        ([], main_file),
+    ):
+        before = list(other)
+        assert leave_program_folder(other, main) is False
+        assert other == before
