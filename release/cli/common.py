@@ -159,9 +159,10 @@ def check_forge(
         repo = forge.check_repository(forge_session(proj, settings), write=write)
         forge.check_commits(repo, settings.repository, shas)
     except ConfigError as err:
-        if err.key == "token" and "token" not in proj.stack_file(settings.stack):
-            fail(f"GITHUB_TOKEN (Pulumi.{settings.stack}.yaml sets no token): {err.fix}")
-        fail(config_message(settings.stack, err))
+        fail(
+            environment_token_message(proj, settings.stack, err.key, err.fix)
+            or config_message(settings.stack, err)
+        )
         raise AssertionError("unreachable") from None
     return {forge.REPOSITORY_HANDOVER: forge.repository_json(repo)}
 
@@ -188,10 +189,16 @@ def program_forge_error(proj: automation.Project, env: str, text: str) -> str | 
     if found is None:
         return None
     key, message = found
+    fix = message.split(": ", 1)[-1]  # after "config release-train:KEY = VALUE"
+    return environment_token_message(proj, env, key, fix) or f"Pulumi.{env}.yaml: {message}"
+
+
+def environment_token_message(proj: automation.Project, env: str, key: str, fix: str) -> str | None:
+    """A refused token that came from GITHUB_TOKEN (the stack file sets none) is named as
+    such, with the error's `fix`; None for any other key, or a token the stack file sets."""
     if key == "token" and "token" not in proj.stack_file(env):
-        fix = message.split(": ", 1)[-1]  # after "config release-train:token = '<hidden>'"
         return f"GITHUB_TOKEN (Pulumi.{env}.yaml sets no token): {fix}"
-    return f"Pulumi.{env}.yaml: {message}"
+    return None
 
 
 def forge_session(proj: automation.Project, settings: Settings) -> ForgeSession:

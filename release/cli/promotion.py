@@ -231,7 +231,7 @@ def plan(
         fail(f"{env} tracks its source branch: --carry does not apply")
     # A dry run writes nothing: unless --commit names a SHA to check first, the forge is
     # checked by the program's first read (its repository, the same check and message:
-    # `program_config_error`), so the command decrypts no token before the engine starts.
+    # `program_forge_error`), so the command decrypts no token before the engine starts.
     extra = (
         check_forge(proj, settings, target, write=False)
         if target and target.reason == "--commit"
