@@ -383,16 +383,17 @@ def register_rollback_deployment(
     sha: str | None,
     pr_url: pulumi.Output[str],
     merge: Merge,
-    run: str | None = None,
+    run: str,
 ) -> Any:
     """Once the rollback merged: a Deployment of the environment at its merge commit (the
     earlier release, `rollback` in its payload), `success` at once, which marks the replaced
-    release's deployment `inactive`. None while the rollback waits at its gate."""
+    release's deployment `inactive`. None while the rollback waits at its gate. `run`: the
+    program run's id the rollback's Merge was given (its `merged_run` says whether it made the
+    merge commit, which then has no deployment to look for)."""
     if not sha:
         return None
     common = settings.forge_inputs()
     env = settings.environment
-    run = run or new_run()
     deployment = Deployment(
         "rollback-deployment",
         environment=env,
