@@ -24,7 +24,12 @@ from semver import VersionInfo
 
 from release.engine import backends
 from release.engine.lifetime import BoundPulumi
-from release.engine.recovery import backend_folder, recover, restore_checkpoint
+from release.engine.recovery import (
+    backend_folder,
+    recover,
+    restore_checkpoint,
+    set_aside_broken_sidecars,
+)
 from release.rules.config import NAMESPACE, STACK_EXAMPLE, StackFileError, stack_config
 from release.rules.errors import ConfigProblem
 from release.rules.text import engine_line, plain
@@ -237,9 +242,12 @@ def _remember_version(key: str, version: str) -> None:
 def stack(project: Project, name: str, extra_env: Mapping[str, str] | None = None) -> auto.Stack:
     """Create or select stack `name` on the project folder."""
     backend, project_id = project.backend(), project_name(project)
-    note = restore_checkpoint(backend, project_id, name)
-    if note:
-        print(f"recovered: {plain(note)}", file=sys.stderr, flush=True)
+    for note in (
+        restore_checkpoint(backend, project_id, name),
+        set_aside_broken_sidecars(backend, project_id, name),
+    ):
+        if note:
+            print(f"recovered: {plain(note)}", file=sys.stderr, flush=True)
     workspace = _Workspace(
         work_dir=str(project.directory),
         env_vars=project.env_vars(extra_env),
@@ -423,8 +431,9 @@ def secret(project: Project, name: str, key: str) -> str | None:
     """A `release-train:<key>` value of the stack, decrypted, or None when it is not set.
 
     Any other failure of the engine (a wrong passphrase, a state it cannot read) is not
-    "not set": it raises a `ConfigProblem` naming the stack file, the key and the engine's
-    own error line, which holds no secret (the value was not decrypted)."""
+    "not set": it raises a `ConfigProblem` naming the key and the engine's own error line,
+    which holds no secret (the value was not decrypted); the command line puts the stack
+    file first."""
     try:
         value = stack(project, name).get_config(f"{NAMESPACE}:{key}").value
     except auto.CommandError as err:
@@ -433,11 +442,15 @@ def secret(project: Project, name: str, key: str) -> str | None:
             return None
         lines = [plain(ln) for ln in text.splitlines() if "error:" in ln]
         cause = lines[-1].split("error:", 1)[-1].strip() if lines else "the engine failed"
+        check = (
+            "check PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is the stack's, "
+            "then run the command again"
+            if "passphrase" in cause or "decrypt" in cause
+            else "the engine could not read the stack's state; run the command again"
+        )
         raise ConfigProblem(
-            f"Pulumi.{name}.yaml: config {NAMESPACE}:{key} could not be decrypted: {cause}; "
-            "check PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) is the "
-            f"stack's, then run the command again (`pulumi config get {NAMESPACE}:{key} "
-            f"-s {name}` shows the engine's whole answer)",
+            f"config {NAMESPACE}:{key} could not be decrypted: {cause}; {check} "
+            f"(`pulumi config get {NAMESPACE}:{key} -s {name}` shows the engine's whole answer)",
             key=key,
         ) from None
     return value or None

@@ -100,6 +100,38 @@ def restore_checkpoint(backend_url: str, project: str, stack: str) -> str | None
     )
 
 
+def set_aside_broken_sidecars(backend_url: str, project: str, stack: str) -> str | None:
+    """Move aside the metadata sidecars (`*.attrs`) of a `file://` stack that a kill left empty.
+
+    The engine's blob store writes each object's sidecar in place (truncate, then write) just
+    before it renames the object in: a SIGKILL in between leaves an empty `<stack>.json.attrs`
+    beside a whole checkpoint, and every command then fails with "failed to load checkpoint:
+    EOF". A missing sidecar is read as default metadata, so the broken one is renamed aside
+    (kept, nothing lost). Looked at: the stack's checkpoint and its backup, its locks, the
+    backend's `meta.yaml`, and (by size only, they are many) its history. Returns what was
+    done, or None when every sidecar is whole (or the backend is not `file://`)."""
+    folder = backend_folder(backend_url)
+    if folder is None:
+        return None
+    checked = [
+        *(folder / "stacks" / project).glob(f"{stack}.json*.attrs"),
+        *(folder / "locks").glob(f"*/{project}/{stack}/*.attrs"),
+        folder / "meta.yaml.attrs",
+    ]
+    history = (folder / "history" / project / stack).glob("*.attrs")
+    broken = [p for p in checked if p.is_file() and not _loads(p)]
+    broken += [p for p in history if p.is_file() and p.stat().st_size == 0]
+    for path in broken:
+        path.rename(path.with_name(f"{path.name}.broken-{int(path.stat().st_mtime)}"))
+    if not broken:
+        return None
+    names = ", ".join(p.name for p in broken)
+    return (
+        f"a crash left the metadata of {stack}'s state cut short ({names}); set it aside "
+        "(kept as *.broken-*), the state itself is whole"
+    )
+
+
 def _loads(path: Path) -> bool:
     """Whether `path` holds a whole JSON document."""
     try:

@@ -75,6 +75,36 @@ def test_a_wrong_passphrase_is_named_not_read_as_a_missing_token(harness: Harnes
     assert len(lines) == 1, done.stderr
     assert "Pulumi.staging.yaml: config release-train:token could not be decrypted" in lines[0]
     assert "incorrect passphrase" in lines[0]
+    assert lines[0].count("Pulumi.staging.yaml") == 1, lines[0]
     assert "(not set)" not in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert seeded_sandbox.writes() == 0
+
+
+def test_a_state_sidecar_left_empty_by_a_kill_is_set_aside(harness: Harness, seeded_sandbox):
+    """A SIGKILL while the engine's blob store rewrites `<stack>.json.attrs` (truncated in
+    place, before the checkpoint is renamed in) leaves it empty, and the engine then refuses
+    the stack ("failed to load checkpoint: EOF"). The next command sets it aside, says so,
+    and runs; the empty file is kept beside the state."""
+    from release.engine.recovery import backend_folder
+
+    cli = CliTrain.start(harness, seeded_sandbox, harness.workdir)
+    assert cli.release("promote", "testing").code == 0
+    folder = backend_folder(cli.project.backend())
+    assert folder is not None
+    sidecar = folder / "stacks" / "release-train" / "testing.json.attrs"
+    assert sidecar.stat().st_size > 0
+    sidecar.write_bytes(b"")
+    done = subprocess.run(
+        [sys.executable, "-m", "release", "promote", "testing"],
+        cwd=ROOT,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "recovered: a crash left the metadata of testing's state cut short" in done.stderr
+    assert "failed to load checkpoint" not in done.stdout + done.stderr
+    kept = list(sidecar.parent.glob("testing.json.attrs.broken-*"))
+    assert [p.stat().st_size for p in kept] == [0]

@@ -77,3 +77,34 @@ def test_a_checkpoint_cut_short_by_a_kill_is_put_back_from_its_backup(tmp_path):
     # A whole checkpoint is left alone, and so is any other backend.
     assert restore_checkpoint(backend, "release-train", "staging") is None
     assert restore_checkpoint("s3://bucket", "release-train", "staging") is None
+
+
+def test_metadata_sidecars_left_empty_by_a_kill_are_set_aside(tmp_path):
+    from release.engine.recovery import set_aside_broken_sidecars
+
+    pulumi = tmp_path / ".pulumi"
+    stacks = pulumi / "stacks" / "release-train"
+    locks = pulumi / "locks" / "organization" / "release-train" / "staging"
+    history = pulumi / "history" / "release-train" / "staging"
+    for folder in (stacks, locks, history):
+        folder.mkdir(parents=True)
+    whole = '{"user.content_type": "application/json"}'
+    (stacks / "staging.json").write_text('{"version": 3}')
+    (stacks / "staging.json.attrs").write_bytes(b"")  # truncated, never written
+    (stacks / "staging.json.bak.attrs").write_text(whole)
+    (stacks / "production.json.attrs").write_bytes(b"")  # another stack: not this command's
+    (locks / "one.json.attrs").write_text('{"user.content')
+    (history / "staging-1.history.json.attrs").write_bytes(b"")
+    (history / "staging-2.history.json.attrs").write_text(whole)
+    backend = f"file://{tmp_path}"
+    note = set_aside_broken_sidecars(backend, "release-train", "staging")
+    assert note and "staging.json.attrs" in note and "one.json.attrs" in note
+    assert not (stacks / "staging.json.attrs").exists()
+    assert not (locks / "one.json.attrs").exists()
+    assert not (history / "staging-1.history.json.attrs").exists()
+    kept = sorted(p.name.split(".broken-")[0] for p in pulumi.rglob("*.broken-*"))
+    assert kept == ["one.json.attrs", "staging-1.history.json.attrs", "staging.json.attrs"]
+    assert (stacks / "staging.json.bak.attrs").read_text() == whole
+    assert (stacks / "production.json.attrs").exists()
+    assert set_aside_broken_sidecars(backend, "release-train", "staging") is None
+    assert set_aside_broken_sidecars("s3://bucket", "release-train", "staging") is None
