@@ -426,19 +426,28 @@ def plan_promotion(
     # The payload describes the cut when the release branch is not there yet (or is at the
     # cut): then it is read along with the compares, else once its head is placed.
     known = commit if not release_head or release_head == commit else None
+    listings: dict[tuple[str, str], list[dict[str, Any]]] = {}
     only_previous, contained, described, payload = forge.together(
         limit,
         [
             previous_only if previous_head else lambda: None,
             lambda: forge.is_ancestor(repo, commit, env_head, memo),
             lambda: known or payload_head(commit, release_head, repo, memo),
-            lambda: known and build_payload(settings, repo, previous, base, release, known, memo),
+            lambda: (
+                known
+                and build_payload(settings, repo, previous, base, release, known, memo, listings)
+            ),
         ],
     )
     needs_ours = only_previous is not None and only_previous.ahead_by > 0
     if needs_ours and not isinstance(only_previous, _Ahead):
         assert previous and previous_head
-        check_lost_fixes(repo, previous, previous_head, release, commit, picks, only_previous, memo)
+        # The payload's compare (previous head ... cut), when read just now, lists the cut's
+        # commits since its merge base with the running release: the lost-fix check's own.
+        since = listings.get((previous_head, commit))
+        check_lost_fixes(
+            repo, previous, previous_head, release, commit, picks, only_previous, memo, since
+        )
         memo.put(checked, True)
     if not payload:
         payload = build_payload(settings, repo, previous, base, release, described, memo)
@@ -576,15 +585,17 @@ def check_lost_fixes(
     picks: Sequence[str] = (),
     only_previous: Any = None,
     memo: Memo | None = None,
+    since: list[dict[str, Any]] | None = None,
 ) -> None:
     """Stop with LostFixError when `previous` has a fix that `commit` does not
-    (`only_previous`: the compare of `commit` with `previous_head`, when already read)."""
+    (`only_previous`: the compare of `commit` with `previous_head`, when already read;
+    `since`: the commits of `commit` since its merge base with `previous_head`, when already
+    listed: a compare `previous_head...commit` lists exactly these, as GitHub's compare
+    lists the head's commits since the merge base)."""
     if only_previous is None:
         only_previous = repo.compare(commit, previous_head)
     candidates = forge.listed(only_previous.commits)
     merge_base = only_previous.merge_base_commit.sha
-
-    since: list[dict[str, Any]] | None = None
 
     def new_commits() -> list[dict[str, Any]]:
         nonlocal since
@@ -599,9 +610,17 @@ def check_lost_fixes(
         messages = [str((c.get("commit") or {}).get("message", "")) for c in new_commits()]
         return [origin for message in messages for origin in cherry_pick_origins(message)]
 
+    listed = {str(c["sha"]) for c in since or ()}
+
+    def new_has(sha: str) -> bool:
+        # A commit among the cut's own since the merge base is in it: no read.
+        if any(s.startswith(sha) for s in listed if len(sha) >= 7):
+            return True
+        return forge.is_ancestor(repo, sha, commit, memo)
+
     lost = lost_fixes(
         candidates,
-        new_has=lambda sha: forge.is_ancestor(repo, sha, commit, memo),
+        new_has=new_has,
         new_fingerprints=new_fingerprints,
         fingerprint_of=lambda sha: patch_fingerprint(_files(repo, sha)),
         carried=picks,
@@ -635,10 +654,12 @@ def build_payload(
     release: str,
     commit: str,
     memo: Memo | None = None,
+    listings: dict[tuple[str, str], list[dict[str, Any]]] | None = None,
 ) -> Payload:
     """Commits and PRs from `base` to `commit`, and the pins at both ends (reads only, sent
     together). With `memo`, each of these (keyed by SHAs) is read only when not kept: the
-    payload's lines and compare link, and each pin's value (not the file)."""
+    payload's lines and compare link, and each pin's value (not the file). `listings`:
+    where the compare's commits, when read, are left for the caller ({(base, commit): …})."""
     memo = memo if memo is not None else Memo()
     pins = settings.pins
     payload_key = memo_key("payload", base, commit)
@@ -646,7 +667,10 @@ def build_payload(
 
     def compared() -> tuple[tuple[PayloadCommit, ...], str]:
         comparison = repo.compare(base, commit, comparison_commits_per_page=250)
-        lines = payload_commits(forge.listed(comparison.commits))
+        commits = forge.listed(comparison.commits)
+        if listings is not None:
+            listings[(base, commit)] = commits
+        lines = payload_commits(commits)
         memo.put(payload_key, {"u": comparison.html_url, "c": [_line(c) for c in lines]})
         return lines, comparison.html_url
 

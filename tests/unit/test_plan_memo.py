@@ -209,3 +209,50 @@ def test_nothing_is_derived_from_a_merge_not_made_exactly_so(setup):
     assert ours_merge_memo(replace(held, carried=(green,)), settings.pins, head, made) == {}
     moved = replace(held, payload=held.payload.moved_to(head))  # picks moved the head
     assert ours_merge_memo(moved, settings.pins, head, made) == {}
+
+
+RUNNING = "release/2026-11-19"  # what staging runs in the seed
+
+
+def _compares_of(sb: Any, head: str) -> list[str]:
+    """The compares served whose head is `head`, without their query."""
+    paths = [s.path.split("?")[0] for s in sb.served()]
+    return [p for p in paths if "/compare/" in p and p.endswith(f"...{head}")]
+
+
+def test_a_fix_picked_from_master_after_the_running_cut_needs_no_ancestry_read(setup, commit_files):
+    """The running release holds a pick (`-x`) of a master commit the new cut has: the
+    payload's compare (running head ... cut) lists it among the cut's commits, so the lost-
+    fix check asks the forge nothing more about it."""
+    sb, _ = setup
+    repo = plain_repo(sb)
+    fix = commit_files(repo, "master", {"app/login.py": "FIXED = 1\n"}, "Fix the login page")
+    message = f"Fix the login page\n\n(cherry picked from commit {fix})"
+    commit_files(repo, RUNNING, {"app/login.py": "FIXED = 1\n"}, message)
+    cut = commit_files(repo, "master", {"app/next.py": "N = 1\n"}, "Next feature")
+
+    sb.reset_counters()
+    plan = _plan(sb, cut, Memo(scope_of(sb.base_url, "acme/service")))
+    assert plan.needs_ours_merge and plan.previous == RUNNING
+    compares = _compares_of(sb, cut)
+    assert compares and not any(f"/compare/{fix}..." in path for path in compares), compares
+
+
+def test_a_hotfix_matched_by_its_patch_reuses_the_payloads_listing_of_the_cut(setup, commit_files):
+    """A hotfix on the running release with no trailer is matched by its patch among the
+    cut's own commits since the merge base: the payload's compare already listed those."""
+    sb, _ = setup
+    repo = plain_repo(sb)
+    running_head = commit_files(repo, RUNNING, {"app/auth.py": "token.strip()\n"}, "Strip tokens")
+    cut = commit_files(repo, "master", {"app/auth.py": "token.strip()\n"}, "Strip the tokens")
+
+    sb.reset_counters()
+    plan = _plan(sb, cut, Memo(scope_of(sb.base_url, "acme/service")))
+    assert plan.needs_ours_merge and plan.previous == RUNNING
+    # The payload's compare (running head ... cut) and no other listing ending at the cut
+    # but the ancestry reads (one commit a page).
+    # Compares ending at the cut: the payload's and the ancestry of the seed's older pick
+    # (521b…, before the merge base); no second listing of the cut's commits.
+    compares = _compares_of(sb, cut)
+    assert f"/api/v3/repos/acme/service/compare/{running_head}...{cut}" in compares
+    assert len(compares) == 2, compares
