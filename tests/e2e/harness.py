@@ -27,6 +27,24 @@ from pulumi import automation as auto
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 INSTALLER = ROOT / "scripts" / "install-pulumi.sh"
+
+
+def run_release(
+    env: dict[str, str], *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`release ARGS` as a process of its own (`python -m release` in this checkout), with
+    `env`, no stdin, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "release", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 NEEDED = ("pulumi", "pulumi-language-python", "pulumi-resource-pulumi-python")
 
 

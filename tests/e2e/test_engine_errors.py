@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from pulumi import automation as auto
 
 from release.engine import automation
-from tests.e2e.harness import ROOT, Harness
+from tests.e2e.harness import Harness, run_release
 from tests.reliability.cli_train import RELEASE_DATE, CliTrain
 
 pytestmark = pytest.mark.e2e
@@ -37,14 +34,7 @@ def test_plan_ends_with_the_programs_forge_check_in_one_line(harness: Harness, s
     assert cli.release("promote", "testing").code == 0
     automation.pin(cli.project, "staging", {"repository": "acme/nothere"})
     seeded_sandbox.reset_counters()
-    done = subprocess.run(
-        [sys.executable, "-m", "release", "plan", "staging", "--date", RELEASE_DATE],
-        cwd=ROOT,
-        env=cli.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_release(cli.env, "plan", "staging", "--date", RELEASE_DATE)
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [
         "error: Pulumi.staging.yaml: config release-train:repository = 'acme/nothere': no "
@@ -62,14 +52,8 @@ def test_a_wrong_passphrase_is_named_not_read_as_a_missing_token(harness: Harnes
     assert cli.release("promote", "testing").code == 0
     assert "token" in (cli.project.directory / "Pulumi.staging.yaml").read_text()
     seeded_sandbox.reset_counters()
-    done = subprocess.run(
-        [sys.executable, "-m", "release", "promote", "staging", "--date", RELEASE_DATE],
-        cwd=ROOT,
-        env={**cli.env, "PULUMI_CONFIG_PASSPHRASE": "not-the-stacks"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    wrong = {**cli.env, "PULUMI_CONFIG_PASSPHRASE": "not-the-stacks"}
+    done = run_release(wrong, "promote", "staging", "--date", RELEASE_DATE)
     assert done.returncode != 0, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -95,14 +79,7 @@ def test_a_state_sidecar_left_empty_by_a_kill_is_set_aside(harness: Harness, see
     sidecar = folder / "stacks" / "release-train" / "testing.json.attrs"
     assert sidecar.stat().st_size > 0
     sidecar.write_bytes(b"")
-    done = subprocess.run(
-        [sys.executable, "-m", "release", "promote", "testing"],
-        cwd=ROOT,
-        env=cli.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_release(cli.env, "promote", "testing")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "recovered: a crash left the metadata of testing's state cut short" in done.stderr
     assert "failed to load checkpoint" not in done.stdout + done.stderr

@@ -18,7 +18,7 @@ import yaml
 from devtools.demo import act_as_ci_and_partner, prepare_project
 from release.cli.common import GATE_WAIT_EXIT_CODE
 from release.engine import automation
-from tests.e2e.harness import ROOT, base_env
+from tests.e2e.harness import ROOT, base_env, run_release
 
 pytestmark = pytest.mark.e2e
 GATE = "needs 1 more approval"
@@ -146,15 +146,7 @@ def test_init_names_the_missing_permissions_and_creates_nothing(
     }
 
     def init(token: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "release", "init"],
-            cwd=ROOT,
-            env={**env, "GITHUB_TOKEN": token},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return run_release({**env, "GITHUB_TOKEN": token}, "init", timeout=300)
 
     sb.reset_counters()
     read_only = init(sb.read_only_token)

@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,7 +28,7 @@ from release.cli.promotion import collect_status
 from release.engine import automation, day_two
 from release.engine.intent_store import read_record
 from release.rules.intent import Record
-from tests.e2e.harness import ROOT, Harness, prepare_pulumi_home
+from tests.e2e.harness import Harness, prepare_pulumi_home, run_release
 from tests.e2e.train import RELEASE_DATE, Train
 
 pytestmark = pytest.mark.e2e
@@ -60,14 +59,7 @@ class Copy(Train):
             "RELEASE_TRAIN_ACTOR": actor,
             "COLUMNS": "200",
         }
-        return subprocess.run(
-            [sys.executable, "-m", "release", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        return run_release(env, *args)
 
 
 def record(train: Train) -> Record:
