@@ -25,7 +25,6 @@ from semver import VersionInfo
 from release.engine import backends
 from release.engine.lifetime import BoundPulumi
 from release.engine.recovery import (
-    backend_folder,
     recover,
     restore_checkpoint,
     set_aside_broken_sidecars,
@@ -296,6 +295,12 @@ def outputs(project: Project, name: str) -> dict[str, Any]:
 def exported_outputs(project: Project, name: str) -> dict[str, Any]:
     """The outputs in `pulumi stack export` of the stack (no passphrase needed: secrets stay
     ciphertext, shown as "[secret]"); {} for a stack the backend does not have."""
+    return root_outputs(exported_resources(project, name))
+
+
+def exported_resources(project: Project, name: str) -> list[dict[str, Any]]:
+    """The resources in `pulumi stack export` of the stack, which every backend serves; []
+    for a stack the backend does not have (nothing is created: no `stack select`)."""
     try:
         result = pulumi_command().run(
             ["stack", "export", "--stack", name],
@@ -303,9 +308,10 @@ def exported_outputs(project: Project, name: str) -> dict[str, Any]:
             additional_env=project.env_vars(),
         )
         deployment = json.loads(result.stdout).get("deployment") or {}
+        resources = deployment.get("resources") or []
     except (auto.CommandError, ValueError, AttributeError):
-        return {}
-    return root_outputs(deployment.get("resources") or [])
+        return []
+    return resources if isinstance(resources, list) else []
 
 
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
@@ -389,18 +395,6 @@ def train_state(project: Project, name: str, names: Sequence[str]) -> dict[str, 
         if short in names and not resource.get("delete") and "$" not in urn.split("::")[-2]:
             found[short] = dict(resource.get("outputs") or {})
     return found
-
-
-def checkpoint_path(backend_url: str, project: str, name: str) -> Path | None:
-    """The checkpoint file of `project`/`name` in a `file://` backend, if it has one."""
-    backend = backend_folder(backend_url)
-    if backend is None:
-        return None
-    folder = backend / "stacks" / project
-    for path in (folder / f"{name}.json", folder / f"{name}.json.gz"):
-        if path.is_file():
-            return path
-    return None
 
 
 def _masked(value: Any) -> Any:

@@ -6,21 +6,18 @@ release/providers/train_record.py). The command line reads it before it builds a
 reads it again under the stack's lock and applies the delta there, so what is read here
 only informs; it is never written back.
 
-On a `file://` backend the checkpoint is read directly (no engine run, no passphrase);
-on any other backend (PostgreSQL, object stores, Pulumi Cloud) through `pulumi stack
-export`. The record holds no secret.
+On a `file://` or `postgres://` backend the checkpoint is read directly (no engine run, no
+passphrase); on any other backend (object stores, Pulumi Cloud) through `pulumi stack
+export`, which creates nothing for a stack the backend does not have. The record holds no
+secret.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulumi import automation as auto
-
-from release.engine import automation
+from release.engine import automation, backends
 from release.providers.train_record import RESOURCE_NAME, TYPE
 from release.rules.intent import EMPTY, Record, record_from_dict
 
@@ -37,26 +34,20 @@ def record_of_resources(resources: Iterable[Mapping[str, Any]]) -> Record:
 
 
 def checkpoint_record(backend_url: str, project: str, name: str) -> Record | None:
-    """The record in a `file://` backend's checkpoint; None when it cannot be read there."""
-    path = automation.checkpoint_path(backend_url, project, name)
-    if path is None:
-        return None
+    """The record in the stack's checkpoint, read from the backend where it is read directly
+    (`file://`, `postgres://`: release.engine.backends); None when it cannot be read there."""
+    document = backends.checkpoint(backend_url, project, name)
     try:
-        raw = path.read_bytes()
-        data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
-        resources = (data["checkpoint"].get("latest") or {}).get("resources") or []
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        resources = (document["checkpoint"].get("latest") or {}).get("resources") or []
+    except (TypeError, KeyError, AttributeError):
         return None
     return record_of_resources(resources)
 
 
 def read_record(project: automation.Project, name: str) -> Record:
-    """The stack's record as stored now; EMPTY for a stack that has none yet."""
+    """The stack's record as stored now; EMPTY for a stack that has none yet, or that the
+    backend does not hold (reading never creates the stack)."""
     found = checkpoint_record(project.backend(), automation.project_name(project), name)
     if found is not None:
         return found
-    try:
-        deployment = automation.stack(project, name).export_stack().deployment or {}
-    except auto.CommandError:
-        return EMPTY
-    return record_of_resources(deployment.get("resources") or [])
+    return record_of_resources(automation.exported_resources(project, name))

@@ -20,6 +20,8 @@ import pytest
 from release.cli.promotion import collect_status
 from release.engine import automation, backends
 from release.engine.backends import PostgresStore, _connect
+from release.engine.intent_store import read_record
+from release.rules.intent import EMPTY
 from tests.e2e.harness import Harness
 from tests.e2e.train import RELEASE_DATE, Train
 from tests.reliability.cli_train import RELEASE, CliTrain, ok_writes
@@ -98,6 +100,28 @@ def test_outputs_take_the_engines_path_when_the_database_cannot_be_read(
     assert automation.checkpoint_outputs(train.project.backend(), PROJECT, "testing") is None
     assert automation.outputs(train.project, "testing") == fast
     assert automation.outputs(train.project, "no-such-stack") == {}
+
+
+def test_reading_the_record_of_a_stack_the_backend_lacks_creates_nothing(
+    pg_harness, seeded_sandbox, monkeypatch
+):
+    """A stack the team's backend does not hold (a new environment's, before its first
+    `promote`) reads as an empty record, directly or through the engine's export, and the
+    read does not create it."""
+    train = Train.start(pg_harness, seeded_sandbox, monkeypatch)
+    train.promote("testing")
+    backend = train.project.backend()
+    assert backends.has_stack(backend, PROJECT, "testing")
+    assert not backends.has_stack(backend, PROJECT, "canary")
+    assert read_record(train.project, "canary") == EMPTY
+    with monkeypatch.context() as down:
+        down.setattr(backends, "_connect", _unreachable)
+        assert read_record(train.project, "canary") == EMPTY  # the engine's path
+    assert not backends.has_stack(backend, PROJECT, "canary")
+
+
+def _unreachable(url: str) -> object:
+    raise backends.StoreError("down")
 
 
 def inject_lock(url: str, stack: str, holder: dict[str, object]) -> None:
