@@ -325,15 +325,30 @@ def checkpoint_outputs(backend_url: str, project: str, name: str) -> dict[str, A
     checkpoint for the stack. Secret values, at any depth, come back as "[secret]" (their
     ciphertext is never returned).
     """
+    found = checkpoint_resources(backend_url, project, name)
+    return None if found is None else root_outputs(found)
+
+
+def checkpoint_resources(backend_url: str, project: str, name: str) -> list[Any] | None:
+    """The resources of the latest checkpoint of `project`/`name`, read from the backend
+    (outputs as stored: secrets still ciphertext). None when the backend is not read directly
+    (release.engine.backends) or holds no whole checkpoint this code knows: ask the CLI."""
     document = backends.checkpoint(backend_url, project, name)
     if document is None:
         return None
     try:
-        latest = document["checkpoint"].get("latest") or {}
-        resources = latest.get("resources") or []
+        resources = (document["checkpoint"].get("latest") or {}).get("resources") or []
     except (KeyError, TypeError, AttributeError):
-        return None  # not a checkpoint this code knows: ask the CLI
-    return root_outputs(resources)
+        return None
+    return resources if isinstance(resources, list) else None
+
+
+def stored_resources(project: Project, name: str) -> list[Any]:
+    """The resources of the stack's state as stored: from its checkpoint where the backend is
+    read directly, else from `pulumi stack export`; [] for a stack the backend does not
+    have. Reading never creates the stack."""
+    found = checkpoint_resources(project.backend(), project_name(project), name)
+    return found if found is not None else exported_resources(project, name)
 
 
 def root_outputs(resources: list[Any]) -> dict[str, Any]:
@@ -352,22 +367,9 @@ def resources(project: Project, name: str) -> list[dict[str, Any]]:
     """The stack's resources (urn, type, delete, outputs with secrets masked) from its state.
 
     Read from the checkpoint where the backend is read directly (`file://`, `postgres://`:
-    release.engine.backends; no engine run), else exported by the CLI. A stack with no state has none.
+    release.engine.backends; no engine run), else exported by the CLI (`stored_resources`). A
+    stack with no state has none.
     """
-    document = backends.checkpoint(project.backend(), project_name(project), name)
-    found: list[dict[str, Any]] | None = None
-    if document is not None:
-        try:
-            found = list((document["checkpoint"].get("latest") or {}).get("resources") or [])
-        except (KeyError, TypeError, AttributeError):
-            found = None
-    if found is None:
-        try:
-            found = list(
-                (stack(project, name).export_stack().deployment or {}).get("resources") or []
-            )
-        except auto.CommandError:
-            return []
     return [
         {
             "urn": r.get("urn"),
@@ -375,7 +377,7 @@ def resources(project: Project, name: str) -> list[dict[str, Any]]:
             "delete": r.get("delete"),
             "outputs": _masked(r.get("outputs") or {}),
         }
-        for r in found
+        for r in stored_resources(project, name)
         if isinstance(r, dict)
     ]
 

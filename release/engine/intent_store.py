@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from release.engine import automation, backends
+from release.engine import automation
 from release.providers.train_record import RESOURCE_NAME, TYPE
 from release.rules.intent import EMPTY, Record, record_from_dict
 
@@ -36,18 +36,11 @@ def record_of_resources(resources: Iterable[Mapping[str, Any]]) -> Record:
 def checkpoint_record(backend_url: str, project: str, name: str) -> Record | None:
     """The record in the stack's checkpoint, read from the backend where it is read directly
     (`file://`, `postgres://`: release.engine.backends); None when it cannot be read there."""
-    document = backends.checkpoint(backend_url, project, name)
-    try:
-        resources = (document["checkpoint"].get("latest") or {}).get("resources") or []
-    except (TypeError, KeyError, AttributeError):
-        return None
-    return record_of_resources(resources)
+    found = automation.checkpoint_resources(backend_url, project, name)
+    return None if found is None else record_of_resources(found)
 
 
 def read_record(project: automation.Project, name: str) -> Record:
     """The stack's record as stored now; EMPTY for a stack that has none yet, or that the
     backend does not hold (reading never creates the stack)."""
-    found = checkpoint_record(project.backend(), automation.project_name(project), name)
-    if found is not None:
-        return found
-    return record_of_resources(automation.exported_resources(project, name))
+    return record_of_resources(automation.stored_resources(project, name))

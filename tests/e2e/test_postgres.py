@@ -117,6 +117,7 @@ def test_reading_the_record_of_a_stack_the_backend_lacks_creates_nothing(
     with monkeypatch.context() as down:
         down.setattr(backends, "_connect", _unreachable)
         assert read_record(train.project, "canary") == EMPTY  # the engine's path
+        assert automation.resources(train.project, "canary") == []
     assert not backends.has_stack(backend, PROJECT, "canary")
 
 
