@@ -88,8 +88,7 @@ def restore_checkpoint(backend_url: str, project: str, stack: str) -> str | None
     backup = current.with_name(f"{stack}.json.bak")
     if not current.exists() or _loads(current) or not _loads(backup):
         return None
-    broken = current.with_name(f"{stack}.json.broken-{int(current.stat().st_mtime)}")
-    current.rename(broken)
+    broken = _set_aside(current)
     backup_attrs = backup.with_name(backup.name + ".attrs")
     current.write_bytes(backup.read_bytes())
     if backup_attrs.exists():
@@ -122,7 +121,7 @@ def set_aside_broken_sidecars(backend_url: str, project: str, stack: str) -> str
     broken = [p for p in checked if p.is_file() and not _loads(p)]
     broken += [p for p in history if p.is_file() and p.stat().st_size == 0]
     for path in broken:
-        path.rename(path.with_name(f"{path.name}.broken-{int(path.stat().st_mtime)}"))
+        _set_aside(path)
     if not broken:
         return None
     names = ", ".join(p.name for p in broken)
@@ -130,6 +129,13 @@ def set_aside_broken_sidecars(backend_url: str, project: str, stack: str) -> str
         f"a crash left the metadata of {stack}'s state cut short ({names}); set it aside "
         "(kept as *.broken-*), the state itself is whole"
     )
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a broken state file to `<name>.broken-<mtime>` beside it (kept, never deleted)."""
+    kept = path.with_name(f"{path.name}.broken-{int(path.stat().st_mtime)}")
+    path.rename(kept)
+    return kept
 
 
 def _loads(path: Path) -> bool:
