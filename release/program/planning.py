@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -423,32 +424,62 @@ def plan_promotion(
         memo.put(ahead_key, comparison.ahead_by)
         return comparison
 
+    def lost_fix_check(only: Any, since: list[dict[str, Any]] | None) -> None:
+        # `only`: the compare of the cut with the running release's head; `since`: the
+        # payload's compare (previous head ... cut), when read, which lists the cut's commits
+        # since its merge base with the running release: the lost-fix check's own.
+        assert previous and previous_head
+        check_lost_fixes(repo, previous, previous_head, release, commit, picks, only, memo, since)
+        memo.put(checked, True)
+
     # The payload describes the cut when the release branch is not there yet (or is at the
-    # cut): then it is read along with the compares, else once its head is placed.
+    # cut): then it is read along with the compares, else once its head is placed. The
+    # lost-fix check then starts as soon as both compares are in (its reads go out beside the
+    # pins'), in the thread of the payload's compare, which waits for the first call's
+    # answer: that call is submitted first, so it is running or done by then.
     known = commit if not release_head or release_head == commit else None
-    listings: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    first: Future[Any] = Future()
+    checked_early: list[bool] = []
+
+    def first_call() -> Any:
+        try:
+            answer = previous_only() if previous_head else None
+        except BaseException as error:
+            first.set_exception(error)
+            raise
+        first.set_result(answer)
+        return answer
+
+    def on_compared(since: list[dict[str, Any]]) -> None:
+        only = first.result()
+        if only is not None and only.ahead_by > 0 and not isinstance(only, _Ahead):
+            lost_fix_check(only, since)
+            checked_early.append(True)
+
     only_previous, contained, described, payload = forge.together(
         limit,
         [
-            previous_only if previous_head else lambda: None,
+            first_call,
             lambda: forge.is_ancestor(repo, commit, env_head, memo),
             lambda: known or payload_head(commit, release_head, repo, memo),
             lambda: (
                 known
-                and build_payload(settings, repo, previous, base, release, known, memo, listings)
+                and build_payload(
+                    settings,
+                    repo,
+                    previous,
+                    base,
+                    release,
+                    known,
+                    memo,
+                    on_compared=on_compared if previous_head == base else None,
+                )
             ),
         ],
     )
     needs_ours = only_previous is not None and only_previous.ahead_by > 0
-    if needs_ours and not isinstance(only_previous, _Ahead):
-        assert previous and previous_head
-        # The payload's compare (previous head ... cut), when read just now, lists the cut's
-        # commits since its merge base with the running release: the lost-fix check's own.
-        since = listings.get((previous_head, commit))
-        check_lost_fixes(
-            repo, previous, previous_head, release, commit, picks, only_previous, memo, since
-        )
-        memo.put(checked, True)
+    if needs_ours and not isinstance(only_previous, _Ahead) and not checked_early:
+        lost_fix_check(only_previous, None)
     if not payload:
         payload = build_payload(settings, repo, previous, base, release, described, memo)
     # Day-two changes are checked with reads before anything is registered: bad config
@@ -654,12 +685,13 @@ def build_payload(
     release: str,
     commit: str,
     memo: Memo | None = None,
-    listings: dict[tuple[str, str], list[dict[str, Any]]] | None = None,
+    on_compared: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> Payload:
     """Commits and PRs from `base` to `commit`, and the pins at both ends (reads only, sent
     together). With `memo`, each of these (keyed by SHAs) is read only when not kept: the
-    payload's lines and compare link, and each pin's value (not the file). `listings`:
-    where the compare's commits, when read, are left for the caller ({(base, commit): …})."""
+    payload's lines and compare link, and each pin's value (not the file). `on_compared`:
+    called with the compare's commits when they are read (not when kept), in the compare's
+    thread, while the pins are read; what it raises, the payload raises."""
     memo = memo if memo is not None else Memo()
     pins = settings.pins
     payload_key = memo_key("payload", base, commit)
@@ -668,10 +700,10 @@ def build_payload(
     def compared() -> tuple[tuple[PayloadCommit, ...], str]:
         comparison = repo.compare(base, commit, comparison_commits_per_page=250)
         commits = forge.listed(comparison.commits)
-        if listings is not None:
-            listings[(base, commit)] = commits
         lines = payload_commits(commits)
         memo.put(payload_key, {"u": comparison.html_url, "c": [_line(c) for c in lines]})
+        if on_compared is not None:
+            on_compared(commits)
         return lines, comparison.html_url
 
     def pin_at(pin: Pin, ref: str) -> Callable[[], str | None]:

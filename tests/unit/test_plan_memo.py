@@ -256,3 +256,29 @@ def test_a_hotfix_matched_by_its_patch_reuses_the_payloads_listing_of_the_cut(se
     compares = _compares_of(sb, cut)
     assert f"/api/v3/repos/acme/service/compare/{running_head}...{cut}" in compares
     assert len(compares) == 2, compares
+
+
+def test_the_lost_fix_checks_reads_go_out_beside_the_pins(setup):
+    """The seed's running release holds a pick older than its merge base with the cut, so
+    the lost-fix check reads that pick's ancestry. It needs the two compares only, not the
+    pins: its read starts before the pins' last answer (one sequential step less)."""
+    sb, green = setup
+    sb.set_latency(150)
+    try:
+        sb.reset_counters()
+        plan = _plan(sb, green, Memo(scope_of(sb.base_url, "acme/service")))
+    finally:
+        sb.set_latency(0)
+    assert plan.needs_ours_merge and plan.payload.pins
+    served = sb.served()
+    payload_compare = f"/compare/{plan.payload.base_sha}...{green}"
+    ancestry = [
+        s
+        for s in served
+        if "/compare/" in s.path
+        and s.path.split("?")[0].endswith(f"...{green}")
+        and not s.path.split("?")[0].endswith(payload_compare)
+    ]
+    pins = [s for s in served if "/contents/" in s.path]
+    assert len(ancestry) == 1 and len(pins) == 2 * len(plan.payload.pins), served
+    assert ancestry[0].started < max(p.finished for p in pins), served
