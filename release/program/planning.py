@@ -450,9 +450,13 @@ def plan_promotion(
         first.set_result(answer)
         return answer
 
+    def check_owed(only: Any) -> bool:
+        # The running release has commits the cut lacks, and the memo has not kept a pass.
+        return only is not None and only.ahead_by > 0 and not isinstance(only, _Ahead)
+
     def on_compared(since: list[dict[str, Any]]) -> None:
         only = first.result()
-        if only is not None and only.ahead_by > 0 and not isinstance(only, _Ahead):
+        if check_owed(only):
             lost_fix_check(only, since)
             checked_early.append(True)
 
@@ -478,7 +482,7 @@ def plan_promotion(
         ],
     )
     needs_ours = only_previous is not None and only_previous.ahead_by > 0
-    if needs_ours and not isinstance(only_previous, _Ahead) and not checked_early:
+    if check_owed(only_previous) and not checked_early:
         lost_fix_check(only_previous, None)
     if not payload:
         payload = build_payload(settings, repo, previous, base, release, described, memo)
